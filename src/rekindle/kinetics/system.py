@@ -1,0 +1,422 @@
+"""The compiled, batched numerical engine of a kinetic model.
+
+:class:`KineticSystem` compiles a :class:`~rekindle.kinetics.model.KineticModel` into
+index arrays, grouping reactions that share a mechanism and arity, and evaluates for
+``n`` parameter sets at once:
+
+* rates ``v(x; p)`` — shape ``(n, n_reactions)`` in µM h⁻¹;
+* the rate derivatives ``∂v/∂x`` — shape ``(n, n_reactions, n_states)`` — exactly, by
+  the complex-step method on each group's own metabolites;
+* the Jacobian ``J = S ∂v/∂x`` and the reduced Jacobian ``J_red = N_R ∂v/∂x L``
+  (conserved moieties removed), in h⁻¹;
+* the maximal velocities that put a parameter set at a reference steady state.
+
+Parameters are arrays of shape ``(n, n_parameters)`` in the model's canonical order
+(:attr:`KineticModel.parameter_names`); boundary concentrations are parameters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from rekindle.kinetics.conservation import ConservationAnalysis, analyse_conservation
+from rekindle.kinetics.mechanisms import MECHANISMS, Mechanism
+from rekindle.kinetics.model import KineticModel
+from rekindle.kinetics.physiology import Physiology, check_physiology
+
+# Relative imaginary step of the complex-step derivative: any step with h² ≪ 1 gives the
+# derivative to machine precision (no subtractive cancellation).
+_COMPLEX_STEP = 1e-20
+
+
+@dataclass(frozen=True)
+class _Group:
+    """Reactions sharing a mechanism and numbers of substrates/products/modifiers."""
+
+    mechanism: Mechanism
+    reactions: np.ndarray  # (R,) reaction columns
+    slots: np.ndarray  # (R, n_slots) metabolite index; n_metabolites = constant 1
+    n_substrates: int
+    n_products: int
+    vmax: np.ndarray  # (R,) parameter columns
+    keq: np.ndarray  # (R,) parameter columns or -1
+    hill: np.ndarray  # (R,) parameter columns or -1
+    km_substrates: np.ndarray  # (R, n_substrates)
+    km_products: np.ndarray  # (R, n_products)
+    stoich_substrates: np.ndarray  # (R, n_substrates) absolute
+    stoich_products: np.ndarray  # (R, n_products)
+    fwd_exponents: np.ndarray  # (R, n_modifiers)
+    bwd_exponents: np.ndarray  # (R, n_modifiers)
+
+    def evaluate(self, c: np.ndarray, p: np.ndarray, unit_vmax: bool = False) -> np.ndarray:
+        """Net rates of the group.
+
+        Parameters
+        ----------
+        c
+            Slot concentrations, shape ``(..., n, R, n_slots)`` (real or complex).
+        p
+            Parameters, shape ``(n, n_parameters)``.
+        unit_vmax
+            Evaluate with ``V = 1`` (for back-calculating V_max).
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape ``(..., n, R)``.
+        """
+        ns, np_ = self.n_substrates, self.n_products
+        s = c[..., :ns]
+        prod = c[..., ns : ns + np_]
+        mods = c[..., ns + np_ :]
+        ks = p[:, self.km_substrates]
+        kp = p[:, self.km_products] if np_ else np.ones((p.shape[0], len(self.reactions), 0))
+        keq = p[:, self.keq] if self.mechanism.reversible else None
+        hill = p[:, self.hill] if self.mechanism.has_hill else None
+        fwd, bwd = self.mechanism.rate_law(
+            s, prod, ks, kp, keq, hill, self.stoich_substrates, self.stoich_products
+        )
+        if mods.shape[-1]:
+            fwd = fwd * np.prod(mods**self.fwd_exponents, axis=-1)
+            if self.mechanism.reversible:
+                bwd = bwd * np.prod(mods**self.bwd_exponents, axis=-1)
+        v = fwd - bwd
+        return v if unit_vmax else v * p[:, self.vmax]
+
+
+class KineticSystem:
+    """Batched numerical engine of a kinetic model.
+
+    Parameters
+    ----------
+    model
+        The kinetic model.
+
+    Examples
+    --------
+    >>> from rekindle.data import load_model, load_physiology
+    >>> model = load_model("ecoli")
+    >>> system = KineticSystem(model)
+    >>> phys = load_physiology("ecoli", "fdp1")
+    >>> x = system.steady_state_concentrations(phys)          # (n_states,)
+    """
+
+    def __init__(self, model: KineticModel) -> None:
+        self.model = model
+        self._met_index = {m: i for i, m in enumerate(model.metabolite_ids)}
+        self._state_cols = np.array([self._met_index[m] for m in model.state_ids], dtype=int)
+        self._boundary_cols = np.array(
+            [self._met_index[m] for m in model.boundary_ids], dtype=int
+        )
+        pidx = model.parameter_index
+        self._boundary_params = np.array([pidx[m] for m in model.boundary_ids], dtype=int)
+        self._vmax_params = np.array([pidx[f"vmax_forward_{r}"] for r in model.reaction_ids])
+        self._groups = self._compile()
+        # metabolite index -> state column, boundary/constant -> trash column n_states
+        n_met, n_states = len(model.metabolite_ids), len(model.state_ids)
+        self._state_of_met = np.full(n_met + 1, n_states, dtype=int)
+        self._state_of_met[self._state_cols] = np.arange(n_states)
+
+    # ------------------------------------------------------------------ compilation
+    def _compile(self) -> list[_Group]:
+        model = self.model
+        pidx = model.parameter_index
+        const = len(model.metabolite_ids)
+        by_key: dict[tuple, list[int]] = {}
+        for j, r in enumerate(model.reactions):
+            key = (r.mechanism, len(r.substrates), len(r.products))
+            by_key.setdefault(key, []).append(j)
+        groups = []
+        for (mech_name, ns, np_), cols in by_key.items():
+            spec = MECHANISMS[mech_name]
+            rxns = [model.reactions[j] for j in cols]
+            n_mod = max(len(r.modifiers) for r in rxns)
+            n_slots = ns + np_ + n_mod
+            slots = np.full((len(rxns), n_slots), const, dtype=int)
+            fexp = np.zeros((len(rxns), n_mod))
+            bexp = np.zeros((len(rxns), n_mod))
+            ks = np.zeros((len(rxns), ns), dtype=int)
+            kp = np.zeros((len(rxns), np_), dtype=int)
+            nsub = np.zeros((len(rxns), ns))
+            nprod = np.zeros((len(rxns), np_))
+            for i, r in enumerate(rxns):
+                mets = [m for m, _ in r.substrates] + [m for m, _ in r.products]
+                slots[i, : ns + np_] = [self._met_index[m] for m in mets]
+                nsub[i] = [n for _, n in r.substrates]
+                nprod[i] = [n for _, n in r.products]
+                labels: dict[str, int] = {}
+                for label, _ in r.km_labels():
+                    labels[label] = pidx[f"km_{label}_{r.id}"]
+                sub_labels = [lab for lab in labels if lab.startswith("substrate")]
+                prod_labels = [lab for lab in labels if lab.startswith("product")]
+                ks[i] = [labels[lab] for lab in sub_labels]
+                kp[i] = [labels[lab] for lab in prod_labels]
+                for k, mod in enumerate(r.modifiers):
+                    slots[i, ns + np_ + k] = self._met_index[mod.metabolite]
+                    n = mod.stoichiometry
+                    if mod.kind == "first_order" and n < 0:
+                        fexp[i, k] = -n
+                    elif spec.reversible:
+                        bexp[i, k] = n
+            groups.append(
+                _Group(
+                    mechanism=spec,
+                    reactions=np.array(cols),
+                    slots=slots,
+                    n_substrates=ns,
+                    n_products=np_,
+                    vmax=np.array([pidx[f"vmax_forward_{r.id}"] for r in rxns]),
+                    keq=np.array(
+                        [pidx.get(f"k_equilibrium_{r.id}", -1) for r in rxns], dtype=int
+                    ),
+                    hill=np.array(
+                        [pidx.get(f"hill_coefficient_{r.id}", -1) for r in rxns], dtype=int
+                    ),
+                    km_substrates=ks,
+                    km_products=kp,
+                    stoich_substrates=nsub,
+                    stoich_products=nprod,
+                    fwd_exponents=fexp,
+                    bwd_exponents=bexp,
+                )
+            )
+        return groups
+
+    # ------------------------------------------------------------------ structure
+    @property
+    def n_states(self) -> int:
+        """Number of ODE states."""
+        return len(self._state_cols)
+
+    @property
+    def n_reactions(self) -> int:
+        """Number of reactions."""
+        return len(self.model.reactions)
+
+    @cached_property
+    def stoichiometric_matrix(self) -> np.ndarray:
+        """``S``, shape ``(n_states, n_reactions)``."""
+        return self.model.stoichiometric_matrix
+
+    @cached_property
+    def conservation(self) -> ConservationAnalysis:
+        """Conserved moieties and link matrix of ``S``."""
+        return analyse_conservation(self.stoichiometric_matrix)
+
+    @cached_property
+    def reduced_stoichiometric_matrix(self) -> np.ndarray:
+        """``N_R``: the independent rows of ``S``, shape ``(rank, n_reactions)``."""
+        return self.stoichiometric_matrix[self.conservation.independent]
+
+    # ------------------------------------------------------------------ helpers
+    def _check_parameters(self, parameters: np.ndarray) -> np.ndarray:
+        p = np.asarray(parameters, dtype=float)
+        if p.ndim == 1:
+            p = p[None, :]
+        if p.ndim != 2 or p.shape[1] != self.model.n_parameters:
+            raise ValueError(
+                f"parameters must have shape (n_models, {self.model.n_parameters}) for model "
+                f"{self.model.name!r}, got {np.shape(parameters)}"
+            )
+        return p
+
+    def _full_concentrations(self, x: np.ndarray, p: np.ndarray) -> np.ndarray:
+        """All metabolite concentrations plus a trailing constant 1, ``(n, n_met + 1)``."""
+        x = np.asarray(x)
+        n = p.shape[0]
+        if x.ndim == 1:
+            x = np.broadcast_to(x, (n, x.shape[0]))
+        if x.shape != (n, self.n_states):
+            raise ValueError(
+                f"concentrations must have shape ({n}, {self.n_states}) or ({self.n_states},), "
+                f"got {x.shape}"
+            )
+        c = np.ones((n, len(self.model.metabolite_ids) + 1), dtype=x.dtype)
+        c[:, self._state_cols] = x
+        c[:, self._boundary_cols] = p[:, self._boundary_params]
+        return c
+
+    # ------------------------------------------------------------------ evaluation
+    def rates(
+        self, concentrations: np.ndarray, parameters: np.ndarray, *, unit_vmax: bool = False
+    ) -> np.ndarray:
+        """Net reaction rates.
+
+        Parameters
+        ----------
+        concentrations
+            State concentrations in µM, shape ``(n, n_states)`` or ``(n_states,)``.
+        parameters
+            Shape ``(n, n_parameters)``.
+        unit_vmax
+            Evaluate with every ``vmax_forward = 1``.
+
+        Returns
+        -------
+        numpy.ndarray
+            Rates in µM h⁻¹, shape ``(n, n_reactions)``.
+        """
+        p = self._check_parameters(parameters)
+        c = self._full_concentrations(concentrations, p)
+        v = np.empty((p.shape[0], self.n_reactions), dtype=c.dtype)
+        for g in self._groups:
+            v[:, g.reactions] = g.evaluate(c[:, g.slots], p, unit_vmax)
+        return v
+
+    def rate_derivatives(self, concentrations: np.ndarray, parameters: np.ndarray) -> np.ndarray:
+        """Exact ``∂v/∂x`` by complex step, shape ``(n, n_reactions, n_states)``, h⁻¹."""
+        p = self._check_parameters(parameters)
+        c = self._full_concentrations(np.asarray(concentrations, dtype=float), p)
+        n = p.shape[0]
+        out = np.zeros((n, self.n_reactions, self.n_states + 1))
+        for g in self._groups:
+            cs = c[:, g.slots]  # (n, R, k)
+            k = cs.shape[-1]
+            step = _COMPLEX_STEP * cs  # relative step, (n, R, k)
+            eye = np.eye(k)
+            # (k, n, R, k): slot j perturbed by i*step_j in batch j
+            cz = cs[None] + 1j * (eye[:, None, None, :] * step[None])
+            dv = g.evaluate(cz, p).imag / np.moveaxis(step, -1, 0)  # (k, n, R)
+            cols = self._state_of_met[g.slots]  # (R, k)
+            for j in range(k):
+                out[:, g.reactions, cols[:, j]] += dv[j]
+        return out[:, :, : self.n_states]
+
+    def jacobian(
+        self, concentrations: np.ndarray, parameters: np.ndarray, *, reduced: bool = True
+    ) -> np.ndarray:
+        """Jacobian of the ODEs ``dx/dt = S v(x)``.
+
+        Parameters
+        ----------
+        reduced
+            If ``True`` (default) return ``N_R ∂v/∂x L`` of shape ``(n, rank, rank)``, the
+            Jacobian of the independent states with conserved moieties eliminated
+            (its spectrum is that of the full Jacobian minus the structural zeros);
+            otherwise ``S ∂v/∂x``, shape ``(n, n_states, n_states)``.
+
+        Returns
+        -------
+        numpy.ndarray
+            In h⁻¹.
+        """
+        e = self.rate_derivatives(concentrations, parameters)
+        if not reduced:
+            return self.stoichiometric_matrix @ e
+        return self.reduced_stoichiometric_matrix @ e @ self.conservation.link_matrix
+
+    def ode_rhs(self, concentrations: np.ndarray, parameters: np.ndarray) -> np.ndarray:
+        """``dx/dt = S v(x)``, shape ``(n, n_states)``, µM h⁻¹."""
+        return self.rates(concentrations, parameters) @ self.stoichiometric_matrix.T
+
+    # ------------------------------------------------------------------ steady state
+    def steady_state_concentrations(self, physiology: Physiology) -> np.ndarray:
+        """Reference concentrations of the states, µM, shape ``(n_states,)``."""
+        return physiology.concentration_vector(self.model.state_ids)
+
+    def reference_parameters(self, physiology: Physiology, n: int = 1) -> np.ndarray:
+        """A parameter array with everything but K_M and V_max set from a physiology.
+
+        Equilibrium constants from ΔG, Hill coefficients 1, boundary concentrations
+        from the physiology, volumes from the compartments; K_M and V_max are NaN.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape ``(n, n_parameters)``.
+        """
+        check_physiology(self.model, physiology)
+        model = self.model
+        pidx = model.parameter_index
+        p = np.full(model.n_parameters, np.nan)
+        keq = physiology.equilibrium_constants(model)
+        for j, r in enumerate(model.reactions):
+            if r.reversible:
+                p[pidx[f"k_equilibrium_{r.id}"]] = keq[j]
+            if r.mechanism_spec.has_hill:
+                p[pidx[f"hill_coefficient_{r.id}"]] = 1.0
+        p[self._boundary_params] = physiology.concentration_vector(model.boundary_ids)
+        for comp in model.compartments:
+            p[pidx[f"volume_{comp.id}"]] = comp.volume
+            p[pidx[f"cell_volume_{comp.id}"]] = comp.volume
+        return np.repeat(p[None, :], n, axis=0)
+
+    def back_calculate_vmax(
+        self, parameters: np.ndarray, physiology: Physiology
+    ) -> np.ndarray:
+        """Maximal velocities that make the physiology a steady state.
+
+        ``V_max = v_ss / v(x_ss; V = 1, K_M, Keq)`` (ORACLE).
+
+        Parameters
+        ----------
+        parameters
+            Shape ``(n, n_parameters)``; V_max columns are ignored.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``vmax_forward`` per reaction, µM h⁻¹, shape ``(n, n_reactions)``.
+        """
+        x = self.steady_state_concentrations(physiology)
+        unit = self.rates(x, parameters, unit_vmax=True)
+        flux = physiology.flux_vector(self.model.reaction_ids)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return flux[None, :] / unit
+
+    def complete_parameters(
+        self, km: np.ndarray, physiology: Physiology, *, check: bool = True
+    ) -> np.ndarray:
+        """Complete parameter sets from Michaelis constants (ORACLE back-calculation).
+
+        Parameters
+        ----------
+        km
+            K_M in µM in the order of :attr:`KineticModel.km_names`,
+            shape ``(n, n_km)``; must be finite and positive.
+        physiology
+            Reference steady state.
+        check
+            Raise if a back-calculated V_max is not finite and positive.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape ``(n, n_parameters)``.
+        """
+        km = np.asarray(km, dtype=float)
+        n_km = len(self.model.km_names)
+        if km.ndim != 2 or km.shape[1] != n_km:
+            raise ValueError(f"K_M must have shape (n_models, {n_km}), got {km.shape}")
+        bad = ~np.isfinite(km) | (km <= 0)
+        if bad.any():
+            i, j = np.argwhere(bad)[0]
+            raise ValueError(
+                f"K_M must be finite and positive: model {i}, {self.model.km_names[j]} = "
+                f"{km[i, j]!r} ({int(bad.any(axis=1).sum())} model(s) affected)"
+            )
+        p = self.reference_parameters(physiology, km.shape[0])
+        p[:, self._km_columns] = km
+        vmax = self.back_calculate_vmax(p, physiology)
+        if check:
+            bad = ~np.isfinite(vmax) | (vmax < 0)
+            if bad.any():
+                i, j = np.argwhere(bad)[0]
+                raise ValueError(
+                    f"back-calculated V_max of {self.model.reaction_ids[j]} is {vmax[i, j]!r} "
+                    f"for model {i}: the steady state and K_M are inconsistent"
+                )
+        p[:, self._vmax_params] = vmax
+        return p
+
+    @cached_property
+    def _km_columns(self) -> np.ndarray:
+        pidx = self.model.parameter_index
+        return np.array([pidx[k] for k in self.model.km_names], dtype=int)
+
+    def km_of(self, parameters: np.ndarray) -> np.ndarray:
+        """The K_M columns of parameter sets, shape ``(n, n_km)``."""
+        return self._check_parameters(parameters)[:, self._km_columns]
