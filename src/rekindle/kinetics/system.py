@@ -272,17 +272,17 @@ class KineticSystem:
         c = self._full_concentrations(np.asarray(concentrations, dtype=float), p)
         n = p.shape[0]
         out = np.zeros((n, self.n_reactions, self.n_states + 1))
-        for g in self._groups:
+        for g, active in zip(self._groups, self._active_slots, strict=True):
             cs = c[:, g.slots]  # (n, R, k)
-            k = cs.shape[-1]
-            step = _COMPLEX_STEP * cs  # relative step, (n, R, k)
-            eye = np.eye(k)
-            # (k, n, R, k): slot j perturbed by i*step_j in batch j
-            cz = cs[None] + 1j * (eye[:, None, None, :] * step[None])
-            dv = g.evaluate(cz, p).imag / np.moveaxis(step, -1, 0)  # (k, n, R)
+            step = _COMPLEX_STEP * cs  # relative imaginary step, (n, R, k)
+            # (a, n, R, k): batch i has slot active[i] perturbed by i*step
+            cz = np.repeat(cs[None].astype(complex), len(active), axis=0)
+            for i, j in enumerate(active):
+                cz[i, :, :, j] += 1j * step[:, :, j]
+            dv = g.evaluate(cz, p).imag  # (a, n, R)
             cols = self._state_of_met[g.slots]  # (R, k)
-            for j in range(k):
-                out[:, g.reactions, cols[:, j]] += dv[j]
+            for i, j in enumerate(active):
+                out[:, g.reactions, cols[:, j]] += dv[i] / step[:, :, j]
         return out[:, :, : self.n_states]
 
     def jacobian(
@@ -411,6 +411,32 @@ class KineticSystem:
                 )
         p[:, self._vmax_params] = vmax
         return p
+
+    @cached_property
+    def _active_slots(self) -> list[list[int]]:
+        """Per group, the slots whose derivative can be non-zero and is needed.
+
+        Skipped: boundary metabolites and padding (constant), products of irreversible
+        mechanisms (no effect) and modifiers without an exponent in any reaction.
+        """
+        trash = self.n_states
+        out = []
+        for g in self._groups:
+            cols = self._state_of_met[g.slots]
+            ns, np_ = g.n_substrates, g.n_products
+            active = []
+            for j in range(g.slots.shape[1]):
+                if np.all(cols[:, j] == trash):
+                    continue
+                if ns <= j < ns + np_ and not g.mechanism.reversible:
+                    continue
+                if j >= ns + np_:
+                    k = j - ns - np_
+                    if not (np.any(g.fwd_exponents[:, k]) or np.any(g.bwd_exponents[:, k])):
+                        continue
+                active.append(j)
+            out.append(active)
+        return out
 
     @cached_property
     def _km_columns(self) -> np.ndarray:

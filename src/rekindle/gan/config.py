@@ -1,0 +1,309 @@
+"""Configuration objects for the REKINDLE conditional GAN.
+
+Two frozen dataclasses hold every knob of the method. Their defaults are the
+values reported in the REKINDLE paper (section "GAN implementation"); where the
+paper is silent the choice is documented on the field.
+
+Both classes offer :meth:`to_dict` (plain ``dict`` of ``int``/``float``/``str``/
+``bool``/``list``/``None``, safe for ``torch.load(weights_only=True)``, JSON and
+YAML) and :meth:`from_dict`, which rejects unknown keys with an error that names
+them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+__all__ = ["ArchitectureConfig", "ConfigError", "TrainingConfig"]
+
+_C = TypeVar("_C", bound="_ConfigBase")
+
+
+class ConfigError(ValueError):
+    """Raised for invalid or unknown configuration entries."""
+
+
+class _ConfigBase:
+    """Shared dict conversion for the frozen config dataclasses."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the configuration as a plain dictionary.
+
+        Returns
+        -------
+        dict
+            Field name -> value. Tuples are converted to lists so that the
+            result only contains JSON-like builtins.
+        """
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            out[f.name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+    @classmethod
+    def from_dict(cls: type[_C], data: Mapping[str, Any] | None) -> _C:
+        """Build the configuration from a mapping, rejecting unknown keys.
+
+        Parameters
+        ----------
+        data : Mapping or None
+            Field name -> value. Missing keys take their default. ``None`` gives
+            the defaults. Lists are accepted for tuple-valued fields.
+
+        Returns
+        -------
+        config
+            A new frozen instance.
+
+        Raises
+        ------
+        ConfigError
+            If ``data`` contains keys that are not fields of the class, or a
+            value fails validation.
+        """
+        if data is None:
+            return cls()
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"{cls.__name__}.from_dict expects a mapping, got {type(data)!r}")
+        fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        unknown = sorted(str(k) for k in data if k not in fields)
+        if unknown:
+            raise ConfigError(
+                f"unknown {cls.__name__} key(s): {', '.join(unknown)}; "
+                f"valid keys are: {', '.join(sorted(fields))}"
+            )
+        kwargs: dict[str, Any] = {}
+        for key, value in data.items():
+            default = fields[key].default
+            if isinstance(default, tuple) and isinstance(value, (list, tuple)):
+                value = tuple(value)
+            kwargs[key] = value
+        return cls(**kwargs)
+
+    def replace(self: _C, **changes: Any) -> _C:
+        """Return a copy with some fields changed (validated like ``from_dict``)."""
+        merged = self.to_dict()
+        merged.update(changes)
+        return type(self).from_dict(merged)
+
+
+def _check(cond: bool, msg: str) -> None:
+    if not cond:
+        raise ConfigError(msg)
+
+
+def _is_int(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _is_real(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+@dataclass(frozen=True)
+class ArchitectureConfig(_ConfigBase):
+    """Network architecture of the conditional GAN (paper defaults).
+
+    Attributes
+    ----------
+    latent_dim : int
+        Dimension of the Gaussian noise vector fed to the generator (127). With
+        the scalar label encoding the generator input is 127 + 1 = 128 wide,
+        which reproduces the paper's generator parameter count (315,779) exactly.
+    generator_hidden : tuple of int
+        Widths of the generator's hidden Dense layers, (128, 256, 512).
+    discriminator_hidden : tuple of int
+        Widths of the discriminator's hidden Dense layers, (32, 64, 128).
+    leaky_slope : float
+        Negative slope of every LeakyReLU (0.2).
+    generator_dropout, discriminator_dropout : float
+        Dropout probability after every hidden layer (0.5 and 0.5).
+    batch_norm : bool
+        Use BatchNorm1d after each generator hidden layer (True). The
+        discriminator has no batch normalisation, as in the paper.
+    batch_norm_momentum : float
+        PyTorch-convention momentum of the running statistics (0.1, the PyTorch
+        default; the paper does not state it, Keras' default would be 0.01). The
+        running statistics are what generation in eval mode uses; 0.1 averages
+        over the last ~10 steps and so follows the changing generator closely.
+    batch_norm_eps : float
+        BatchNorm epsilon (1e-3, the Keras default; the paper used Keras).
+    n_classes : int
+        Number of data classes (2: relevant, not relevant).
+    label_encoding : {"scalar", "onehot"}
+        How the class index is fed to both networks. ``"scalar"`` (default)
+        appends one value per sample, evenly spaced in [-1, 1] over the classes
+        (two classes: relevant = -1, not relevant = +1, the paper's convention).
+        ``"onehot"`` appends a one-hot vector of length ``n_classes``. For two
+        classes and Dense first layers with bias the two encodings are equally
+        expressive.
+    """
+
+    latent_dim: int = 127
+    generator_hidden: tuple[int, ...] = (128, 256, 512)
+    discriminator_hidden: tuple[int, ...] = (32, 64, 128)
+    leaky_slope: float = 0.2
+    generator_dropout: float = 0.5
+    discriminator_dropout: float = 0.5
+    batch_norm: bool = True
+    batch_norm_momentum: float = 0.1
+    batch_norm_eps: float = 1e-3
+    n_classes: int = 2
+    label_encoding: str = "scalar"
+
+    def __post_init__(self) -> None:
+        _check(_is_int(self.latent_dim) and self.latent_dim > 0, "latent_dim must be a positive int")
+        for name in ("generator_hidden", "discriminator_hidden"):
+            value = getattr(self, name)
+            _check(
+                isinstance(value, tuple) and len(value) > 0
+                and all(_is_int(v) and v > 0 for v in value),
+                f"{name} must be a non-empty tuple of positive ints, got {value!r}",
+            )
+        _check(_is_real(self.leaky_slope) and self.leaky_slope >= 0, "leaky_slope must be >= 0")
+        for name in ("generator_dropout", "discriminator_dropout"):
+            value = getattr(self, name)
+            _check(_is_real(value) and 0.0 <= value < 1.0, f"{name} must be in [0, 1)")
+        _check(isinstance(self.batch_norm, bool), "batch_norm must be a bool")
+        _check(
+            _is_real(self.batch_norm_momentum) and 0.0 < self.batch_norm_momentum <= 1.0,
+            "batch_norm_momentum must be in (0, 1]",
+        )
+        _check(_is_real(self.batch_norm_eps) and self.batch_norm_eps > 0, "batch_norm_eps must be > 0")
+        _check(_is_int(self.n_classes) and self.n_classes >= 2, "n_classes must be an int >= 2")
+        _check(
+            self.label_encoding in ("scalar", "onehot"),
+            f"label_encoding must be 'scalar' or 'onehot', got {self.label_encoding!r}",
+        )
+
+    @property
+    def condition_dim(self) -> int:
+        """Width of the label encoding appended to the network inputs."""
+        return 1 if self.label_encoding == "scalar" else self.n_classes
+
+
+@dataclass(frozen=True)
+class TrainingConfig(_ConfigBase):
+    """Training plan of the conditional GAN (paper defaults).
+
+    Attributes
+    ----------
+    epochs : int
+        Number of passes over the training data (1000).
+    batch_size : int
+        Real samples per discriminator/generator step (128). The paper does not
+        state the batch size for the 72,000-model training (only 2-50 for the
+        transfer-learning runs); 128 gives 563 updates per epoch on 72,000
+        models and a good throughput on CPU (see :func:`measure_throughput`).
+    learning_rate : float
+        Adam learning rate of both networks (2e-4).
+    beta1, beta2 : float
+        Adam moment coefficients (0.5, 0.999; the usual GAN choice).
+    eval_every : int
+        Evaluate the generator every this many epochs (10). The last epoch is
+        always evaluated.
+    n_eval : int
+        Models of the "relevant" class generated per evaluation (300).
+    failure_accuracy : float
+        Discriminator accuracy above which an epoch counts towards failure (0.9).
+    failure_window : int
+        Training has failed if the accuracy exceeded ``failure_accuracy`` in every
+        one of the last ``failure_window`` epochs (200).
+    stop_on_failure : bool
+        Stop as soon as the failure criterion is met (False: train to the end,
+        as in the paper, and only report it).
+    seed : int
+        Seed of network initialisation, shuffling, noise and dropout (0).
+    split_seed : int
+        Seed of the train/test split (0). Kept separate from ``seed`` so that
+        statistical replicates share one split, as in the paper.
+    test_fraction : float
+        Fraction of the data held out as test set (0.1, the paper's 9:1 split).
+    checkpoint_every : int
+        Write a checkpoint every this many epochs when an output directory is
+        given (50). The final epoch is always checkpointed.
+    device : str
+        ``"auto"`` (CUDA if available, else CPU), ``"cpu"``, ``"cuda"``,
+        ``"cuda:N"``.
+    num_threads : int or None
+        If set, ``torch.set_num_threads`` for the duration of training (restored
+        afterwards). ``None`` keeps the current setting.
+    label_smoothing : float
+        One-sided label smoothing: real targets are ``1 - label_smoothing`` in
+        the discriminator loss (0.0, none, as in the paper).
+    fake_labels : {"batch", "uniform"}
+        Class labels of the generated half of each step. ``"batch"`` (default)
+        reuses the labels of the real minibatch, so real and fake halves have
+        identical class frequencies; ``"uniform"`` draws them uniformly.
+    kl_bins : int
+        Histogram bins per feature of the KL monitor (30).
+    kl_pseudocount : float
+        Pseudo-count added to every histogram bin of the KL monitor (0.5).
+    progress : bool
+        Show a rich progress bar over epochs (True).
+    """
+
+    epochs: int = 1000
+    batch_size: int = 128
+    learning_rate: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    eval_every: int = 10
+    n_eval: int = 300
+    failure_accuracy: float = 0.9
+    failure_window: int = 200
+    stop_on_failure: bool = False
+    seed: int = 0
+    split_seed: int = 0
+    test_fraction: float = 0.1
+    checkpoint_every: int = 50
+    device: str = "auto"
+    num_threads: int | None = None
+    label_smoothing: float = 0.0
+    fake_labels: str = "batch"
+    kl_bins: int = 30
+    kl_pseudocount: float = 0.5
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        pos_ints = ("epochs", "batch_size", "eval_every", "n_eval", "failure_window",
+                    "checkpoint_every", "kl_bins")
+        for name in pos_ints:
+            value = getattr(self, name)
+            _check(_is_int(value) and value > 0, f"{name} must be a positive int, got {value!r}")
+        _check(self.batch_size >= 2, "batch_size must be >= 2 (BatchNorm needs 2 samples)")
+        _check(_is_real(self.learning_rate) and self.learning_rate > 0, "learning_rate must be > 0")
+        for name in ("beta1", "beta2"):
+            value = getattr(self, name)
+            _check(_is_real(value) and 0.0 <= value < 1.0, f"{name} must be in [0, 1)")
+        _check(
+            _is_real(self.failure_accuracy) and 0.0 <= self.failure_accuracy <= 1.0,
+            "failure_accuracy must be in [0, 1]",
+        )
+        _check(isinstance(self.stop_on_failure, bool), "stop_on_failure must be a bool")
+        _check(_is_int(self.seed) and self.seed >= 0, "seed must be a non-negative int")
+        _check(_is_int(self.split_seed) and self.split_seed >= 0, "split_seed must be an int >= 0")
+        _check(
+            _is_real(self.test_fraction) and 0.0 <= self.test_fraction < 1.0,
+            "test_fraction must be in [0, 1)",
+        )
+        _check(isinstance(self.device, str) and len(self.device) > 0, "device must be a string")
+        _check(
+            self.num_threads is None or (_is_int(self.num_threads) and self.num_threads > 0),
+            "num_threads must be None or a positive int",
+        )
+        _check(
+            _is_real(self.label_smoothing) and 0.0 <= self.label_smoothing < 0.5,
+            "label_smoothing must be in [0, 0.5)",
+        )
+        _check(
+            self.fake_labels in ("batch", "uniform"),
+            f"fake_labels must be 'batch' or 'uniform', got {self.fake_labels!r}",
+        )
+        _check(_is_real(self.kl_pseudocount) and self.kl_pseudocount > 0, "kl_pseudocount must be > 0")
+        _check(isinstance(self.progress, bool), "progress must be a bool")

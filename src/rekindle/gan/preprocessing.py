@@ -1,0 +1,315 @@
+"""Data preprocessing for the REKINDLE GAN: scaling, splitting, labels.
+
+Label encoding
+--------------
+Class *indices* are used everywhere in this package:
+
+=====  ==================  =======================================
+index  name                meaning
+=====  ==================  =======================================
+0      ``"relevant"``      max Re(eigenvalue) of the Jacobian < threshold
+1      ``"not_relevant"``  otherwise (too slow dynamics or unstable)
+=====  ==================  =======================================
+
+Inside the networks the default scalar encoding maps index 0 to -1 and index
+1 to +1 (the paper's convention "relevant = -1"); see
+:class:`rekindle.gan.modules.LabelEncoding`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "CLASS_NAMES",
+    "NOT_RELEVANT",
+    "RELEVANT",
+    "LogMinMaxScaler",
+    "class_index",
+    "encode_labels",
+    "train_test_split_indices",
+]
+
+#: Class names by class index.
+CLASS_NAMES: tuple[str, ...] = ("relevant", "not_relevant")
+#: Class index of biologically relevant models.
+RELEVANT = 0
+#: Class index of models that are not biologically relevant.
+NOT_RELEVANT = 1
+
+_ALIASES = {
+    "relevant": RELEVANT,
+    "not_relevant": NOT_RELEVANT,
+    "not relevant": NOT_RELEVANT,
+    "not-relevant": NOT_RELEVANT,
+    "irrelevant": NOT_RELEVANT,
+}
+
+
+def class_index(cls: str | int) -> int:
+    """Resolve a class name or index to the class index.
+
+    Parameters
+    ----------
+    cls : str or int
+        ``"relevant"`` / ``"not_relevant"`` (also ``"not relevant"``,
+        ``"irrelevant"``), or an index 0 / 1.
+
+    Returns
+    -------
+    int
+        0 for relevant, 1 for not relevant.
+
+    Raises
+    ------
+    ValueError
+        For unknown names or out-of-range indices.
+    """
+    if isinstance(cls, (bool, np.bool_)):
+        raise ValueError("pass a class name ('relevant'/'not_relevant') or index, not a bool")
+    if isinstance(cls, (int, np.integer)):
+        if 0 <= int(cls) < len(CLASS_NAMES):
+            return int(cls)
+        raise ValueError(f"class index {cls} out of range 0..{len(CLASS_NAMES) - 1}")
+    if isinstance(cls, str) and cls.strip().lower() in _ALIASES:
+        return _ALIASES[cls.strip().lower()]
+    raise ValueError(f"unknown class {cls!r}; expected one of {CLASS_NAMES}")
+
+
+def encode_labels(relevant: Sequence[bool] | np.ndarray) -> np.ndarray:
+    """Convert boolean relevance flags to class indices.
+
+    Parameters
+    ----------
+    relevant : array_like of bool, shape (n,)
+        ``True`` where the model is biologically relevant.
+
+    Returns
+    -------
+    numpy.ndarray of int64, shape (n,)
+        0 where relevant, 1 where not relevant.
+
+    Raises
+    ------
+    TypeError
+        If the input is not boolean (integers are refused because 0/1 would be
+        ambiguous between "flag" and "class index").
+    ValueError
+        If the input is not one-dimensional.
+    """
+    arr = np.asarray(relevant)
+    if arr.dtype != np.bool_:
+        raise TypeError(
+            f"relevance labels must be a boolean array (True = relevant), got dtype {arr.dtype}"
+        )
+    if arr.ndim != 1:
+        raise ValueError(f"relevance labels must be 1-D, got shape {arr.shape}")
+    return np.where(arr, RELEVANT, NOT_RELEVANT).astype(np.int64)
+
+
+def train_test_split_indices(
+    n: int, test_fraction: float = 0.1, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded random split of ``n`` row indices into training and test sets.
+
+    Parameters
+    ----------
+    n : int
+        Number of rows.
+    test_fraction : float
+        Fraction held out for testing (paper: 0.1, i.e. a 9:1 split). The test
+        set has ``round(n * test_fraction)`` rows.
+    seed : int
+        Seed of :func:`numpy.random.default_rng`.
+
+    Returns
+    -------
+    train_idx, test_idx : numpy.ndarray of int64
+        Sorted, disjoint indices whose union is ``range(n)``.
+    """
+    if n < 0:
+        raise ValueError("n must be >= 0")
+    if not 0.0 <= test_fraction < 1.0:
+        raise ValueError("test_fraction must be in [0, 1)")
+    perm = np.random.default_rng(seed).permutation(n)
+    n_test = int(round(n * test_fraction))
+    return np.sort(perm[n_test:]).astype(np.int64), np.sort(perm[:n_test]).astype(np.int64)
+
+
+class LogMinMaxScaler:
+    """log10 transform followed by per-feature min-max scaling to [-1, 1].
+
+    ``transform(x) = (log10(x) - center) / half_range`` with
+    ``center = (max + min) / 2`` and ``half_range = (max - min) / 2`` of the
+    log10 training data per feature, so that the fitted data span exactly
+    [-1, 1], matching the generator's tanh output. A constant feature
+    (``max == min``) gets ``half_range = 1`` and maps to 0.
+
+    Attributes
+    ----------
+    log_min, log_max : numpy.ndarray, shape (d,)
+        Per-feature min and max of log10 of the fitted data (log10 of the
+        physical unit of the input, e.g. log10 mM for K_M in mM).
+    """
+
+    kind = "log10-minmax"
+
+    def __init__(self) -> None:
+        self.log_min: np.ndarray | None = None
+        self.log_max: np.ndarray | None = None
+
+    # ------------------------------------------------------------------ basics
+    @property
+    def is_fitted(self) -> bool:
+        """Whether :meth:`fit` (or :meth:`from_dict`) has been called."""
+        return self.log_min is not None
+
+    @property
+    def n_features(self) -> int:
+        """Number of features ``d`` of the fitted data."""
+        self._require_fitted()
+        assert self.log_min is not None
+        return int(self.log_min.shape[0])
+
+    def _require_fitted(self) -> None:
+        if self.log_min is None or self.log_max is None:
+            raise RuntimeError("LogMinMaxScaler is not fitted; call fit() first")
+
+    def _center_half_range(self) -> tuple[np.ndarray, np.ndarray]:
+        self._require_fitted()
+        assert self.log_min is not None and self.log_max is not None
+        center = 0.5 * (self.log_max + self.log_min)
+        half = 0.5 * (self.log_max - self.log_min)
+        half = np.where(half > 0, half, 1.0)
+        return center, half
+
+    @staticmethod
+    def _as_positive_2d(x: np.ndarray, name: str) -> np.ndarray:
+        arr = np.asarray(x, dtype=np.float64)
+        if arr.ndim != 2:
+            raise ValueError(f"{name} must be 2-D (n_models, n_features), got shape {arr.shape}")
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"{name} contains non-finite values")
+        if np.any(arr <= 0):
+            raise ValueError(f"{name} must be strictly positive (log transform); found values <= 0")
+        return arr
+
+    def _check_width(self, arr: np.ndarray) -> None:
+        if arr.shape[1] != self.n_features:
+            raise ValueError(
+                f"expected {self.n_features} features (as fitted), got {arr.shape[1]}"
+            )
+
+    # ------------------------------------------------------------------ API
+    def fit(self, x: np.ndarray) -> LogMinMaxScaler:
+        """Learn per-feature log10 min and max.
+
+        Parameters
+        ----------
+        x : numpy.ndarray, shape (n, d)
+            Strictly positive parameter values in physical units (e.g. K_M).
+
+        Returns
+        -------
+        LogMinMaxScaler
+            ``self``.
+        """
+        arr = self._as_positive_2d(x, "x")
+        if arr.shape[0] == 0:
+            raise ValueError("cannot fit on zero rows")
+        logx = np.log10(arr)
+        self.log_min = logx.min(axis=0)
+        self.log_max = logx.max(axis=0)
+        return self
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        """Map physical values to the scaled log space.
+
+        Parameters
+        ----------
+        x : numpy.ndarray, shape (n, d)
+            Strictly positive values in physical units.
+
+        Returns
+        -------
+        numpy.ndarray of float64, shape (n, d)
+            Scaled values; the fitted data lie in [-1, 1], new data may exceed it.
+        """
+        arr = self._as_positive_2d(x, "x")
+        self._check_width(arr)
+        center, half = self._center_half_range()
+        return (np.log10(arr) - center) / half
+
+    def fit_transform(self, x: np.ndarray) -> np.ndarray:
+        """:meth:`fit` then :meth:`transform`."""
+        return self.fit(x).transform(x)
+
+    def inverse_transform(self, y: np.ndarray, clip: bool = False) -> np.ndarray:
+        """Map scaled values back to physical units.
+
+        Parameters
+        ----------
+        y : numpy.ndarray, shape (n, d)
+            Scaled values.
+        clip : bool
+            Clip ``y`` to [-1, 1] first (restricts results to the fitted range).
+
+        Returns
+        -------
+        numpy.ndarray of float64, shape (n, d)
+            Positive values in the physical units of the fitted data.
+        """
+        arr = np.asarray(y, dtype=np.float64)
+        if arr.ndim != 2:
+            raise ValueError(f"y must be 2-D (n_models, n_features), got shape {arr.shape}")
+        self._check_width(arr)
+        if clip:
+            arr = np.clip(arr, -1.0, 1.0)
+        center, half = self._center_half_range()
+        return np.power(10.0, arr * half + center)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Serialise to builtins (``weights_only``/JSON safe).
+
+        Returns
+        -------
+        dict
+            ``{"kind": "log10-minmax", "log_min": [...], "log_max": [...]}``
+            with float lists of length ``d``.
+        """
+        self._require_fitted()
+        assert self.log_min is not None and self.log_max is not None
+        return {
+            "kind": self.kind,
+            "log_min": [float(v) for v in self.log_min],
+            "log_max": [float(v) for v in self.log_max],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LogMinMaxScaler:
+        """Rebuild a fitted scaler from :meth:`to_dict` output.
+
+        Raises
+        ------
+        ValueError
+            If the dictionary is malformed.
+        """
+        if not isinstance(data, Mapping):
+            raise ValueError("scaler data must be a mapping")
+        if data.get("kind") != cls.kind:
+            raise ValueError(f"scaler kind must be {cls.kind!r}, got {data.get('kind')!r}")
+        try:
+            lo = np.asarray(data["log_min"], dtype=np.float64)
+            hi = np.asarray(data["log_max"], dtype=np.float64)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"malformed scaler data: {exc}") from exc
+        if lo.ndim != 1 or lo.shape != hi.shape or lo.size == 0:
+            raise ValueError("scaler log_min/log_max must be equal-length non-empty vectors")
+        if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi)) and np.all(hi >= lo)):
+            raise ValueError("scaler bounds must be finite with log_max >= log_min")
+        scaler = cls()
+        scaler.log_min, scaler.log_max = lo, hi
+        return scaler

@@ -1,0 +1,269 @@
+"""Perturbation-analysis figures (paper Fig. 2e).
+
+* :func:`plot_pca_trajectories` (Fig. 2e, left): perturbed trajectories in the
+  PC1-PC2 plane.
+* :func:`plot_returned_fraction` (Fig. 2e, right): fraction of perturbed models
+  that return to the reference steady state, with Wilson error bars.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.lines import Line2D
+from numpy.typing import ArrayLike
+
+from rekindle.analysis.dynamics import wilson_interval
+from rekindle.analysis.trajectories import TrajectoryPCA
+from rekindle.plots import _style
+
+PAPER_RETURNED_FRACTION: dict[str, float] = {"ORACLE": 0.6631, "REKINDLE": 0.6685}
+"""Fractions returned to the steady state reported for physiology 1 (Fig. 2e)."""
+
+TRAJECTORY_FIGSIZE: tuple[float, float] = (6.0, 5.0)
+"""Size of the trajectory figure in inches (900 x 750 px at 150 dpi)."""
+
+FRACTION_FIGSIZE: tuple[float, float] = (4.5, 4.5)
+"""Size of the returned-fraction figure in inches (675 x 675 px at 150 dpi)."""
+
+ESCAPED_COLOR = "#8c8c8c"
+
+
+def _arrow_indices(path_xy: np.ndarray, fractions: tuple[float, ...]) -> list[int]:
+    """Indices at given fractions of the arc length of a 2-D polyline."""
+    seg = np.hypot(*np.diff(path_xy, axis=0).T)
+    if seg.size == 0 or not np.isfinite(seg).all() or seg.sum() == 0:
+        return []
+    cum = np.concatenate([[0.0], np.cumsum(seg)])
+    idx = [int(np.searchsorted(cum, f * cum[-1])) for f in fractions]
+    return sorted({min(max(i, 1), len(path_xy) - 1) for i in idx})
+
+
+def _draw_arrows(ax: Axes, xy: np.ndarray, color: str) -> None:
+    for i in _arrow_indices(xy, (0.2, 0.5)):
+        ax.annotate(
+            "",
+            xy=tuple(xy[i]),
+            xytext=tuple(xy[i - 1]),
+            arrowprops={
+                "arrowstyle": "-|>",
+                "color": color,
+                "lw": 1.2,
+                "mutation_scale": 14,
+                "shrinkA": 0,
+                "shrinkB": 0,
+            },
+            zorder=4,
+        )
+
+
+def plot_pca_trajectories(
+    scores: ArrayLike | TrajectoryPCA,
+    returned: ArrayLike,
+    path: str | Path,
+    *,
+    explained_variance_ratio: ArrayLike | None = None,
+    reference: ArrayLike | None = None,
+    max_trajectories: int | None = None,
+    title: str | None = None,
+) -> Path:
+    """Trajectories of perturbed models in the PC1-PC2 plane (Fig. 2e, left).
+
+    Each trajectory starts at a black circle (the perturbed state) and carries
+    arrows giving its direction in time; trajectories that returned to the
+    reference steady state are drawn in colour, those that escaped in grey
+    dashed lines.  The reference steady state is a black triangle.
+
+    Parameters
+    ----------
+    scores : array_like, shape (n_traj, n_times, >=2), or TrajectoryPCA
+        PCA coordinates, e.g. ``pca_trajectories(...).scores``.  When a
+        :class:`~rekindle.analysis.trajectories.TrajectoryPCA` is passed, its
+        explained-variance ratios and reference projection are used by default.
+    returned : array_like of bool, shape (n_traj,)
+        True where the trajectory returned to the reference steady state.
+    path : str or pathlib.Path
+        Output PNG path.
+    explained_variance_ratio : array_like, shape (>=2,), optional
+        Shown in the axis labels as percentages.
+    reference : array_like, shape (2,), optional
+        PC coordinates of the reference steady state (``Y = 0``).  Defaults to
+        ``TrajectoryPCA.reference_scores`` or, for a plain array, to the median
+        end point of the returned trajectories.
+    max_trajectories : int, optional
+        Plot only the first ``max_trajectories`` trajectories.
+    title : str, optional
+        Axes title.
+
+    Returns
+    -------
+    pathlib.Path
+        The written PNG (900 x 750 px).
+    """
+    if isinstance(scores, TrajectoryPCA):
+        if explained_variance_ratio is None:
+            explained_variance_ratio = scores.explained_variance_ratio
+        if reference is None:
+            reference = scores.reference_scores
+        scores = scores.scores
+    xy_all = np.asarray(scores, dtype=float)
+    if xy_all.ndim != 3 or xy_all.shape[2] < 2:
+        raise ValueError(f"scores must have shape (n_traj, n_times, >=2), got {xy_all.shape}")
+    ret = np.asarray(returned, dtype=bool).ravel()
+    if ret.shape[0] != xy_all.shape[0]:
+        raise ValueError("returned must have one entry per trajectory")
+    if max_trajectories is not None:
+        xy_all, ret = xy_all[:max_trajectories], ret[:max_trajectories]
+    xy_all = xy_all[:, :, :2]
+
+    if reference is None and ret.any():
+        ends = []
+        for traj in xy_all[ret]:
+            fin = traj[np.all(np.isfinite(traj), axis=1)]
+            if fin.size:
+                ends.append(fin[-1])
+        reference = np.median(np.asarray(ends), axis=0) if ends else None
+
+    with _style.style():
+        fig = _style.new_figure(TRAJECTORY_FIGSIZE)
+        ax = fig.subplots()
+        color_idx = 0
+        for traj, ok in zip(xy_all, ret, strict=True):
+            xy = traj[np.all(np.isfinite(traj), axis=1)]
+            if xy.shape[0] == 0:
+                continue
+            if ok:
+                color = _style.PALETTE[color_idx % len(_style.PALETTE)]
+                color_idx += 1
+                ax.plot(xy[:, 0], xy[:, 1], color=color, linewidth=1.6, zorder=2)
+            else:
+                color = ESCAPED_COLOR
+                ax.plot(xy[:, 0], xy[:, 1], color=color, linestyle="--", linewidth=1.4, zorder=1)
+            _draw_arrows(ax, xy, color)
+            ax.plot(xy[0, 0], xy[0, 1], marker="o", markersize=7, markerfacecolor="none",
+                    markeredgecolor="black", markeredgewidth=1.4, linestyle="none", zorder=5)
+        if reference is not None:
+            ref = np.asarray(reference, dtype=float).ravel()[:2]
+            ax.plot(ref[0], ref[1], marker="^", markersize=10, color="black",
+                    linestyle="none", zorder=6)
+
+        n_ret, n_esc = int(ret.sum()), int((~ret).sum())
+        handles = [
+            Line2D([], [], color=_style.PALETTE[0], label=f"returned (n={n_ret})"),
+            Line2D([], [], color=ESCAPED_COLOR, linestyle="--", label=f"escaped (n={n_esc})"),
+            Line2D([], [], marker="o", markerfacecolor="none", markeredgecolor="black",
+                   linestyle="none", label="perturbed initial state"),
+        ]
+        if reference is not None:
+            handles.append(Line2D([], [], marker="^", color="black", linestyle="none",
+                                  label="reference steady state"))
+        ax.legend(handles=handles, loc="best")
+        evr = None if explained_variance_ratio is None else np.asarray(explained_variance_ratio)
+        for axis, i in ((ax.set_xlabel, 0), (ax.set_ylabel, 1)):
+            suffix = f" ({100 * evr[i]:.2f} % variance)" if evr is not None and evr.size > i else ""
+            axis(f"PC{i + 1}{suffix}")
+        ax.set_title(title or r"Perturbed trajectories in PCA space of $X/X_\mathrm{ref} - 1$")
+        return _style.save_figure(fig, path)
+
+
+def plot_returned_fraction(
+    counts: Mapping[str, tuple[int, int] | ArrayLike],
+    path: str | Path,
+    *,
+    reference: Mapping[str, float] | None = None,
+    confidence: float = 0.95,
+    title: str | None = None,
+    figsize: tuple[float, float] = FRACTION_FIGSIZE,
+) -> Path:
+    """Bar chart of the fraction of perturbations that returned (Fig. 2e, right).
+
+    Parameters
+    ----------
+    counts : mapping of str to (int, int) or array_like of bool
+        Population label (e.g. ``"ORACLE"``, ``"REKINDLE"``) -> either
+        ``(n_returned, n_total)`` or a boolean array with one entry per
+        perturbation (True = returned).
+    path : str or pathlib.Path
+        Output PNG path.
+    reference : mapping of str to float, optional
+        Reference fractions in [0, 1] drawn as black diamonds (for example
+        :data:`PAPER_RETURNED_FRACTION`); labels without an entry get none.
+    confidence : float, optional
+        Level of the Wilson score interval used for the error bars.
+    title : str, optional
+        Axes title.
+    figsize : tuple of float, optional
+        Figure size in inches (default 4.5 x 4.5, i.e. 675 x 675 px).
+
+    Returns
+    -------
+    pathlib.Path
+        The written PNG.
+    """
+    if not counts:
+        raise ValueError("need at least one population")
+    with _style.style():
+        fig = _style.new_figure(figsize)
+        ax = fig.subplots()
+        draw_fraction_bars(ax, counts, reference=reference, confidence=confidence)
+        ax.set_title(title or "Return to the reference steady state")
+        return _style.save_figure(fig, path)
+
+
+def draw_fraction_bars(
+    ax: Axes,
+    counts: Mapping[str, tuple[int, int] | ArrayLike],
+    *,
+    reference: Mapping[str, float] | None = None,
+    confidence: float = 0.95,
+    ylabel: str = "fraction returned to reference state",
+) -> None:
+    """Draw returned-fraction bars with Wilson error bars on existing axes.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+        Target axes.
+    counts : mapping of str to (int, int) or array_like of bool
+        See :func:`plot_returned_fraction`.
+    reference : mapping of str to float, optional
+        Reference fractions drawn as markers.
+    confidence : float, optional
+        Wilson interval level.
+    ylabel : str, optional
+        Y-axis label.
+    """
+    names = [str(k) for k in counts]
+    colors = _style.colors_for(names)
+    kn = np.array([_style.as_counts(v) for v in counts.values()], dtype=float)
+    k, n = kn[:, 0], kn[:, 1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frac = np.where(n > 0, k / np.maximum(n, 1), np.nan)
+    lo, hi = wilson_interval(k, n, confidence)
+    x = np.arange(len(names))
+    yerr = np.vstack([np.nan_to_num(frac - lo), np.nan_to_num(hi - frac)])
+    ax.bar(x, np.nan_to_num(frac), width=0.6, color=[colors[m] for m in names], alpha=0.85,
+           edgecolor="black", linewidth=0.8)
+    ax.errorbar(x, np.nan_to_num(frac), yerr=yerr, fmt="none", ecolor="black", capsize=5,
+                linewidth=1.2, label=f"Wilson {100 * confidence:g} % interval")
+    for xi, f, ni in zip(x, frac, n, strict=True):
+        txt = "n/a" if not np.isfinite(f) else f"{100 * f:.2f} %"
+        ax.text(xi, 0.03, f"{txt}\nn={int(ni):,}", ha="center", va="bottom", fontsize=8,
+                color="white" if np.isfinite(f) and f > 0.15 else "black")
+    if reference:
+        ref_x = [xi for xi, m in zip(x, names, strict=True) if m in reference]
+        ref_y = [float(reference[m]) for m in names if m in reference]
+        if ref_x:
+            ax.plot(ref_x, ref_y, linestyle="none", marker="D", markersize=8,
+                    markerfacecolor="white", markeredgecolor=_style.PAPER_MARKER_COLOR,
+                    markeredgewidth=1.5, label="paper", zorder=5)
+    ax.set_xticks(x, names)
+    ax.set_xlim(-0.6, len(names) - 0.4)
+    ax.set_ylim(0.0, 1.15)
+    ax.set_yticks(np.linspace(0.0, 1.0, 6))
+    _style.percent_formatter(ax, "y")
+    ax.set_ylabel(ylabel)
+    ax.legend(loc="upper center", ncols=2, fontsize=8)
