@@ -76,7 +76,9 @@ def main(reference: Path) -> None:
     write_model(model, OUT / "model.yaml")
     for i in range(1, 5):
         name = f"fdp{i}"
-        phys = read_steady_state_csv(reference / "rekindle" / f"steady_state_{name}.csv", model, name)
+        phys = read_steady_state_csv(
+            reference / "rekindle" / f"steady_state_{name}.csv", model, name
+        )
         phys = replace(
             phys,
             description=f"Physiology {i} of the REKINDLE paper ({DESCRIPTIONS[name]}); "

@@ -7,7 +7,7 @@ tests and analytic checks (physiology ``ref``).
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from importlib.resources import files
 from pathlib import Path
 
@@ -23,7 +23,9 @@ def _folder(model: str) -> Path:
     root = Path(str(files("rekindle.data")))
     folder = root / model
     if not (folder / "model.yaml").exists():
-        raise KeyError(f"unknown embedded model {model!r}; available: {', '.join(available_models())}")
+        raise KeyError(
+            f"unknown embedded model {model!r}; available: {', '.join(available_models())}"
+        )
     return folder
 
 
@@ -38,7 +40,7 @@ def available_physiologies(model: str) -> list[str]:
     return sorted(p.stem for p in _folder(model).glob("*.yaml") if p.stem != "model")
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_model(name: str = DEFAULT_MODEL) -> KineticModel:
     """Load an embedded model, or a model file if ``name`` is a path to one."""
     if name.endswith((".yaml", ".yml")) or Path(name).is_file():
@@ -46,7 +48,7 @@ def load_model(name: str = DEFAULT_MODEL) -> KineticModel:
     return read_model(_folder(name) / "model.yaml")
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_physiology(model: str = DEFAULT_MODEL, name: str | None = None) -> Physiology:
     """Load an embedded physiology (default: the model's first), or a physiology file."""
     if name is not None and (name.endswith((".yaml", ".yml")) or Path(name).is_file()):

@@ -67,7 +67,10 @@ class ParameterDataset:
             raise DatasetError(
                 f"{p} parameter columns but {len(self.parameter_names)} parameter names"
             )
-        for name, arr in (("max_real_eigenvalue", self.max_real_eigenvalue), ("relevant", self.relevant)):
+        for name, arr in (
+            ("max_real_eigenvalue", self.max_real_eigenvalue),
+            ("relevant", self.relevant),
+        ):
             if np.shape(arr) != (n,):
                 raise DatasetError(f"{name} must have shape ({n},), got {np.shape(arr)}")
 
@@ -145,7 +148,9 @@ class DatasetWriter:
         self.chunks_done = 0
         if resume and self.partial.exists():
             self._file = h5py.File(self.partial, "a")
-            stored = [s.decode() if isinstance(s, bytes) else s for s in self._file["parameter_names"][()]]
+            stored = [
+                s.decode() if isinstance(s, bytes) else s for s in self._file["parameter_names"][()]
+            ]
             same = stored == self._names and all(
                 str(self._file.attrs.get(k)) == str(v)
                 for k, v in attrs.items()
@@ -164,10 +169,15 @@ class DatasetWriter:
         p = len(self._names)
         f.create_dataset("parameter_names", data=np.array(self._names, dtype=object), dtype=_STR)
         f.create_dataset(
-            "parameters", shape=(0, p), maxshape=(None, p), dtype="f8",
+            "parameters",
+            shape=(0, p),
+            maxshape=(None, p),
+            dtype="f8",
             chunks=(max(1, min(1024, 2**20 // max(p, 1))), p),
         )
-        f.create_dataset("max_real_eigenvalue", shape=(0,), maxshape=(None,), dtype="f8", chunks=(4096,))
+        f.create_dataset(
+            "max_real_eigenvalue", shape=(0,), maxshape=(None,), dtype="f8", chunks=(4096,)
+        )
         f.create_dataset("relevant", shape=(0,), maxshape=(None,), dtype=bool, chunks=(4096,))
         for k, v in attrs.items():
             f.attrs[k] = v
@@ -180,7 +190,9 @@ class DatasetWriter:
         """Number of rows written so far."""
         return int(self._file["parameters"].shape[0])
 
-    def append(self, parameters: np.ndarray, max_real_eigenvalue: np.ndarray, relevant: np.ndarray) -> None:
+    def append(
+        self, parameters: np.ndarray, max_real_eigenvalue: np.ndarray, relevant: np.ndarray
+    ) -> None:
         """Append one chunk (flushed to disk, counted in :attr:`chunks_done`)."""
         parameters = np.asarray(parameters, dtype=float)
         m = parameters.shape[0]
@@ -242,7 +254,7 @@ def _decode_attr(value: Any) -> Any:
         value = value.decode()
     if isinstance(value, np.generic):
         value = value.item()
-    if isinstance(value, str) and value[:1] in "[{" :
+    if isinstance(value, str) and value[:1] in "[{":
         try:
             return json.loads(value)
         except json.JSONDecodeError:

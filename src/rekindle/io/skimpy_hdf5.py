@@ -75,7 +75,7 @@ def read_parameter_population(
             ]
         width = len(parameter_names)
         values = np.empty((len(sets), width))
-        for row, (i, key) in enumerate(sets):
+        for row, (_, key) in enumerate(sets):
             v = np.asarray(f[key][()], dtype=float).ravel()
             if v.shape != (width,):
                 raise ParameterFileError(

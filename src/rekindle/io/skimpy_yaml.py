@@ -67,7 +67,9 @@ def read_skimpy_model(path: str | Path) -> KineticModel:
     boundary = set()
     for name, bc in (data.get("boundary_conditions") or {}).items():
         if bc.get("class") != "ConstantConcentration":
-            raise ModelError(f"{path}: boundary condition {name!r}: unsupported class {bc.get('class')!r}")
+            raise ModelError(
+                f"{path}: boundary condition {name!r}: unsupported class {bc.get('class')!r}"
+            )
         boundary.add(str(bc["reactant"]))
     mets = tuple(
         Metabolite(str(mid), str((spec or {}).get("compartment", "c")), str(mid) in boundary)

@@ -123,7 +123,9 @@ class Labeller:
     def label(self, parameters: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(max Re(λ), relevant)`` of parameter sets."""
         lam = self.max_real_eigenvalues(parameters)
-        return lam, np.less(lam, self.threshold, where=np.isfinite(lam), out=np.zeros(lam.shape, bool))
+        return lam, np.less(
+            lam, self.threshold, where=np.isfinite(lam), out=np.zeros(lam.shape, bool)
+        )
 
     def label_km(self, km: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Complete K_M sets (V_max back-calculated) and label them.

@@ -83,11 +83,7 @@ def convenience(s, p, ks, kp, keq, hill, ns, np_):
     """
     a = s / ks
     b = p / kp
-    d = (
-        np.prod(_saturation_sum(a, ns), axis=-1)
-        + np.prod(_saturation_sum(b, np_), axis=-1)
-        - 1.0
-    )
+    d = np.prod(_saturation_sum(a, ns), axis=-1) + np.prod(_saturation_sum(b, np_), axis=-1) - 1.0
     fwd = np.prod(a**ns, axis=-1)
     bwd = np.prod(p**np_, axis=-1) / np.prod(ks**ns, axis=-1)
     return fwd / d, bwd / (keq * d)
@@ -191,7 +187,9 @@ MECHANISMS: dict[str, Mechanism] = {
         Mechanism(
             "H1GeneralizedReversibleHill", generalized_reversible_hill, True, False, (1, 8), (1, 8)
         ),
-        Mechanism("Convenience", convenience, True, False, (1, 8), (1, 8), stoichiometry_in_rate=True),
+        Mechanism(
+            "Convenience", convenience, True, False, (1, 8), (1, 8), stoichiometry_in_rate=True
+        ),
         Mechanism(
             "UniBiReversibleHill", uni_bi_reversible_hill, True, True, (1, 1), (2, 2), (True, False)
         ),

@@ -165,9 +165,7 @@ class KineticModel:
         known_comps = set(comp_ids)
         for m in self.metabolites:
             if m.compartment not in known_comps:
-                raise ModelError(
-                    f"metabolite {m.id!r} is in unknown compartment {m.compartment!r}"
-                )
+                raise ModelError(f"metabolite {m.id!r} is in unknown compartment {m.compartment!r}")
         known = set(met_ids)
         if not self.reactions:
             raise ModelError(f"model {self.name!r} has no reactions")
@@ -184,8 +182,7 @@ class KineticModel:
             ):
                 if not lo <= len(items) <= hi:
                     raise ModelError(
-                        f"reaction {r.id!r}: {r.mechanism} takes {lo}–{hi} {role}, "
-                        f"got {len(items)}"
+                        f"reaction {r.id!r}: {r.mechanism} takes {lo}–{hi} {role}, got {len(items)}"
                     )
                 for met, n in items:
                     if met not in known:
@@ -211,7 +208,9 @@ class KineticModel:
                         f"(known: {', '.join(MODIFIER_KINDS)})"
                     )
                 if not np.isfinite(mod.stoichiometry):
-                    raise ModelError(f"reaction {r.id!r}: modifier {mod.metabolite!r} stoichiometry")
+                    raise ModelError(
+                        f"reaction {r.id!r}: modifier {mod.metabolite!r} stoichiometry"
+                    )
         if not any(not m.boundary for m in self.metabolites):
             raise ModelError(f"model {self.name!r} has no non-boundary metabolite")
 

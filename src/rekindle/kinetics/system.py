@@ -108,9 +108,7 @@ class KineticSystem:
         self.model = model
         self._met_index = {m: i for i, m in enumerate(model.metabolite_ids)}
         self._state_cols = np.array([self._met_index[m] for m in model.state_ids], dtype=int)
-        self._boundary_cols = np.array(
-            [self._met_index[m] for m in model.boundary_ids], dtype=int
-        )
+        self._boundary_cols = np.array([self._met_index[m] for m in model.boundary_ids], dtype=int)
         pidx = model.parameter_index
         self._boundary_params = np.array([pidx[m] for m in model.boundary_ids], dtype=int)
         self._vmax_params = np.array([pidx[f"vmax_forward_{r}"] for r in model.reaction_ids])
@@ -169,9 +167,7 @@ class KineticSystem:
                     n_substrates=ns,
                     n_products=np_,
                     vmax=np.array([pidx[f"vmax_forward_{r.id}"] for r in rxns]),
-                    keq=np.array(
-                        [pidx.get(f"k_equilibrium_{r.id}", -1) for r in rxns], dtype=int
-                    ),
+                    keq=np.array([pidx.get(f"k_equilibrium_{r.id}", -1) for r in rxns], dtype=int),
                     hill=np.array(
                         [pidx.get(f"hill_coefficient_{r.id}", -1) for r in rxns], dtype=int
                     ),
@@ -344,9 +340,7 @@ class KineticSystem:
             p[pidx[f"cell_volume_{comp.id}"]] = comp.volume
         return np.repeat(p[None, :], n, axis=0)
 
-    def back_calculate_vmax(
-        self, parameters: np.ndarray, physiology: Physiology
-    ) -> np.ndarray:
+    def back_calculate_vmax(self, parameters: np.ndarray, physiology: Physiology) -> np.ndarray:
         """Maximal velocities that make the physiology a steady state.
 
         ``V_max = v_ss / v(x_ss; V = 1, K_M, Keq)`` (ORACLE).

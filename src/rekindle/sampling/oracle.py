@@ -66,9 +66,7 @@ class SamplingSettings:
     threshold: float = DEFAULT_THRESHOLD
 
 
-def sample_chunk(
-    labeller: Labeller, n: int, seed: int, chunk_index: int
-) -> ChunkResult:
+def sample_chunk(labeller: Labeller, n: int, seed: int, chunk_index: int) -> ChunkResult:
     """Sample and label one chunk: a pure function of ``(seed, chunk_index)``.
 
     Parameters

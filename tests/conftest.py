@@ -1,0 +1,89 @@
+"""Shared fixtures: reference material in ../shared (skipped cleanly when absent), seeds."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
+
+
+@pytest.fixture(autouse=True)
+def _seed() -> None:
+    """Every test starts from the same global random state."""
+    random.seed(0)
+    np.random.seed(0)  # noqa: NPY002 - legacy global state some libraries still use
+    try:
+        import torch
+
+        torch.manual_seed(0)
+    except ImportError:  # pragma: no cover
+        pass
+
+
+@pytest.fixture(scope="session")
+def reference_dir() -> Path:
+    """``../shared/reference`` (the published data); skip when it is not there."""
+    if not (REFERENCE / "rekindle" / "toy_parameter_sets.h5").exists():
+        pytest.skip("published reference data (../shared/reference) not present")
+    return REFERENCE
+
+
+@pytest.fixture(scope="session")
+def ecoli():
+    from rekindle.data import load_model
+
+    return load_model("ecoli")
+
+
+@pytest.fixture(scope="session")
+def fdp1():
+    from rekindle.data import load_physiology
+
+    return load_physiology("ecoli", "fdp1")
+
+
+@pytest.fixture(scope="session")
+def ecoli_system(ecoli):
+    from rekindle.kinetics import KineticSystem
+
+    return KineticSystem(ecoli)
+
+
+@pytest.fixture(scope="session")
+def toy():
+    from rekindle.data import load_model
+
+    return load_model("toy")
+
+
+@pytest.fixture(scope="session")
+def toy_ref():
+    from rekindle.data import load_physiology
+
+    return load_physiology("toy", "ref")
+
+
+@pytest.fixture(scope="session")
+def published_toy_sets(reference_dir, ecoli):
+    """The 1000 published fdp1 parameter sets in the model's order, and the 500 eigenvalues."""
+    import csv
+
+    from rekindle.io.skimpy_hdf5 import (
+        align_to_model,
+        read_parameter_names,
+        read_parameter_population,
+    )
+
+    names = read_parameter_names(reference_dir / "rekindle" / "toy_parameter_names.txt")
+    idx, values, names = read_parameter_population(
+        reference_dir / "rekindle" / "toy_parameter_sets.h5", names
+    )
+    params = align_to_model(values, names, ecoli)
+    with (reference_dir / "rekindle" / "toy_max_eigenvalues_first500.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    ref = {int(r["parameter_set"]): float(r["max_real_eigenvalue"]) for r in rows}
+    return idx, params, names, ref
