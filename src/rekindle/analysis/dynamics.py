@@ -140,6 +140,9 @@ def wilson_interval(
         half = z / denom * np.sqrt(p * (1.0 - p) / n + z * z / (4.0 * n * n))
         low = np.clip(centre - half, 0.0, 1.0)
         high = np.clip(centre + half, 0.0, 1.0)
+    # Exact bounds at the boundaries (avoid rounding just below 1 / above 0).
+    low = np.where(k == 0, 0.0, low)
+    high = np.where(k == n, 1.0, high)
     empty = n == 0
     low = np.where(empty, 0.0, low)
     high = np.where(empty, 1.0, high)

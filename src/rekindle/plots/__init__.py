@@ -15,4 +15,6 @@ interpretability
     Top-KL parameter distributions and decile analysis (Fig. 3a-b).
 transfer
     Transfer-learning incidence curves and validation panels (Fig. 4b-c).
+training
+    GAN training curves (Fig. 2a-c).
 """

@@ -244,7 +244,7 @@ def draw_fraction_bars(
         frac = np.where(n > 0, k / np.maximum(n, 1), np.nan)
     lo, hi = wilson_interval(k, n, confidence)
     x = np.arange(len(names))
-    yerr = np.vstack([np.nan_to_num(frac - lo), np.nan_to_num(hi - frac)])
+    yerr = np.clip(np.nan_to_num(np.vstack([frac - lo, hi - frac])), 0.0, None)
     ax.bar(x, np.nan_to_num(frac), width=0.6, color=[colors[m] for m in names], alpha=0.85,
            edgecolor="black", linewidth=0.8)
     ax.errorbar(x, np.nan_to_num(frac), yerr=yerr, fmt="none", ecolor="black", capsize=5,

@@ -200,8 +200,9 @@ def plot_transfer_incidence(
                 else:
                     style = {"color": src_colors[str(source)], "linestyle": "-", "marker": "o"}
                     label = f"{source} → {target}"
-                ax.errorbar(x, mean, yerr=np.vstack([mean - lo, hi - mean]), capsize=3,
-                            markersize=5, linewidth=1.5, label=label, **style)
+                yerr = np.clip(np.vstack([mean - lo, hi - mean]), 0.0, None)
+                ax.errorbar(x, mean, yerr=yerr, capsize=3, markersize=5, linewidth=1.5,
+                            label=label, **style)
             ax.set_xscale("log")
             ax.set_xticks(list(n_sets_ticks), [str(t) for t in n_sets_ticks])
             ax.minorticks_off()
