@@ -157,11 +157,14 @@ class ArchitectureConfig(_ConfigBase):
     label_encoding: str = "scalar"
 
     def __post_init__(self) -> None:
-        _check(_is_int(self.latent_dim) and self.latent_dim > 0, "latent_dim must be a positive int")
+        _check(
+            _is_int(self.latent_dim) and self.latent_dim > 0, "latent_dim must be a positive int"
+        )
         for name in ("generator_hidden", "discriminator_hidden"):
             value = getattr(self, name)
             _check(
-                isinstance(value, tuple) and len(value) > 0
+                isinstance(value, tuple)
+                and len(value) > 0
                 and all(_is_int(v) and v > 0 for v in value),
                 f"{name} must be a non-empty tuple of positive ints, got {value!r}",
             )
@@ -174,7 +177,9 @@ class ArchitectureConfig(_ConfigBase):
             _is_real(self.batch_norm_momentum) and 0.0 < self.batch_norm_momentum <= 1.0,
             "batch_norm_momentum must be in (0, 1]",
         )
-        _check(_is_real(self.batch_norm_eps) and self.batch_norm_eps > 0, "batch_norm_eps must be > 0")
+        _check(
+            _is_real(self.batch_norm_eps) and self.batch_norm_eps > 0, "batch_norm_eps must be > 0"
+        )
         _check(_is_int(self.n_classes) and self.n_classes >= 2, "n_classes must be an int >= 2")
         _check(
             self.label_encoding in ("scalar", "onehot"),
@@ -271,8 +276,15 @@ class TrainingConfig(_ConfigBase):
     progress: bool = True
 
     def __post_init__(self) -> None:
-        pos_ints = ("epochs", "batch_size", "eval_every", "n_eval", "failure_window",
-                    "checkpoint_every", "kl_bins")
+        pos_ints = (
+            "epochs",
+            "batch_size",
+            "eval_every",
+            "n_eval",
+            "failure_window",
+            "checkpoint_every",
+            "kl_bins",
+        )
         for name in pos_ints:
             value = getattr(self, name)
             _check(_is_int(value) and value > 0, f"{name} must be a positive int, got {value!r}")
@@ -305,5 +317,7 @@ class TrainingConfig(_ConfigBase):
             self.fake_labels in ("batch", "uniform"),
             f"fake_labels must be 'batch' or 'uniform', got {self.fake_labels!r}",
         )
-        _check(_is_real(self.kl_pseudocount) and self.kl_pseudocount > 0, "kl_pseudocount must be > 0")
+        _check(
+            _is_real(self.kl_pseudocount) and self.kl_pseudocount > 0, "kl_pseudocount must be > 0"
+        )
         _check(isinstance(self.progress, bool), "progress must be a bool")

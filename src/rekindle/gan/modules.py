@@ -38,6 +38,7 @@ __all__ = [
     "PAPER_DISCRIMINATOR_PARAMETERS",
     "PAPER_GENERATOR_PARAMETERS",
     "Discriminator",
+    "Dropout",
     "Generator",
     "LabelEncoding",
     "count_parameters",
@@ -99,6 +100,39 @@ class LabelEncoding(nn.Module):
         return self.table[labels]
 
 
+class Dropout(nn.Module):
+    """Inverted dropout drawing its mask with ``torch.rand`` (same law as ``nn.Dropout``).
+
+    In training mode each element is zeroed with probability ``p`` and the
+    survivors are scaled by ``1 / (1 - p)``; in eval mode it is the identity.
+    ``nn.Dropout`` draws its mask with ``bernoulli_``, which on CPU is about four
+    times slower than ``rand`` and took ~30 % of a training step of the paper's
+    networks on a 2-core CPU. The module has no parameters or buffers, so
+    ``state_dict`` keys are unaffected.
+
+    Parameters
+    ----------
+    p : float
+        Drop probability in [0, 1).
+    """
+
+    def __init__(self, p: float = 0.5) -> None:
+        super().__init__()
+        if not 0.0 <= p < 1.0:
+            raise ValueError("dropout probability must be in [0, 1)")
+        self.p = float(p)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Apply dropout; ``x`` has any shape, the output has the same shape."""
+        if not self.training or self.p == 0.0:
+            return x
+        keep = torch.rand_like(x) >= self.p
+        return x * keep.to(x.dtype) * (1.0 / (1.0 - self.p))
+
+
 def _glorot_init(module: nn.Module) -> None:
     """Keras-style initialisation: Glorot-uniform weights, zero biases."""
     for m in module.modules():
@@ -146,10 +180,12 @@ class Generator(nn.Module):
             block = nn.Sequential(nn.Linear(width, h), nn.LeakyReLU(config.leaky_slope))
             if config.batch_norm:
                 block.append(
-                    nn.BatchNorm1d(h, eps=config.batch_norm_eps, momentum=config.batch_norm_momentum)
+                    nn.BatchNorm1d(
+                        h, eps=config.batch_norm_eps, momentum=config.batch_norm_momentum
+                    )
                 )
             if config.generator_dropout > 0:
-                block.append(nn.Dropout(config.generator_dropout))
+                block.append(Dropout(config.generator_dropout))
             blocks.append(block)
             width = h
         self.hidden = nn.Sequential(*blocks)
@@ -214,7 +250,7 @@ class Discriminator(nn.Module):
         for h in config.discriminator_hidden:
             block = nn.Sequential(nn.Linear(width, h), nn.LeakyReLU(config.leaky_slope))
             if config.discriminator_dropout > 0:
-                block.append(nn.Dropout(config.discriminator_dropout))
+                block.append(Dropout(config.discriminator_dropout))
             blocks.append(block)
             width = h
         self.hidden = nn.Sequential(*blocks)

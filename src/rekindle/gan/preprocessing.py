@@ -135,7 +135,7 @@ def train_test_split_indices(
     if not 0.0 <= test_fraction < 1.0:
         raise ValueError("test_fraction must be in [0, 1)")
     perm = np.random.default_rng(seed).permutation(n)
-    n_test = int(round(n * test_fraction))
+    n_test = round(n * test_fraction)
     return np.sort(perm[n_test:]).astype(np.int64), np.sort(perm[:n_test]).astype(np.int64)
 
 
@@ -199,9 +199,7 @@ class LogMinMaxScaler:
 
     def _check_width(self, arr: np.ndarray) -> None:
         if arr.shape[1] != self.n_features:
-            raise ValueError(
-                f"expected {self.n_features} features (as fitted), got {arr.shape[1]}"
-            )
+            raise ValueError(f"expected {self.n_features} features (as fitted), got {arr.shape[1]}")
 
     # ------------------------------------------------------------------ API
     def fit(self, x: np.ndarray) -> LogMinMaxScaler:

@@ -1,0 +1,762 @@
+"""User-facing REKINDLE conditional GAN: train, generate, save, load, fine-tune.
+
+Artefact format (``generator.pt``)
+----------------------------------
+:meth:`KineticGAN.save` writes one file with ``torch.save`` of a plain dict
+(loadable with ``torch.load(..., weights_only=True)``):
+
+=====================  ==========================================================
+key                    content
+=====================  ==========================================================
+``format``             ``"rekindle-generator"``
+``format_version``     ``1`` (:data:`FORMAT_VERSION`)
+``architecture``       :meth:`ArchitectureConfig.to_dict`
+``n_features``         int
+``feature_names``      list of str (length ``n_features``)
+``class_names``        ``["relevant", "not_relevant"]`` (class index order)
+``state_dict``         generator ``state_dict`` (CPU tensors) of the best epoch
+``state_sha256``       SHA-256 over names, dtypes, shapes and bytes of the tensors
+``scaler``             :meth:`LogMinMaxScaler.to_dict` (log10 min/max per feature)
+``metadata``           JSON-like dict (``model``, ``physiology``, ``threshold`` ...)
+``training_config``    :meth:`TrainingConfig.to_dict` of the last training, or None
+``training_summary``   :meth:`TrainingResult.summary`, or None
+``versions``           ``{"rekindle": ..., "torch": ...}``
+=====================  ==========================================================
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import importlib.metadata
+import math
+import os
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .config import ArchitectureConfig, ConfigError, TrainingConfig
+from .modules import Discriminator, Generator
+from .preprocessing import (
+    CLASS_NAMES,
+    RELEVANT,
+    LogMinMaxScaler,
+    class_index,
+    encode_labels,
+    train_test_split_indices,
+)
+from .training import (
+    Callback,
+    GANTrainer,
+    Labeller,
+    TrainingResult,
+    atomic_torch_save,
+    resolve_device,
+)
+
+__all__ = [
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+    "GeneratorFileError",
+    "KineticGAN",
+    "transfer_config",
+]
+
+FORMAT_NAME = "rekindle-generator"
+FORMAT_VERSION = 1
+DEFAULT_THRESHOLD = -9.0
+
+
+def _package_version() -> str:
+    try:
+        return importlib.metadata.version("rekindle")
+    except importlib.metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+class GeneratorFileError(ValueError):
+    """A generator artefact is corrupted, truncated, of another version or inconsistent."""
+
+    def __init__(self, path: str | os.PathLike[str], problem: str) -> None:
+        self.path = Path(path)
+        self.problem = problem
+        super().__init__(f"cannot load generator file '{self.path}': {problem}")
+
+
+def _state_digest(state: Mapping[str, torch.Tensor]) -> str:
+    h = hashlib.sha256()
+    for name in sorted(state):
+        t = state[name].detach().cpu().contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def _jsonable(value: Any, where: str = "metadata") -> Any:
+    """Convert numpy scalars/arrays and tuples to builtins; reject other objects."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return str(value)  # plain str, also for subclasses such as TorchVersion
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist(), where)
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v, where) for v in value]
+    if isinstance(value, Mapping):
+        out = {}
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise TypeError(f"{where}: keys must be str, got {k!r}")
+            out[k] = _jsonable(v, f"{where}.{k}")
+        return out
+    raise TypeError(f"{where}: value of type {type(value).__name__} cannot be stored")
+
+
+def transfer_config(n_train: int, **overrides: Any) -> TrainingConfig:
+    """Paper's transfer-learning training plan for ``n_train`` target models.
+
+    300 epochs; 1,000 relevant models generated per evaluation; learning rate
+    1e-3 for ``n_train >= 500`` else 2e-4; batch size 2, 5, 10, 20, 50 for
+    up to 10, 50, 100, 500 and more training sets; no test split (all target
+    models are used for training).
+
+    Parameters
+    ----------
+    n_train : int
+        Number of target-physiology parameter sets.
+    **overrides
+        Any :class:`TrainingConfig` field.
+
+    Returns
+    -------
+    TrainingConfig
+    """
+    if n_train <= 10:
+        bs = 2
+    elif n_train <= 50:
+        bs = 5
+    elif n_train <= 100:
+        bs = 10
+    elif n_train <= 500:
+        bs = 20
+    else:
+        bs = 50
+    base: dict[str, Any] = {
+        "epochs": 300,
+        "n_eval": 1000,
+        "batch_size": bs,
+        "learning_rate": 1e-3 if n_train >= 500 else 2e-4,
+        "test_fraction": 0.0,
+    }
+    base.update(overrides)
+    return TrainingConfig.from_dict(base)
+
+
+class KineticGAN:
+    """Conditional GAN over kinetic parameter sets (REKINDLE).
+
+    Parameters
+    ----------
+    km : numpy.ndarray, shape (n, d)
+        Michaelis constants K_M of ``n`` kinetic models (``d = 259`` in the
+        paper), strictly positive, in the physical unit of the data (e.g. mM).
+    relevant : numpy.ndarray of bool, shape (n,)
+        ``True`` for biologically relevant models (max Re(eigenvalue) <
+        threshold).
+    feature_names : sequence of str, optional
+        Name of each K_M column (default ``km_0`` ...).
+    metadata : dict, optional
+        JSON-like description stored in the artefact, e.g. ``model``,
+        ``physiology``, ``threshold`` (1/h, default -9.0), ``units``.
+    architecture : ArchitectureConfig, optional
+        Network architecture (paper defaults).
+
+    Notes
+    -----
+    Workflow: ``gan = KineticGAN(km, relevant, names, {...}); gan.train(labeller,
+    TrainingConfig(), "runs/x"); gan.save("runs/x/generator.pt");
+    km_new = gan.generate(10000)``. After training, :attr:`generator` holds the
+    state of the epoch with the highest incidence.
+    """
+
+    def __init__(
+        self,
+        km: np.ndarray,
+        relevant: np.ndarray,
+        feature_names: Sequence[str] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        architecture: ArchitectureConfig | None = None,
+    ) -> None:
+        km_arr, labels = self._check_data(km, relevant)
+        names = self._check_names(feature_names, km_arr.shape[1])
+        self.architecture = architecture or ArchitectureConfig()
+        self.feature_names: list[str] = names
+        self.metadata: dict[str, Any] = _jsonable(dict(metadata or {}))
+        self.metadata.setdefault("threshold", DEFAULT_THRESHOLD)
+        self._km: np.ndarray | None = km_arr
+        self._labels: np.ndarray | None = labels
+        self.scaler: LogMinMaxScaler | None = None
+        self.generator: Generator | None = None
+        self.training_config: TrainingConfig | None = None
+        self.result: TrainingResult | None = None
+        self.training_summary: dict[str, Any] | None = None
+        self.versions: dict[str, str] = {}
+        self.device = torch.device("cpu")
+
+    # ------------------------------------------------------------------ helpers
+    @staticmethod
+    def _check_data(km: np.ndarray, relevant: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        arr = np.asarray(km, dtype=np.float64)
+        if arr.ndim != 2:
+            raise ValueError(f"km must be 2-D (n_models, n_features), got shape {arr.shape}")
+        if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
+            raise ValueError("km must be finite and strictly positive")
+        labels = encode_labels(relevant)
+        if labels.shape[0] != arr.shape[0]:
+            raise ValueError(f"{arr.shape[0]} parameter sets but {labels.shape[0]} labels")
+        if arr.shape[0] < 2:
+            raise ValueError("need at least 2 parameter sets")
+        return arr, labels
+
+    @staticmethod
+    def _check_names(names: Sequence[str] | None, d: int) -> list[str]:
+        if names is None:
+            return [f"km_{i}" for i in range(d)]
+        out = [str(n) for n in names]
+        if len(out) != d:
+            raise ValueError(f"{len(out)} feature names for {d} features")
+        return out
+
+    @property
+    def n_features(self) -> int:
+        """Number of K_M per parameter set."""
+        return len(self.feature_names)
+
+    @property
+    def threshold(self) -> float:
+        """Relevance threshold on the max real eigenvalue (1/h)."""
+        return float(self.metadata.get("threshold", DEFAULT_THRESHOLD))
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """Class names by class index."""
+        return CLASS_NAMES
+
+    def _require_generator(self) -> Generator:
+        if self.generator is None or self.scaler is None:
+            raise RuntimeError("no trained generator: call train() or KineticGAN.load() first")
+        return self.generator
+
+    def _scaled_sets(
+        self, km: np.ndarray, labels: np.ndarray, test_fraction: float, split_seed: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+        assert self.scaler is not None
+        train_idx, test_idx = train_test_split_indices(km.shape[0], test_fraction, split_seed)
+        x_train = self.scaler.transform(km[train_idx])
+        y_train = labels[train_idx]
+        ref_train = x_train[y_train == RELEVANT]
+        ref_test = None
+        if test_idx.size:
+            x_test = self.scaler.transform(km[test_idx])
+            ref_test = x_test[labels[test_idx] == RELEVANT]
+        return x_train, y_train, ref_train, ref_test
+
+    def _run(
+        self,
+        generator: Generator,
+        discriminator: Discriminator,
+        config: TrainingConfig,
+        labeller: Labeller | None,
+        data: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None],
+        output_dir: str | os.PathLike[str] | None,
+        resume: bool,
+        callback: Callback | None,
+        context: dict[str, Any],
+    ) -> TrainingResult:
+        assert self.scaler is not None
+        trainer = GANTrainer(
+            generator,
+            discriminator,
+            self.scaler,
+            config,
+            labeller=labeller,
+            threshold=self.threshold,
+            context=context,
+        )
+        x_train, y_train, ref_train, ref_test = data
+        result = trainer.fit(
+            x_train,
+            y_train,
+            ref_train,
+            ref_test,
+            output_dir=output_dir,
+            resume=resume,
+            callback=callback,
+        )
+        generator.load_state_dict(result.best_state)
+        generator.eval()
+        for p in generator.parameters():
+            p.requires_grad_(True)
+        self.generator = generator
+        self.device = trainer.device
+        self.training_config = config
+        self.result = result
+        self.training_summary = result.summary()
+        if output_dir is not None:
+            self.save(Path(output_dir) / "generator.pt")
+        return result
+
+    # ------------------------------------------------------------------ training
+    def train(
+        self,
+        labeller: Labeller | None = None,
+        config: TrainingConfig | None = None,
+        output_dir: str | os.PathLike[str] | None = None,
+        resume: bool = True,
+        *,
+        callback: Callback | None = None,
+    ) -> TrainingResult:
+        """Train the GAN from scratch on the data given at construction.
+
+        The data are split 9:1 (``config.test_fraction``, ``config.split_seed``),
+        the scaler is fitted on the training rows, networks are initialised with
+        ``config.seed``, and :class:`GANTrainer` runs the plan. Afterwards
+        :attr:`generator` holds the best (highest-incidence) state.
+
+        Parameters
+        ----------
+        labeller : callable, optional
+            K_M (n, d) in physical units -> max real Jacobian eigenvalue (n,) in
+            1/h. Without it the incidence is not monitored and the best state is
+            the one with the lowest KL to the training data.
+        config : TrainingConfig, optional
+            Training plan (paper defaults).
+        output_dir : path, optional
+            Directory for checkpoints, metrics CSVs and the final
+            ``generator.pt``.
+        resume : bool
+            Continue from ``output_dir/checkpoint.pt`` if present.
+        callback : callable, optional
+            See :meth:`GANTrainer.fit`.
+
+        Returns
+        -------
+        TrainingResult
+        """
+        if self._km is None or self._labels is None:
+            raise RuntimeError("this KineticGAN has no training data (loaded from a file?)")
+        config = config or TrainingConfig()
+        km, labels = self._km, self._labels
+        train_idx, _ = train_test_split_indices(
+            km.shape[0], config.test_fraction, config.split_seed
+        )
+        self.scaler = LogMinMaxScaler().fit(km[train_idx])
+        data = self._scaled_sets(km, labels, config.test_fraction, config.split_seed)
+        torch.manual_seed(config.seed)
+        generator = Generator(self.n_features, self.architecture)
+        discriminator = Discriminator(self.n_features, self.architecture)
+        return self._run(
+            generator,
+            discriminator,
+            config,
+            labeller,
+            data,
+            output_dir,
+            resume,
+            callback,
+            context={"mode": "train"},
+        )
+
+    def fine_tune(
+        self,
+        km: np.ndarray,
+        relevant: np.ndarray,
+        labeller: Labeller | None = None,
+        config: TrainingConfig | None = None,
+        *,
+        epochs: int | None = None,
+        learning_rate: float | None = None,
+        batch_size: int | None = None,
+        freeze: Sequence[str] = (),
+        metadata: Mapping[str, Any] | None = None,
+        output_dir: str | os.PathLike[str] | None = None,
+        resume: bool = True,
+        clip_to_range: bool = True,
+        callback: Callback | None = None,
+    ) -> TrainingResult:
+        """Transfer learning: retrain the current generator on new data.
+
+        The pretrained generator (from :meth:`train` or :meth:`load`) is trained
+        against a freshly initialised discriminator on the target data, as in
+        the paper's "Transfer learning" section. The result replaces
+        :attr:`generator` (best-incidence state) and the new data replace the
+        stored training data.
+
+        The pretrained **scaler is kept**: each output unit of the generator
+        has learned a position in the pretrained scaled log space, and
+        refitting the scaler on (few) target models would silently re-map every
+        unit and discard much of what is transferred; the small target sets
+        would also give noisy min/max estimates. Target values outside the
+        pretrained range map outside [-1, 1], which the tanh output cannot
+        reach; with ``clip_to_range`` (default) they are clipped to [-1, 1]
+        and a warning reports the fraction affected.
+
+        Parameters
+        ----------
+        km : numpy.ndarray, shape (n, d)
+            Target-physiology K_M (same features and units as the pretraining).
+        relevant : numpy.ndarray of bool, shape (n,)
+            Relevance labels of the target models.
+        labeller : callable, optional
+            Target-physiology labeller (see :meth:`train`).
+        config : TrainingConfig, optional
+            Training plan; default :func:`transfer_config` for ``n`` models
+            (300 epochs, lr 2e-4 or 1e-3 for n >= 500, batch size 2-50).
+        epochs, learning_rate, batch_size : optional
+            Convenience overrides of ``config``.
+        freeze : sequence of str
+            Generator submodules whose parameters stay fixed, e.g.
+            ``("hidden.0",)``; valid names are ``hidden.0`` ...
+            ``hidden.{k-1}`` and ``output`` (BatchNorm running statistics of
+            frozen blocks still update).
+        metadata : dict, optional
+            Metadata of the target (e.g. ``{"physiology": "physiology 2"}``),
+            merged into :attr:`metadata`; the previous metadata are kept under
+            ``"pretrained_from"``.
+        output_dir, resume, callback
+            As in :meth:`train`.
+        clip_to_range : bool
+            Clip scaled target data to [-1, 1] (see above).
+
+        Returns
+        -------
+        TrainingResult
+        """
+        generator = copy.deepcopy(self._require_generator()).cpu()
+        km_arr, labels = self._check_data(km, relevant)
+        if km_arr.shape[1] != self.n_features:
+            raise ValueError(
+                f"fine-tuning data have {km_arr.shape[1]} features, generator has {self.n_features}"
+            )
+        if config is None:
+            config = transfer_config(km_arr.shape[0])
+        overrides = {
+            k: v
+            for k, v in (
+                ("epochs", epochs),
+                ("learning_rate", learning_rate),
+                ("batch_size", batch_size),
+            )
+            if v is not None
+        }
+        if overrides:
+            config = config.replace(**overrides)
+        valid = [f"hidden.{i}" for i in range(len(generator.hidden))] + ["output"]
+        unknown = [n for n in freeze if n not in valid]
+        if unknown:
+            raise ValueError(f"cannot freeze unknown generator layer(s) {unknown}; valid: {valid}")
+        modules = dict(generator.named_modules())
+        for p in generator.parameters():
+            p.requires_grad_(True)
+        for name in freeze:
+            for p in modules[name].parameters():
+                p.requires_grad_(False)
+
+        old_state = (self.metadata, self._km, self._labels)
+        if metadata:
+            previous = copy.deepcopy(self.metadata)
+            self.metadata = {**self.metadata, **_jsonable(dict(metadata))}
+            self.metadata["pretrained_from"] = previous
+        data = self._scaled_sets(km_arr, labels, config.test_fraction, config.split_seed)
+        x_train = data[0]
+        outside = float(np.mean(np.abs(x_train) > 1.0 + 1e-9))
+        if outside > 0:
+            warnings.warn(
+                f"{outside:.2%} of the scaled fine-tuning values lie outside the pretrained "
+                f"range [-1, 1]" + (" and were clipped" if clip_to_range else ""),
+                stacklevel=2,
+            )
+            if clip_to_range:
+                x_train, y_train, ref_train, ref_test = data
+                data = (
+                    np.clip(x_train, -1.0, 1.0),
+                    y_train,
+                    np.clip(ref_train, -1.0, 1.0),
+                    None if ref_test is None else np.clip(ref_test, -1.0, 1.0),
+                )
+        self._km, self._labels = km_arr, labels
+        torch.manual_seed(config.seed)
+        discriminator = Discriminator(self.n_features, self.architecture)
+        try:
+            return self._run(
+                generator,
+                discriminator,
+                config,
+                labeller,
+                data,
+                output_dir,
+                resume,
+                callback,
+                context={"mode": "fine_tune", "freeze": list(freeze)},
+            )
+        except BaseException:
+            # leave this object as it was (the pretrained generator is untouched)
+            self.metadata, self._km, self._labels = old_state
+            raise
+
+    # ------------------------------------------------------------------ generation
+    @torch.no_grad()
+    def generate(
+        self,
+        n: int,
+        cls: str | int = "relevant",
+        seed: int = 0,
+        batch_size: int = 65536,
+        *,
+        scaled: bool = False,
+        dtype: type[np.floating] = np.float64,
+        device: str | torch.device | None = None,
+    ) -> np.ndarray:
+        """Generate ``n`` parameter sets of one class.
+
+        The generator runs in eval mode (no dropout, BatchNorm running
+        statistics) in batches of ``batch_size``; noise comes from a
+        ``torch.Generator`` seeded with ``seed``, so the output is reproducible
+        for the same ``(seed, batch_size, device)``.
+
+        Parameters
+        ----------
+        n : int
+            Number of parameter sets.
+        cls : str or int
+            ``"relevant"`` (default) / ``"not_relevant"`` or class index 0 / 1.
+        seed : int
+            Noise seed.
+        batch_size : int
+            Sets generated per forward pass (bounds memory).
+        scaled : bool
+            Return the scaled log10 values in (-1, 1) instead of K_M.
+        dtype : numpy float type
+            dtype of the returned array.
+        device : str or torch.device, optional
+            Device for generation (default: the generator's device).
+
+        Returns
+        -------
+        numpy.ndarray, shape (n, n_features)
+            K_M in the physical units of the training data (or scaled values).
+        """
+        gen_model = self._require_generator()
+        assert self.scaler is not None
+        if n < 0:
+            raise ValueError("n must be >= 0")
+        if batch_size < 1:
+            raise ValueError("batch_size must be >= 1")
+        idx = class_index(cls)
+        dev = resolve_device(device) if device is not None else next(gen_model.parameters()).device
+        gen_model.to(dev)
+        was_training = gen_model.training
+        gen_model.eval()
+        noise = torch.Generator(device=dev)
+        noise.manual_seed(int(seed))
+        out = np.empty((n, self.n_features), dtype=dtype)
+        try:
+            for start in range(0, n, batch_size):
+                b = min(batch_size, n - start)
+                z = torch.randn(b, gen_model.latent_dim, generator=noise, device=dev)
+                labels = torch.full((b,), idx, dtype=torch.long, device=dev)
+                x = gen_model(z, labels).double().cpu().numpy()
+                out[start : start + b] = x if scaled else self.scaler.inverse_transform(x)
+        finally:
+            gen_model.train(was_training)
+        return out
+
+    # ------------------------------------------------------------------ persistence
+    def _payload(self) -> dict[str, Any]:
+        gen_model = self._require_generator()
+        assert self.scaler is not None
+        state = {k: v.detach().cpu().clone() for k, v in gen_model.state_dict().items()}
+        return {
+            "format": FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            "architecture": self.architecture.to_dict(),
+            "n_features": self.n_features,
+            "feature_names": list(self.feature_names),
+            "class_names": list(CLASS_NAMES),
+            "state_dict": state,
+            "state_sha256": _state_digest(state),
+            "scaler": self.scaler.to_dict(),
+            "metadata": _jsonable(self.metadata),
+            "training_config": None
+            if self.training_config is None
+            else self.training_config.to_dict(),
+            "training_summary": self.training_summary,
+            "versions": {"rekindle": str(_package_version()), "torch": str(torch.__version__)},
+        }
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the versioned generator artefact atomically (see module docstring).
+
+        Parameters
+        ----------
+        path : path
+            Target file, conventionally ``generator.pt``.
+
+        Returns
+        -------
+        pathlib.Path
+            The written path.
+        """
+        return atomic_torch_save(self._payload(), path)
+
+    @classmethod
+    def load(
+        cls, path: str | os.PathLike[str], device: str | torch.device | None = None
+    ) -> KineticGAN:
+        """Load a generator artefact written by :meth:`save`.
+
+        Parameters
+        ----------
+        path : path
+            The ``generator.pt`` file.
+        device : str or torch.device, optional
+            Where to put the generator (``"cpu"``, ``"cuda"``, ``"auto"``);
+            default CPU.
+
+        Returns
+        -------
+        KineticGAN
+            Ready for :meth:`generate` and :meth:`fine_tune` (it has no
+            training data, so :meth:`train` is unavailable).
+
+        Raises
+        ------
+        FileNotFoundError
+            If the file does not exist.
+        GeneratorFileError
+            (a ``ValueError``) if the file is truncated or corrupted, has another
+            format or version, or its contents are inconsistent (shapes, sizes,
+            checksum); the message names the file and the problem.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"generator file not found: {path}")
+        dev = resolve_device(device) if device is not None else torch.device("cpu")
+        try:
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # truncated zip, bad pickle, CRC errors, ...
+            detail = (str(exc).strip().splitlines() or [""])[0][:300]
+            raise GeneratorFileError(
+                path, f"file is corrupted or truncated ({type(exc).__name__}: {detail})"
+            ) from exc
+        if not isinstance(payload, dict) or payload.get("format") != FORMAT_NAME:
+            raise GeneratorFileError(path, f"not a {FORMAT_NAME} artefact")
+        version = payload.get("format_version")
+        if version != FORMAT_VERSION:
+            raise GeneratorFileError(
+                path,
+                f"unsupported format version {version!r} (this rekindle reads version "
+                f"{FORMAT_VERSION})",
+            )
+        required = (
+            "architecture",
+            "n_features",
+            "feature_names",
+            "state_dict",
+            "state_sha256",
+            "scaler",
+            "metadata",
+        )
+        missing = [k for k in required if k not in payload]
+        if missing:
+            raise GeneratorFileError(path, f"missing entries {missing}")
+        try:
+            arch = ArchitectureConfig.from_dict(payload["architecture"])
+        except (ConfigError, TypeError) as exc:
+            raise GeneratorFileError(path, f"invalid architecture ({exc})") from exc
+        n_features = payload["n_features"]
+        names = payload["feature_names"]
+        if (
+            not isinstance(n_features, int)
+            or not isinstance(names, list)
+            or len(names) != n_features
+        ):
+            raise GeneratorFileError(
+                path,
+                f"{len(names) if isinstance(names, list) else '?'} feature names for "
+                f"n_features={n_features!r}",
+            )
+        try:
+            scaler = LogMinMaxScaler.from_dict(payload["scaler"])
+        except ValueError as exc:
+            raise GeneratorFileError(path, f"invalid scaler ({exc})") from exc
+        if scaler.n_features != n_features:
+            raise GeneratorFileError(
+                path, f"scaler has {scaler.n_features} features, artefact declares {n_features}"
+            )
+        state = payload["state_dict"]
+        if not isinstance(state, dict) or not all(
+            isinstance(v, torch.Tensor) for v in state.values()
+        ):
+            raise GeneratorFileError(path, "state_dict is not a mapping of tensors")
+        generator = Generator(n_features, arch)
+        expected = generator.state_dict()
+        missing_keys = sorted(set(expected) - set(state))
+        unexpected = sorted(set(state) - set(expected))
+        if missing_keys or unexpected:
+            raise GeneratorFileError(
+                path,
+                f"state_dict keys do not match the architecture (missing {missing_keys}, "
+                f"unexpected {unexpected})",
+            )
+        bad = [
+            f"{k}: file {tuple(state[k].shape)} vs expected {tuple(v.shape)}"
+            for k, v in expected.items()
+            if tuple(state[k].shape) != tuple(v.shape)
+        ]
+        if bad:
+            raise GeneratorFileError(path, "tensor shapes do not match: " + "; ".join(bad))
+        if _state_digest(state) != payload["state_sha256"]:
+            raise GeneratorFileError(path, "checksum mismatch: the network weights are corrupted")
+        generator.load_state_dict(state)
+        generator.to(dev).eval()
+
+        obj = cls.__new__(cls)
+        obj.architecture = arch
+        obj.feature_names = [str(n) for n in names]
+        obj.metadata = dict(payload["metadata"])
+        obj.metadata.setdefault("threshold", DEFAULT_THRESHOLD)
+        obj._km = None
+        obj._labels = None
+        obj.scaler = scaler
+        obj.generator = generator
+        tc = payload.get("training_config")
+        try:
+            obj.training_config = None if tc is None else TrainingConfig.from_dict(tc)
+        except ConfigError:
+            obj.training_config = None
+        obj.result = None
+        obj.training_summary = payload.get("training_summary")
+        obj.versions = payload.get("versions", {})
+        obj.device = dev
+        return obj
+
+    def __repr__(self) -> str:
+        state = "trained" if self.generator is not None else "untrained"
+        best = ""
+        if self.result is not None and not math.isnan(self.result.best_incidence):
+            best = f", best incidence {self.result.best_incidence:.3f}"
+        return (
+            f"KineticGAN({self.n_features} features, {state}{best}, "
+            f"metadata={ {k: v for k, v in self.metadata.items() if k != 'pretrained_from'} })"
+        )
