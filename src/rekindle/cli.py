@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -271,6 +272,355 @@ def export(
         keep = ds.relevant if only_relevant else np.ones(ds.n_models, bool)
         write_parameter_population(output, ds.parameters[keep], ds.parameter_names)
         console.print(f"wrote {output}: {int(keep.sum())} parameter sets in SKiMpy layout")
+
+    _run(go)
+
+
+@app.command()
+def train(
+    data: Annotated[
+        Path, typer.Option("--data", "-d", help="Labelled dataset (.h5) from `sample`.")
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output folder.")],
+    epochs: Annotated[int, typer.Option("--epochs", help="Training epochs.")] = 150,
+    seed: Annotated[int, typer.Option("--seed", help="Seed (repeat r uses seed + r).")] = 0,
+    repeats: Annotated[int, typer.Option("--repeats", help="Independent trainings.")] = 1,
+    batch_size: Annotated[int, typer.Option(help="Mini-batch size.")] = 128,
+    learning_rate: Annotated[float, typer.Option(help="Adam learning rate.")] = 2e-4,
+    eval_every: Annotated[int, typer.Option(help="Epochs between evaluations.")] = 5,
+    n_eval: Annotated[int, typer.Option(help="Models generated per evaluation.")] = 1000,
+    scaling: Annotated[
+        str, typer.Option(help="Feature map: saturation (2σ−1) or log-minmax (paper).")
+    ] = "saturation",
+    quiet: QuietOpt = False,
+) -> None:
+    """Train the conditional GAN on a labelled dataset → OUTPUT/generator.pt, metrics, figures.
+
+    Interrupted trainings resume from OUTPUT/training/repeat_*/checkpoint.pt.
+    """
+
+    def go() -> None:
+        from rekindle.io.dataset import read_dataset
+        from rekindle.pipeline import RunConfig, train_generators, training_figures
+
+        ds = read_dataset(data)
+        cfg = RunConfig(
+            epochs=epochs,
+            seed=seed,
+            repeats=repeats,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            eval_every=eval_every,
+            n_eval=n_eval,
+            scaling=scaling,
+        )
+        _, reps, best = train_generators(ds, output, cfg, progress=not quiet, log=console.print)
+        numbers = training_figures(output, reps, best[1])
+        console.print(
+            f"wrote {output / 'generator.pt'}: best incidence {best[0]:.4f} (repeat {best[1]}), "
+            f"KL(train) {numbers['kl_train_first']:.3f} → {numbers['kl_train_last']:.3f}, "
+            f"Spearman ρ(incidence, KL) = {numbers['spearman_incidence_kl']:.3f}"
+        )
+
+    _run(go)
+
+
+@app.command()
+def generate(
+    generator: Annotated[Path, typer.Option("--generator", "-g", help="generator.pt")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Dataset file to write (.h5).")],
+    n: Annotated[int, typer.Option("--n", help="Number of models.")] = 10_000,
+    cls: Annotated[str, typer.Option("--class", help="relevant or not_relevant.")] = "relevant",
+    seed: Annotated[int, typer.Option("--seed", help="Noise seed.")] = 0,
+    validate: Annotated[bool, typer.Option(help="Label every model with the engine.")] = False,
+    only_valid: Annotated[
+        bool, typer.Option(help="Keep only models the engine confirms; collect exactly N.")
+    ] = False,
+    skimpy: Annotated[
+        Path | None, typer.Option("--skimpy", help="Also write the SKiMpy layout here.")
+    ] = None,
+    chunk_size: Annotated[int, typer.Option(help="Models per chunk.")] = 50_000,
+    device: Annotated[str | None, typer.Option(help="cpu, cuda, … (default: cpu).")] = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Generate complete parameter sets (K_M + back-calculated V_max) of one class."""
+
+    def go() -> None:
+        from rekindle.gan import KineticGAN
+        from rekindle.generation import generate_dataset
+
+        if cls not in ("relevant", "not_relevant"):
+            raise _UserError(f"--class must be relevant or not_relevant, got {cls!r}")
+        gan = KineticGAN.load(generator, device=device)
+        with progress_bar("generating", n, quiet) as update:
+            res = generate_dataset(
+                gan,
+                n,
+                output,
+                cls=cls,
+                seed=seed,
+                validate=validate,
+                only_valid=only_valid,
+                chunk_size=chunk_size,
+                progress=update,
+            )
+        msg = f"wrote {res['path']}: {res['n_written']} models"
+        if validate or only_valid:
+            msg += (
+                f"; engine-labelled incidence of relevant models {res['incidence']:.4f} "
+                f"({res['n_generated']} generated)"
+            )
+        console.print(msg)
+        if skimpy is not None:
+            from rekindle.io.dataset import read_dataset
+            from rekindle.io.skimpy_hdf5 import write_parameter_population
+
+            ds = read_dataset(output)
+            write_parameter_population(skimpy, ds.parameters, ds.parameter_names)
+            console.print(f"wrote {skimpy} (SKiMpy layout)")
+
+    _run(go)
+
+
+@app.command()
+def dynamics(
+    datasets: Annotated[list[Path], typer.Argument(help="Datasets (.h5) to compare.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output folder.")],
+    relevant_only: Annotated[bool, typer.Option(help="Only the relevant models of each.")] = False,
+    threshold: ThresholdOpt = -9.0,
+) -> None:
+    """Distributions of max Re(λ) and of the dominant time constant (paper Fig. 2d)."""
+
+    def go() -> None:
+        from rekindle.io.dataset import read_dataset
+        from rekindle.pipeline import analyse_dynamics
+
+        pops = {}
+        for path in datasets:
+            ds = read_dataset(path)
+            lam = ds.max_real_eigenvalue[ds.relevant] if relevant_only else ds.max_real_eigenvalue
+            if np.isnan(lam).all():
+                raise _UserError(f"{path} has no eigenvalues (generated without --validate?)")
+            pops[path.stem] = lam
+        dyn = analyse_dynamics(pops, output, threshold=threshold)
+        for name, rec in dyn.items():
+            console.print(
+                f"{name}: n={rec['n']}, relevant {rec['fraction_relevant']:.4f}, "
+                f"median τ {rec.get('tau_median_min', float('nan')):.3g} min"
+            )
+        console.print(f"wrote {output / 'dynamics.csv'} and {output / 'fig2d_dynamics.png'}")
+
+    _run(go)
+
+
+@app.command()
+def perturb(
+    datasets: Annotated[
+        list[Path], typer.Argument(help="Datasets (.h5); relevant models are used.")
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output folder.")],
+    models: Annotated[int, typer.Option("--models", help="Models per dataset.")] = 1000,
+    perturbations: Annotated[int, typer.Option("--perturbations", help="Per model.")] = 10,
+    protocol: Annotated[
+        str, typer.Option(help="fold (0.5–2×, Results) or uniform (±50 %, Methods).")
+    ] = "fold",
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    quiet: QuietOpt = False,
+) -> None:
+    """Perturbation analysis: fraction of models returning to the steady state (Fig. 2e)."""
+
+    def go() -> None:
+        from rekindle.data import load_model, load_physiology
+        from rekindle.io.dataset import read_dataset
+        from rekindle.kinetics import KineticSystem
+        from rekindle.pipeline import analyse_perturbations
+
+        pops, context = {}, None
+        for path in datasets:
+            ds = read_dataset(path)
+            key = (ds.metadata.get("model"), ds.metadata.get("physiology"))
+            if context is not None and key != context:
+                raise _UserError(f"{path} is {key}, the others are {context}")
+            context = key
+            pops[path.stem] = ds.parameters[ds.relevant]
+        model = load_model(str(context[0]))
+        phys = load_physiology(model.name, str(context[1]))
+        res = analyse_perturbations(
+            KineticSystem(model),
+            phys,
+            pops,
+            output,
+            n_models=models,
+            n_perturbations=perturbations,
+            protocol=protocol,
+            seed=seed,
+            progress=None if quiet else progress_bar,
+            log=console.print,
+        )
+        console.print(
+            f"wrote {output / 'perturbation.json'}: "
+            + ", ".join(f"{k} {v:.4f}" for k, v in res.items() if k.startswith("returned"))
+        )
+
+    _run(go)
+
+
+@app.command()
+def interpret(
+    generator: Annotated[Path, typer.Option("--generator", "-g", help="generator.pt")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output folder.")],
+    n_per_class: Annotated[int, typer.Option(help="Relevant and non-relevant models.")] = 2000,
+    n_subpopulation: Annotated[
+        int, typer.Option(help="Relevant models split in deciles.")
+    ] = 50_000,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+) -> None:
+    """Rank the K_M by KL divergence between generated relevant and non-relevant models (Fig. 3)."""
+
+    def go() -> None:
+        from rekindle.gan import KineticGAN
+        from rekindle.io._atomic import atomic_write_text
+        from rekindle.pipeline import _jsonable, analyse_interpretability
+
+        gan = KineticGAN.load(generator)
+        res = analyse_interpretability(
+            gan,
+            output,
+            n_per_class=n_per_class,
+            n_subpopulation=n_subpopulation,
+            seed=seed,
+            log=console.print,
+        )
+        atomic_write_text(output / "interpretability.json", json.dumps(_jsonable(res), indent=2))
+        table = Table(title="top parameters by KL(relevant ‖ not relevant)")
+        table.add_column("rank", justify="right")
+        table.add_column("parameter")
+        table.add_column("KL (nats)", justify="right")
+        for i, row in enumerate(res.get("top_parameters", []), 1):
+            table.add_row(str(i), str(row["name"]), f"{row['kl']:.4f}")
+        Console().print(table)
+
+    _run(go)
+
+
+@app.command()
+def transfer(
+    generator: Annotated[Path, typer.Option("--generator", "-g", help="Source generator.pt")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output folder.")],
+    targets: Annotated[list[str], typer.Option("--target", help="Target physiology (repeat).")] = [  # noqa: B006
+        "fdp2",
+        "fdp3",
+        "fdp4",
+    ],
+    n_sets: Annotated[list[int], typer.Option("--n-sets", help="Target set counts (repeat).")] = [  # noqa: B006
+        10,
+        50,
+    ],
+    repeats: Annotated[int, typer.Option(help="Repeats per case.")] = 1,
+    epochs: Annotated[int, typer.Option(help="Fine-tuning epochs (paper 300).")] = 300,
+    scratch_epochs: Annotated[int, typer.Option(help="From-scratch epochs (paper 1000).")] = 1000,
+    no_scratch: Annotated[bool, typer.Option(help="Skip the from-scratch comparison.")] = False,
+    freeze: Annotated[list[str], typer.Option(help="Generator layer to freeze (repeat).")] = [],  # noqa: B006
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+) -> None:
+    """Transfer learning: fine-tune a generator on few sets of other physiologies (Fig. 4)."""
+
+    def go() -> None:
+        from rekindle.analysis.transfer import TransferSettings, run_transfer_experiment
+
+        st = TransferSettings(
+            targets=tuple(targets),
+            n_sets=tuple(n_sets),
+            repeats=repeats,
+            epochs_transfer=epochs,
+            epochs_scratch=scratch_epochs,
+            scratch=not no_scratch,
+            freeze=tuple(freeze),
+            seed=seed,
+        )
+        rows = run_transfer_experiment(generator, output, st, log=console.print)
+        table = Table(title="incidence of relevant models (engine-labelled, target physiology)")
+        for col in ("target", "n sets", "mode", "repeat", "incidence"):
+            table.add_column(col)
+        for r in rows:
+            table.add_row(
+                r["target"], str(r["n_sets"]), r["mode"], str(r["repeat"]), f"{r['incidence']:.3f}"
+            )
+        Console().print(table)
+
+    _run(go)
+
+
+@app.command()
+def run(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Run folder.")] = Path(
+        "runs/default"
+    ),
+    profile: Annotated[
+        str, typer.Option(help="default (≤15 min, 2 cores), paper, smoke.")
+    ] = "default",
+    model: ModelOpt = "ecoli",
+    physiology: Annotated[str, typer.Option("--physiology", "-p")] = "fdp1",
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    epochs: Annotated[int | None, typer.Option("--epochs", help="Override the profile.")] = None,
+    n_sets: Annotated[int | None, typer.Option("--n-sets", help="Override the profile.")] = None,
+    repeats: Annotated[int | None, typer.Option("--repeats", help="Override the profile.")] = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """The main job: sample ORACLE data, train, generate, validate, analyse, report."""
+
+    def go() -> None:
+        from rekindle.pipeline import RunConfig, run_pipeline
+
+        cfg = RunConfig.from_profile(
+            profile,
+            model=model,
+            physiology=physiology,
+            seed=seed,
+            epochs=epochs,
+            n_sets=n_sets,
+            repeats=repeats,
+        )
+        summary = run_pipeline(
+            output, cfg, progress=None if quiet else progress_bar, log=console.print
+        )
+        table = Table(title=f"rekindle run ({profile}): {cfg.model}/{cfg.physiology}")
+        table.add_column("result")
+        table.add_column("value", justify="right")
+        for key in (
+            "incidence_training",
+            "incidence_generated",
+            "returned_fraction_training",
+            "returned_fraction_generated",
+            "spread_ratio_median",
+            "kl_train_first",
+            "kl_train_last",
+            "seconds",
+        ):
+            v = summary.get(key)
+            table.add_row(key, "—" if v is None else f"{v:.4g}")
+        top = summary.get("top_parameters") or []
+        if top:
+            table.add_row("top parameter (KL)", str(top[0]["name"]))
+        Console().print(table)
+        console.print(f"run folder: {output}  (open {output / 'report.html'})")
+
+    _run(go)
+
+
+@app.command()
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="Run folder with summary.json.")],
+    output: Annotated[Path | None, typer.Option("--output", "-o")] = None,
+) -> None:
+    """Assemble a run folder's numbers and figures into one self-contained HTML page."""
+
+    def go() -> None:
+        from rekindle.report.html import build_report
+
+        if not (run_dir / "summary.json").exists():
+            raise _UserError(f"{run_dir} has no summary.json (not a run folder?)")
+        console.print(f"wrote {build_report(run_dir, output)}")
 
     _run(go)
 

@@ -26,7 +26,9 @@ from .preprocessing import (
     NOT_RELEVANT,
     RELEVANT,
     LogMinMaxScaler,
+    SaturationScaler,
     class_index,
+    scaler_from_dict,
     encode_labels,
     train_test_split_indices,
 )
@@ -39,6 +41,8 @@ from .training import (
 )
 
 __all__ = [
+    "SaturationScaler",
+    "scaler_from_dict",
     "CLASS_NAMES",
     "FORMAT_NAME",
     "FORMAT_VERSION",

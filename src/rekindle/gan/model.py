@@ -16,7 +16,7 @@ key                    content
 ``class_names``        ``["relevant", "not_relevant"]`` (class index order)
 ``state_dict``         generator ``state_dict`` (CPU tensors) of the best epoch
 ``state_sha256``       SHA-256 over names, dtypes, shapes and bytes of the tensors
-``scaler``             :meth:`LogMinMaxScaler.to_dict` (log10 min/max per feature)
+``scaler``             the scaler's ``to_dict`` (log10 min/max, or saturation references)
 ``metadata``           JSON-like dict (``model``, ``physiology``, ``threshold`` ...)
 ``training_config``    :meth:`TrainingConfig.to_dict` of the last training, or None
 ``training_summary``   :meth:`TrainingResult.summary`, or None
@@ -45,7 +45,9 @@ from .preprocessing import (
     CLASS_NAMES,
     RELEVANT,
     LogMinMaxScaler,
+    Scaler,
     class_index,
+    scaler_from_dict,
     encode_labels,
     train_test_split_indices,
 )
@@ -180,6 +182,10 @@ class KineticGAN:
         ``physiology``, ``threshold`` (1/h, default -9.0), ``units``.
     architecture : ArchitectureConfig, optional
         Network architecture (paper defaults).
+    scaler : LogMinMaxScaler or SaturationScaler, optional
+        Feature map (default: the paper's log10 min-max scaling, fitted on the
+        training rows; :class:`SaturationScaler` maps K_M to ``2σ − 1`` at the
+        reference steady state).
 
     Notes
     -----
@@ -196,6 +202,7 @@ class KineticGAN:
         feature_names: Sequence[str] | None = None,
         metadata: Mapping[str, Any] | None = None,
         architecture: ArchitectureConfig | None = None,
+        scaler: Scaler | None = None,
     ) -> None:
         km_arr, labels = self._check_data(km, relevant)
         names = self._check_names(feature_names, km_arr.shape[1])
@@ -205,7 +212,8 @@ class KineticGAN:
         self.metadata.setdefault("threshold", DEFAULT_THRESHOLD)
         self._km: np.ndarray | None = km_arr
         self._labels: np.ndarray | None = labels
-        self.scaler: LogMinMaxScaler | None = None
+        self._scaler_spec: Scaler = scaler if scaler is not None else LogMinMaxScaler()
+        self.scaler: Scaler | None = None
         self.generator: Generator | None = None
         self.training_config: TrainingConfig | None = None
         self.result: TrainingResult | None = None
@@ -360,7 +368,7 @@ class KineticGAN:
         train_idx, _ = train_test_split_indices(
             km.shape[0], config.test_fraction, config.split_seed
         )
-        self.scaler = LogMinMaxScaler().fit(km[train_idx])
+        self.scaler = self._scaler_spec.fit(km[train_idx])
         data = self._scaled_sets(km, labels, config.test_fraction, config.split_seed)
         torch.manual_seed(config.seed)
         generator = Generator(self.n_features, self.architecture)
@@ -697,7 +705,7 @@ class KineticGAN:
                 f"n_features={n_features!r}",
             )
         try:
-            scaler = LogMinMaxScaler.from_dict(payload["scaler"])
+            scaler = scaler_from_dict(payload["scaler"])
         except ValueError as exc:
             raise GeneratorFileError(path, f"invalid scaler ({exc})") from exc
         if scaler.n_features != n_features:

@@ -311,3 +311,95 @@ class LogMinMaxScaler:
         scaler = cls()
         scaler.log_min, scaler.log_max = lo, hi
         return scaler
+
+
+class SaturationScaler:
+    """Log-transform centred at the reference concentrations, squashed into (-1, 1).
+
+    ``transform(K) = tanh((ln x_ref − ln K)/2) = 2σ − 1`` with ``σ = x_ref/(x_ref + K)``
+    the saturation of the enzyme site by its metabolite at the reference steady state
+    (the quantity ORACLE samples uniformly). Unlike :class:`LogMinMaxScaler` the map is
+    fixed by the physiology, not by the extreme values of a finite sample: ORACLE data
+    are uniform in (−1, 1) instead of piling up at the centre of a min–max range set by
+    the tails of ``logit σ``.
+
+    Parameters
+    ----------
+    reference : numpy.ndarray, shape (d,)
+        Reference concentration of the metabolite of each K_M, same unit as K_M.
+    """
+
+    kind = "saturation"
+    # generator outputs are clipped to ±(1 − EDGE) before inversion: tanh in float32
+    # reaches ±1 exactly, which would map to K_M = 0 or ∞
+    EDGE = 1e-6
+
+    def __init__(self, reference: np.ndarray) -> None:
+        ref = np.asarray(reference, dtype=np.float64)
+        if ref.ndim != 1 or ref.size == 0 or not np.all(np.isfinite(ref)) or np.any(ref <= 0):
+            raise ValueError("reference concentrations must be a non-empty positive finite vector")
+        self.reference = ref
+
+    @property
+    def is_fitted(self) -> bool:
+        """Always ``True``: the map is fixed by the reference concentrations."""
+        return True
+
+    @property
+    def n_features(self) -> int:
+        """Number of features ``d``."""
+        return int(self.reference.size)
+
+    def _check(self, x: np.ndarray, name: str) -> np.ndarray:
+        arr = LogMinMaxScaler._as_positive_2d(x, name)
+        if arr.shape[1] != self.n_features:
+            raise ValueError(f"expected {self.n_features} features, got {arr.shape[1]}")
+        return arr
+
+    def fit(self, x: np.ndarray) -> SaturationScaler:
+        """Check the width of ``x``; nothing to learn."""
+        self._check(x, "x")
+        return self
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        """K_M (n, d) → ``2σ − 1`` (n, d) in (−1, 1)."""
+        k = self._check(x, "x")
+        return (self.reference - k) / (self.reference + k)
+
+    def fit_transform(self, x: np.ndarray) -> np.ndarray:
+        """:meth:`fit` then :meth:`transform`."""
+        return self.fit(x).transform(x)
+
+    def inverse_transform(self, y: np.ndarray, clip: bool = False) -> np.ndarray:
+        """``2σ − 1`` (n, d) → K_M ``= x_ref (1 − y)/(1 + y)`` (n, d), always positive."""
+        arr = np.asarray(y, dtype=np.float64)
+        if arr.ndim != 2 or arr.shape[1] != self.n_features:
+            raise ValueError(f"y must have shape (n, {self.n_features}), got {arr.shape}")
+        arr = np.clip(arr, -1.0 + self.EDGE, 1.0 - self.EDGE)
+        return self.reference * (1.0 - arr) / (1.0 + arr)
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"kind": "saturation", "reference": [...]}``."""
+        return {"kind": self.kind, "reference": [float(v) for v in self.reference]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SaturationScaler:
+        """Rebuild from :meth:`to_dict` output (``ValueError`` if malformed)."""
+        if not isinstance(data, Mapping) or data.get("kind") != cls.kind:
+            raise ValueError(f"scaler kind must be {cls.kind!r}")
+        try:
+            return cls(np.asarray(data["reference"], dtype=np.float64))
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"malformed scaler data: {exc}") from exc
+
+
+Scaler = LogMinMaxScaler | SaturationScaler
+
+
+def scaler_from_dict(data: Mapping[str, Any]) -> Scaler:
+    """Rebuild either scaler from its ``to_dict`` output, by ``kind``."""
+    kinds = {LogMinMaxScaler.kind: LogMinMaxScaler, SaturationScaler.kind: SaturationScaler}
+    kind = data.get("kind") if isinstance(data, Mapping) else None
+    if kind not in kinds:
+        raise ValueError(f"unknown scaler kind {kind!r} (known: {', '.join(kinds)})")
+    return kinds[kind].from_dict(data)

@@ -57,7 +57,7 @@ from torch.nn import functional as F
 from .config import ArchitectureConfig, TrainingConfig
 from .modules import Discriminator, Generator
 from .monitoring import kl_divergence, write_metrics_csv
-from .preprocessing import RELEVANT, LogMinMaxScaler
+from .preprocessing import RELEVANT, LogMinMaxScaler, Scaler
 
 __all__ = [
     "CHECKPOINT_NAME",
@@ -292,7 +292,7 @@ class GANTrainer:
         self,
         generator: Generator,
         discriminator: Discriminator,
-        scaler: LogMinMaxScaler,
+        scaler: Scaler,
         config: TrainingConfig | None = None,
         *,
         labeller: Labeller | None = None,
