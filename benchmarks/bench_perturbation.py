@@ -1,0 +1,168 @@
+"""Throughput and outcome of the perturbation analysis on this machine (paper Fig. 2e).
+
+Run:  .venv/bin/python benchmarks/bench_perturbation.py [--n-models 1000]
+          [--n-perturbations 10] [--jobs N] [--rtol 1e-5] [--atol 1e-8]
+          [--protocols uniform fold] [--output summary.json]
+
+Samples biologically relevant ORACLE models of E. coli (fdp1), runs the perturbation
+analysis with each protocol and prints a table: integrations, wall time, integrations/s,
+fraction returned (of completed integrations, and of all), blown-up and failed counts,
+acceptance rate of the perturbation draws and mean steps per integration. A second
+table gives the cost of one integration step per trajectory and stage (one thread,
+a batch of 512 perturbed states).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from rekindle.analysis.perturbation import (
+    DEFAULT_MAX_BATCH,
+    PERTURBATION_OPTIONS,
+    IntegratorOptions,
+    PerturbationResult,
+    _ReducedProblem,
+    draw_initial_states,
+    perturbation_analysis,
+    single_threaded_blas,
+    write_summary,
+)
+from rekindle.data import load_model, load_physiology
+from rekindle.kinetics import KineticSystem
+from rekindle.kinetics.labelling import default_n_jobs
+from rekindle.sampling import sample_parameters
+
+
+def relevant_models(n: int, seed: int) -> np.ndarray:
+    """``n`` relevant ORACLE parameter sets of E. coli fdp1, shape ``(n, n_parameters)``."""
+    model, phys = load_model("ecoli"), load_physiology("ecoli", "fdp1")
+    got: list[np.ndarray] = []
+    have, draw, round_ = 0, max(2 * n, 100), 0
+    while have < n:
+        p, _, rel = sample_parameters(model, phys, draw, seed=seed + 1000 * round_)
+        got.append(p[rel])
+        have += int(rel.sum())
+        round_ += 1
+    return np.concatenate(got)[:n]
+
+
+def step_costs(parameters: np.ndarray, m: int = DEFAULT_MAX_BATCH) -> dict[str, float]:
+    """Seconds per trajectory of each part of one RODAS4 step (one thread, batch ``m``)."""
+    model, phys = load_model("ecoli"), load_physiology("ecoli", "fdp1")
+    system = KineticSystem(model)
+    x = system.steady_state_concentrations(phys)
+    prob = _ReducedProblem(system, x)
+    rng = np.random.default_rng(0)
+    x0, _ = draw_initial_states(system, x, m, "fold", rng)
+    p = parameters[np.arange(m) % parameters.shape[0]]
+    z = x0 / x
+    out: dict[str, float] = {}
+    with single_threaded_blas:
+        jac = prob.jacobian(z, p)
+        w = np.eye(jac.shape[1]) * 1e3 - jac
+        for name, fn in (
+            ("right-hand side ×6 (rates)", lambda: [prob.rhs(z, p) for _ in range(6)]),
+            ("rate derivatives (engine, complex step)", lambda: system.rate_derivatives(x0, p)),
+            ("Jacobian assembly (sparse)", lambda: prob.jacobian(z, p)),
+            ("inverse of I/(hγ) − J (LAPACK)", lambda: np.linalg.inv(w)),
+        ):
+            t = time.perf_counter()
+            fn()
+            out[name] = (time.perf_counter() - t) / m
+    out["Jacobian assembly (sparse)"] -= out["rate derivatives (engine, complex step)"]
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--n-models", type=int, default=1000)
+    ap.add_argument("--n-perturbations", type=int, default=10)
+    ap.add_argument("--jobs", type=int, default=default_n_jobs())
+    ap.add_argument("--rtol", type=float, default=PERTURBATION_OPTIONS.rtol)
+    ap.add_argument("--atol", type=float, default=PERTURBATION_OPTIONS.atol)
+    ap.add_argument("--method", default="rodas4")
+    ap.add_argument("--protocols", nargs="+", default=["uniform", "fold"])
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--output", help="write the summaries to this .csv or .json")
+    args = ap.parse_args()
+
+    console = Console(width=160)
+    model, phys = load_model("ecoli"), load_physiology("ecoli", "fdp1")
+    system = KineticSystem(model)
+    t = time.perf_counter()
+    params = relevant_models(args.n_models, args.seed)
+    console.print(
+        f"sampled {len(params):,} relevant fdp1 models in {time.perf_counter() - t:.1f} s"
+    )
+    options = IntegratorOptions(rtol=args.rtol, atol=args.atol)
+    results: dict[str, PerturbationResult] = {}
+    for protocol in args.protocols:
+        results[protocol] = perturbation_analysis(
+            system,
+            phys,
+            params,
+            args.n_perturbations,
+            protocol,
+            seed=args.seed,
+            store_models=0,
+            options=options,
+            method=args.method,
+            n_jobs=args.jobs,
+        )
+    table = Table(
+        title=(
+            f"Perturbation analysis, E. coli fdp1, {args.n_models:,} relevant ORACLE models × "
+            f"{args.n_perturbations} ({args.method}, rtol {args.rtol:g}, atol {args.atol:g}·X_ref, "
+            f"{args.jobs} thread(s))"
+        )
+    )
+    for col in (
+        "protocol",
+        "integrations",
+        "wall s",
+        "integrations/s",
+        "returned (completed)",
+        "returned (all)",
+        "blown up",
+        "failed",
+        "draws accepted",
+        "mean steps",
+    ):
+        table.add_column(col, justify="right")
+    for protocol, r in results.items():
+        table.add_row(
+            protocol,
+            f"{r.n_integrations:,}",
+            f"{r.wall_time:.1f}",
+            f"{r.integrations_per_second:.1f}",
+            f"{r.fraction_returned:.4f}",
+            f"{r.fraction_returned_all:.4f}",
+            f"{r.n_blown_up}",
+            f"{r.n_failed}",
+            f"{r.acceptance_rate:.3f}",
+            f"{np.mean(r.n_accepted + r.n_rejected):.0f}",
+        )
+    console.print(table)
+    console.print(
+        "paper (fdp1, fold protocol, 1 000 models × 100): ORACLE 66.31 %, REKINDLE 66.85 %"
+    )
+
+    costs = step_costs(params)
+    t2 = Table(title=f"one RODAS4 step, µs per trajectory (one thread, batch {DEFAULT_MAX_BATCH})")
+    t2.add_column("part")
+    t2.add_column("µs", justify="right")
+    for k, v in costs.items():
+        t2.add_row(k, f"{1e6 * v:.1f}")
+    t2.add_row("total", f"{1e6 * sum(costs.values()):.1f}")
+    console.print(t2)
+    if args.output:
+        console.print(f"wrote {write_summary(results, args.output)}")
+
+
+if __name__ == "__main__":
+    main()
