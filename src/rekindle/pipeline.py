@@ -549,7 +549,13 @@ def analyse_perturbations(
         if m == 0:
             continue
         pick = params[np.sort(rng.choice(params.shape[0], m, replace=False))]
-        with prog(f"perturbation analysis ({name})", m * n_perturbations) as update:
+        with prog(f"perturbation analysis ({name})", m * n_perturbations) as set_done:
+            done = [0]
+
+            def update(n_new: int, done=done, set_done=set_done) -> None:
+                done[0] += n_new
+                set_done(done[0])
+
             res[name] = perturbation_analysis(
                 system,
                 physiology,
@@ -557,16 +563,16 @@ def analyse_perturbations(
                 n_perturbations=n_perturbations,
                 protocol=protocol,
                 seed=seed,
-                n_trajectories=5,
+                store_models=5,
                 progress=update,
             )
         log(f"perturbation {name}: {res[name].fraction_returned:.4f} returned")
-    counts = {k: r.returned[r.finished] for k, r in res.items()}
+    from rekindle.analysis.perturbation import Status
+
+    counts = {k: r.returned[r.status == Status.SUCCESS] for k, r in res.items()}
     plot_returned_fraction(counts, out / "fig2e_returned_fraction.png")
-    gen = res[list(res)[-1]]
-    if gen.trajectories is not None and gen.trajectories.size:
-        traj = gen.trajectories.reshape(-1, *gen.trajectories.shape[-2:])
-        returned = gen.returned[: gen.trajectories.shape[0]].reshape(-1)
+    traj, returned = res[list(res)[-1]].stored_trajectories()
+    if traj.size:
         pca = pca_trajectories(traj)
         plot_pca_trajectories(pca, returned, out / "fig2e_pca_trajectories.png", max_trajectories=5)
     rows = {k: r.summary() for k, r in res.items()}
