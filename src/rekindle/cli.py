@@ -282,12 +282,12 @@ def train(
         Path, typer.Option("--data", "-d", help="Labelled dataset (.h5) from `sample`.")
     ],
     output: Annotated[Path, typer.Option("--output", "-o", help="Output folder.")],
-    epochs: Annotated[int, typer.Option("--epochs", help="Training epochs.")] = 150,
+    epochs: Annotated[int, typer.Option("--epochs", help="Training epochs.")] = 30,
     seed: Annotated[int, typer.Option("--seed", help="Seed (repeat r uses seed + r).")] = 0,
     repeats: Annotated[int, typer.Option("--repeats", help="Independent trainings.")] = 1,
     batch_size: Annotated[int, typer.Option(help="Mini-batch size.")] = 128,
     learning_rate: Annotated[float, typer.Option(help="Adam learning rate.")] = 2e-4,
-    eval_every: Annotated[int, typer.Option(help="Epochs between evaluations.")] = 5,
+    eval_every: Annotated[int, typer.Option(help="Epochs between evaluations.")] = 1,
     n_eval: Annotated[int, typer.Option(help="Models generated per evaluation.")] = 1000,
     scaling: Annotated[
         str, typer.Option(help="Feature map: saturation (2σ−1) or log-minmax (paper).")

@@ -1,0 +1,129 @@
+"""End to end: `rekindle run` (smoke profile), generation, export and re-labelling."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from rekindle.cli import app
+from rekindle.io.dataset import read_dataset
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    res = runner.invoke(app, ["run", "--profile", "smoke", "--output", str(out), "-q"])
+    assert res.exit_code == 0, res.output
+    return out
+
+
+@pytest.mark.slow
+def test_run_writes_the_run_folder(smoke_run):
+    summary = json.loads((smoke_run / "summary.json").read_text())
+    for key in (
+        "incidence_training",
+        "incidence_generated",
+        "n_training",
+        "epochs",
+        "seconds",
+        "returned_fraction_training",
+        "returned_fraction_generated",
+        "top_parameters",
+    ):
+        assert key in summary, key
+    oracle = read_dataset(smoke_run / "oracle.h5")
+    assert summary["incidence_training"] == pytest.approx(oracle.incidence)
+    assert summary["n_training"] == int(0.9 * oracle.n_models)
+    assert len(summary["top_parameters"]) == 10
+    for fig in (
+        "fig2ab_training_curves.png",
+        "fig2c_incidence_vs_kl.png",
+        "fig2d_dynamics.png",
+        "fig2e_returned_fraction.png",
+        "fig3a_top_parameters.png",
+        "fig3b_deciles.png",
+    ):
+        assert (smoke_run / fig).stat().st_size > 1000, fig
+    html = (smoke_run / "report.html").read_text()
+    assert html.count("<img") >= 6 and "incidence" in html
+
+
+@pytest.mark.slow
+def test_generated_sets_are_complete_and_survive_export(smoke_run, tmp_path):
+    gen = read_dataset(smoke_run / "generated.h5")
+    names = gen.parameter_names
+    vmax = gen.parameters[:, [i for i, n in enumerate(names) if n.startswith("vmax_forward_")]]
+    km = gen.parameters[:, [i for i, n in enumerate(names) if n.startswith("km_")]]
+    assert np.all(np.isfinite(vmax)) and np.all(vmax >= 0)
+    assert np.all(np.isfinite(km)) and np.all(km > 0)
+    # the labels stored with the generated models are the engine's: recompute them
+    g2 = tmp_path / "g.h5"
+    res = runner.invoke(
+        app,
+        [
+            "generate",
+            "--generator",
+            str(smoke_run / "generator.pt"),
+            "--n",
+            "200",
+            "--seed",
+            "3",
+            "--validate",
+            "--output",
+            str(g2),
+            "-q",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    p = tmp_path / "p.h5"
+    assert (
+        runner.invoke(app, ["export", str(g2), "--format", "skimpy", "-o", str(p)]).exit_code == 0
+    )
+    out = tmp_path / "l.csv"
+    res = runner.invoke(app, ["label", "--parameters", str(p), "--output", str(out), "-q"])
+    assert res.exit_code == 0, res.output
+    with out.open() as fh:
+        lam = np.array([float(r["max_real_eigenvalue"]) for r in csv.DictReader(fh)])
+    np.testing.assert_allclose(lam, read_dataset(g2).max_real_eigenvalue, rtol=1e-12)
+
+
+@pytest.mark.slow
+def test_only_valid_collects_exactly_n_relevant(smoke_run, tmp_path):
+    g = tmp_path / "v.h5"
+    res = runner.invoke(
+        app,
+        [
+            "generate",
+            "--generator",
+            str(smoke_run / "generator.pt"),
+            "--n",
+            "300",
+            "--only-valid",
+            "--chunk-size",
+            "256",
+            "--output",
+            str(g),
+            "-q",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    ds = read_dataset(g)
+    assert ds.n_models == 300 and ds.relevant.all()
+    assert np.all(ds.max_real_eigenvalue < -9)
+
+
+def test_corrupted_generator_is_refused(tmp_path):
+    bad = tmp_path / "generator.pt"
+    bad.write_bytes(b"\x80\x02 not a torch file")
+    res = runner.invoke(
+        app, ["generate", "--generator", str(bad), "--n", "5", "--output", str(tmp_path / "g.h5")]
+    )
+    assert res.exit_code == 2
+    assert "generator.pt" in res.output
+    assert not (tmp_path / "g.h5").exists()
