@@ -28,8 +28,8 @@ from .preprocessing import (
     LogMinMaxScaler,
     SaturationScaler,
     class_index,
-    scaler_from_dict,
     encode_labels,
+    scaler_from_dict,
     train_test_split_indices,
 )
 from .training import (
@@ -41,8 +41,6 @@ from .training import (
 )
 
 __all__ = [
-    "SaturationScaler",
-    "scaler_from_dict",
     "CLASS_NAMES",
     "FORMAT_NAME",
     "FORMAT_VERSION",
@@ -60,6 +58,7 @@ __all__ = [
     "KineticGAN",
     "Labeller",
     "LogMinMaxScaler",
+    "SaturationScaler",
     "TrainingConfig",
     "TrainingResult",
     "class_index",
@@ -70,6 +69,7 @@ __all__ = [
     "kl_divergence_per_feature",
     "measure_throughput",
     "read_metrics_csv",
+    "scaler_from_dict",
     "spearman",
     "train_test_split_indices",
     "transfer_config",

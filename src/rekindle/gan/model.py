@@ -47,8 +47,8 @@ from .preprocessing import (
     LogMinMaxScaler,
     Scaler,
     class_index,
-    scaler_from_dict,
     encode_labels,
+    scaler_from_dict,
     train_test_split_indices,
 )
 from .training import (
