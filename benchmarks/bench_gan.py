@@ -38,18 +38,29 @@ def main() -> None:
     km = system.km_of(params)
     scaler = SaturationScaler(km_reference_concentrations(model, phys))
 
-    t1 = Table(title=f"training throughput (paper architecture, 18 000 training sets, {args.device})")
+    t1 = Table(
+        title=f"training throughput (paper architecture, 18 000 training sets, {args.device})"
+    )
     for c in ("batch size", "samples/s", "s/epoch of 72 000", "1000 epochs × 72 000"):
         t1.add_column(c, justify="right")
     gan = None
     for bs in args.batch_sizes:
-        gan = KineticGAN(km, rel, model.km_names, {"model": "ecoli", "physiology": "fdp1"},
-                         scaler=scaler, architecture=ArchitectureConfig(label_encoding="onehot"))
-        cfg = TrainingConfig(epochs=3, eval_every=1000, batch_size=bs, progress=False,
-                             device=args.device)
+        gan = KineticGAN(
+            km,
+            rel,
+            model.km_names,
+            {"model": "ecoli", "physiology": "fdp1"},
+            scaler=scaler,
+            architecture=ArchitectureConfig(label_encoding="onehot"),
+        )
+        cfg = TrainingConfig(
+            epochs=3, eval_every=1000, batch_size=bs, progress=False, device=args.device
+        )
         res = gan.train(None, cfg)
         sps = res.samples_per_second
-        t1.add_row(str(bs), f"{sps:,.0f}", f"{72_000 / sps:.2f}", f"{1000 * 72_000 / sps / 60:.0f} min")
+        t1.add_row(
+            str(bs), f"{sps:,.0f}", f"{72_000 / sps:.2f}", f"{1000 * 72_000 / sps / 60:.0f} min"
+        )
     console.print(t1)
 
     if args.generator is not None:
@@ -66,21 +77,29 @@ def main() -> None:
     for i in range(0, k.shape[0], 100_000):
         system.complete_parameters(k[i : i + 100_000], phys, check=False)
     dt2 = time.perf_counter() - t
-    t2.add_row("complete sets (K_M + V_max)", f"{args.n_generate:,}", f"{dt + dt2:.2f}",
-               f"{args.n_generate / (dt + dt2):,.0f}")
+    t2.add_row(
+        "complete sets (K_M + V_max)",
+        f"{args.n_generate:,}",
+        f"{dt + dt2:.2f}",
+        f"{args.n_generate / (dt + dt2):,.0f}",
+    )
     del k
     from rekindle.generation import generate_dataset
 
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
-        res = generate_dataset(gan, args.n_validate, Path(tmp) / "g.h5", validate=True,
-                               chunk_size=50_000)
+        res = generate_dataset(
+            gan, args.n_validate, Path(tmp) / "g.h5", validate=True, chunk_size=50_000
+        )
         dt = time.perf_counter() - t
-    t2.add_row("generate + validate + write", f"{args.n_validate:,}", f"{dt:.1f}",
-               f"{args.n_validate / dt:,.0f}")
+    t2.add_row(
+        "generate + validate + write",
+        f"{args.n_validate:,}",
+        f"{dt:.1f}",
+        f"{args.n_validate / dt:,.0f}",
+    )
     console.print(t2)
     console.print(f"incidence of the validated models: {res['incidence']:.4f}")
-
 
 
 if __name__ == "__main__":
