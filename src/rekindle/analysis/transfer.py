@@ -59,6 +59,8 @@ class TransferSettings:
     scratch: bool = True
     freeze: Sequence[str] = ()
     seed: int = 0
+    n_validation_models: int = 100
+    n_validation_perturbations: int = 5
 
 
 def run_transfer_experiment(
@@ -101,6 +103,7 @@ def run_transfer_experiment(
     source = str(pre.metadata["physiology"])
     system = KineticSystem(model)
     rows: list[dict[str, Any]] = []
+    validation: dict[str, Any] = {}
     n_max = max(st.n_sets)
     for target in st.targets:
         phys = load_physiology(model.name, target)
@@ -150,6 +153,8 @@ def run_transfer_experiment(
                     )
                 )
                 log(f"  n={n} transfer repeat {r}: incidence {res.best_incidence:.3f}")
+                if n == min(st.n_sets) and r == 0:
+                    validation[f"{target} transfer"] = (gan, phys)
                 if st.scratch:
                     sgan = KineticGAN(
                         km,
@@ -179,6 +184,11 @@ def run_transfer_experiment(
                         )
                     )
                     log(f"  n={n} scratch repeat {r}: incidence {sres.best_incidence:.3f}")
+                    if n == min(st.n_sets) and r == 0:
+                        validation[f"{target} scratch"] = (sgan, phys)
+    if validation and st.n_validation_models > 0:
+        rows_v = _validate_generators(system, validation, st, out)
+        log("Fig. 4c: " + ", ".join(f"{k} {v['fraction_returned']:.3f}" for k, v in rows_v.items()))
     header = list(rows[0])
     csv = ",".join(header) + "\n" + "\n".join(",".join(str(row[h]) for h in header) for row in rows)
     atomic_write_text(out / "transfer.csv", csv + "\n")
@@ -198,6 +208,45 @@ def run_transfer_experiment(
         [r for r in rows if r["mode"] != "pretrained"], out / "fig4b_transfer_incidence.png"
     )
     return rows
+
+
+def _validate_generators(system, generators, st: TransferSettings, out: Path) -> dict[str, Any]:
+    """Fig. 4c: returned fraction and spread of max Re(λ) of transferred vs scratch models."""
+    from rekindle.analysis.perturbation import Status, perturbation_analysis
+    from rekindle.kinetics.labelling import Labeller
+    from rekindle.plots.transfer import plot_transfer_validation
+
+    returned: dict[str, np.ndarray] = {}
+    max_eig: dict[str, np.ndarray] = {}
+    numbers: dict[str, Any] = {}
+    for label, (gan, phys) in generators.items():
+        lab = Labeller(system, phys, gan.threshold)
+        params = system.complete_parameters(
+            gan.generate(10 * st.n_validation_models, "relevant", seed=st.seed + 1),
+            phys,
+            check=False,
+        )
+        lam, rel = lab.label(params)
+        max_eig[label] = lam[np.isfinite(lam)]
+        relevant = params[rel][: st.n_validation_models]
+        res = perturbation_analysis(
+            system,
+            phys,
+            relevant,
+            n_perturbations=st.n_validation_perturbations,
+            protocol="fold",
+            seed=st.seed,
+        )
+        returned[label] = res.returned[res.status == Status.SUCCESS]
+        numbers[label] = {
+            "fraction_returned": res.fraction_returned,
+            "n_models": int(relevant.shape[0]),
+            "max_eig_median": float(np.median(max_eig[label])),
+            "max_eig_iqr": [float(np.quantile(max_eig[label], q)) for q in (0.25, 0.75)],
+        }
+    plot_transfer_validation(returned, max_eig, out / "fig4c_transfer_validation.png")
+    atomic_write_text(out / "transfer_validation.json", json.dumps(numbers, indent=2))
+    return numbers
 
 
 def _row(source, target, n, mode, repeat, incidence, epoch, data_incidence) -> dict[str, Any]:
