@@ -653,7 +653,7 @@ def analyse_interpretability(
         np.array([kl_by_name[n] for n in model.km_names]),
         out / "fig3a_top_parameters.png",
     )
-    rows = "\n".join(f"{n},{v!r}" for n, v in zip(ranking.names, ranking.kl, strict=True))
+    rows = "\n".join(f"{n},{float(v)!r}" for n, v in zip(ranking.names, ranking.kl, strict=True))
     atomic_write_text(out / "parameter_kl_ranking.csv", "parameter,kl_divergence\n" + rows + "\n")
     # Fig. 3b: relevant generated models split into deciles of the top parameter
     top = ranking.names[0]
