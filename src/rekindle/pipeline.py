@@ -283,7 +283,7 @@ def run_pipeline(
         ],
     }
     summary.update(training_figures(out, repeats, best[1]))
-    summary.update(_diversity(best_gan, km_oracle[oracle.relevant], generated, system))
+    summary.update(_diversity(km_oracle[oracle.relevant], generated, system))
 
     # ---------------------------------------------------------------- 4. dynamics
     summary["dynamics"] = analyse_dynamics(
@@ -483,7 +483,7 @@ def training_figures(out: Path, repeats: list[dict], best_repeat: int) -> dict[s
     }
 
 
-def _diversity(gan, km_relevant: np.ndarray, generated, system) -> dict[str, Any]:
+def _diversity(km_relevant: np.ndarray, generated: Any, system: Any) -> dict[str, Any]:
     """How much of the training spread the generated models keep (collapse check)."""
     km_gen = system.km_of(generated.parameters)
     gen = np.log10(km_gen)
