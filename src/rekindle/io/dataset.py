@@ -28,9 +28,9 @@ import h5py
 import numpy as np
 
 from rekindle import __version__
+from rekindle.io._hdf5 import STRING_DTYPE, open_for_reading, read_strings
 
 DATASET_FORMAT = "rekindle-dataset/1"
-_STR = h5py.string_dtype("utf-8")
 
 
 class DatasetError(ValueError):
@@ -148,9 +148,7 @@ class DatasetWriter:
         self.chunks_done = 0
         if resume and self.partial.exists():
             self._file = h5py.File(self.partial, "a")
-            stored = [
-                s.decode() if isinstance(s, bytes) else s for s in self._file["parameter_names"][()]
-            ]
+            stored = read_strings(self._file["parameter_names"])
             same = stored == self._names and all(
                 str(self._file.attrs.get(k)) == str(v)
                 for k, v in attrs.items()
@@ -167,7 +165,9 @@ class DatasetWriter:
         self._file = h5py.File(self.partial, "w")
         f = self._file
         p = len(self._names)
-        f.create_dataset("parameter_names", data=np.array(self._names, dtype=object), dtype=_STR)
+        f.create_dataset(
+            "parameter_names", data=np.array(self._names, dtype=object), dtype=STRING_DTYPE
+        )
         f.create_dataset(
             "parameters",
             shape=(0, p),
@@ -273,13 +273,7 @@ def read_dataset(path: str | Path, *, rows: slice | None = None) -> ParameterDat
         If the file is missing, not HDF5, or not a rekindle dataset.
     """
     path = Path(path)
-    if not path.exists():
-        raise DatasetError(f"dataset not found: {path}")
-    try:
-        f = h5py.File(path, "r")
-    except OSError as exc:
-        raise DatasetError(f"{path}: not a readable HDF5 file ({exc})") from exc
-    with f:
+    with open_for_reading(path, DatasetError, "dataset") as f:
         if f.attrs.get("format") != DATASET_FORMAT:
             hint = (
                 " (a SKiMpy parameter population? use `rekindle label`)"
@@ -288,7 +282,7 @@ def read_dataset(path: str | Path, *, rows: slice | None = None) -> ParameterDat
             )
             raise DatasetError(f"{path}: not a rekindle dataset{hint}")
         sl = rows if rows is not None else slice(None)
-        names = [s.decode() if isinstance(s, bytes) else s for s in f["parameter_names"][()]]
+        names = read_strings(f["parameter_names"])
         meta = {k: _decode_attr(v) for k, v in f.attrs.items()}
         return ParameterDataset(
             parameters=f["parameters"][sl],

@@ -15,10 +15,10 @@ import h5py
 import numpy as np
 
 from rekindle.io._atomic import atomic_path
+from rekindle.io._hdf5 import STRING_DTYPE, open_for_reading, read_strings
 from rekindle.kinetics.model import KineticModel
 
 _SET = re.compile(r"^parameter_set_(\d+)$")
-_STR = h5py.string_dtype("utf-8")
 
 # Parameters a population may omit: filled with the model's defaults.
 _OPTIONAL_PREFIXES = ("volume_", "cell_volume_", "hill_coefficient_")
@@ -55,13 +55,7 @@ def read_parameter_population(
         Column names.
     """
     path = Path(path)
-    if not path.exists():
-        raise ParameterFileError(f"parameter file not found: {path}")
-    try:
-        f = h5py.File(path, "r")
-    except OSError as exc:
-        raise ParameterFileError(f"{path}: not a readable HDF5 file ({exc})") from exc
-    with f:
+    with open_for_reading(path, ParameterFileError, "parameter file") as f:
         sets = sorted((int(m.group(1)), k) for k in f if (m := _SET.match(k)))
         if not sets:
             raise ParameterFileError(f"{path}: no parameter_set_<i> datasets")
@@ -70,9 +64,7 @@ def read_parameter_population(
                 raise ParameterFileError(
                     f"{path}: no parameter_names dataset; pass a names file (--parameter-names)"
                 )
-            parameter_names = [
-                s.decode() if isinstance(s, bytes) else str(s) for s in f["parameter_names"][()]
-            ]
+            parameter_names = read_strings(f["parameter_names"])
         width = len(parameter_names)
         values = np.empty((len(sets), width))
         for row, (_, key) in enumerate(sets):
@@ -148,6 +140,6 @@ def write_parameter_population(
     with atomic_path(path, ".h5") as tmp, h5py.File(tmp, "w") as f:
         for i, row in zip(idx, values, strict=True):
             f.create_dataset(f"parameter_set_{int(i)}", data=row)
-        f.create_dataset("parameter_names", data=np.array(names, dtype=object), dtype=_STR)
+        f.create_dataset("parameter_names", data=np.array(names, dtype=object), dtype=STRING_DTYPE)
         f.create_dataset("num_parameters_sets", data=values.shape[0])
     return Path(path)
