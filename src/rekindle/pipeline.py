@@ -632,7 +632,7 @@ def analyse_interpretability(
     threshold = gan.threshold
 
     def lam_of(km: np.ndarray) -> np.ndarray:
-        return labeller.label(system.complete_parameters(km, phys, check=False))[0]
+        return labeller.label_km(km, check=False)[1]
 
     pops = collect_class_populations(
         lambda n, s: gan.generate(n, "relevant", seed=s),

@@ -221,12 +221,8 @@ def _validate_generators(system, generators, st: TransferSettings, out: Path) ->
     numbers: dict[str, Any] = {}
     for label, (gan, phys) in generators.items():
         lab = Labeller(system, phys, gan.threshold)
-        params = system.complete_parameters(
-            gan.generate(10 * st.n_validation_models, "relevant", seed=st.seed + 1),
-            phys,
-            check=False,
-        )
-        lam, rel = lab.label(params)
+        km = gan.generate(10 * st.n_validation_models, "relevant", seed=st.seed + 1)
+        params, lam, rel = lab.label_km(km, check=False)
         max_eig[label] = lam[np.isfinite(lam)]
         relevant = params[rel][: st.n_validation_models]
         res = perturbation_analysis(

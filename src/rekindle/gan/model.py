@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import importlib.metadata
 import math
 import os
 import warnings
@@ -38,6 +37,8 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from rekindle import __version__
 
 from .config import ArchitectureConfig, ConfigError, TrainingConfig
 from .modules import Discriminator, Generator
@@ -71,13 +72,6 @@ __all__ = [
 FORMAT_NAME = "rekindle-generator"
 FORMAT_VERSION = 1
 DEFAULT_THRESHOLD = -9.0
-
-
-def _package_version() -> str:
-    try:
-        return importlib.metadata.version("rekindle")
-    except importlib.metadata.PackageNotFoundError:
-        return "0+unknown"
 
 
 class GeneratorFileError(ValueError):
@@ -609,7 +603,7 @@ class KineticGAN:
             if self.training_config is None
             else self.training_config.to_dict(),
             "training_summary": self.training_summary,
-            "versions": {"rekindle": str(_package_version()), "torch": str(torch.__version__)},
+            "versions": {"rekindle": __version__, "torch": str(torch.__version__)},
         }
 
     def save(self, path: str | os.PathLike[str]) -> Path:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rekindle.kinetics.physiology import Physiology
-from rekindle.kinetics.stability import DEFAULT_THRESHOLD, max_real_eigenvalues
+from rekindle.kinetics.stability import DEFAULT_THRESHOLD, max_real_eigenvalues, relevance_labels
 from rekindle.kinetics.system import KineticSystem
 
 DEFAULT_CHUNK_SIZE = 1000
@@ -123,24 +123,27 @@ class Labeller:
     def label(self, parameters: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(max Re(λ), relevant)`` of parameter sets."""
         lam = self.max_real_eigenvalues(parameters)
-        return lam, np.less(
-            lam, self.threshold, where=np.isfinite(lam), out=np.zeros(lam.shape, bool)
-        )
+        return lam, relevance_labels(lam, self.threshold)
 
-    def label_km(self, km: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def label_km(
+        self, km: np.ndarray, *, check: bool = True
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Complete K_M sets (V_max back-calculated) and label them.
 
         Parameters
         ----------
         km
             Shape ``(n, n_km)``, µM, model K_M order.
+        check
+            Raise on a non-finite or negative back-calculated V_max (otherwise such a
+            model gets a NaN or meaningless eigenvalue and is labelled not relevant).
 
         Returns
         -------
         parameters, max_real_eigenvalue, relevant
             Shapes ``(n, n_parameters)``, ``(n,)``, ``(n,)``.
         """
-        params = self.system.complete_parameters(km, self.physiology)
+        params = self.system.complete_parameters(km, self.physiology, check=check)
         lam, rel = self.label(params)
         return params, lam, rel
 

@@ -66,20 +66,42 @@ class KeyResult:
 
 
 KEY_RESULTS: tuple[KeyResult, ...] = (
-    KeyResult("incidence_training", "Incidence of relevant models, training data (ORACLE)",
-              "0.588 (ORACLE, physiology 1)", "fraction"),
-    KeyResult("incidence_generated", "Incidence of relevant models, REKINDLE-generated",
-              "up to 0.977 (best repeat, physiology 1)", "fraction"),
-    KeyResult("returned_fraction_training",
-              "Perturbed models returning to the steady state, training data (ORACLE)",
-              "66.31 % (fdp1, perturbations 0.5–2× X_ref)", "percent"),
-    KeyResult("returned_fraction_generated",
-              "Perturbed models returning to the steady state, REKINDLE-generated",
-              "66.85 % (fdp1, perturbations 0.5–2× X_ref)", "percent"),
-    KeyResult("top_parameters", "Top parameter by KL divergence (relevant vs not relevant)",
-              "K_M,atp of ACS", "parameters"),
-    KeyResult("seconds", "Wall-clock time of the run",
-              "— (paper: training ~15–20 min; 10⁶ models generated in ~18 s)", "seconds"),
+    KeyResult(
+        "incidence_training",
+        "Incidence of relevant models, training data (ORACLE)",
+        "0.588 (ORACLE, physiology 1)",
+        "fraction",
+    ),
+    KeyResult(
+        "incidence_generated",
+        "Incidence of relevant models, REKINDLE-generated",
+        "up to 0.977 (best repeat, physiology 1)",
+        "fraction",
+    ),
+    KeyResult(
+        "returned_fraction_training",
+        "Perturbed models returning to the steady state, training data (ORACLE)",
+        "66.31 % (fdp1, perturbations 0.5–2× X_ref)",
+        "percent",
+    ),
+    KeyResult(
+        "returned_fraction_generated",
+        "Perturbed models returning to the steady state, REKINDLE-generated",
+        "66.85 % (fdp1, perturbations 0.5–2× X_ref)",
+        "percent",
+    ),
+    KeyResult(
+        "top_parameters",
+        "Top parameter by KL divergence (relevant vs not relevant)",
+        "K_M,atp of ACS",
+        "parameters",
+    ),
+    KeyResult(
+        "seconds",
+        "Wall-clock time of the run",
+        "— (paper: training ~15–20 min; 10⁶ models generated in ~18 s)",
+        "seconds",
+    ),
 )
 """Headline quantities recognised in ``summary.json``."""
 
@@ -171,8 +193,7 @@ def _table(header: Sequence[str] | None, rows: Sequence[Sequence[str]], cls: str
     cls_attr = f' class="{_e(cls)}"' if cls else ""
     parts = [f'<div class="scroll"><table{cls_attr}>']
     if header is not None:
-        parts.append("<thead><tr>" + "".join(f"<th>{_e(h)}</th>" for h in header)
-                     + "</tr></thead>")
+        parts.append("<thead><tr>" + "".join(f"<th>{_e(h)}</th>" for h in header) + "</tr></thead>")
     parts.append("<tbody>")
     for row in rows:
         parts.append("<tr>" + "".join(_td(c) for c in row) + "</tr>")
@@ -212,8 +233,10 @@ def _fmt_key_value(value: Any, kind: str) -> str:
         if isinstance(value, list) and value and all(_is_number(v) for v in value):
             vals = [float(v) for v in value]
             fin = [v for v in vals if math.isfinite(v)] or [math.nan]
-            return (f"max {_fmt_fraction(max(fin), pct)}, mean "
-                    f"{_fmt_fraction(sum(fin) / len(fin), pct)} (n={len(vals)})")
+            return (
+                f"max {_fmt_fraction(max(fin), pct)}, mean "
+                f"{_fmt_fraction(sum(fin) / len(fin), pct)} (n={len(vals)})"
+            )
         if isinstance(value, Mapping):
             return "; ".join(f"{k}: {_fmt_key_value(v, kind)}" for k, v in value.items())
     if kind == "parameters":
@@ -234,8 +257,9 @@ def _param_record(item: Any) -> tuple[str, str]:
         name = next((str(item[k]) for k in ("name", "parameter", "param") if k in item), None)
         if name is None:
             name = next((str(v) for v in item.values() if isinstance(v, str)), "?")
-        score = next((item[k] for k in ("kl", "kl_divergence", "score", "value") if k in item),
-                     None)
+        score = next(
+            (item[k] for k in ("kl", "kl_divergence", "score", "value") if k in item), None
+        )
         if score is None:
             score = next((v for v in item.values() if _is_number(v)), None)
         return name, "" if score is None else _fmt_scalar(score)
@@ -270,22 +294,28 @@ def _key_results_section(summary: Mapping[str, Any]) -> str:
             continue
         where, value = found
         rows.append(
-            f"<tr><td>{_e(spec.label)}<br><span class=\"note\">{_e(where)}</span></td>"
-            f"<td class=\"ours\">{_e(_fmt_key_value(value, spec.kind))}</td>"
+            f'<tr><td>{_e(spec.label)}<br><span class="note">{_e(where)}</span></td>'
+            f'<td class="ours">{_e(_fmt_key_value(value, spec.kind))}</td>'
             f"<td>{_e(spec.paper)}</td></tr>"
         )
-    body = ('<p class="note">Paper values: REKINDLE paper (Table 1, Figs. 2-3), '
-            'physiology 1 unless stated.</p>')
+    body = (
+        '<p class="note">Paper values: REKINDLE paper (Table 1, Figs. 2-3), '
+        "physiology 1 unless stated.</p>"
+    )
     if not rows:
         return body + '<p class="note">No known headline keys found in summary.json.</p>'
-    return (body + '<div class="scroll"><table class="key"><thead><tr><th>Quantity</th>'
-            "<th>This run</th><th>Paper</th></tr></thead><tbody>" + "".join(rows)
-            + "</tbody></table></div>")
+    return (
+        body + '<div class="scroll"><table class="key"><thead><tr><th>Quantity</th>'
+        "<th>This run</th><th>Paper</th></tr></thead><tbody>"
+        + "".join(rows)
+        + "</tbody></table></div>"
+    )
 
 
 # --------------------------------------------------------------------------- summary
-def _walk(obj: Any, prefix: str, scalars: list[tuple[str, str]],
-          tables: list[tuple[str, str]]) -> None:
+def _walk(
+    obj: Any, prefix: str, scalars: list[tuple[str, str]], tables: list[tuple[str, str]]
+) -> None:
     """Collect scalar rows and sub-tables from nested JSON."""
     if isinstance(obj, Mapping):
         if not obj:
@@ -378,9 +408,9 @@ def _png_dpi(data: bytes) -> float | None:
     """Resolution from the PNG ``pHYs`` chunk (dots per inch), if present."""
     pos = 8
     while pos + 8 <= len(data):
-        length, ctype = struct.unpack(">I4s", data[pos:pos + 8])
+        length, ctype = struct.unpack(">I4s", data[pos : pos + 8])
         if ctype == b"pHYs" and length == 9:
-            ppx, _ppy, unit = struct.unpack(">IIB", data[pos + 8:pos + 17])
+            ppx, _ppy, unit = struct.unpack(">IIB", data[pos + 8 : pos + 17])
             return ppx * 0.0254 if unit == 1 and ppx > 0 else None
         if ctype in (b"IDAT", b"IEND"):
             return None
@@ -443,8 +473,9 @@ def _figures_section(run_dir: Path, pngs: Sequence[Path]) -> tuple[str, int]:
             "</figcaption></figure>"
         )
     if skipped:
-        parts.append('<p class="warn">Not valid PNG files, skipped: '
-                     + _e(", ".join(skipped)) + "</p>")
+        parts.append(
+            '<p class="warn">Not valid PNG files, skipped: ' + _e(", ".join(skipped)) + "</p>"
+        )
     if not parts:
         parts.append('<p class="note">No PNG figures found.</p>')
     return "".join(parts), n
@@ -452,26 +483,10 @@ def _figures_section(run_dir: Path, pngs: Sequence[Path]) -> tuple[str, int]:
 
 # --------------------------------------------------------------------------- provenance
 def package_version() -> str:
-    """Installed version of ``rekindle``, or a fallback description.
+    """Version of ``rekindle`` (``rekindle.__version__``)."""
+    from rekindle import __version__
 
-    Returns
-    -------
-    str
-        ``importlib.metadata.version("rekindle")``; if the distribution is not
-        installed, ``rekindle.__version__`` if defined, else ``"unknown"``.
-    """
-    from importlib import metadata
-
-    try:
-        return metadata.version("rekindle")
-    except metadata.PackageNotFoundError:
-        pass
-    try:
-        import rekindle
-
-        return str(rekindle.__version__)
-    except (ImportError, AttributeError):
-        return "unknown (package metadata not found)"
+    return __version__
 
 
 def _provenance_section(run_dir: Path, summary: Mapping[str, Any] | None, created: str) -> str:
@@ -503,8 +518,9 @@ def _iter_files(run_dir: Path, suffix: str, exclude: Path | None) -> Iterator[Pa
             yield p
 
 
-def build_report(run_dir: str | Path, output: str | Path | None = None, *,
-                 title: str | None = None) -> Path:
+def build_report(
+    run_dir: str | Path, output: str | Path | None = None, *, title: str | None = None
+) -> Path:
     """Write a self-contained HTML report of a run directory.
 
     Parameters
@@ -567,19 +583,21 @@ def build_report(run_dir: str | Path, output: str | Path | None = None, *,
         sections.append(("summary", "Summary", f'<p class="warn">{_e(summary_note)}</p>'))
     if csvs:
         tabs = "".join(
-            f'<h3>{_e(p.relative_to(run_dir).as_posix())}</h3>{_csv_table(p)}' for p in csvs
+            f"<h3>{_e(p.relative_to(run_dir).as_posix())}</h3>{_csv_table(p)}" for p in csvs
         )
         sections.append(("tables", f"Tables ({len(csvs)})", tabs))
     sections.append(("provenance", "Provenance", _provenance_section(run_dir, summary, created)))
 
     nav = "".join(f'<a href="#{sid}">{_e(name)}</a>' for sid, name, _ in sections)
-    body = "".join(f'<section id="{sid}"><h2>{_e(name)}</h2>{content}</section>'
-                   for sid, name, content in sections)
+    body = "".join(
+        f'<section id="{sid}"><h2>{_e(name)}</h2>{content}</section>'
+        for sid, name, content in sections
+    )
     page = (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{_e(page_title)}</title><style>{CSS}</style></head><body><main>"
-        f"<header><h1>{_e(page_title)}</h1><div class=\"sub\">created {_e(created)} · "
+        f'<header><h1>{_e(page_title)}</h1><div class="sub">created {_e(created)} · '
         f"rekindle {_e(package_version())}</div></header><nav>{nav}</nav>{body}"
         "<footer>Generated by rekindle.report.html; self-contained page (inline CSS, embedded "
         "images, no scripts).</footer></main></body></html>\n"
