@@ -292,6 +292,9 @@ def train(
     scaling: Annotated[
         str, typer.Option(help="Feature map: saturation (2σ−1) or log-minmax (paper).")
     ] = "saturation",
+    label_encoding: Annotated[
+        str, typer.Option(help="Class label fed to the networks: onehot or scalar (±1).")
+    ] = "onehot",
     quiet: QuietOpt = False,
 ) -> None:
     """Train the conditional GAN on a labelled dataset → OUTPUT/generator.pt, metrics, figures.
@@ -313,6 +316,7 @@ def train(
             eval_every=eval_every,
             n_eval=n_eval,
             scaling=scaling,
+            label_encoding=label_encoding,
         )
         _, reps, best = train_generators(ds, output, cfg, progress=not quiet, log=console.print)
         numbers = training_figures(output, reps, best[1])
