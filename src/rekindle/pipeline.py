@@ -50,7 +50,8 @@ class RunConfig:
     label_encoding, fake_labels
         Class conditioning: ``"onehot"`` label vectors (a scalar ±1 label conditions the
         networks measurably less: best incidence 0.885 instead of 0.931 in 20 epochs on
-        20 000 fdp1 sets, ``rekindle train --label-encoding scalar|onehot``) and labels of fake samples drawn ``"uniform"``-ly.
+        20 000 fdp1 sets, ``rekindle train --label-encoding scalar|onehot``) and labels
+        of fake samples drawn ``"uniform"``-ly.
     scaling
         Feature map of the GAN: ``"saturation"`` (``2σ − 1`` at the reference state) or
         ``"log-minmax"`` (the paper's log10 min–max scaling).
