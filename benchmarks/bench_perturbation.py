@@ -34,8 +34,8 @@ from rekindle.analysis.perturbation import (
 )
 from rekindle.data import load_model, load_physiology
 from rekindle.kinetics import KineticSystem
-from rekindle.kinetics.labelling import default_n_jobs
 from rekindle.sampling import sample_parameters
+from rekindle.scale import default_n_jobs
 
 
 def relevant_models(n: int, seed: int) -> np.ndarray:

@@ -21,8 +21,8 @@ from rich.table import Table
 
 from rekindle.data import load_model, load_physiology
 from rekindle.kinetics import KineticSystem, max_real_eigenvalues
-from rekindle.kinetics.labelling import default_n_jobs
 from rekindle.sampling import km_from_saturation, km_reference_concentrations, sample_dataset
+from rekindle.scale import default_n_jobs
 
 
 def stage_times(n: int = 2000) -> dict[str, float]:

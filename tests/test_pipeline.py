@@ -127,3 +127,35 @@ def test_corrupted_generator_is_refused(tmp_path):
     assert res.exit_code == 2
     assert "generator.pt" in res.output
     assert not (tmp_path / "g.h5").exists()
+
+
+def test_perturbation_stage_reports_progress_in_models(toy, toy_ref, tmp_path):
+    from contextlib import contextmanager
+
+    from rekindle.kinetics import KineticSystem
+    from rekindle.pipeline import analyse_perturbations
+    from rekindle.sampling import sample_parameters
+
+    bars: dict[str, tuple[int, list[int]]] = {}
+
+    @contextmanager
+    def recording(description, total):
+        seen: list[int] = []
+        bars[description] = (total, seen)
+        yield seen.append
+
+    p, _, rel = sample_parameters(toy, toy_ref, 40, seed=1)
+    res = analyse_perturbations(
+        KineticSystem(toy),
+        toy_ref,
+        {"ORACLE": p[rel], "all": p},
+        tmp_path,
+        n_models=6,
+        n_perturbations=3,
+        progress=recording,
+    )
+    assert len(bars) == 2
+    for total, seen in bars.values():
+        # every bar ends exactly at its total, never beyond, counting up
+        assert total == 6 and seen[-1] == 6 and max(seen) == 6 and seen == sorted(seen)
+    assert 0 <= res["returned_fraction_training"] <= 1

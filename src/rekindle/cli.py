@@ -50,6 +50,14 @@ ThresholdOpt = Annotated[
     float, typer.Option("--threshold", help="Relevance threshold on max Re(λ), 1/h.")
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
+SchedulerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--scheduler",
+        help="Dask scheduler address (tcp://host:8786): run the chunks on that cluster "
+        "instead of local threads (needs rekindle[distributed] on every worker).",
+    ),
+]
 
 
 class _UserError(Exception):
@@ -110,6 +118,31 @@ def progress_bar(
         yield lambda done: prog.update(task, completed=done)
 
 
+SCHEDULER_CONNECT_TIMEOUT_S = 20.0
+"""Seconds to wait for a Dask scheduler before giving up."""
+
+
+@contextmanager
+def _executor(scheduler: str | None) -> Iterator[Any]:
+    """``None`` (local threads) or an executor on the Dask cluster at ``scheduler``."""
+    if scheduler is None:
+        yield None
+        return
+    from rekindle.scale import dask_executor
+
+    try:
+        cm = dask_executor(scheduler, timeout=SCHEDULER_CONNECT_TIMEOUT_S)
+        ex = cm.__enter__()
+    except ImportError as exc:
+        raise _UserError(str(exc)) from None
+    except OSError as exc:
+        raise _UserError(f"cannot reach the Dask scheduler {scheduler}: {exc}") from None
+    try:
+        yield ex
+    finally:
+        cm.__exit__(None, None, None)
+
+
 def _load(model: str, physiology: str | None):
     from rekindle.data import load_model, load_physiology
 
@@ -163,6 +196,7 @@ def sample(
     chunk_size: Annotated[int, typer.Option(help="Models per chunk.")] = 1000,
     jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="Worker threads.")] = None,
     resume: Annotated[bool, typer.Option(help="Continue an interrupted run.")] = False,
+    scheduler: SchedulerOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Sample ORACLE parameter sets, label them and stream them to a dataset file."""
@@ -175,7 +209,7 @@ def sample(
 
         m, p = _load(model, physiology)
         t0 = time.perf_counter()
-        with progress_bar("sampling + labelling", n, quiet) as update:
+        with _executor(scheduler) as ex, progress_bar("sampling + labelling", n, quiet) as update:
             path = sample_dataset(
                 m,
                 p,
@@ -187,6 +221,7 @@ def sample(
                 n_jobs=jobs,
                 resume=resume,
                 progress=update,
+                executor=ex,
             )
         dt = time.perf_counter() - t0
         ds = read_dataset(path, rows=slice(0, 0))
@@ -211,6 +246,7 @@ def label(
     model: ModelOpt = "ecoli",
     physiology: PhysOpt = None,
     threshold: ThresholdOpt = -9.0,
+    scheduler: SchedulerOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Label a parameter population: max Re(λ) of the reduced Jacobian and relevance."""
@@ -229,9 +265,9 @@ def label(
         names = read_parameter_names(parameter_names) if parameter_names else None
         idx, values, names = read_parameter_population(parameters, names)
         aligned = align_to_model(values, names, m, source=str(parameters))
-        labeller = Labeller(KineticSystem(m), p, threshold)
         lam = np.empty(len(idx))
-        with progress_bar("labelling", len(idx), quiet) as update:
+        with _executor(scheduler) as ex, progress_bar("labelling", len(idx), quiet) as update:
+            labeller = Labeller(KineticSystem(m), p, threshold, executor=ex)
             step = 10 * labeller.chunk_size
             for start in range(0, len(idx), step):
                 lam[start : start + step] = labeller.max_real_eigenvalues(
@@ -429,6 +465,7 @@ def perturb(
         str, typer.Option(help="fold (0.5–2×, Results) or uniform (±50 %, Methods).")
     ] = "fold",
     seed: Annotated[int, typer.Option("--seed")] = 0,
+    scheduler: SchedulerOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Perturbation analysis: fraction of models returning to the steady state (Fig. 2e)."""
@@ -449,18 +486,20 @@ def perturb(
             pops[path.stem] = ds.parameters[ds.relevant]
         model = load_model(str(context[0]))
         phys = load_physiology(model.name, str(context[1]))
-        res = analyse_perturbations(
-            KineticSystem(model),
-            phys,
-            pops,
-            output,
-            n_models=models,
-            n_perturbations=perturbations,
-            protocol=protocol,
-            seed=seed,
-            progress=None if quiet else progress_bar,
-            log=console.print,
-        )
+        with _executor(scheduler) as ex:
+            res = analyse_perturbations(
+                KineticSystem(model),
+                phys,
+                pops,
+                output,
+                n_models=models,
+                n_perturbations=perturbations,
+                protocol=protocol,
+                seed=seed,
+                progress=None if quiet else progress_bar,
+                log=console.print,
+                executor=ex,
+            )
         console.print(
             f"wrote {output / 'perturbation.json'}: "
             + ", ".join(f"{k} {v:.4f}" for k, v in res.items() if k.startswith("returned"))
@@ -569,6 +608,7 @@ def run(
     epochs: Annotated[int | None, typer.Option("--epochs", help="Override the profile.")] = None,
     n_sets: Annotated[int | None, typer.Option("--n-sets", help="Override the profile.")] = None,
     repeats: Annotated[int | None, typer.Option("--repeats", help="Override the profile.")] = None,
+    scheduler: SchedulerOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """The main job: sample ORACLE data, train, generate, validate, analyse, report."""
@@ -585,9 +625,14 @@ def run(
             n_sets=n_sets,
             repeats=repeats,
         )
-        summary = run_pipeline(
-            output, cfg, progress=None if quiet else progress_bar, log=console.print
-        )
+        with _executor(scheduler) as ex:
+            summary = run_pipeline(
+                output,
+                cfg,
+                progress=None if quiet else progress_bar,
+                log=console.print,
+                executor=ex,
+            )
         table = Table(title=f"rekindle run ({profile}): {cfg.model}/{cfg.physiology}")
         table.add_column("result")
         table.add_column("value", justify="right")

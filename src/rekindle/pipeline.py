@@ -21,6 +21,7 @@ import json
 import platform
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -162,6 +163,7 @@ def run_pipeline(
     *,
     progress: ProgressFactory | None = None,
     log: Callable[[str], None] = lambda _msg: None,
+    executor: Executor | None = None,
 ) -> dict[str, Any]:
     """Run the whole REKINDLE workflow and write the run folder.
 
@@ -176,6 +178,10 @@ def run_pipeline(
         ``update(done)`` callable (e.g. :func:`rekindle.cli.progress_bar`).
     log
         Called with one line per finished stage.
+    executor
+        Run the batch stages (ORACLE sampling, labelling, perturbation analysis) on this
+        :class:`concurrent.futures.Executor`, e.g. a Dask cluster
+        (:func:`rekindle.scale.dask_executor`); the results are the same as on threads.
 
     Returns
     -------
@@ -197,7 +203,7 @@ def run_pipeline(
     model = load_model(cfg.model)
     phys = load_physiology(cfg.model, cfg.physiology)
     system = KineticSystem(model)
-    labeller = Labeller(system, phys, cfg.threshold)
+    labeller = Labeller(system, phys, cfg.threshold, executor=executor)
     # the GAN monitor labels small batches between training steps: one thread
     monitor = Labeller(system, phys, cfg.threshold, n_jobs=1)
 
@@ -215,6 +221,7 @@ def run_pipeline(
                 threshold=cfg.threshold,
                 resume=True,
                 progress=update,
+                executor=executor,
             )
     oracle = read_dataset(oracle_path)
     km_oracle = system.km_of(oracle.parameters)
@@ -315,6 +322,7 @@ def run_pipeline(
             seed=cfg.seed,
             progress=prog,
             log=log,
+            executor=executor,
         )
     )
     timings["perturbation"] = time.perf_counter() - t
@@ -540,6 +548,7 @@ def analyse_perturbations(
     seed: int = 0,
     progress: ProgressFactory | None = None,
     log: Callable[[str], None] = lambda _msg: None,
+    executor: Executor | None = None,
 ) -> dict[str, Any]:
     """Perturbation analysis of several populations → ``perturbation.json``, Fig. 2e.
 
@@ -548,6 +557,9 @@ def analyse_perturbations(
     populations
         ``{name: parameter sets (n, n_parameters)}``; ``n_models`` of each are drawn
         at random (seeded).
+    executor
+        Map the integrations over this :class:`concurrent.futures.Executor` (e.g. a
+        Dask cluster) instead of local threads.
 
     Returns
     -------
@@ -567,13 +579,8 @@ def analyse_perturbations(
         if m == 0:
             continue
         pick = params[np.sort(rng.choice(params.shape[0], m, replace=False))]
-        with prog(f"perturbation analysis ({name})", m * n_perturbations) as set_done:
-            done = [0]
-
-            def update(n_new: int, done=done, set_done=set_done) -> None:
-                done[0] += n_new
-                set_done(done[0])
-
+        # the bar counts models: perturbation_analysis reports models done so far
+        with prog(f"perturbation analysis ({name}, models)", m) as set_done:
             res[name] = perturbation_analysis(
                 system,
                 physiology,
@@ -582,7 +589,8 @@ def analyse_perturbations(
                 protocol=protocol,
                 seed=seed,
                 store_models=5,
-                progress=update,
+                progress=set_done,
+                executor=executor,
             )
         log(f"perturbation {name}: {res[name].fraction_returned:.4f} returned")
     from rekindle.analysis.perturbation import Status

@@ -68,16 +68,18 @@ import math
 import threading
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from enum import IntEnum
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from rekindle.kinetics.labelling import default_n_jobs, map_chunks
 from rekindle.kinetics.physiology import Physiology
 from rekindle.kinetics.system import KineticSystem
+from rekindle.scale.executors import default_n_jobs, map_ordered
 
 # --------------------------------------------------------------------------- constants
 
@@ -1424,6 +1426,17 @@ def _nanmedian(a: np.ndarray) -> float:
     return float(np.median(a)) if a.size else math.nan
 
 
+def _perturbation_task(
+    system: KineticSystem,
+    reference: np.ndarray,
+    settings: PerturbationSettings,
+    chunk: tuple[int, np.ndarray],
+) -> PerturbationChunk:
+    """:func:`perturbation_chunk` of ``(start, parameters)``: picklable for executors."""
+    start, parameters = chunk
+    return perturbation_chunk(system, reference, parameters, start, settings)
+
+
 def perturbation_analysis(
     system: KineticSystem,
     physiology: Physiology,
@@ -1444,6 +1457,7 @@ def perturbation_analysis(
     chunk_size: int | None = None,
     n_jobs: int | None = None,
     progress: Callable[[int], None] | None = None,
+    executor: Executor | None = None,
 ) -> PerturbationResult:
     """Perturbation analysis of kinetic models (paper Methods and Fig. 2e).
 
@@ -1493,7 +1507,12 @@ def perturbation_analysis(
         Threads (default: available CPUs).
     progress
         Called with the number of models done (finished integrations ÷ ``k``, rounded
-        down) as integrations finish, from the worker threads; first with 0.
+        down) as integrations finish, from the worker threads; first with 0. With an
+        ``executor``, after each chunk.
+    executor
+        Map the chunks with this :class:`concurrent.futures.Executor` (a process pool,
+        a Dask cluster: :mod:`rekindle.scale`) instead of ``n_jobs`` local threads;
+        ``chunk_size`` then defaults to ``ceil(n_models / 16)``. Results are the same.
 
     Returns
     -------
@@ -1519,7 +1538,7 @@ def perturbation_analysis(
     )
     jobs = n_jobs or default_n_jobs()
     n = p.shape[0]
-    size = chunk_size or max(1, -(-n // jobs))
+    size = chunk_size or max(1, -(-n // (jobs if executor is None else 16)))
     k = n_perturbations
     lock = threading.Lock()
     finished = [0, 0]  # integrations finished, models reported
@@ -1538,15 +1557,24 @@ def perturbation_analysis(
     chunks: list[PerturbationChunk] = []
     if progress:
         progress(0)
-    with single_threaded_blas:
-        for res in map_chunks(
-            lambda s: perturbation_chunk(
-                system, reference, p[s : s + size], s, settings, on_finish
-            ),
-            range(0, n, size),
-            jobs,
+    if executor is None:
+        with single_threaded_blas:
+            chunks.extend(
+                map_ordered(
+                    lambda s: perturbation_chunk(
+                        system, reference, p[s : s + size], s, settings, on_finish
+                    ),
+                    range(0, n, size),
+                    n_jobs=jobs,
+                )
+            )
+    else:
+        work = partial(_perturbation_task, system, reference, settings)
+        for res in map_ordered(
+            work, ((s, p[s : s + size]) for s in range(0, n, size)), executor=executor
         ):
             chunks.append(res)
+            on_finish(res.status.size)
     with lock:
         if progress and finished[1] < n:
             finished[1] = n

@@ -2,33 +2,25 @@
 
 The unit of work is :func:`label_chunk`, a pure function of a chunk of parameter sets;
 :class:`Labeller` maps it over chunks with a thread pool (LAPACK and numpy release the
-GIL, so threads scale on the cores of one machine) and a distributed engine can map it
-over machines the same way.
+GIL, so threads scale on the cores of one machine) or, given an ``executor``, over the
+processes or machines of a distributed engine (:mod:`rekindle.scale`).
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
 from rekindle.kinetics.physiology import Physiology
 from rekindle.kinetics.stability import DEFAULT_THRESHOLD, max_real_eigenvalues, relevance_labels
 from rekindle.kinetics.system import KineticSystem
+from rekindle.scale.executors import default_n_jobs, map_ordered
 
 DEFAULT_CHUNK_SIZE = 1000
 """Models per chunk: large enough to amortise Python overhead, small enough for cache."""
-
-
-def default_n_jobs() -> int:
-    """Number of worker threads: the CPUs available to this process."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not on Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def label_chunk(
@@ -55,28 +47,6 @@ def label_chunk(
     return max_real_eigenvalues(jac)
 
 
-def map_chunks(
-    func: Callable[[np.ndarray], np.ndarray],
-    chunks: Iterable[np.ndarray],
-    n_jobs: int,
-) -> Iterator[np.ndarray]:
-    """Apply ``func`` to chunks with ``n_jobs`` threads, yielding results in order.
-
-    At most ``2 n_jobs`` chunks are in flight, so memory stays bounded for any input.
-    """
-    if n_jobs <= 1:
-        yield from map(func, chunks)
-        return
-    with ThreadPoolExecutor(n_jobs) as pool:
-        pending = []
-        for chunk in chunks:
-            pending.append(pool.submit(func, chunk))
-            if len(pending) >= 2 * n_jobs:
-                yield pending.pop(0).result()
-        for fut in pending:
-            yield fut.result()
-
-
 @dataclass
 class Labeller:
     """Label parameter sets of one model at one physiology.
@@ -93,6 +63,9 @@ class Labeller:
         Models per chunk.
     n_jobs
         Worker threads (default: available CPUs).
+    executor
+        Map the chunks with this :class:`concurrent.futures.Executor` instead of local
+        threads (a process pool, a Dask cluster: :mod:`rekindle.scale`).
     """
 
     system: KineticSystem
@@ -100,9 +73,14 @@ class Labeller:
     threshold: float = DEFAULT_THRESHOLD
     chunk_size: int = DEFAULT_CHUNK_SIZE
     n_jobs: int = field(default_factory=default_n_jobs)
+    executor: Executor | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.concentrations = self.system.steady_state_concentrations(self.physiology)
+
+    def __getstate__(self) -> dict:
+        # a labeller shipped to a worker labels there; the executor stays here
+        return {**self.__dict__, "executor": None}
 
     def max_real_eigenvalues(self, parameters: np.ndarray) -> np.ndarray:
         """Max Re(λ), h⁻¹, of parameter sets ``(n, n_parameters)`` → ``(n,)``."""
@@ -112,12 +90,9 @@ class Labeller:
         if p.shape[0] == 0:
             return np.empty(0)
         chunks = (p[i : i + self.chunk_size] for i in range(0, p.shape[0], self.chunk_size))
+        work = partial(label_chunk, self.system, self.concentrations)
         return np.concatenate(
-            list(
-                map_chunks(
-                    lambda c: label_chunk(self.system, self.concentrations, c), chunks, self.n_jobs
-                )
-            )
+            list(map_ordered(work, chunks, n_jobs=self.n_jobs, executor=self.executor))
         )
 
     def label(self, parameters: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

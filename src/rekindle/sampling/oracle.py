@@ -8,23 +8,27 @@ a steady state, and each set is labelled by the exact stability analysis.
 
 :func:`sample_chunk` is a pure function of ``(seed, chunk index)``: chunk *i* draws from
 ``SeedSequence(seed, spawn_key=(i,))``, so a population is the same however its chunks
-are scheduled (threads here, or a distributed engine).
+are scheduled: local threads, or any :class:`concurrent.futures.Executor` given as
+``executor=`` (a process pool, a Dask cluster; see :mod:`rekindle.scale`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from rekindle.io.dataset import DatasetWriter
-from rekindle.kinetics.labelling import DEFAULT_CHUNK_SIZE, Labeller, default_n_jobs, map_chunks
+from rekindle.kinetics.labelling import DEFAULT_CHUNK_SIZE, Labeller
 from rekindle.kinetics.model import KineticModel
 from rekindle.kinetics.physiology import Physiology
 from rekindle.kinetics.stability import DEFAULT_THRESHOLD
 from rekindle.kinetics.system import KineticSystem
+from rekindle.scale.executors import map_ordered
 
 # σ is drawn from [σ_min, 1 − σ_min] instead of (0, 1): a draw of exactly 0 (K_M = ∞) is
 # impossible to represent, and 1e-12 changes no statistic of a population.
@@ -96,15 +100,22 @@ def sample_parameters(
     threshold: float = DEFAULT_THRESHOLD,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     n_jobs: int | None = None,
+    executor: Executor | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Sample and label ``n`` models in memory.
+
+    The population depends on ``seed`` and ``chunk_size`` only, not on ``n_jobs`` or the
+    ``executor`` (a :class:`concurrent.futures.Executor` that maps the chunks instead of
+    local threads).
 
     Returns
     -------
     parameters, max_real_eigenvalue, relevant
         Shapes ``(n, n_parameters)``, ``(n,)``, ``(n,)``.
     """
-    results = list(_iter_chunks(model, physiology, n, seed, threshold, chunk_size, n_jobs, 0))
+    results = list(
+        _iter_chunks(model, physiology, n, seed, threshold, chunk_size, n_jobs, 0, executor)
+    )
     if not results:
         p = model.n_parameters
         return np.empty((0, p)), np.empty(0), np.empty(0, bool)
@@ -115,19 +126,33 @@ def sample_parameters(
     )
 
 
-def _iter_chunks(model, physiology, n, seed, threshold, chunk_size, n_jobs, start):
+def _sample_indexed(
+    labeller: Labeller, n: int, chunk_size: int, seed: int, chunk_index: int
+) -> ChunkResult:
+    size = min(chunk_size, n - chunk_index * chunk_size)
+    return sample_chunk(labeller, size, seed, chunk_index)
+
+
+def _iter_chunks(
+    model: KineticModel,
+    physiology: Physiology,
+    n: int,
+    seed: int,
+    threshold: float,
+    chunk_size: int,
+    n_jobs: int | None,
+    start: int,
+    executor: Executor | None = None,
+) -> Iterator[ChunkResult]:
     if n < 0:
         raise ValueError(f"n must be ≥ 0, got {n}")
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be ≥ 1, got {chunk_size}")
-    jobs = n_jobs or default_n_jobs()
     # each chunk runs single-threaded; parallelism is across chunks
     labeller = Labeller(KineticSystem(model), physiology, threshold, chunk_size, n_jobs=1)
     n_chunks = -(-n // chunk_size)
-    sizes = [min(chunk_size, n - i * chunk_size) for i in range(n_chunks)]
-    return map_chunks(
-        lambda i: sample_chunk(labeller, sizes[i], seed, i), range(start, n_chunks), jobs
-    )
+    work = partial(_sample_indexed, labeller, n, chunk_size, seed)
+    return map_ordered(work, range(start, n_chunks), n_jobs=n_jobs, executor=executor)
 
 
 def sample_dataset(
@@ -142,6 +167,7 @@ def sample_dataset(
     n_jobs: int | None = None,
     resume: bool = False,
     progress: Callable[[int], None] | None = None,
+    executor: Executor | None = None,
 ) -> Path:
     """Sample, label and stream ``n`` models to a dataset file with bounded memory.
 
@@ -153,6 +179,10 @@ def sample_dataset(
         Continue an interrupted run of the same settings from its partial file.
     progress
         Called with the number of models completed after each chunk.
+    executor
+        Map the chunks with this :class:`concurrent.futures.Executor` (a process pool,
+        a Dask cluster: :func:`rekindle.scale.dask_executor`) instead of ``n_jobs``
+        local threads. The file is the same either way; chunks are written in order.
 
     Returns
     -------
@@ -174,7 +204,7 @@ def sample_dataset(
         if progress:
             progress(done)
         for res in _iter_chunks(
-            model, physiology, n, seed, threshold, chunk_size, n_jobs, writer.chunks_done
+            model, physiology, n, seed, threshold, chunk_size, n_jobs, writer.chunks_done, executor
         ):
             writer.append(res.parameters, res.max_real_eigenvalue, res.relevant)
             done += res.parameters.shape[0]
