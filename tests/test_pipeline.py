@@ -118,6 +118,25 @@ def test_only_valid_collects_exactly_n_relevant(smoke_run, tmp_path):
     assert np.all(ds.max_real_eigenvalue < -9)
 
 
+@pytest.mark.slow
+def test_validation_on_a_dask_cluster_equals_local(smoke_run, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    args = ["generate", "--generator", str(smoke_run / "generator.pt"), "--n", "1500"]
+    args += ["--validate", "--chunk-size", "700", "--seed", "3", "-q"]
+    res = runner.invoke(app, [*args, "--output", str(tmp_path / "local.h5")])
+    assert res.exit_code == 0, res.output
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        remote = ["--output", str(tmp_path / "dask.h5"), "--scheduler", cluster.scheduler_address]
+        res = runner.invoke(app, [*args, *remote])
+    assert res.exit_code == 0, res.output
+    a, b = read_dataset(tmp_path / "local.h5"), read_dataset(tmp_path / "dask.h5")
+    np.testing.assert_array_equal(a.parameters, b.parameters)
+    np.testing.assert_array_equal(a.max_real_eigenvalue, b.max_real_eigenvalue)
+    assert np.isfinite(a.max_real_eigenvalue).all()
+
+
 def test_corrupted_generator_is_refused(tmp_path):
     bad = tmp_path / "generator.pt"
     bad.write_bytes(b"\x80\x02 not a torch file")

@@ -268,7 +268,8 @@ def label(
         lam = np.empty(len(idx))
         with _executor(scheduler) as ex, progress_bar("labelling", len(idx), quiet) as update:
             labeller = Labeller(KineticSystem(m), p, threshold, executor=ex)
-            step = 10 * labeller.chunk_size
+            # progress granularity; on a cluster, enough chunks per call to keep it busy
+            step = (10 if ex is None else 64) * labeller.chunk_size
             for start in range(0, len(idx), step):
                 lam[start : start + step] = labeller.max_real_eigenvalues(
                     aligned[start : start + step]
@@ -381,6 +382,7 @@ def generate(
     ] = None,
     chunk_size: Annotated[int, typer.Option(help="Models per chunk.")] = 50_000,
     device: Annotated[str | None, typer.Option(help="cpu, cuda, … (default: cpu).")] = None,
+    scheduler: SchedulerOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Generate complete parameter sets (K_M + back-calculated V_max) of one class."""
@@ -392,7 +394,7 @@ def generate(
         if cls not in ("relevant", "not_relevant"):
             raise _UserError(f"--class must be relevant or not_relevant, got {cls!r}")
         gan = KineticGAN.load(generator, device=device)
-        with progress_bar("generating", n, quiet) as update:
+        with _executor(scheduler) as ex, progress_bar("generating", n, quiet) as update:
             res = generate_dataset(
                 gan,
                 n,
@@ -403,6 +405,7 @@ def generate(
                 only_valid=only_valid,
                 chunk_size=chunk_size,
                 progress=update,
+                executor=ex,
             )
         msg = f"wrote {res['path']}: {res['n_written']} models"
         if validate or only_valid:

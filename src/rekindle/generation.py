@@ -9,6 +9,7 @@ it, so millions of models stream to disk with bounded memory.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Executor
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +59,7 @@ def generate_dataset(
     chunk_size: int = 50_000,
     max_chunks: int | None = None,
     progress: Callable[[int], None] | None = None,
+    executor: Executor | None = None,
 ) -> dict[str, float | int | str]:
     """Generate ``n`` models of class ``cls`` into a dataset file.
 
@@ -70,6 +72,9 @@ def generate_dataset(
         are collected (implies ``validate``).
     max_chunks
         Give up after this many chunks (default: enough for an incidence of 1 %).
+    executor
+        Label on this :class:`concurrent.futures.Executor` (e.g. a Dask cluster)
+        instead of local threads; generation itself runs here.
 
     Returns
     -------
@@ -85,7 +90,7 @@ def generate_dataset(
     if list(model.km_names) != list(gan.feature_names):
         raise ValueError(f"generator features do not match model {model.name!r}'s K_M names")
     validate = validate or only_valid
-    labeller = Labeller(KineticSystem(model), phys, float(gan.threshold))
+    labeller = Labeller(KineticSystem(model), phys, float(gan.threshold), executor=executor)
     want_relevant = cls == "relevant"
     max_chunks = max_chunks or max(10, int(100 * n / chunk_size) + 10)
     md = {
