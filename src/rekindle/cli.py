@@ -332,6 +332,13 @@ def train(
     label_encoding: Annotated[
         str, typer.Option(help="Class label fed to the networks: onehot or scalar (±1).")
     ] = "onehot",
+    min_spread_ratio: Annotated[
+        float,
+        typer.Option(
+            help="Keep the best generator among those whose spread ratio (std of generated "
+            "ln K_M / std of the data's, median) reaches this; 0: highest incidence (paper)."
+        ),
+    ] = 0.0,
     quiet: QuietOpt = False,
 ) -> None:
     """Train the conditional GAN on a labelled dataset → OUTPUT/generator.pt, metrics, figures.
@@ -354,11 +361,14 @@ def train(
             n_eval=n_eval,
             scaling=scaling,
             label_encoding=label_encoding,
+            min_spread_ratio=min_spread_ratio,
         )
         _, reps, best = train_generators(ds, output, cfg, progress=not quiet, log=console.print)
         numbers = training_figures(output, reps, best[1])
+        spread = reps[best[1]]["result"].best_spread_ratio
         console.print(
-            f"wrote {output / 'generator.pt'}: best incidence {best[0]:.4f} (repeat {best[1]}), "
+            f"wrote {output / 'generator.pt'}: best incidence {best[0]:.4f} (repeat {best[1]}, "
+            f"spread ratio {spread:.2f}), "
             f"KL(train) {numbers['kl_train_first']:.3f} → {numbers['kl_train_last']:.3f}, "
             f"Spearman ρ(incidence, KL) = {numbers['spearman_incidence_kl']:.3f}"
         )
@@ -611,6 +621,10 @@ def run(
     epochs: Annotated[int | None, typer.Option("--epochs", help="Override the profile.")] = None,
     n_sets: Annotated[int | None, typer.Option("--n-sets", help="Override the profile.")] = None,
     repeats: Annotated[int | None, typer.Option("--repeats", help="Override the profile.")] = None,
+    min_spread_ratio: Annotated[
+        float | None,
+        typer.Option(help="Override the profile: keep only generators this wide (see train)."),
+    ] = None,
     scheduler: SchedulerOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
@@ -627,6 +641,7 @@ def run(
             epochs=epochs,
             n_sets=n_sets,
             repeats=repeats,
+            min_spread_ratio=min_spread_ratio,
         )
         with _executor(scheduler) as ex:
             summary = run_pipeline(

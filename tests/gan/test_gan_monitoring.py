@@ -81,3 +81,19 @@ def test_metrics_csv_round_trip(tmp_path: Path) -> None:
     assert back[0]["epoch"] == 10 and isinstance(back[0]["epoch"], int)
     assert back[1]["d_loss"] == 0.125
     assert math.isnan(back[1]["incidence"]) and math.isnan(back[0]["kl_test"])
+
+
+def test_spread_ratio_of_a_known_narrowing() -> None:
+    from rekindle.gan import spread_ratio
+
+    rng = np.random.default_rng(3)
+    sd = np.array([0.5, 1.0, 2.0, 3.0, 0.7])
+    # generated ln K_M with every spread scaled by 0.6: the ratio is 0.6 (std error ~0.5 %)
+    km = np.exp(rng.normal(1.0, 0.6 * sd, size=(20_000, sd.size)))
+    assert spread_ratio(km, sd) == pytest.approx(0.6, abs=0.02)
+    assert spread_ratio(np.exp(rng.normal(0.0, sd, size=(20_000, 5))), sd) == pytest.approx(
+        1.0, abs=0.03
+    )
+    # features without reference spread are ignored; no reference / one model: NaN
+    assert spread_ratio(km, np.r_[sd[:4], 0.0]) == pytest.approx(0.6, abs=0.02)
+    assert np.isnan(spread_ratio(km, None)) and np.isnan(spread_ratio(km[:1], sd))

@@ -179,3 +179,29 @@ def test_labeller_output_checked(make_data: Callable[..., Any]) -> None:
     data = make_data(n=100, d=4, seed=9)
     with pytest.raises(ValueError, match="labeller returned"):
         KineticGAN(data.km, data.relevant).train(lambda km: np.zeros(3), _cfg(epochs=2))
+
+
+def test_min_spread_ratio_keeps_the_best_wide_generator(make_data: Callable[..., Any]) -> None:
+    data = make_data(n=400, d=6, seed=21)
+    kw = {"epochs": 10, "eval_every": 1, "n_eval": 200, "learning_rate": 1e-3}
+    paper = KineticGAN(data.km, data.relevant).train(data.labeller, _cfg(**kw))
+    spreads = np.array([m["spread_ratio"] for m in paper.metrics])
+    incid = np.array([m["incidence"] for m in paper.metrics])
+    assert np.all(np.isfinite(spreads)) and np.all(spreads > 0)
+    # the paper's rule: highest incidence, whatever the spread
+    assert paper.best_incidence == incid.max()
+
+    # same seed ⇒ same trajectory; only the choice of the kept generator changes
+    cut = float(np.median(spreads))
+    wide = KineticGAN(data.km, data.relevant).train(data.labeller, _cfg(**kw, min_spread_ratio=cut))
+    np.testing.assert_array_equal([m["spread_ratio"] for m in wide.metrics], spreads)
+    ok = spreads >= cut
+    assert wide.best_incidence == incid[ok].max()
+    best = next(m for m in wide.metrics if m["epoch"] == wide.best_epoch)
+    assert best["spread_ratio"] >= cut
+
+    # nothing qualifies: fall back to the highest incidence
+    none = KineticGAN(data.km, data.relevant).train(
+        data.labeller, _cfg(**kw, min_spread_ratio=100.0)
+    )
+    assert none.best_incidence == paper.best_incidence and none.best_epoch == paper.best_epoch

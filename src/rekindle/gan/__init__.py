@@ -19,6 +19,7 @@ from .monitoring import (
     kl_divergence_per_feature,
     read_metrics_csv,
     spearman,
+    spread_ratio,
     write_metrics_csv,
 )
 from .preprocessing import (
@@ -71,6 +72,7 @@ __all__ = [
     "read_metrics_csv",
     "scaler_from_dict",
     "spearman",
+    "spread_ratio",
     "train_test_split_indices",
     "transfer_config",
     "write_metrics_csv",

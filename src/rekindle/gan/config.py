@@ -249,6 +249,13 @@ class TrainingConfig(_ConfigBase):
         Histogram bins per feature of the KL monitor (30).
     kl_pseudocount : float
         Pseudo-count added to every histogram bin of the KL monitor (0.5).
+    min_spread_ratio : float
+        An evaluation can give the kept generator only when its ``spread_ratio``
+        (median over the K_M of std(ln K_M generated) / std(ln K_M of the relevant
+        training rows)) is at least this. 0 (default) is the paper's rule, highest
+        incidence; e.g. 0.8 refuses generators that raise the incidence by
+        narrowing the distributions (narrow saturations are stable by themselves).
+        When no evaluation qualifies, the highest incidence is kept.
     progress : bool
         Show a rich progress bar over epochs (True).
     """
@@ -273,6 +280,7 @@ class TrainingConfig(_ConfigBase):
     fake_labels: str = "batch"
     kl_bins: int = 30
     kl_pseudocount: float = 0.5
+    min_spread_ratio: float = 0.0
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -319,5 +327,9 @@ class TrainingConfig(_ConfigBase):
         )
         _check(
             _is_real(self.kl_pseudocount) and self.kl_pseudocount > 0, "kl_pseudocount must be > 0"
+        )
+        _check(
+            _is_real(self.min_spread_ratio) and 0.0 <= self.min_spread_ratio,
+            "min_spread_ratio must be >= 0",
         )
         _check(isinstance(self.progress, bool), "progress must be a bool")

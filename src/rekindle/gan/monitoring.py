@@ -50,6 +50,7 @@ __all__ = [
     "kl_divergence_per_feature",
     "read_metrics_csv",
     "spearman",
+    "spread_ratio",
     "write_metrics_csv",
 ]
 
@@ -260,3 +261,30 @@ def read_metrics_csv(path: str | os.PathLike[str]) -> list[dict[str, float]]:
                 rec[key] = int(num) if key == "epoch" else num
             out.append(rec)
     return out
+
+
+def spread_ratio(km: np.ndarray, reference_log_std: np.ndarray | None) -> float:
+    """How much of the training spread generated K_M keep (a collapse monitor).
+
+    Parameters
+    ----------
+    km : numpy.ndarray, shape (n, d)
+        Generated K_M (positive).
+    reference_log_std : numpy.ndarray, shape (d,) or None
+        ``std(ln K_M)`` per feature of the relevant training rows.
+
+    Returns
+    -------
+    float
+        Median over features (with a non-zero reference spread) of
+        ``std(ln K_M generated) / reference_log_std``; 1 for a generator as wide as
+        the data, → 0 for a collapsed one; NaN without a reference or with n < 2.
+    """
+    if reference_log_std is None or km.shape[0] < 2:
+        return math.nan
+    ok = reference_log_std > 0
+    if not ok.any():
+        return math.nan
+    with np.errstate(invalid="ignore", divide="ignore"):
+        gen = np.std(np.log(km[:, ok]), axis=0)
+    return float(np.median(gen / reference_log_std[ok]))

@@ -56,7 +56,7 @@ from torch.nn import functional as F
 
 from .config import ArchitectureConfig, TrainingConfig
 from .modules import Discriminator, Generator
-from .monitoring import kl_divergence, write_metrics_csv
+from .monitoring import kl_divergence, spread_ratio, write_metrics_csv
 from .preprocessing import RELEVANT, LogMinMaxScaler, Scaler
 
 __all__ = [
@@ -251,11 +251,20 @@ class TrainingResult:
     output_dir: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def best_spread_ratio(self) -> float:
+        """Spread ratio of the evaluation at ``best_epoch`` (NaN if not evaluated)."""
+        for m in self.metrics:
+            if m["epoch"] == self.best_epoch:
+                return float(m.get("spread_ratio", math.nan))
+        return math.nan
+
     def summary(self) -> dict[str, Any]:
         """Small JSON-like summary (stored in the generator artefact)."""
         return {
             "best_epoch": int(self.best_epoch),
             "best_incidence": float(self.best_incidence),
+            "best_spread_ratio": self.best_spread_ratio,
             "failed": bool(self.failed),
             "failure_epoch": None if self.failure_epoch is None else int(self.failure_epoch),
             "epochs_completed": int(self.epochs_completed),
@@ -272,7 +281,7 @@ class GANTrainer:
         Initialised networks (moved to the training device by :meth:`fit`).
         Generator parameters with ``requires_grad=False`` are frozen (not given
         to the optimiser).
-    scaler : LogMinMaxScaler
+    scaler : LogMinMaxScaler or SaturationScaler
         Fitted scaler mapping scaled generator output back to K_M.
     config : TrainingConfig, optional
         Training plan; paper defaults if omitted.
@@ -307,6 +316,7 @@ class GANTrainer:
         self.threshold = float(threshold)
         self.context = dict(context or {})
         self.device = resolve_device(self.config.device)
+        self._ref_log_std: np.ndarray | None = None
 
     # ------------------------------------------------------------------ setup
     def _setup(self, x_train: np.ndarray, y_train: np.ndarray) -> None:
@@ -425,8 +435,9 @@ class GANTrainer:
         finally:
             G.train()
         incidence = math.nan
+        km = self.scaler.inverse_transform(xs)
+        spread = spread_ratio(km, self._ref_log_std)
         if self.labeller is not None:
-            km = self.scaler.inverse_transform(xs)
             eig = np.asarray(self.labeller(km), dtype=np.float64).reshape(-1)
             if eig.shape[0] != cfg.n_eval:
                 raise ValueError(f"labeller returned {eig.shape[0]} values for {cfg.n_eval} models")
@@ -440,7 +451,19 @@ class GANTrainer:
             if ref_test is not None and len(ref_test)
             else math.nan
         )
-        return {"incidence": incidence, "kl_train": kl_train, "kl_test": kl_test}
+        return {
+            "incidence": incidence,
+            "kl_train": kl_train,
+            "kl_test": kl_test,
+            "spread_ratio": spread,
+        }
+
+    def _wide_enough(self, evaluation: Mapping[str, Any] | None) -> bool:
+        """Whether an evaluation may give the kept generator (``min_spread_ratio``)."""
+        if evaluation is None:
+            return False
+        spread = evaluation.get("spread_ratio", math.nan)
+        return not spread < self.config.min_spread_ratio  # NaN (no reference) qualifies
 
     # ------------------------------------------------------------------ checkpoints
     def _checkpoint_payload(self, st: dict[str, Any]) -> dict[str, Any]:
@@ -580,6 +603,11 @@ class GANTrainer:
             self._setup(x_train, y_train)
             ref_train = np.asarray(ref_train, dtype=np.float64)
             ref_test = None if ref_test is None else np.asarray(ref_test, dtype=np.float64)
+            self._ref_log_std = (
+                np.std(np.log(self.scaler.inverse_transform(ref_train)), axis=0)
+                if ref_train.shape[0] >= 2
+                else None
+            )
             out = Path(output_dir) if output_dir is not None else None
             ck_path = out / CHECKPOINT_NAME if out is not None else None
             st: dict[str, Any] = {
@@ -679,14 +707,25 @@ class GANTrainer:
                         **ev,
                         "seconds": st["elapsed"],
                     }
+                    best_m = next(
+                        (r for r in st["metrics"] if r["epoch"] == st["best_epoch"]), None
+                    )
                     st["metrics"].append(m)
                     merged.update(ev)
                     score = ev["incidence"] if use_score_incidence else -ev["kl_train"]
                     best_score = st["best_incidence"] if use_score_incidence else -st["best_kl"]
+                    # evaluations wide enough (min_spread_ratio) rank above narrow ones
+                    ok, best_ok = self._wide_enough(ev), self._wide_enough(best_m)
                     better = (
                         st["best_state"] is None
-                        or score > best_score
-                        or (score == best_score and ev["kl_train"] < st["best_kl"])
+                        or (ok and not best_ok)
+                        or (
+                            ok == best_ok
+                            and (
+                                score > best_score
+                                or (score == best_score and ev["kl_train"] < st["best_kl"])
+                            )
+                        )
                     )
                     if better:
                         st["best_state"] = _clone_state(self.generator)

@@ -138,6 +138,8 @@ def plot_training_curves(
     Panel a: mean ``kl_train`` (black) with min-max band over repeats (orange)
     and mean ``kl_test`` (dashed). Panel b: mean ``incidence`` (black) with
     min-max band (green) and a triangle at each repeat's maximum incidence.
+    Panel c, where the metrics hold a ``spread_ratio``: how wide the generated
+    distributions are relative to the data (1 = as wide; a collapse falls to 0).
 
     Parameters
     ----------
@@ -158,8 +160,11 @@ def plot_training_curves(
         ``path``.
     """
     data = _load_runs(runs)
-    fig = Figure(figsize=(7.0, 6.0), layout="constrained")
-    ax_kl, ax_inc = fig.subplots(2, 1, sharex=True)
+    _, spread = _aligned(data, "spread_ratio")
+    with_spread = bool(np.any(np.isfinite(spread)))
+    fig = Figure(figsize=(7.0, 8.5 if with_spread else 6.0), layout="constrained")
+    axes = fig.subplots(3 if with_spread else 2, 1, sharex=True)
+    ax_kl, ax_inc = axes[0], axes[1]
 
     epochs, kl = _aligned(data, "kl_train")
     mean, lo, hi = _band(kl)
@@ -190,9 +195,18 @@ def plot_training_curves(
             ax_inc.plot(epochs[j], row[j], marker="^", color="black", ms=7, ls="none")
     ax_inc.set_ylim(-0.02, 1.02)
     ax_inc.set_ylabel("incidence of relevant models")
-    ax_inc.set_xlabel("epoch")
     ax_inc.legend(frameon=False, loc="lower right")
     ax_inc.set_title("b", loc="left", fontweight="bold")
+    if with_spread:
+        ax_sp = axes[2]
+        mean, lo, hi = _band(spread)
+        ax_sp.fill_between(epochs, lo, hi, color="tab:blue", alpha=0.3, lw=0, label="min-max")
+        ax_sp.plot(epochs, mean, color="black", lw=1.6, label="mean spread ratio")
+        ax_sp.axhline(1.0, color="grey", ls=":", lw=1, label="as wide as the data")
+        ax_sp.set_ylabel("std ln K_M generated / data\n(median over K_M)")
+        ax_sp.legend(frameon=False, loc="lower right")
+        ax_sp.set_title("c", loc="left", fontweight="bold")
+    axes[-1].set_xlabel("epoch")
     if title:
         fig.suptitle(title)
     return _save(fig, path, dpi)
