@@ -79,6 +79,13 @@ KEY_RESULTS: tuple[KeyResult, ...] = (
         "fraction",
     ),
     KeyResult(
+        "spread_ratio_median",
+        "Spread of the generated K_M: std(ln K_M) over that of the relevant ORACLE data "
+        "(median over the K_M; 1 = as wide, narrow models are stable by themselves)",
+        "— (not reported)",
+        "fraction",
+    ),
+    KeyResult(
         "returned_fraction_training",
         "Perturbed models returning to the steady state, training data (ORACLE)",
         "66.31 % (fdp1, perturbations 0.5–2× X_ref)",
