@@ -204,7 +204,7 @@ def plot_training_curves(
         ax_sp.plot(epochs, mean, color="black", lw=1.6, label="mean spread ratio")
         ax_sp.axhline(1.0, color="grey", ls=":", lw=1, label="as wide as the data")
         ax_sp.set_ylabel("std ln K_M generated / data\n(median over K_M)")
-        ax_sp.legend(frameon=False, loc="lower right")
+        ax_sp.legend(frameon=False, loc="best")
         ax_sp.set_title("c", loc="left", fontweight="bold")
     axes[-1].set_xlabel("epoch")
     if title:
