@@ -49,6 +49,9 @@ def test_transfer_experiment_writes_rows_and_figures(tmp_path):
     for r in rows:
         assert r["source"] == "fdp1" and r["target"] == "fdp4"
         assert 0.0 <= r["incidence"] <= 1.0
+        # trained generators report their width against the target sets
+        assert (r["mode"] == "pretrained") == np.isnan(r["spread_ratio"])
+        assert r["mode"] == "pretrained" or r["spread_ratio"] > 0
     # the incidence is measured by the engine at the *target* physiology
     t4 = load_physiology("ecoli", "fdp4")
     pre = KineticGAN.load(tmp_path / "generator.pt")

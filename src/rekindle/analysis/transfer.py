@@ -85,7 +85,9 @@ def run_transfer_experiment(
         One row per (target, n_sets, mode, repeat): ``source``, ``target``,
         ``n_sets``, ``mode`` (``transfer`` | ``scratch`` | ``pretrained``),
         ``repeat``, ``incidence`` (best during training), ``best_epoch``,
-        ``incidence_training_data`` (fraction relevant among the n sets).
+        ``incidence_training_data`` (fraction relevant among the n sets),
+        ``spread_ratio`` (of the kept generator, against the relevant target sets)
+        and ``failed`` (the discriminator-accuracy failure rule).
     """
     from rekindle.data import load_model, load_physiology
     from rekindle.gan import KineticGAN, TrainingConfig
@@ -150,6 +152,7 @@ def run_transfer_experiment(
                         res.best_incidence,
                         res.best_epoch,
                         float(rel.mean()),
+                        res,
                     )
                 )
                 log(f"  n={n} transfer repeat {r}: incidence {res.best_incidence:.3f}")
@@ -181,6 +184,7 @@ def run_transfer_experiment(
                             sres.best_incidence,
                             sres.best_epoch,
                             float(rel.mean()),
+                            sres,
                         )
                     )
                     log(f"  n={n} scratch repeat {r}: incidence {sres.best_incidence:.3f}")
@@ -245,7 +249,9 @@ def _validate_generators(system, generators, st: TransferSettings, out: Path) ->
     return numbers
 
 
-def _row(source, target, n, mode, repeat, incidence, epoch, data_incidence) -> dict[str, Any]:
+def _row(
+    source, target, n, mode, repeat, incidence, epoch, data_incidence, result=None
+) -> dict[str, Any]:
     return {
         "source": source,
         "target": target,
@@ -255,6 +261,9 @@ def _row(source, target, n, mode, repeat, incidence, epoch, data_incidence) -> d
         "incidence": float(incidence),
         "best_epoch": int(epoch),
         "incidence_training_data": data_incidence,
+        # width of the kept generator against the n target sets, and the failure rule
+        "spread_ratio": float("nan") if result is None else result.best_spread_ratio,
+        "failed": False if result is None else bool(result.failed),
     }
 
 
