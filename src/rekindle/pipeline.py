@@ -505,15 +505,14 @@ def training_figures(out: Path, repeats: list[dict], best_repeat: int) -> dict[s
 
 def _diversity(km_relevant: np.ndarray, generated: Any, system: Any) -> dict[str, Any]:
     """How much of the training spread the generated models keep (collapse check)."""
-    km_gen = system.km_of(generated.parameters)
-    gen = np.log10(km_gen)
-    ref = np.log10(km_relevant)
-    ratio = np.std(gen, axis=0) / np.std(ref, axis=0)
+    from rekindle.gan.monitoring import spread_ratios
+
+    ratio = spread_ratios(system.km_of(generated.parameters), np.std(np.log(km_relevant), axis=0))
     return {
-        "spread_ratio_median": float(np.median(ratio)),
+        "spread_ratio_median": float(np.nanmedian(ratio)),
         "spread_ratio_quartiles": [
-            float(np.quantile(ratio, 0.25)),
-            float(np.quantile(ratio, 0.75)),
+            float(np.nanquantile(ratio, 0.25)),
+            float(np.nanquantile(ratio, 0.75)),
         ],
     }
 

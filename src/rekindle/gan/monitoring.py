@@ -51,6 +51,7 @@ __all__ = [
     "read_metrics_csv",
     "spearman",
     "spread_ratio",
+    "spread_ratios",
     "write_metrics_csv",
 ]
 
@@ -263,6 +264,28 @@ def read_metrics_csv(path: str | os.PathLike[str]) -> list[dict[str, float]]:
     return out
 
 
+def spread_ratios(km: np.ndarray, reference_log_std: np.ndarray) -> np.ndarray:
+    """Per-feature ``std(ln K_M generated) / reference_log_std``.
+
+    Parameters
+    ----------
+    km : numpy.ndarray, shape (n, d)
+        Generated K_M (positive).
+    reference_log_std : numpy.ndarray, shape (d,)
+        ``std(ln K_M)`` per feature of the reference (relevant training) rows.
+
+    Returns
+    -------
+    numpy.ndarray, shape (d,)
+        1 where the generator is as wide as the data, → 0 where it collapsed; NaN
+        where the reference has no spread.
+    """
+    ref = np.asarray(reference_log_std, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        gen = np.std(np.log(km), axis=0)
+        return np.where(ref > 0, gen / np.where(ref > 0, ref, 1.0), np.nan)
+
+
 def spread_ratio(km: np.ndarray, reference_log_std: np.ndarray | None) -> float:
     """How much of the training spread generated K_M keep (a collapse monitor).
 
@@ -276,15 +299,12 @@ def spread_ratio(km: np.ndarray, reference_log_std: np.ndarray | None) -> float:
     Returns
     -------
     float
-        Median over features (with a non-zero reference spread) of
-        ``std(ln K_M generated) / reference_log_std``; 1 for a generator as wide as
-        the data, → 0 for a collapsed one; NaN without a reference or with n < 2.
+        Median of :func:`spread_ratios` over the features with a non-zero reference
+        spread; 1 for a generator as wide as the data, → 0 for a collapsed one; NaN
+        without a reference or with n < 2.
     """
     if reference_log_std is None or km.shape[0] < 2:
         return math.nan
-    ok = reference_log_std > 0
-    if not ok.any():
-        return math.nan
-    with np.errstate(invalid="ignore", divide="ignore"):
-        gen = np.std(np.log(km[:, ok]), axis=0)
-    return float(np.median(gen / reference_log_std[ok]))
+    ratios = spread_ratios(km, reference_log_std)
+    ratios = ratios[np.isfinite(ratios)]
+    return float(np.median(ratios)) if ratios.size else math.nan
