@@ -11,7 +11,7 @@ import io
 import json
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -130,17 +130,14 @@ def _executor(scheduler: str | None) -> Iterator[Any]:
         return
     from rekindle.scale import dask_executor
 
-    try:
-        cm = dask_executor(scheduler, timeout=SCHEDULER_CONNECT_TIMEOUT_S)
-        ex = cm.__enter__()
-    except ImportError as exc:
-        raise _UserError(str(exc)) from None
-    except OSError as exc:
-        raise _UserError(f"cannot reach the Dask scheduler {scheduler}: {exc}") from None
-    try:
+    with ExitStack() as stack:
+        try:  # only connecting is translated; errors of the work itself pass through
+            ex = stack.enter_context(dask_executor(scheduler, timeout=SCHEDULER_CONNECT_TIMEOUT_S))
+        except ImportError as exc:
+            raise _UserError(str(exc)) from None
+        except OSError as exc:
+            raise _UserError(f"cannot reach the Dask scheduler {scheduler}: {exc}") from None
         yield ex
-    finally:
-        cm.__exit__(None, None, None)
 
 
 def _load(model: str, physiology: str | None):
