@@ -137,6 +137,27 @@ def test_validation_on_a_dask_cluster_equals_local(smoke_run, tmp_path):
     assert np.isfinite(a.max_real_eigenvalue).all()
 
 
+@pytest.mark.slow
+def test_dynamics_reports_the_spread_of_each_dataset(smoke_run, tmp_path):
+    oracle, generated = smoke_run / "oracle.h5", smoke_run / "generated.h5"
+    res = runner.invoke(app, ["dynamics", str(oracle), str(generated), "-o", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    with (tmp_path / "dynamics.csv").open() as fh:
+        rows = {r["population"]: r for r in csv.DictReader(fh)}
+    summary = json.loads((smoke_run / "summary.json").read_text())
+    # the generated models against the relevant ORACLE models: the run's own number
+    assert float(rows["generated"]["spread_ratio"]) == pytest.approx(
+        summary["spread_ratio_median"], rel=1e-12
+    )
+    res = runner.invoke(
+        app, ["dynamics", str(oracle), "--relevant-only", "-o", str(tmp_path / "r")]
+    )
+    assert res.exit_code == 0, res.output
+    with (tmp_path / "r" / "dynamics.csv").open() as fh:
+        (row,) = csv.DictReader(fh)
+    assert float(row["spread_ratio"]) == pytest.approx(1.0, rel=1e-12)  # itself
+
+
 def test_corrupted_generator_is_refused(tmp_path):
     bad = tmp_path / "generator.pt"
     bad.write_bytes(b"\x80\x02 not a torch file")

@@ -439,24 +439,42 @@ def dynamics(
     relevant_only: Annotated[bool, typer.Option(help="Only the relevant models of each.")] = False,
     threshold: ThresholdOpt = -9.0,
 ) -> None:
-    """Distributions of max Re(λ) and of the dominant time constant (paper Fig. 2d)."""
+    """Distributions of max Re(λ) and of the dominant time constant (paper Fig. 2d).
+
+    Also the spread ratio of each dataset's K_M against the relevant models of the
+    first dataset (std of ln K_M, median over the K_M; 1 = as wide, 0 = collapsed).
+    """
 
     def go() -> None:
+        from rekindle.data import load_model
+        from rekindle.gan.monitoring import spread_ratio
         from rekindle.io.dataset import read_dataset
+        from rekindle.kinetics import KineticSystem
         from rekindle.pipeline import analyse_dynamics
 
-        pops = {}
+        pops, spreads, system, ref = {}, {}, None, None
         for path in datasets:
             ds = read_dataset(path)
             lam = ds.max_real_eigenvalue[ds.relevant] if relevant_only else ds.max_real_eigenvalue
             if np.isnan(lam).all():
                 raise _UserError(f"{path} has no eigenvalues (generated without --validate?)")
             pops[path.stem] = lam
-        dyn = analyse_dynamics(pops, output, threshold=threshold)
+            if system is None:
+                system = KineticSystem(load_model(str(ds.metadata.get("model"))))
+            if ds.parameter_names != system.model.parameter_names:
+                raise _UserError(f"{path} is not a parameter set of model {system.model.name!r}")
+            km = system.km_of(ds.parameters[ds.relevant] if relevant_only else ds.parameters)
+            if ref is None:
+                ref = np.std(np.log(system.km_of(ds.parameters[ds.relevant])), axis=0)
+            spreads[path.stem] = spread_ratio(km, ref)
+        dyn = analyse_dynamics(pops, output, threshold=threshold, spread_ratio=spreads)
         for name, rec in dyn.items():
             console.print(
                 f"{name}: n={rec['n']}, relevant {rec['fraction_relevant']:.4f}, "
-                f"median τ {rec.get('tau_median_min', float('nan')):.3g} min"
+                f"median τ {rec.get('tau_median_min', float('nan')):.3g} min, "
+                f"max Re(λ) quartiles {rec['max_eig_q25_per_h']:.1f} / "
+                f"{rec['max_eig_median_per_h']:.1f} / {rec['max_eig_q75_per_h']:.1f} 1/h, "
+                f"spread ratio {rec['spread_ratio']:.2f}"
             )
         console.print(f"wrote {output / 'dynamics.csv'} and {output / 'fig2d_dynamics.png'}")
 

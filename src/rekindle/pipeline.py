@@ -523,6 +523,7 @@ def analyse_dynamics(
     *,
     threshold: float = -9.0,
     plotted: Sequence[str] | None = None,
+    spread_ratio: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """Distributions of max Re(λ) and τ per population → ``dynamics.csv``, Fig. 2d.
 
@@ -532,13 +533,25 @@ def analyse_dynamics(
         ``{name: max Re(λ) (n,) in 1/h}``.
     plotted
         Names drawn in the figure (default: all).
+    spread_ratio
+        ``{name: spread ratio}`` of the populations' K_M against a reference
+        (:func:`rekindle.gan.spread_ratio`), added as a ``spread_ratio`` column.
     """
-    from rekindle.analysis.dynamics import summarize_dynamics, write_dynamics_csv
+    from rekindle.analysis.dynamics import (
+        SUMMARY_FIELDS,
+        summarize_dynamics,
+        write_dynamics_csv,
+    )
     from rekindle.plots.dynamics import plot_dynamics
 
     out = Path(out)
     dyn = summarize_dynamics(populations, threshold=threshold)
-    write_dynamics_csv(dyn, out / "dynamics.csv")
+    fields: tuple[str, ...] = tuple(SUMMARY_FIELDS)
+    if spread_ratio is not None:
+        for name, rec in dyn.items():
+            rec["spread_ratio"] = spread_ratio.get(name, float("nan"))
+        fields += ("spread_ratio",)
+    write_dynamics_csv(dyn, out / "dynamics.csv", fields)
     names = list(plotted) if plotted else list(populations)
     plot_dynamics(
         {k: populations[k] for k in names}, out / "fig2d_dynamics.png", threshold=threshold
