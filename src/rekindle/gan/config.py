@@ -18,13 +18,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from rekindle.errors import ConfigError
+
 __all__ = ["ArchitectureConfig", "ConfigError", "TrainingConfig"]
 
 _C = TypeVar("_C", bound="_ConfigBase")
-
-
-class ConfigError(ValueError):
-    """Raised for invalid or unknown configuration entries."""
 
 
 class _ConfigBase:

@@ -39,6 +39,7 @@ import numpy as np
 import torch
 
 from rekindle import __version__
+from rekindle.errors import GeneratorFileError
 
 from .config import ArchitectureConfig, ConfigError, TrainingConfig
 from .modules import Discriminator, Generator
@@ -72,15 +73,6 @@ __all__ = [
 FORMAT_NAME = "rekindle-generator"
 FORMAT_VERSION = 1
 DEFAULT_THRESHOLD = -9.0
-
-
-class GeneratorFileError(ValueError):
-    """A generator artefact is corrupted, truncated, of another version or inconsistent."""
-
-    def __init__(self, path: str | os.PathLike[str], problem: str) -> None:
-        self.path = Path(path)
-        self.problem = problem
-        super().__init__(f"cannot load generator file '{self.path}': {problem}")
 
 
 def _state_digest(state: Mapping[str, torch.Tensor]) -> str:

@@ -54,6 +54,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from rekindle.errors import CheckpointError
+
 from .config import ArchitectureConfig, TrainingConfig
 from .modules import Discriminator, Generator
 from .monitoring import kl_divergence, spread_ratio, write_metrics_csv
@@ -89,10 +91,6 @@ RESUMABLE_FIELDS = frozenset(
 _SEED_DROPOUT = 1
 _SEED_SAMPLER = 2
 _SEED_EVAL = 3
-
-
-class CheckpointError(ValueError):
-    """A checkpoint cannot be used to resume this training run."""
 
 
 def _derive_seed(seed: int, *keys: int) -> int:

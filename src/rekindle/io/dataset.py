@@ -28,13 +28,10 @@ import h5py
 import numpy as np
 
 from rekindle import __version__
+from rekindle.errors import DatasetError
 from rekindle.io._hdf5 import STRING_DTYPE, open_for_reading, read_strings
 
 DATASET_FORMAT = "rekindle-dataset/1"
-
-
-class DatasetError(ValueError):
-    """A dataset file is missing, malformed or inconsistent."""
 
 
 @dataclass

@@ -14,6 +14,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from rekindle.errors import ParameterFileError
 from rekindle.io._atomic import atomic_path
 from rekindle.io._hdf5 import STRING_DTYPE, open_for_reading, read_strings
 from rekindle.kinetics.model import KineticModel
@@ -22,10 +23,6 @@ _SET = re.compile(r"^parameter_set_(\d+)$")
 
 # Parameters a population may omit: filled with the model's defaults.
 _OPTIONAL_PREFIXES = ("volume_", "cell_volume_", "hill_coefficient_")
-
-
-class ParameterFileError(ValueError):
-    """A parameter population file is malformed; the message names the culprit."""
 
 
 def read_parameter_names(path: str | Path) -> list[str]:

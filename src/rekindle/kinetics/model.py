@@ -14,11 +14,8 @@ from functools import cached_property
 
 import numpy as np
 
+from rekindle.errors import ModelError
 from rekindle.kinetics.mechanisms import MECHANISMS, MODIFIER_KINDS, Mechanism, label_names
-
-
-class ModelError(ValueError):
-    """A model definition is inconsistent; the message names the culprit."""
 
 
 @dataclass(frozen=True)

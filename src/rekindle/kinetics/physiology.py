@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rekindle.errors import PhysiologyError
 from rekindle.kinetics.model import KineticModel
 
 # R in kcal mol⁻¹ K⁻¹ and the reference temperature of the published data: with these
@@ -21,10 +22,6 @@ from rekindle.kinetics.model import KineticModel
 # R = 8.314472/4184 they are 1.3 % off; see ecoli-model-facts.md).
 GAS_CONSTANT_KCAL = 1.9858775e-3
 TEMPERATURE_K = 298.15
-
-
-class PhysiologyError(ValueError):
-    """A steady state is inconsistent with its model; the message names the culprit."""
 
 
 @dataclass(frozen=True)
