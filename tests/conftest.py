@@ -67,9 +67,13 @@ def toy_ref():
     return load_physiology("toy", "ref")
 
 
-@pytest.fixture(scope="session")
-def published_toy_sets(reference_dir, ecoli):
-    """The 1000 published fdp1 parameter sets in the model's order, and the 500 eigenvalues."""
+PUBLISHED_FIXTURE = Path(__file__).resolve().parent / "data" / "published_toy_sets.npz"
+"""100 published fdp1 toy sets and their published max Re(λ), in rekindle's layout
+(built by tools/make_published_fixture.py): the published-data tests run on a fresh
+clone without ../shared."""
+
+
+def _published_from_reference(reference: Path, ecoli):
     import csv
 
     from rekindle.io.skimpy_hdf5 import (
@@ -78,12 +82,31 @@ def published_toy_sets(reference_dir, ecoli):
         read_parameter_population,
     )
 
-    names = read_parameter_names(reference_dir / "rekindle" / "toy_parameter_names.txt")
+    names = read_parameter_names(reference / "rekindle" / "toy_parameter_names.txt")
     idx, values, names = read_parameter_population(
-        reference_dir / "rekindle" / "toy_parameter_sets.h5", names
+        reference / "rekindle" / "toy_parameter_sets.h5", names
     )
     params = align_to_model(values, names, ecoli)
-    with (reference_dir / "rekindle" / "toy_max_eigenvalues_first500.csv").open() as fh:
+    with (reference / "rekindle" / "toy_max_eigenvalues_first500.csv").open() as fh:
         rows = list(csv.DictReader(fh))
     ref = {int(r["parameter_set"]): float(r["max_real_eigenvalue"]) for r in rows}
     return idx, params, names, ref
+
+
+def _published_from_fixture():
+    with np.load(PUBLISHED_FIXTURE) as f:
+        idx = f["parameter_set"]
+        ref = dict(zip(idx.tolist(), f["max_real_eigenvalue"].tolist(), strict=True))
+        return idx, f["parameters"], [str(n) for n in f["parameter_names"]], ref
+
+
+@pytest.fixture(scope="session")
+def published_toy_sets(ecoli):
+    """Published fdp1 toy sets in the model's order and their published max Re(λ).
+
+    From ../shared/reference when present (1000 sets, 500 eigenvalues), else from the
+    fixture inside tests/ (100 sets, 100 eigenvalues).
+    """
+    if (REFERENCE / "rekindle" / "toy_parameter_sets.h5").exists():
+        return _published_from_reference(REFERENCE, ecoli)
+    return _published_from_fixture()
