@@ -31,7 +31,9 @@ def main(reference: Path) -> None:
     index, values, names = read_parameter_population(src / "toy_parameter_sets.h5", names)
     params = align_to_model(values, names, model)
     with (src / "toy_max_eigenvalues_first500.csv").open() as fh:
-        published = {int(r["parameter_set"]): float(r["max_real_eigenvalue"]) for r in csv.DictReader(fh)}
+        published = {
+            int(r["parameter_set"]): float(r["max_real_eigenvalue"]) for r in csv.DictReader(fh)
+        }
     chosen = sorted(published)[:N_SETS]
     row = {int(i): k for k, i in enumerate(index)}
     np.savez_compressed(
