@@ -58,6 +58,7 @@ def generate_dataset(
     only_valid: bool = False,
     chunk_size: int = 50_000,
     max_chunks: int | None = None,
+    force: bool = False,
     progress: Callable[[int], None] | None = None,
     executor: Executor | None = None,
 ) -> dict[str, float | int | str]:
@@ -72,6 +73,9 @@ def generate_dataset(
         are collected (implies ``validate``).
     max_chunks
         Give up after this many chunks (default: enough for an incidence of 1 %).
+    force
+        Discard the journal ``<output>.partial/`` of an interrupted generation (refused
+        otherwise; generation is not resumable).
     executor
         Label on this :class:`concurrent.futures.Executor` (e.g. a Dask cluster)
         instead of local threads; generation itself runs here.
@@ -104,7 +108,7 @@ def generate_dataset(
         "only_valid": only_valid,
         "labels": "engine" if validate else "requested class (not validated)",
     }
-    writer = DatasetWriter(output, model.parameter_names, md)
+    writer = DatasetWriter(output, model.parameter_names, md, force=force)
     written = generated = n_rel = 0
     try:
         chunk = 0
@@ -130,8 +134,7 @@ def generate_dataset(
             if progress:
                 progress(written)
     except BaseException:
-        writer.abort()
-        Path(writer.partial).unlink(missing_ok=True)
+        writer.abort(discard=True)
         raise
     incidence = n_rel / generated if validate and generated else float("nan")
     path = writer.close(extra_metadata={"n_generated": generated, "incidence_generated": incidence})

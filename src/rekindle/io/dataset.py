@@ -9,16 +9,18 @@ Layout (``format = "rekindle-dataset/1"``)::
     attrs: format, model, physiology, threshold, seed, source, rekindle_version,
            created, settings (JSON), n_models
 
-Datasets are written through :class:`DatasetWriter`, which streams chunks into
-``<path>.partial`` and renames it onto ``path`` only when complete; an interrupted
-write can be resumed (the completed chunk count is stored in the partial file).
+Datasets are written through :class:`DatasetWriter`, which commits chunks one by one
+to the journal ``<path>.partial/`` and assembles ``path`` only when all are there; an
+interrupted write can be resumed (verified against the journal's content). Readers
+refuse incomplete files: a ``.partial``, a file whose ``n_models`` disagrees with its
+arrays or that was never finished (no ``incidence``), a damaged HDF5 file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,7 +31,9 @@ import numpy as np
 
 from rekindle import __version__
 from rekindle.errors import DatasetError
+from rekindle.io._atomic import atomic_path
 from rekindle.io._hdf5 import STRING_DTYPE, open_for_reading, read_strings
+from rekindle.io._journal import JOURNAL_FORMAT, ChunkJournal
 
 DATASET_FORMAT = "rekindle-dataset/1"
 
@@ -102,20 +106,34 @@ def _metadata_attrs(metadata: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _json_scalar(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
 class DatasetWriter:
-    """Stream chunks of labelled parameter sets into a dataset file.
+    """Stream chunks of labelled parameter sets into a dataset file, crash-consistently.
+
+    Chunks go to the journal ``<path>.partial/`` (one file per chunk, committed by one
+    atomic rename, see :mod:`rekindle.io._journal`); :meth:`close` assembles them into
+    ``path`` (temporary file, fsync, rename) and deletes the journal. A process killed at
+    any moment leaves ``path`` untouched and a journal that ``resume=True`` continues
+    after verifying it; a second writer of the same ``path`` is refused while the first
+    runs.
 
     Parameters
     ----------
     path
-        Final file path; data go to ``<path>.partial`` until :meth:`close`.
+        Final file path.
     parameter_names
         Column names.
     metadata
         Stored as attributes (nested values as JSON).
     resume
-        Continue an existing ``.partial`` file written with the same names and
-        metadata; :attr:`chunks_done` says how many chunks it already holds.
+        Continue an existing journal written with the same names and metadata;
+        :attr:`chunks_done` says how many chunks it already holds.
+    force
+        Discard an existing journal. Without ``resume`` or ``force`` an existing journal
+        is refused.
 
     Examples
     --------
@@ -130,104 +148,92 @@ class DatasetWriter:
         metadata: Mapping[str, Any],
         *,
         resume: bool = False,
+        force: bool = False,
     ) -> None:
         self.path = Path(path)
-        self.partial = self.path.with_name(self.path.name + ".partial")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.partial = partial_path(self.path)
+        if self.path.is_dir():
+            raise DatasetError(f"output {self.path} is a folder, not a file")
         self._names = list(parameter_names)
-        attrs = _metadata_attrs(
-            {
-                **metadata,
-                "format": DATASET_FORMAT,
-                "rekindle_version": __version__,
-            }
+        attrs = {k: _json_scalar(v) for k, v in _metadata_attrs(metadata).items()}
+        manifest = {
+            "journal": JOURNAL_FORMAT,
+            "parameter_names": self._names,
+            "attrs": {**attrs, "format": DATASET_FORMAT},
+            "created": datetime.now(timezone.utc).isoformat(),
+            "rekindle_version": __version__,
+        }
+        self._journal = ChunkJournal.open(
+            self.partial, manifest, resume=resume, force=force, what=str(self.path)
         )
-        self.chunks_done = 0
-        if resume and self.partial.exists():
-            self._file = h5py.File(self.partial, "a")
-            stored = read_strings(self._file["parameter_names"])
-            same = stored == self._names and all(
-                str(self._file.attrs.get(k)) == str(v)
-                for k, v in attrs.items()
-                if k not in ("created", "rekindle_version")
-            )
-            if not same:
-                self._file.close()
-                raise DatasetError(
-                    f"{self.partial} was written with other settings; delete it or drop --resume"
-                )
-            self.chunks_done = int(self._file.attrs.get("chunks_done", 0))
-            return
-        self.partial.unlink(missing_ok=True)
-        self._file = h5py.File(self.partial, "w")
-        f = self._file
-        p = len(self._names)
-        f.create_dataset(
-            "parameter_names", data=np.array(self._names, dtype=object), dtype=STRING_DTYPE
-        )
-        f.create_dataset(
-            "parameters",
-            shape=(0, p),
-            maxshape=(None, p),
-            dtype="f8",
-            chunks=(max(1, min(1024, 2**20 // max(p, 1))), p),
-        )
-        f.create_dataset(
-            "max_real_eigenvalue", shape=(0,), maxshape=(None,), dtype="f8", chunks=(4096,)
-        )
-        f.create_dataset("relevant", shape=(0,), maxshape=(None,), dtype=bool, chunks=(4096,))
-        for k, v in attrs.items():
-            f.attrs[k] = v
-        f.attrs["created"] = datetime.now(timezone.utc).isoformat()
-        f.attrs["chunks_done"] = 0
-        f.attrs["n_models"] = 0
+
+    @property
+    def chunks_done(self) -> int:
+        """Chunks committed so far (those of an earlier run included)."""
+        return self._journal.n_chunks
 
     @property
     def n_models(self) -> int:
-        """Number of rows written so far."""
-        return int(self._file["parameters"].shape[0])
+        """Number of rows committed so far."""
+        return self._journal.n_rows
 
     def append(
         self, parameters: np.ndarray, max_real_eigenvalue: np.ndarray, relevant: np.ndarray
     ) -> None:
-        """Append one chunk (flushed to disk, counted in :attr:`chunks_done`)."""
+        """Commit one chunk (durably, chunk and count in one atomic step)."""
         parameters = np.asarray(parameters, dtype=float)
         m = parameters.shape[0]
         if parameters.ndim != 2 or parameters.shape[1] != len(self._names):
             raise DatasetError(
                 f"chunk must have shape (n, {len(self._names)}), got {parameters.shape}"
             )
-        f = self._file
-        n = self.n_models
-        for name, data in (
-            ("parameters", parameters),
-            ("max_real_eigenvalue", np.asarray(max_real_eigenvalue, dtype=float).reshape(m)),
-            ("relevant", np.asarray(relevant, dtype=bool).reshape(m)),
-        ):
-            ds = f[name]
-            ds.resize(n + m, axis=0)
-            ds[n : n + m] = data
-        self.chunks_done += 1
-        f.attrs["chunks_done"] = self.chunks_done
-        f.attrs["n_models"] = n + m
-        f.flush()
+        self._journal.commit(
+            {
+                "parameters": parameters,
+                "max_real_eigenvalue": np.asarray(max_real_eigenvalue, dtype=float).reshape(m),
+                "relevant": np.asarray(relevant, dtype=bool).reshape(m),
+            }
+        )
 
     def close(self, *, extra_metadata: Mapping[str, Any] | None = None) -> Path:
-        """Finish: store final metadata and rename the partial file onto ``path``."""
-        if extra_metadata:
-            for k, v in _metadata_attrs(extra_metadata).items():
-                self._file.attrs[k] = v
-        self._file.attrs["incidence"] = (
-            float(np.mean(self._file["relevant"][()])) if self.n_models else float("nan")
-        )
-        self._file.close()
-        os.replace(self.partial, self.path)
+        """Assemble the committed chunks into ``path`` atomically; delete the journal."""
+        journal = self._journal
+        manifest = journal.manifest
+        n, p = journal.n_rows, len(self._names)
+        with atomic_path(self.path, suffix=".h5") as tmp, h5py.File(tmp, "w") as f:
+            f.create_dataset(
+                "parameter_names", data=np.array(self._names, dtype=object), dtype=STRING_DTYPE
+            )
+            params = f.create_dataset(
+                "parameters", shape=(n, p), dtype="f8", chunks=_row_chunks(n, p)
+            )
+            lam = f.create_dataset("max_real_eigenvalue", shape=(n,), dtype="f8")
+            rel = f.create_dataset("relevant", shape=(n,), dtype=bool)
+            row = n_relevant = 0
+            for i in range(journal.n_chunks):
+                chunk = journal.read(i)
+                m = chunk["parameters"].shape[0]
+                params[row : row + m] = chunk["parameters"]
+                lam[row : row + m] = chunk["max_real_eigenvalue"]
+                rel[row : row + m] = chunk["relevant"]
+                n_relevant += int(chunk["relevant"].sum())
+                row += m
+            attrs = {**manifest["attrs"], **_metadata_attrs(extra_metadata or {})}
+            attrs["rekindle_version"] = manifest["rekindle_version"]
+            attrs["created"] = manifest["created"]
+            attrs["n_models"] = n
+            attrs["incidence"] = n_relevant / n if n else float("nan")
+            for k, v in attrs.items():
+                f.attrs[k] = v
+        journal.discard()
         return self.path
 
-    def abort(self) -> None:
-        """Close without finishing; the partial file stays for a later ``resume``."""
-        if self._file.id.valid:
-            self._file.close()
+    def abort(self, *, discard: bool = False) -> None:
+        """Stop without finishing; the journal stays for a later ``resume`` unless ``discard``."""
+        if discard:
+            self._journal.discard()
+        else:
+            self._journal.release()
 
     def __enter__(self) -> DatasetWriter:
         return self
@@ -237,6 +243,18 @@ class DatasetWriter:
             self.close()
         else:
             self.abort()
+
+
+def partial_path(path: str | Path) -> Path:
+    """The journal folder ``<path>.partial`` of a dataset being written."""
+    path = Path(path)
+    return path.with_name(path.name + ".partial")
+
+
+def _row_chunks(n: int, p: int) -> tuple[int, int] | None:
+    if n == 0:
+        return None
+    return (max(1, min(n, 1024, 2**20 // max(p, 1))), p)
 
 
 def write_dataset(path: str | Path, dataset: ParameterDataset) -> Path:
@@ -261,15 +279,26 @@ def _decode_attr(value: Any) -> Any:
     return value
 
 
-def read_dataset(path: str | Path, *, rows: slice | None = None) -> ParameterDataset:
-    """Read a dataset file (optionally a slice of rows).
+_ARRAYS = ("parameters", "max_real_eigenvalue", "relevant")
+
+
+@contextlib.contextmanager
+def open_dataset(path: str | Path) -> Iterator[h5py.File]:
+    """Open a complete rekindle dataset read-only (for streaming readers).
 
     Raises
     ------
     DatasetError
-        If the file is missing, not HDF5, or not a rekindle dataset.
+        If the file is missing, not HDF5, not a rekindle dataset, or incomplete: a
+        ``.partial`` journal, a file never finished by its writer, arrays of unequal
+        lengths or a length other than the recorded ``n_models``.
     """
     path = Path(path)
+    if path.name.endswith(".partial") or path.is_dir():
+        raise DatasetError(
+            f"{path} is an unfinished dataset (a .partial journal); finish it by rerunning "
+            "its command with --resume"
+        )
     with open_for_reading(path, DatasetError, "dataset") as f:
         if f.attrs.get("format") != DATASET_FORMAT:
             hint = (
@@ -278,13 +307,49 @@ def read_dataset(path: str | Path, *, rows: slice | None = None) -> ParameterDat
                 else ""
             )
             raise DatasetError(f"{path}: not a rekindle dataset{hint}")
-        sl = rows if rows is not None else slice(None)
-        names = read_strings(f["parameter_names"])
-        meta = {k: _decode_attr(v) for k, v in f.attrs.items()}
-        return ParameterDataset(
-            parameters=f["parameters"][sl],
-            parameter_names=names,
-            max_real_eigenvalue=f["max_real_eigenvalue"][sl],
-            relevant=f["relevant"][sl].astype(bool),
-            metadata=meta,
+        _require_complete(f, path)
+        yield f
+
+
+def _require_complete(f: h5py.File, path: Path) -> None:
+    try:
+        lengths = {name: f[name].shape[0] for name in (*_ARRAYS, "parameter_names")}
+        lengths["parameter columns"] = lengths.pop("parameter_names")
+        columns = f["parameters"].shape[1]
+    except (KeyError, OSError, IndexError) as exc:
+        raise DatasetError(f"{path}: damaged or incomplete dataset ({exc})") from None
+    recorded = f.attrs.get("n_models")
+    if "incidence" not in f.attrs or recorded is None:
+        raise DatasetError(f"{path}: incomplete dataset (its writer never finished it)")
+    rows = {lengths[name] for name in _ARRAYS}
+    if rows != {int(recorded)} or lengths["parameter columns"] != columns:
+        raise DatasetError(
+            f"{path}: incomplete dataset ({', '.join(f'{k} {v}' for k, v in lengths.items())}"
+            f" rows, n_models {int(recorded)})"
         )
+
+
+def read_dataset(path: str | Path, *, rows: slice | None = None) -> ParameterDataset:
+    """Read a complete dataset file (optionally a slice of rows).
+
+    Raises
+    ------
+    DatasetError
+        See :func:`open_dataset`.
+    """
+    path = Path(path)
+    sl = rows if rows is not None else slice(None)
+    with open_dataset(path) as f:
+        try:
+            names = read_strings(f["parameter_names"])
+            meta = {k: _decode_attr(v) for k, v in f.attrs.items()}
+            arrays = {name: f[name][sl] for name in _ARRAYS}
+        except OSError as exc:
+            raise DatasetError(f"{path}: damaged dataset ({exc})") from None
+    return ParameterDataset(
+        parameters=arrays["parameters"],
+        parameter_names=names,
+        max_real_eigenvalue=arrays["max_real_eigenvalue"],
+        relevant=arrays["relevant"].astype(bool),
+        metadata=meta,
+    )

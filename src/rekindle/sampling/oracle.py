@@ -166,6 +166,7 @@ def sample_dataset(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     n_jobs: int | None = None,
     resume: bool = False,
+    force: bool = False,
     progress: Callable[[int], None] | None = None,
     executor: Executor | None = None,
 ) -> Path:
@@ -174,9 +175,13 @@ def sample_dataset(
     Parameters
     ----------
     output
-        Dataset path (``.h5``); written as ``<output>.partial`` and renamed when done.
+        Dataset path (``.h5``); chunks are committed to the journal ``<output>.partial/``
+        and assembled into ``output`` when all are done (:class:`DatasetWriter`).
     resume
-        Continue an interrupted run of the same settings from its partial file.
+        Continue an interrupted run of the same settings from its journal (verified);
+        the file is then identical to that of an uninterrupted run.
+    force
+        Discard the journal of an interrupted run (refused without ``resume``/``force``).
     progress
         Called with the number of models completed after each chunk.
     executor
@@ -198,7 +203,7 @@ def sample_dataset(
         "source": "oracle",
         "settings": asdict(settings),
     }
-    writer = DatasetWriter(output, model.parameter_names, meta, resume=resume)
+    writer = DatasetWriter(output, model.parameter_names, meta, resume=resume, force=force)
     try:
         done = writer.n_models
         if progress:
