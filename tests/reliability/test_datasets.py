@@ -59,7 +59,7 @@ def test_a_damaged_chunk_is_refused_on_resume(tmp_path, toy):
     data = bytearray(chunk.read_bytes())
     data[data.index(np.float64(1.0).tobytes()) + 7] ^= 0x01  # one bit of one value
     chunk.write_bytes(bytes(data))
-    with pytest.raises(DatasetError, match="chunk_00000001.npz is damaged"):
+    with pytest.raises(DatasetError, match=r"chunk_00000001\.npz is damaged"):
         DatasetWriter(out, toy.parameter_names, {"model": "toy"}, resume=True)
     (partial_path(out) / "chunk_00000000.npz").unlink()
     with pytest.raises(DatasetError, match="chunk 0 is missing"):
