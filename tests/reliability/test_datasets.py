@@ -134,3 +134,29 @@ def test_an_older_versions_partial_file_is_refused_without_force(tmp_path, toy):
     with DatasetWriter(out, toy.parameter_names, {"model": "toy"}, force=True) as w:
         w.append(*_chunk(toy, 1, 1.0))
     assert read_dataset(out).n_models == 1 and not os.path.exists(partial_path(out))
+
+
+@pytest.mark.parametrize(
+    ("n", "n_relevant", "match"),
+    [
+        (5, 2, "5 parameter sets; training needs at least 100"),
+        (300, 0, "0 relevant parameter sets of 300"),
+        (300, 295, "5 not relevant parameter sets of 300"),
+    ],
+)
+def test_training_refuses_degenerate_data(toy, n, n_relevant, match):
+    from rekindle.io.dataset import ParameterDataset, require_training_data
+
+    rel = np.arange(n) < n_relevant
+    ds = ParameterDataset(np.ones((n, toy.n_parameters)), toy.parameter_names, np.zeros(n), rel)
+    with pytest.raises(DatasetError, match=match):
+        require_training_data(ds, "d.h5")
+    require_training_data(
+        ParameterDataset(
+            np.ones((100, toy.n_parameters)),
+            toy.parameter_names,
+            np.zeros(100),
+            np.arange(100) < 50,
+        ),
+        "ok.h5",
+    )
