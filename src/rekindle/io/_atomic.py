@@ -14,8 +14,7 @@ def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path in the target's folder; rename it onto ``path`` on success.
 
     On an exception the temporary file is removed and ``path`` is left untouched, so a
-    reader never sees a half-written output. The file is fsync'ed before the rename and
-    the folder after it, so a crash of the machine cannot leave a renamed empty file.
+    reader never sees a half-written output.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -27,21 +26,10 @@ def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
     os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp creates 0600; give the usual mode
     try:
         yield tmp_path
-        fsync_path(tmp_path)  # the data reach the disk before the name does
         os.replace(tmp_path, path)
-        fsync_path(path.parent)
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
-
-
-def fsync_path(path: Path) -> None:
-    """fsync a file or a folder (making a rename in it durable)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:

@@ -19,6 +19,7 @@ arrays or that was never finished (no ``incidence``), a damaged HDF5 file.
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -138,6 +139,9 @@ def _metadata_attrs(metadata: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+_ASSEMBLY_SUFFIX = ".assembly"
+
+
 def _json_scalar(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
@@ -198,6 +202,10 @@ class DatasetWriter:
         self._journal = ChunkJournal.open(
             self.partial, manifest, resume=resume, force=force, what=str(self.path)
         )
+        # an assembly killed half-way (the journal is whole; this run assembles again)
+        pattern = f".{glob.escape(self.path.name)}.*{_ASSEMBLY_SUFFIX}.tmp"
+        for stray in self.path.parent.glob(pattern):
+            stray.unlink(missing_ok=True)
 
     @property
     def chunks_done(self) -> int:
@@ -232,7 +240,7 @@ class DatasetWriter:
         journal = self._journal
         manifest = journal.manifest
         n, p = journal.n_rows, len(self._names)
-        with atomic_path(self.path, suffix=".h5") as tmp, h5py.File(tmp, "w") as f:
+        with atomic_path(self.path, suffix=_ASSEMBLY_SUFFIX) as tmp, h5py.File(tmp, "w") as f:
             f.create_dataset(
                 "parameter_names", data=np.array(self._names, dtype=object), dtype=STRING_DTYPE
             )
