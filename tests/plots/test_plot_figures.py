@@ -90,12 +90,8 @@ def test_plot_pca_trajectories(tmp_path, rng) -> None:
     pca = pca_trajectories(trajs)
     out = plot_pca_trajectories(pca, returned, tmp_path / "fig2e_left.png")
     _check_png(out, TRAJECTORY_FIGSIZE)
-    out2 = plot_pca_trajectories(
-        pca.scores,
-        returned,
-        tmp_path / "plain.png",
-        explained_variance_ratio=pca.explained_variance_ratio,
-    )
+    out2 = plot_pca_trajectories(pca.scores, returned, tmp_path / "plain.png",
+                                 explained_variance_ratio=pca.explained_variance_ratio)
     _check_png(out2, TRAJECTORY_FIGSIZE)
     with pytest.raises(ValueError):
         plot_pca_trajectories(pca.scores, returned[:2], tmp_path / "bad.png")
@@ -103,9 +99,8 @@ def test_plot_pca_trajectories(tmp_path, rng) -> None:
 
 def test_plot_returned_fraction(tmp_path) -> None:
     counts = {"ORACLE": (6631, 10000), "REKINDLE": np.arange(100) < 67}
-    out = plot_returned_fraction(
-        counts, tmp_path / "fig2e_right.png", reference=PAPER_RETURNED_FRACTION
-    )
+    out = plot_returned_fraction(counts, tmp_path / "fig2e_right.png",
+                                 reference=PAPER_RETURNED_FRACTION)
     _check_png(out, FRACTION_FIGSIZE)
     with pytest.raises(ValueError):
         plot_returned_fraction({"x": (5, 3)}, tmp_path / "bad.png")
@@ -121,16 +116,8 @@ def test_plot_top_parameters(tmp_path, rng) -> None:
     names = [f"km_{i}" for i in range(n_params)]
     out = plot_top_parameters(rel, irr, names, kl, tmp_path / "fig3a.png")
     _check_png(out, top_parameters_figsize(10, 5))
-    out = plot_top_parameters(
-        np.log10(rel),
-        np.log10(irr),
-        names,
-        kl,
-        tmp_path / "fig3a_4.png",
-        top_k=4,
-        ncols=2,
-        values_are_log10=True,
-    )
+    out = plot_top_parameters(np.log10(rel), np.log10(irr), names, kl, tmp_path / "fig3a_4.png",
+                              top_k=4, ncols=2, values_are_log10=True)
     _check_png(out, top_parameters_figsize(4, 2))
     with pytest.raises(ValueError):
         plot_top_parameters(rel, irr, names[:-1], kl, tmp_path / "bad.png")
@@ -149,57 +136,24 @@ def _transfer_rows(rng) -> list[dict[str, object]]:
     for tgt in phys:
         for n in (10, 50, 100, 500, 1000):
             for rep in range(3):
-                rows.append(
-                    {
-                        "source": None,
-                        "target": tgt,
-                        "n_sets": n,
-                        "mode": "scratch",
-                        "repeat": rep,
-                        "incidence": min(1.0, n / 1200 + rng.uniform(0, 0.05)),
-                    }
-                )
+                rows.append({"source": None, "target": tgt, "n_sets": n, "mode": "scratch",
+                             "repeat": rep, "incidence": min(1.0, n / 1200 + rng.uniform(0, .05))})
                 for src in phys:
                     if src != tgt:
-                        rows.append(
-                            {
-                                "source": src,
-                                "target": tgt,
-                                "n_sets": str(n),
-                                "mode": "transfer",
-                                "repeat": rep,
-                                "incidence": str(0.7 + 0.05 * np.log10(n)),
-                            }
-                        )
+                        rows.append({"source": src, "target": tgt, "n_sets": str(n),
+                                     "mode": "transfer", "repeat": rep,
+                                     "incidence": str(0.7 + 0.05 * np.log10(n))})
     return rows
 
 
 def test_aggregate_transfer_rows(rng) -> None:
     rows = [
-        {
-            "source": "p1",
-            "target": "p2",
-            "n_sets": 10,
-            "mode": "transfer",
-            "repeat": 0,
-            "incidence": 0.5,
-        },
-        {
-            "source": "p1",
-            "target": "p2",
-            "n_sets": 10,
-            "mode": "transfer",
-            "repeat": 1,
-            "incidence": 0.9,
-        },
-        {
-            "source": "",
-            "target": "p2",
-            "n_sets": "10",
-            "mode": "Scratch",
-            "repeat": 0,
-            "incidence": "0.1",
-        },
+        {"source": "p1", "target": "p2", "n_sets": 10, "mode": "transfer", "repeat": 0,
+         "incidence": 0.5},
+        {"source": "p1", "target": "p2", "n_sets": 10, "mode": "transfer", "repeat": 1,
+         "incidence": 0.9},
+        {"source": "", "target": "p2", "n_sets": "10", "mode": "Scratch", "repeat": 0,
+         "incidence": "0.1"},
     ]
     agg = aggregate_transfer_rows(rows)
     assert len(agg) == 2
@@ -220,13 +174,10 @@ def test_plot_transfer_incidence(tmp_path, rng) -> None:
 
 
 def test_plot_transfer_validation(tmp_path, rng) -> None:
-    eig = {
-        "transfer": -np.exp(rng.normal(3.5, 0.4, 2000)),
-        "scratch": -np.exp(rng.normal(3.6, 0.5, 2000)),
-    }
-    out = plot_transfer_validation(
-        {"transfer": (700, 1000), "scratch": (650, 1000)}, eig, tmp_path / "fig4c.png"
-    )
+    eig = {"transfer": -np.exp(rng.normal(3.5, 0.4, 2000)),
+           "scratch": -np.exp(rng.normal(3.6, 0.5, 2000))}
+    out = plot_transfer_validation({"transfer": (700, 1000), "scratch": (650, 1000)}, eig,
+                                   tmp_path / "fig4c.png")
     _check_png(out, VALIDATION_FIGSIZE)
 
 

@@ -51,15 +51,12 @@ def run_dir(tmp_path_factory) -> Path:
     marker = np.zeros((*MARKER_SHAPE, 3))
     marker[...] = MARKER_RGB
     mpimg.imsave(d / "a_marker.png", marker)
-    plot_returned_fraction(
-        {"ORACLE": (66, 100), "REKINDLE": (67, 100)},
-        d / "figures" / "fig2e_returned_fraction.png",
-        reference=PAPER_RETURNED_FRACTION,
-    )
-    plot_dynamics(
-        {"ORACLE": -np.exp(rng.normal(3, 0.7, 500)), "REKINDLE": -np.exp(rng.normal(4, 0.4, 500))},
-        d / "figures" / "fig2d_dynamics.png",
-    )
+    plot_returned_fraction({"ORACLE": (66, 100), "REKINDLE": (67, 100)},
+                           d / "figures" / "fig2e_returned_fraction.png",
+                           reference=PAPER_RETURNED_FRACTION)
+    plot_dynamics({"ORACLE": -np.exp(rng.normal(3, 0.7, 500)),
+                   "REKINDLE": -np.exp(rng.normal(4, 0.4, 500))},
+                  d / "figures" / "fig2d_dynamics.png")
     (d / "not_really.png").write_bytes(b"this is not a png")
     summary = {
         "incidence_training": 0.61,
@@ -70,16 +67,13 @@ def run_dir(tmp_path_factory) -> Path:
         "seconds": 754.2,
         "note": "<script>alert('x')</script> & friends",
         "gan": {"epochs": 1000, "lr": 0.0002, "losses": [0.7, 0.69, float("nan")]},
-        "per_physiology": [
-            {"physiology": "fdp1", "incidence": 0.97},
-            {"physiology": "fdp2", "incidence": 0.93, "extra": "y"},
-        ],
+        "per_physiology": [{"physiology": "fdp1", "incidence": 0.97},
+                           {"physiology": "fdp2", "incidence": 0.93, "extra": "y"}],
         "metadata": {"git": "abc123", "seed": 42, "host": {"cpus": 2}},
     }
     (d / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
     (d / "figures.json").write_text(
-        json.dumps({"fig2d_dynamics.png": "Dynamics of <ORACLE> vs REKINDLE"}), encoding="utf-8"
-    )
+        json.dumps({"fig2d_dynamics.png": "Dynamics of <ORACLE> vs REKINDLE"}), encoding="utf-8")
     with (d / "dynamics.csv").open("w") as fh:
         fh.write("population,fraction_relevant\nORACLE,0.5880000000000001\nREKINDLE,0.977\n")
     (d / "tables").mkdir()
@@ -173,26 +167,14 @@ def _chromium() -> str | None:
 
 
 def _run_chromium(binary: str, profile: Path, *args: str) -> subprocess.CompletedProcess:
-    cmd = [
-        binary,
-        "--headless",
-        "--disable-gpu",
-        "--no-sandbox",
-        "--hide-scrollbars",
-        "--no-first-run",
-        "--disable-extensions",
-        f"--user-data-dir={profile}",
-        *args,
-    ]
+    cmd = [binary, "--headless", "--disable-gpu", "--no-sandbox", "--hide-scrollbars",
+           "--no-first-run", "--disable-extensions", f"--user-data-dir={profile}", *args]
     env = {**os.environ, "HOME": str(profile)}
     return subprocess.run(cmd, capture_output=True, text=True, timeout=90, env=env, check=False)
 
 
-@pytest.mark.skipif(
-    _chromium() is None,
-    reason="no chromium binary found (apt-get install "
-    "chromium) - headless browser render not tested",
-)
+@pytest.mark.skipif(_chromium() is None, reason="no chromium binary found (apt-get install "
+                    "chromium) - headless browser render not tested")
 def test_report_renders_in_headless_chromium(report, tmp_path) -> None:
     binary = _chromium()
     assert binary is not None
@@ -207,9 +189,8 @@ def test_report_renders_in_headless_chromium(report, tmp_path) -> None:
     assert any(t == "section" and a.get("id") == "key-results" for t, a in parsed.tags)
 
     shot = tmp_path / "screenshot.png"
-    res = _run_chromium(
-        binary, tmp_path / "p2", f"--screenshot={shot}", "--window-size=1200,2000", url
-    )
+    res = _run_chromium(binary, tmp_path / "p2", f"--screenshot={shot}",
+                        "--window-size=1200,2000", url)
     assert res.returncode == 0, res.stderr[-2000:]
     assert shot.is_file() and shot.stat().st_size > 0
     img = mpimg.imread(shot)[..., :3]

@@ -101,22 +101,11 @@ def plot_dynamics(
         for name in names:
             _style.density_step(ax_eig, eigs[name], eig_bins, colors[name], name)
             n_unstable = int(np.count_nonzero(eigs[name] >= 0))
-            _style.density_step(
-                ax_tau,
-                taus[name],
-                tau_bins,
-                colors[name],
-                name,
-                log_bins=True,
-                note=f"{n_unstable:,} unstable excluded" if n_unstable else "",
-            )
-        ax_eig.axvline(
-            threshold,
-            color=_style.THRESHOLD_COLOR,
-            linestyle="--",
-            linewidth=1.2,
-            label=f"relevance threshold ({threshold:g} /h)",
-        )
+            _style.density_step(ax_tau, taus[name], tau_bins, colors[name], name,
+                                log_bins=True,
+                                note=f"{n_unstable:,} unstable excluded" if n_unstable else "")
+        ax_eig.axvline(threshold, color=_style.THRESHOLD_COLOR, linestyle="--", linewidth=1.2,
+                       label=f"relevance threshold ({threshold:g} /h)")
         ax_eig.set_xlabel(r"max Re($\lambda$) (1/h)")
         ax_eig.set_ylabel("probability density (h)")
         ax_eig.set_title("Largest real eigenvalue of the Jacobian")
@@ -126,21 +115,11 @@ def plot_dynamics(
 
         ax_tau.set_xscale("log")
         if threshold < 0:
-            ax_tau.axvline(
-                -60.0 / threshold,
-                color=_style.THRESHOLD_COLOR,
-                linestyle="--",
-                linewidth=1.2,
-                label=f"threshold: {-60.0 / threshold:.2f} min",
-            )
+            ax_tau.axvline(-60.0 / threshold, color=_style.THRESHOLD_COLOR, linestyle="--",
+                           linewidth=1.2, label=f"threshold: {-60.0 / threshold:.2f} min")
         if tau_line_min is not None:
-            ax_tau.axvline(
-                tau_line_min,
-                color="black",
-                linestyle=":",
-                linewidth=1.4,
-                label=f"{tau_line_min:g} min bound",
-            )
+            ax_tau.axvline(tau_line_min, color="black", linestyle=":", linewidth=1.4,
+                           label=f"{tau_line_min:g} min bound")
         ax_tau.set_xlabel(r"dominant time constant $\tau$ (min, log scale)")
         ax_tau.set_ylabel("probability density (per decade)")
         ax_tau.set_title(r"Dominant time constant $\tau = -1/\max\,\mathrm{Re}(\lambda)$")

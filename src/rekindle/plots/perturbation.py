@@ -143,48 +143,23 @@ def plot_pca_trajectories(
                 color = ESCAPED_COLOR
                 ax.plot(xy[:, 0], xy[:, 1], color=color, linestyle="--", linewidth=1.4, zorder=1)
             _draw_arrows(ax, xy, color)
-            ax.plot(
-                xy[0, 0],
-                xy[0, 1],
-                marker="o",
-                markersize=7,
-                markerfacecolor="none",
-                markeredgecolor="black",
-                markeredgewidth=1.4,
-                linestyle="none",
-                zorder=5,
-            )
+            ax.plot(xy[0, 0], xy[0, 1], marker="o", markersize=7, markerfacecolor="none",
+                    markeredgecolor="black", markeredgewidth=1.4, linestyle="none", zorder=5)
         if reference is not None:
             ref = np.asarray(reference, dtype=float).ravel()[:2]
-            ax.plot(
-                ref[0], ref[1], marker="^", markersize=10, color="black", linestyle="none", zorder=6
-            )
+            ax.plot(ref[0], ref[1], marker="^", markersize=10, color="black",
+                    linestyle="none", zorder=6)
 
         n_ret, n_esc = int(ret.sum()), int((~ret).sum())
         handles = [
             Line2D([], [], color=_style.PALETTE[0], label=f"returned (n={n_ret})"),
             Line2D([], [], color=ESCAPED_COLOR, linestyle="--", label=f"escaped (n={n_esc})"),
-            Line2D(
-                [],
-                [],
-                marker="o",
-                markerfacecolor="none",
-                markeredgecolor="black",
-                linestyle="none",
-                label="perturbed initial state",
-            ),
+            Line2D([], [], marker="o", markerfacecolor="none", markeredgecolor="black",
+                   linestyle="none", label="perturbed initial state"),
         ]
         if reference is not None:
-            handles.append(
-                Line2D(
-                    [],
-                    [],
-                    marker="^",
-                    color="black",
-                    linestyle="none",
-                    label="reference steady state",
-                )
-            )
+            handles.append(Line2D([], [], marker="^", color="black", linestyle="none",
+                                  label="reference steady state"))
         ax.legend(handles=handles, loc="best")
         evr = None if explained_variance_ratio is None else np.asarray(explained_variance_ratio)
         for axis, i in ((ax.set_xlabel, 0), (ax.set_ylabel, 1)):
@@ -270,52 +245,21 @@ def draw_fraction_bars(
     lo, hi = wilson_interval(k, n, confidence)
     x = np.arange(len(names))
     yerr = np.clip(np.nan_to_num(np.vstack([frac - lo, hi - frac])), 0.0, None)
-    ax.bar(
-        x,
-        np.nan_to_num(frac),
-        width=0.6,
-        color=[colors[m] for m in names],
-        alpha=0.85,
-        edgecolor="black",
-        linewidth=0.8,
-    )
-    ax.errorbar(
-        x,
-        np.nan_to_num(frac),
-        yerr=yerr,
-        fmt="none",
-        ecolor="black",
-        capsize=5,
-        linewidth=1.2,
-        label=f"Wilson {100 * confidence:g} % interval",
-    )
+    ax.bar(x, np.nan_to_num(frac), width=0.6, color=[colors[m] for m in names], alpha=0.85,
+           edgecolor="black", linewidth=0.8)
+    ax.errorbar(x, np.nan_to_num(frac), yerr=yerr, fmt="none", ecolor="black", capsize=5,
+                linewidth=1.2, label=f"Wilson {100 * confidence:g} % interval")
     for xi, f, ni in zip(x, frac, n, strict=True):
         txt = "n/a" if not np.isfinite(f) else f"{100 * f:.2f} %"
-        ax.text(
-            xi,
-            0.03,
-            f"{txt}\nn={int(ni):,}",
-            ha="center",
-            va="bottom",
-            fontsize=8,
-            color="white" if np.isfinite(f) and f > 0.15 else "black",
-        )
+        ax.text(xi, 0.03, f"{txt}\nn={int(ni):,}", ha="center", va="bottom", fontsize=8,
+                color="white" if np.isfinite(f) and f > 0.15 else "black")
     if reference:
         ref_x = [xi for xi, m in zip(x, names, strict=True) if m in reference]
         ref_y = [float(reference[m]) for m in names if m in reference]
         if ref_x:
-            ax.plot(
-                ref_x,
-                ref_y,
-                linestyle="none",
-                marker="D",
-                markersize=8,
-                markerfacecolor="white",
-                markeredgecolor=_style.PAPER_MARKER_COLOR,
-                markeredgewidth=1.5,
-                label="paper",
-                zorder=5,
-            )
+            ax.plot(ref_x, ref_y, linestyle="none", marker="D", markersize=8,
+                    markerfacecolor="white", markeredgecolor=_style.PAPER_MARKER_COLOR,
+                    markeredgewidth=1.5, label="paper", zorder=5)
     ax.set_xticks(x, names)
     ax.set_xlim(-0.6, len(names) - 0.4)
     ax.set_ylim(0.0, 1.15)
