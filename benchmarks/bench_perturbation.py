@@ -21,18 +21,21 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from rekindle.analysis.initial_states import draw_initial_states
 from rekindle.analysis.perturbation import (
-    DEFAULT_MAX_BATCH,
     PERTURBATION_OPTIONS,
-    IntegratorOptions,
     PerturbationResult,
-    _ReducedProblem,
-    draw_initial_states,
+    PerturbationSettings,
     perturbation_analysis,
-    single_threaded_blas,
     write_summary,
 )
 from rekindle.data import load_model, load_physiology
+from rekindle.integrate import (
+    DEFAULT_MAX_BATCH,
+    IntegratorOptions,
+    ReducedProblem,
+    single_threaded_blas,
+)
 from rekindle.kinetics import KineticSystem
 from rekindle.sampling import sample_parameters
 from rekindle.scale import default_n_jobs
@@ -56,7 +59,7 @@ def step_costs(parameters: np.ndarray, m: int = DEFAULT_MAX_BATCH) -> dict[str, 
     model, phys = load_model("ecoli"), load_physiology("ecoli", "fdp1")
     system = KineticSystem(model)
     x = system.steady_state_concentrations(phys)
-    prob = _ReducedProblem(system, x)
+    prob = ReducedProblem(system, x)
     rng = np.random.default_rng(0)
     x0, _ = draw_initial_states(system, x, m, "fold", rng)
     p = parameters[np.arange(m) % parameters.shape[0]]
@@ -102,17 +105,16 @@ def main() -> None:
     options = IntegratorOptions(rtol=args.rtol, atol=args.atol)
     results: dict[str, PerturbationResult] = {}
     for protocol in args.protocols:
-        results[protocol] = perturbation_analysis(
-            system,
-            phys,
-            params,
-            args.n_perturbations,
-            protocol,
+        settings = PerturbationSettings(
+            protocol=protocol,
+            n_perturbations=args.n_perturbations,
             seed=args.seed,
             store_models=0,
             options=options,
             method=args.method,
-            n_jobs=args.jobs,
+        )
+        results[protocol] = perturbation_analysis(
+            system, phys, params, settings, n_jobs=args.jobs
         )
     table = Table(
         title=(

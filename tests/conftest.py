@@ -110,3 +110,33 @@ def published_toy_sets(ecoli):
     if (REFERENCE / "rekindle" / "toy_parameter_sets.h5").exists():
         return _published_from_reference(REFERENCE, ecoli)
     return _published_from_fixture()
+
+
+@pytest.fixture(scope="session")
+def ecoli_sets(ecoli, fdp1):
+    """300 sampled fdp1 parameter sets (seed 0) with max Re(λ) and relevance."""
+    from rekindle.sampling import sample_parameters
+
+    return sample_parameters(ecoli, fdp1, 300, seed=0)
+
+
+@pytest.fixture(scope="session")
+def x_ref(ecoli_system, fdp1) -> np.ndarray:
+    """Reference steady state of E. coli fdp1, µM."""
+    return ecoli_system.steady_state_concentrations(fdp1)
+
+
+@pytest.fixture(scope="session")
+def toy_system(toy):
+    from rekindle.kinetics import KineticSystem
+
+    return KineticSystem(toy)
+
+
+@pytest.fixture(scope="session")
+def toy_sets(toy, toy_ref):
+    """Relevant sets among 40 sampled toy parameter sets (seed 1)."""
+    from rekindle.sampling import sample_parameters
+
+    p, _, rel = sample_parameters(toy, toy_ref, 40, seed=1)
+    return p[rel]

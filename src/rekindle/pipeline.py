@@ -589,13 +589,16 @@ def analyse_perturbations(
     dict
         ``returned_fraction_<name>`` per population and the per-population summaries.
     """
-    from rekindle.analysis.perturbation import perturbation_analysis
+    from rekindle.analysis.perturbation import PerturbationSettings, perturbation_analysis
     from rekindle.analysis.trajectories import pca_trajectories
     from rekindle.plots.perturbation import plot_pca_trajectories, plot_returned_fraction
 
     prog = progress or _null_progress
     out = Path(out)
     rng = np.random.default_rng(seed)
+    settings = PerturbationSettings(
+        protocol=protocol, n_perturbations=n_perturbations, seed=seed, store_models=5
+    )
     res = {}
     for name, params in populations.items():
         m = min(n_models, params.shape[0])
@@ -605,18 +608,10 @@ def analyse_perturbations(
         # the bar counts models: perturbation_analysis reports models done so far
         with prog(f"perturbation analysis ({name}, models)", m) as set_done:
             res[name] = perturbation_analysis(
-                system,
-                physiology,
-                pick,
-                n_perturbations=n_perturbations,
-                protocol=protocol,
-                seed=seed,
-                store_models=5,
-                progress=set_done,
-                executor=executor,
+                system, physiology, pick, settings, progress=set_done, executor=executor
             )
         log(f"perturbation {name}: {res[name].fraction_returned:.4f} returned")
-    from rekindle.analysis.perturbation import Status
+    from rekindle.integrate import Status
 
     counts = {k: r.returned[r.status == Status.SUCCESS] for k, r in res.items()}
     plot_returned_fraction(counts, out / "fig2e_returned_fraction.png")

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from rekindle.analysis.perturbation import perturbation_analysis
+from rekindle.analysis.perturbation import PerturbationSettings, perturbation_analysis
 from rekindle.cli import app
 from rekindle.io.dataset import read_dataset
 from rekindle.kinetics import KineticSystem
@@ -100,11 +100,11 @@ def test_labelling_and_perturbation_on_processes(ecoli, fdp1, toy, toy_ref, proc
 
     system = KineticSystem(toy)
     q, _, rel = sample_parameters(toy, toy_ref, 30, seed=1)
-    kw = {"n_perturbations": 3, "protocol": "fold", "seed": 5, "store_models": 2}
+    st = PerturbationSettings(n_perturbations=3, protocol="fold", seed=5, store_models=2)
     seen: list[int] = []
-    a = perturbation_analysis(system, toy_ref, q[rel][:7], n_jobs=2, **kw)
+    a = perturbation_analysis(system, toy_ref, q[rel][:7], st, n_jobs=2)
     b = perturbation_analysis(
-        system, toy_ref, q[rel][:7], chunk_size=3, executor=processes, progress=seen.append, **kw
+        system, toy_ref, q[rel][:7], st, chunk_size=3, executor=processes, progress=seen.append
     )
     np.testing.assert_array_equal(a.status, b.status)
     np.testing.assert_array_equal(a.returned, b.returned)

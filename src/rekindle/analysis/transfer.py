@@ -216,7 +216,8 @@ def run_transfer_experiment(
 
 def _validate_generators(system, generators, st: TransferSettings, out: Path) -> dict[str, Any]:
     """Fig. 4c: returned fraction and spread of max Re(λ) of transferred vs scratch models."""
-    from rekindle.analysis.perturbation import Status, perturbation_analysis
+    from rekindle.analysis.perturbation import PerturbationSettings, perturbation_analysis
+    from rekindle.integrate import Status
     from rekindle.kinetics.labelling import Labeller
     from rekindle.plots.transfer import plot_transfer_validation
 
@@ -229,14 +230,10 @@ def _validate_generators(system, generators, st: TransferSettings, out: Path) ->
         params, lam, rel = lab.label_km(km, check=False)
         max_eig[label] = lam[np.isfinite(lam)]
         relevant = params[rel][: st.n_validation_models]
-        res = perturbation_analysis(
-            system,
-            phys,
-            relevant,
-            n_perturbations=st.n_validation_perturbations,
-            protocol="fold",
-            seed=st.seed,
+        settings = PerturbationSettings(
+            protocol="fold", n_perturbations=st.n_validation_perturbations, seed=st.seed
         )
+        res = perturbation_analysis(system, phys, relevant, settings)
         returned[label] = res.returned[res.status == Status.SUCCESS]
         numbers[label] = {
             "fraction_returned": res.fraction_returned,
