@@ -290,24 +290,48 @@ def label(
 @app.command()
 def export(
     dataset: Annotated[Path, typer.Argument(help="rekindle dataset (.h5).")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="File to write.")],
-    format: Annotated[str, typer.Option("--format", help="Output layout: skimpy.")] = "skimpy",
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="File (skimpy) or folder (sbml) to write.")
+    ],
+    format: Annotated[str, typer.Option("--format", help="Output layout: skimpy or sbml.")] = (
+        "skimpy"
+    ),
     only_relevant: Annotated[bool, typer.Option(help="Export relevant models only.")] = False,
+    first: Annotated[
+        int | None, typer.Option("--first", help="sbml: export only the first K sets.")
+    ] = None,
 ) -> None:
-    """Export a dataset's parameter sets (e.g. back to SKiMpy's HDF5 layout)."""
+    """Export a dataset's parameter sets: SKiMpy's HDF5 layout, or one SBML file per set."""
 
     def go() -> None:
         from rekindle.io.dataset import read_dataset
         from rekindle.io.skimpy_hdf5 import write_parameter_population
 
-        if format != "skimpy":
-            raise _UserError(f"unknown export format {format!r} (known: skimpy)")
+        if format not in ("skimpy", "sbml"):
+            raise _UserError(f"unknown export format {format!r} (known: skimpy, sbml)")
+        if first is not None and format != "sbml":
+            raise _UserError("--first applies to --format sbml only")
         ds = read_dataset(dataset)
+        if format == "sbml":
+            _export_sbml(ds, dataset, output, first, only_relevant)
+            return
         keep = ds.relevant if only_relevant else np.ones(ds.n_models, bool)
         write_parameter_population(output, ds.parameters[keep], ds.parameter_names)
         console.print(f"wrote {output}: {int(keep.sum())} parameter sets in SKiMpy layout")
 
     _run(go)
+
+
+def _export_sbml(ds: Any, path: Path, output: Path, first: int | None, relevant: bool) -> None:
+    from rekindle.data import load_model, load_physiology
+    from rekindle.io.sbml import export_dataset_sbml
+
+    model = load_model(str(ds.metadata.get("model")))
+    phys = load_physiology(model.name, str(ds.metadata.get("physiology")))
+    files = export_dataset_sbml(
+        ds, output, model, phys, first=first, only_relevant=relevant, source=path.name
+    )
+    console.print(f"wrote {len(files)} SBML files to {output}/ (parameter_set_<i>.xml)")
 
 
 @app.command()
