@@ -116,9 +116,16 @@ def test_file_content_units_species_annotations(tmp_path, toy, toy_ref) -> None:
 
 
 def test_rate_laws_equal_rekindles_away_from_the_steady_state(tmp_path, ecoli, fdp1) -> None:
-    """Every reaction of every mechanism, at random states (0.2–5× the reference)."""
+    """Every reaction of every mechanism, at random states (0.2–5× the reference).
+
+    The second set has Hill coefficients 1.7 (1 in the published model), so the
+    exponents of the uni-bi and bi-uni Hill laws are checked too.
+    """
     system = KineticSystem(ecoli)
     p, lam, rel = sample_parameters(ecoli, fdp1, 2, seed=5)
+    hill = [k for n, k in ecoli.parameter_index.items() if n.startswith("hill_coefficient_")]
+    assert len(hill) >= 2
+    p[1, hill] = 1.7
     paths = _export(tmp_path, ecoli, fdp1, p, lam, rel)
     x_ref = system.steady_state_concentrations(fdp1)
     rng = np.random.default_rng(0)

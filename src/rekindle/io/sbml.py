@@ -127,18 +127,12 @@ def _rate_terms(mechanism: str, y: _Symbols) -> tuple[str, str | None]:
         num = _product([f"pow({p}, {_fmt(n)})" for p, n in zip(y.p, y.np_, strict=True)])
         den = _product([f"pow({k}, {_fmt(n)})" for k, n in zip(y.ks, y.ns, strict=True)])
         return f"{fwd} / ({d})", f"({num} / {den}) / ({y.keq} * ({d}))"
-    if mechanism == "UniBiReversibleHill":
-        x, y1, y2 = f"({a[0]})", f"({b[0]})", f"({b[1]})"
-        y12 = f"({y1} * {y2})"
-        he = f"pow({x} + {y12}, {y.hill} - 1)"
-        d = _hill_denominator([f"{x} + {y1}", f"{x} + {y2}", f"{x} + {y12}"], x, y.hill)
+    if mechanism == "UniBiReversibleHill":  # one substrate x, products y1, y2
+        x, _, he, d = _hill_terms(a[0], b[0], b[1], y.hill)
         bwd = f"{y.p[0]} * {y.p[1]} * {he} / ({y.keq} * {y.ks[0]} * ({d}))"
         return f"{x} * {he} / ({d})", bwd
-    if mechanism == "BiUniReversibleHill":
-        x1, x2, yy = f"({a[0]})", f"({a[1]})", f"({b[0]})"
-        x12 = f"({x1} * {x2})"
-        he = f"pow({x12} + {yy}, {y.hill} - 1)"
-        d = _hill_denominator([f"{x1} + {yy}", f"{x2} + {yy}", f"{x12} + {yy}"], yy, y.hill)
+    if mechanism == "BiUniReversibleHill":  # the mirror image: one product
+        _, x12, he, d = _hill_terms(b[0], a[0], a[1], y.hill)
         bwd = f"{y.p[0]} * {he} / ({y.keq} * {y.ks[0]} * {y.ks[1]} * ({d}))"
         return f"{x12} * {he} / ({d})", bwd
     raise ModelError(f"no SBML rate law for mechanism {mechanism!r}")
@@ -158,9 +152,15 @@ def _saturation(terms: list[str], coefficients: list[float]) -> str:
     return _product(factors)
 
 
-def _hill_denominator(sums: list[str], subtracted: str, hill: str | None) -> str:
-    powered = " + ".join(f"pow({s}, {hill})" for s in sums)
-    return f"1 + {powered} - 2 * pow({subtracted}, {hill})"
+def _hill_terms(lone: str, pair1: str, pair2: str, hill: str | None) -> tuple[str, ...]:
+    """Uni-bi / bi-uni Hill terms: ``(u, w, he, D)`` with ``u`` the saturation of the
+    lone reactant, ``w = w1 w2`` that of the pair, ``he = (u + w)^(h−1)`` and
+    ``D = 1 + (u + w1)^h + (u + w2)^h + (u + w)^h − 2 u^h``."""
+    u, w1, w2 = f"({lone})", f"({pair1})", f"({pair2})"
+    w = f"({w1} * {w2})"
+    he = f"pow({u} + {w}, {hill} - 1)"
+    powered = " + ".join(f"pow({t}, {hill})" for t in (f"{u} + {w1}", f"{u} + {w2}", f"{u} + {w}"))
+    return u, w, he, f"1 + {powered} - 2 * pow({u}, {hill})"
 
 
 def rate_formula(reaction: Reaction, ids: Mapping[str, str]) -> str:
