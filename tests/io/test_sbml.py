@@ -145,6 +145,7 @@ def test_rate_laws_equal_rekindles_away_from_the_steady_state(tmp_path, ecoli, f
                 rtol=1e-8,
                 atol=1e-10 * np.abs(system.stoichiometric_matrix).max() * np.abs(want).max(),
             )
+    print(f"rates: max relative difference roadrunner vs rekindle {worst:.2e}")
     assert worst < 1e-9
 
 
@@ -155,10 +156,13 @@ def test_steady_state_and_eigenvalues_in_roadrunner(tmp_path, ecoli, physiology,
     pick = np.r_[np.flatnonzero(rel)[:2], np.flatnonzero(~rel)[:1]]  # both classes
     assert pick.size == 3
     p, lam, rel = p[pick], lam[pick], rel[pick]
+    worst = 0.0
     for path, want in zip(_export(tmp_path, ecoli, phys, p, lam, rel), lam, strict=True):
         imbalance, got = roadrunner_check(path)
         assert imbalance <= 1e-6
         assert _relative(got, want) <= 1e-4, (path.name, got, want)
+        worst = max(worst, _relative(got, want))
+    print(f"{physiology}: max Re(λ) relative difference {worst:.2e}")
 
 
 def test_compartment_volumes_keep_rekindles_odes(tmp_path, toy, toy_ref) -> None:
@@ -199,6 +203,7 @@ def test_perturbed_trajectory_agrees_with_rekindles_integrator(tmp_path, ecoli, 
         options=IntegratorOptions(rtol=1e-7, atol=1e-9),
     )
     assert np.all(ours.status == Status.SUCCESS)
+    worst = 0.0
     for k, path in enumerate(paths):
         rr = roadrunner.RoadRunner(str(path))
         rr.model.setFloatingSpeciesConcentrations(x0[k])
@@ -213,6 +218,8 @@ def test_perturbed_trajectory_agrees_with_rekindles_integrator(tmp_path, ecoli, 
         assert moved.max() > 0.4
         deviation = np.abs(theirs - ours.trajectories[k]) / x_ref
         assert deviation.max() < 1e-6, deviation.max()
+        worst = max(worst, float(deviation.max()))
+    print(f"trajectories: max |x_CVODE − x_RODAS4| / x_ref {worst:.2e}")
 
 
 # --------------------------------------------------------------------------- command line
