@@ -306,11 +306,16 @@ def export(
     def go() -> None:
         from rekindle.io.dataset import read_dataset
         from rekindle.io.skimpy_hdf5 import write_parameter_population
+        from rekindle.validation import require_output_folder, require_positive
 
         if format not in ("skimpy", "sbml"):
             raise _UserError(f"unknown export format {format!r} (known: skimpy, sbml)")
         if first is not None and format != "sbml":
             raise _UserError("--first applies to --format sbml only")
+        if first is not None:
+            require_positive("--first", first)
+        if format == "sbml":
+            require_output_folder(output)
         ds = read_dataset(dataset)
         if format == "sbml":
             _export_sbml(ds, dataset, output, first, only_relevant)
