@@ -18,13 +18,9 @@ import pytest
 import roadrunner
 from typer.testing import CliRunner
 
-from rekindle.analysis.perturbation import (
-    IntegratorOptions,
-    Status,
-    draw_initial_states,
-    integrate_batch,
-)
+from rekindle.analysis.initial_states import draw_initial_states
 from rekindle.cli import app
+from rekindle.integrate import IntegratorOptions, Status, integrate_batch
 from rekindle.io.dataset import read_dataset
 from rekindle.io.sbml import ANNOTATION_NAMESPACE, SetLabel, write_sbml_models
 from rekindle.kinetics import KineticSystem
