@@ -53,9 +53,7 @@ def main() -> None:
             scaler=scaler,
             architecture=ArchitectureConfig(label_encoding="onehot"),
         )
-        cfg = TrainingConfig(
-            epochs=3, eval_every=1000, batch_size=bs, progress=False, device=args.device
-        )
+        cfg = TrainingConfig(epochs=3, eval_every=1000, batch_size=bs, device=args.device)
         res = gan.train(None, cfg)
         sps = res.samples_per_second
         t1.add_row(

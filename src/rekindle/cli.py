@@ -29,6 +29,7 @@ from rich.progress import (
 from rich.table import Table
 
 from rekindle import __version__
+from rekindle.gan.config import ArchitectureConfig, TrainingConfig
 
 app = typer.Typer(
     name="rekindle",
@@ -49,6 +50,8 @@ PhysOpt = Annotated[
 ThresholdOpt = Annotated[
     float, typer.Option("--threshold", help="Relevance threshold on max Re(λ), 1/h.")
 ]
+# option defaults of `train` come from the GAN's settings dataclasses (one home)
+_TRAIN, _ARCH = TrainingConfig(), ArchitectureConfig()
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
 SchedulerOpt = Annotated[
     str | None,
@@ -345,26 +348,30 @@ def train(
         Path, typer.Option("--data", "-d", help="Labelled dataset (.h5) from `sample`.")
     ],
     output: Annotated[Path, typer.Option("--output", "-o", help="Output folder.")],
-    epochs: Annotated[int, typer.Option("--epochs", help="Training epochs.")] = 30,
+    epochs: Annotated[int, typer.Option("--epochs", help="Training epochs.")] = _TRAIN.epochs,
     seed: Annotated[int, typer.Option("--seed", help="Seed (repeat r uses seed + r).")] = 0,
     repeats: Annotated[int, typer.Option("--repeats", help="Independent trainings.")] = 1,
-    batch_size: Annotated[int, typer.Option(help="Mini-batch size.")] = 128,
-    learning_rate: Annotated[float, typer.Option(help="Adam learning rate.")] = 2e-4,
-    eval_every: Annotated[int, typer.Option(help="Epochs between evaluations.")] = 1,
-    n_eval: Annotated[int, typer.Option(help="Models generated per evaluation.")] = 1000,
+    batch_size: Annotated[int, typer.Option(help="Mini-batch size.")] = _TRAIN.batch_size,
+    learning_rate: Annotated[
+        float, typer.Option(help="Adam learning rate.")
+    ] = _TRAIN.learning_rate,
+    eval_every: Annotated[
+        int, typer.Option(help="Epochs between evaluations.")
+    ] = _TRAIN.eval_every,
+    n_eval: Annotated[int, typer.Option(help="Models generated per evaluation.")] = _TRAIN.n_eval,
     scaling: Annotated[
         str, typer.Option(help="Feature map: saturation (2σ−1) or log-minmax (paper).")
     ] = "saturation",
     label_encoding: Annotated[
         str, typer.Option(help="Class label fed to the networks: onehot or scalar (±1).")
-    ] = "onehot",
+    ] = _ARCH.label_encoding,
     min_spread_ratio: Annotated[
         float,
         typer.Option(
             help="Keep the best generator among those whose spread ratio (std of generated "
             "ln K_M / std of the data's, median) reaches this; 0: highest incidence (paper)."
         ),
-    ] = 0.0,
+    ] = _TRAIN.min_spread_ratio,
     quiet: QuietOpt = False,
 ) -> None:
     """Train the conditional GAN on a labelled dataset → OUTPUT/generator.pt, metrics, figures.
@@ -389,7 +396,8 @@ def train(
             label_encoding=label_encoding,
             min_spread_ratio=min_spread_ratio,
         )
-        _, reps, best = train_generators(ds, output, cfg, progress=not quiet, log=console.print)
+        bars = None if quiet else progress_bar
+        _, reps, best = train_generators(ds, output, cfg, progress=bars, log=console.print)
         numbers = training_figures(output, reps, best[1])
         spread = reps[best[1]]["result"].best_spread_ratio
         console.print(

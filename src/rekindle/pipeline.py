@@ -29,9 +29,12 @@ from typing import Any
 import numpy as np
 
 from rekindle import __version__
+from rekindle.gan.config import ArchitectureConfig, TrainingConfig
 from rekindle.io._atomic import atomic_write_text
 
 ProgressFactory = Callable[[str, int | None], Any]
+# the GAN's defaults have one home: the settings dataclasses of rekindle.gan.config
+_TRAIN, _ARCH = TrainingConfig(), ArchitectureConfig()
 
 
 @dataclass(frozen=True)
@@ -77,16 +80,16 @@ class RunConfig:
     physiology: str = "fdp1"
     seed: int = 0
     n_sets: int = 20_000
-    epochs: int = 30
+    epochs: int = _TRAIN.epochs
     repeats: int = 5
-    batch_size: int = 128
-    learning_rate: float = 2e-4
-    eval_every: int = 1
-    n_eval: int = 1000
+    batch_size: int = _TRAIN.batch_size
+    learning_rate: float = _TRAIN.learning_rate
+    eval_every: int = _TRAIN.eval_every
+    n_eval: int = _TRAIN.n_eval
     scaling: str = "saturation"
-    label_encoding: str = "onehot"
-    fake_labels: str = "uniform"
-    min_spread_ratio: float = 0.0
+    label_encoding: str = _ARCH.label_encoding
+    fake_labels: str = _TRAIN.fake_labels
+    min_spread_ratio: float = _TRAIN.min_spread_ratio
     n_validate: int = 10_000
     n_perturbation_models: int = 200
     n_perturbations: int = 10
@@ -236,7 +239,7 @@ def run_pipeline(
     # ---------------------------------------------------------------- 2. GAN training
     t = time.perf_counter()
     best_gan, repeats, best = train_generators(
-        oracle, out, cfg, monitor=monitor, progress=progress is not None, log=log
+        oracle, out, cfg, monitor=monitor, progress=progress, log=log
     )
     timings["training"] = time.perf_counter() - t
     meta = dict(best_gan.metadata)
@@ -383,13 +386,29 @@ def _jsonable(x: Any) -> Any:
     return x
 
 
+def _training_config(cfg: RunConfig, repeat: int) -> TrainingConfig:
+    """The GAN training plan of one repeat of a run."""
+    return TrainingConfig(
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        learning_rate=cfg.learning_rate,
+        eval_every=cfg.eval_every,
+        n_eval=cfg.n_eval,
+        seed=cfg.seed + repeat,
+        split_seed=cfg.seed,
+        fake_labels=cfg.fake_labels,
+        min_spread_ratio=cfg.min_spread_ratio,
+        num_threads=cfg.num_threads,
+    )
+
+
 def train_generators(
     dataset: Any,
     output: Path,
     cfg: RunConfig,
     *,
     monitor: Any = None,
-    progress: bool = True,
+    progress: ProgressFactory | None = None,
     log: Callable[[str], None] = lambda _msg: None,
 ) -> tuple[Any, list[dict[str, Any]], tuple[float, int]]:
     """Train ``cfg.repeats`` GANs on a labelled dataset; keep the best generator.
@@ -404,19 +423,16 @@ def train_generators(
         with the highest incidence, among those wide enough: ``cfg.min_spread_ratio``).
     monitor
         Labeller of K_M sets (default: the engine at the dataset's physiology).
+    progress
+        ``progress(description, total)`` returning a context manager that yields an
+        ``update(epochs_done)`` callable, one per repeat.
 
     Returns
     -------
     best_gan, repeats, (best_incidence, best_repeat)
     """
     from rekindle.data import load_model, load_physiology
-    from rekindle.gan import (
-        ArchitectureConfig,
-        KineticGAN,
-        LogMinMaxScaler,
-        SaturationScaler,
-        TrainingConfig,
-    )
+    from rekindle.gan import KineticGAN, LogMinMaxScaler, SaturationScaler
     from rekindle.kinetics import KineticSystem
     from rekindle.kinetics.labelling import Labeller
     from rekindle.sampling import km_reference_concentrations
@@ -451,20 +467,11 @@ def train_generators(
         gan = KineticGAN(
             km, dataset.relevant, model.km_names, meta, scaler=scaler, architecture=arch
         )
-        tcfg = TrainingConfig(
-            epochs=cfg.epochs,
-            batch_size=cfg.batch_size,
-            learning_rate=cfg.learning_rate,
-            eval_every=cfg.eval_every,
-            n_eval=cfg.n_eval,
-            seed=cfg.seed + r,
-            split_seed=cfg.seed,
-            fake_labels=cfg.fake_labels,
-            min_spread_ratio=cfg.min_spread_ratio,
-            progress=progress,
-            num_threads=cfg.num_threads,
-        )
-        result = gan.train(monitor, tcfg, Path(output) / "training" / f"repeat_{r}")
+        tcfg = _training_config(cfg, r)
+        with (progress or _null_progress)(f"GAN repeat {r}", cfg.epochs) as update:
+            result = gan.train(
+                monitor, tcfg, Path(output) / "training" / f"repeat_{r}", progress=update
+            )
         repeats.append({"repeat": r, "result": result, "gan": gan})
         # as within a repeat: generators wide enough (min_spread_ratio) rank first
         key = (not result.best_spread_ratio < cfg.min_spread_ratio, result.best_incidence)

@@ -30,7 +30,7 @@ def test_transfer_experiment_writes_rows_and_figures(tmp_path):
     )
     gan.train(
         Labeller(system, phys, n_jobs=1),
-        TrainingConfig(epochs=2, eval_every=1, n_eval=200, progress=False, num_threads=1),
+        TrainingConfig(epochs=2, eval_every=1, n_eval=200, num_threads=1),
     )
     gan.save(tmp_path / "generator.pt")
     st = TransferSettings(

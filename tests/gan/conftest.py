@@ -78,7 +78,6 @@ def pretrained_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
         batch_size=32,
         eval_every=1,
         n_eval=64,
-        progress=False,
         device="cpu",
         num_threads=1,
     )

@@ -9,15 +9,16 @@ import pytest
 from rekindle.gan import ArchitectureConfig, ConfigError, TrainingConfig
 
 
-def test_paper_defaults() -> None:
-    a = ArchitectureConfig()
+def test_paper_recipe() -> None:
+    a = ArchitectureConfig.paper()
     assert a.latent_dim == 127
     assert a.generator_hidden == (128, 256, 512)
     assert a.discriminator_hidden == (32, 64, 128)
     assert a.leaky_slope == 0.2
     assert a.generator_dropout == a.discriminator_dropout == 0.5
-    assert a.batch_norm and a.n_classes == 2
-    t = TrainingConfig()
+    assert a.batch_norm and a.n_classes == 2 and a.label_encoding == "scalar"
+    t = TrainingConfig.paper()
+    assert t.fake_labels == "batch"
     assert (t.epochs, t.learning_rate, t.beta1, t.beta2) == (1000, 2e-4, 0.5, 0.999)
     assert (t.eval_every, t.n_eval, t.failure_accuracy, t.failure_window) == (10, 300, 0.9, 200)
     assert t.test_fraction == 0.1 and t.device == "auto"

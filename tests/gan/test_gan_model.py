@@ -154,7 +154,7 @@ def test_fine_tune_with_frozen_layer(
     scaler_before = gan.scaler.to_dict()
     before = {k: v.clone() for k, v in gan.generator.state_dict().items()}
     target = make_data(n=40, d=8, seed=11, shift=0.1)
-    cfg = transfer_config(40, epochs=4, eval_every=2, n_eval=64, progress=False, device="cpu")
+    cfg = transfer_config(40, epochs=4, eval_every=2, n_eval=64, device="cpu")
     with pytest.warns(UserWarning, match="outside the pretrained range"):
         res = gan.fine_tune(
             target.km,
@@ -211,9 +211,7 @@ def test_constructor_validation(make_data: Callable[..., Any]) -> None:
 def test_train_writes_artefacts(tmp_path: Path, make_data: Callable[..., Any]) -> None:
     data = make_data(n=80, d=4, seed=13)
     gan = KineticGAN(data.km, data.relevant, metadata={"model": "m", "physiology": "p"})
-    cfg = TrainingConfig(
-        epochs=2, batch_size=16, eval_every=1, n_eval=20, progress=False, device="cpu"
-    )
+    cfg = TrainingConfig(epochs=2, batch_size=16, eval_every=1, n_eval=20, device="cpu")
     gan.train(data.labeller, cfg, tmp_path)
     names = {p.name for p in tmp_path.iterdir()}
     assert {"checkpoint.pt", "metrics.csv", "history.csv", "generator.pt"} <= names

@@ -16,7 +16,8 @@ from rekindle.gan.modules import Dropout, LabelEncoding
 
 
 def test_paper_parameter_counts() -> None:
-    g, d = Generator(259), Discriminator(259)
+    paper = ArchitectureConfig.paper()
+    g, d = Generator(259, paper), Discriminator(259, paper)
     assert count_parameters(g) == PAPER_GENERATOR_PARAMETERS == 315_779
     # The paper's 18,319 is not reachable with the stated widths (see modules docstring).
     assert count_parameters(d) == 32 * (259 + 1 + 1) + 33 * 64 + 65 * 128 + 129 == 18_913

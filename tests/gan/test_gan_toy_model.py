@@ -24,9 +24,7 @@ def test_toy_gan_beats_the_oracle_incidence():
         scaler=SaturationScaler(km_reference_concentrations(model, phys)),
         architecture=ArchitectureConfig(label_encoding="onehot"),
     )
-    cfg = TrainingConfig(
-        epochs=12, eval_every=2, n_eval=1000, progress=False, num_threads=1, fake_labels="uniform"
-    )
+    cfg = TrainingConfig(epochs=12, eval_every=2, n_eval=1000, num_threads=1, fake_labels="uniform")
     gan.train(labeller, cfg)
     lam_rel = labeller(gan.generate(4000, "relevant", seed=1))
     lam_not = labeller(gan.generate(4000, "not_relevant", seed=2))

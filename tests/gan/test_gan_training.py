@@ -25,7 +25,6 @@ def test_learns_label_conditional_shift(synthetic: Any) -> None:
         learning_rate=1e-3,
         eval_every=5,
         n_eval=500,
-        progress=False,
         device="cpu",
     )
     result = gan.train(synthetic.labeller, cfg)
@@ -55,7 +54,6 @@ def _cfg(**kw: object) -> TrainingConfig:
         eval_every=2,
         n_eval=40,
         checkpoint_every=2,
-        progress=False,
         device="cpu",
     )
     base.update(kw)

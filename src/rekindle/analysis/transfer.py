@@ -90,8 +90,7 @@ def run_transfer_experiment(
         and ``failed`` (the discriminator-accuracy failure rule).
     """
     from rekindle.data import load_model, load_physiology
-    from rekindle.gan import KineticGAN, TrainingConfig
-    from rekindle.gan.model import transfer_config
+    from rekindle.gan import KineticGAN, TrainingConfig, transfer_config
     from rekindle.kinetics import KineticSystem
     from rekindle.kinetics.labelling import Labeller
     from rekindle.plots.transfer import plot_transfer_incidence
@@ -131,7 +130,6 @@ def run_transfer_experiment(
                     eval_every=st.eval_every,
                     n_eval=st.n_eval,
                     seed=seed,
-                    progress=False,
                     num_threads=1,
                 )
                 res = gan.fine_tune(
@@ -164,6 +162,7 @@ def run_transfer_experiment(
                         rel,
                         model.km_names,
                         {**pre.metadata, "physiology": target},
+                        architecture=pre.architecture,
                         scaler=copy.deepcopy(pre.scaler),
                     )
                     scfg = TrainingConfig.from_dict(

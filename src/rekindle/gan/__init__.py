@@ -1,79 +1,82 @@
 """REKINDLE conditional GAN: configuration, networks, preprocessing, training.
 
-Public entry point: :class:`KineticGAN` (train, generate, save/load,
-fine-tune). Building blocks are re-exported for the analyses and the CLI.
+Public entry point: :class:`KineticGAN` (train, generate, save/load, fine-tune).
+
+Layout: ``config`` (the settings dataclasses: one set of defaults for Python and
+the CLI), ``modules`` (the networks, torch.nn only), ``preprocessing`` (feature
+maps, labels, split), ``monitoring`` (KL, width, Spearman, metrics CSV),
+``selection`` (which evaluation gives the kept generator), ``training`` (the loop
+in named phases over a state dataclass; progress injected), ``checkpoint``
+(resumable training state), ``artefact`` (the ``generator.pt`` format), ``model``
+(:class:`KineticGAN`).
+
+Names are imported lazily, so that reading e.g. :class:`TrainingConfig`'s
+defaults does not import torch.
 """
 
-from .config import ArchitectureConfig, ConfigError, TrainingConfig
-from .model import FORMAT_NAME, FORMAT_VERSION, GeneratorFileError, KineticGAN, transfer_config
-from .modules import (
-    PAPER_DISCRIMINATOR_PARAMETERS,
-    PAPER_GENERATOR_PARAMETERS,
-    Discriminator,
-    Generator,
-    count_parameters,
-)
-from .monitoring import (
-    gaussian_kl,
-    kl_divergence,
-    kl_divergence_per_feature,
-    read_metrics_csv,
-    spearman,
-    spread_ratio,
-    write_metrics_csv,
-)
-from .preprocessing import (
-    CLASS_NAMES,
-    NOT_RELEVANT,
-    RELEVANT,
-    LogMinMaxScaler,
-    SaturationScaler,
-    class_index,
-    encode_labels,
-    scaler_from_dict,
-    train_test_split_indices,
-)
-from .training import (
-    CheckpointError,
-    GANTrainer,
-    Labeller,
-    TrainingResult,
-    measure_throughput,
-)
+from __future__ import annotations
 
-__all__ = [
-    "CLASS_NAMES",
-    "FORMAT_NAME",
-    "FORMAT_VERSION",
-    "NOT_RELEVANT",
-    "PAPER_DISCRIMINATOR_PARAMETERS",
-    "PAPER_GENERATOR_PARAMETERS",
-    "RELEVANT",
-    "ArchitectureConfig",
-    "CheckpointError",
-    "ConfigError",
-    "Discriminator",
-    "GANTrainer",
-    "Generator",
-    "GeneratorFileError",
-    "KineticGAN",
-    "Labeller",
-    "LogMinMaxScaler",
-    "SaturationScaler",
-    "TrainingConfig",
-    "TrainingResult",
-    "class_index",
-    "count_parameters",
-    "encode_labels",
-    "gaussian_kl",
-    "kl_divergence",
-    "kl_divergence_per_feature",
-    "measure_throughput",
-    "read_metrics_csv",
-    "scaler_from_dict",
-    "spearman",
-    "spread_ratio",
-    "train_test_split_indices",
-    "transfer_config",
-    "write_metrics_csv",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "config": ("ArchitectureConfig", "ConfigError", "TrainingConfig", "transfer_config"),
+    "artefact": (
+        "FORMAT_NAME",
+        "FORMAT_VERSION",
+        "GeneratorArtefact",
+        "read_generator",
+        "write_generator",
+    ),
+    "model": ("GeneratorFileError", "KineticGAN"),
+    "modules": (
+        "PAPER_DISCRIMINATOR_PARAMETERS",
+        "PAPER_GENERATOR_PARAMETERS",
+        "Discriminator",
+        "Generator",
+        "count_parameters",
+    ),
+    "monitoring": (
+        "gaussian_kl",
+        "kl_divergence",
+        "kl_divergence_per_feature",
+        "read_metrics_csv",
+        "spearman",
+        "spread_ratio",
+        "write_metrics_csv",
+    ),
+    "preprocessing": (
+        "CLASS_NAMES",
+        "NOT_RELEVANT",
+        "RELEVANT",
+        "LogMinMaxScaler",
+        "SaturationScaler",
+        "class_index",
+        "encode_labels",
+        "scaler_from_dict",
+        "train_test_split_indices",
+    ),
+    "training": (
+        "CheckpointError",
+        "GANTrainer",
+        "Labeller",
+        "TrainingResult",
+        "measure_throughput",
+    ),
+}
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'rekindle.gan' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

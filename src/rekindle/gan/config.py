@@ -1,8 +1,11 @@
-"""Configuration objects for the REKINDLE conditional GAN.
+"""Configuration objects for the REKINDLE conditional GAN: one set of defaults.
 
-Two frozen dataclasses hold every knob of the method. Their defaults are the
-values reported in the REKINDLE paper (section "GAN implementation"); where the
-paper is silent the choice is documented on the field.
+Two frozen dataclasses hold every knob of the method. Their defaults are
+rekindle's default recipe, the one ``rekindle train`` and ``rekindle run`` use, so
+``KineticGAN(...)`` in Python and the command line train the same way; each field
+says where its value comes from. :meth:`ArchitectureConfig.paper` and
+:meth:`TrainingConfig.paper` give the values of the REKINDLE paper and its
+reference code.
 
 Both classes offer :meth:`to_dict` (plain ``dict`` of ``int``/``float``/``str``/
 ``bool``/``list``/``None``, safe for ``torch.load(weights_only=True)``, JSON and
@@ -20,7 +23,7 @@ from typing import Any, TypeVar
 
 from rekindle.errors import ConfigError
 
-__all__ = ["ArchitectureConfig", "ConfigError", "TrainingConfig"]
+__all__ = ["ArchitectureConfig", "ConfigError", "TrainingConfig", "transfer_config"]
 
 _C = TypeVar("_C", bound="_ConfigBase")
 
@@ -105,7 +108,7 @@ def _is_real(x: Any) -> bool:
 
 @dataclass(frozen=True)
 class ArchitectureConfig(_ConfigBase):
-    """Network architecture of the conditional GAN (paper defaults).
+    """Network architecture of the conditional GAN (the paper's networks).
 
     Attributes
     ----------
@@ -133,13 +136,13 @@ class ArchitectureConfig(_ConfigBase):
         BatchNorm epsilon (1e-3, the Keras default; the paper used Keras).
     n_classes : int
         Number of data classes (2: relevant, not relevant).
-    label_encoding : {"scalar", "onehot"}
-        How the class index is fed to both networks. ``"scalar"`` (default)
-        appends one value per sample, evenly spaced in [-1, 1] over the classes
-        (two classes: relevant = -1, not relevant = +1, the paper's convention).
-        ``"onehot"`` appends a one-hot vector of length ``n_classes``. For two
-        classes and Dense first layers with bias the two encodings are equally
-        expressive.
+    label_encoding : {"onehot", "scalar"}
+        How the class index is fed to both networks. ``"onehot"`` (default)
+        appends a one-hot vector of length ``n_classes``; ``"scalar"`` (the
+        paper's) appends one value per sample, evenly spaced in [-1, 1] over the
+        classes (two classes: relevant = -1, not relevant = +1). The scalar label
+        conditions the networks measurably less here (best incidence 0.885
+        instead of 0.931 in 20 epochs on 20 000 fdp1 sets).
     """
 
     latent_dim: int = 127
@@ -152,7 +155,12 @@ class ArchitectureConfig(_ConfigBase):
     batch_norm_momentum: float = 0.1
     batch_norm_eps: float = 1e-3
     n_classes: int = 2
-    label_encoding: str = "scalar"
+    label_encoding: str = "onehot"
+
+    @classmethod
+    def paper(cls, **changes: Any) -> ArchitectureConfig:
+        """The paper's networks with its scalar label (relevant = -1), plus ``changes``."""
+        return cls(label_encoding="scalar").replace(**changes)
 
     def __post_init__(self) -> None:
         _check(
@@ -192,12 +200,12 @@ class ArchitectureConfig(_ConfigBase):
 
 @dataclass(frozen=True)
 class TrainingConfig(_ConfigBase):
-    """Training plan of the conditional GAN (paper defaults).
+    """Training plan of the conditional GAN (rekindle's default recipe).
 
     Attributes
     ----------
     epochs : int
-        Number of passes over the training data (1000).
+        Number of passes over the training data (30; the paper: 1000).
     batch_size : int
         Real samples per discriminator/generator step (128). The paper does not
         state the batch size for the 72,000-model training (only 2-50 for the
@@ -208,10 +216,11 @@ class TrainingConfig(_ConfigBase):
     beta1, beta2 : float
         Adam moment coefficients (0.5, 0.999; the usual GAN choice).
     eval_every : int
-        Evaluate the generator every this many epochs (10). The last epoch is
-        always evaluated.
+        Evaluate the generator every this many epochs (1; the paper: 10). The
+        last epoch is always evaluated.
     n_eval : int
-        Models of the "relevant" class generated per evaluation (300).
+        Models of the "relevant" class generated per evaluation (1000; the
+        paper: 300).
     failure_accuracy : float
         Discriminator accuracy above which an epoch counts towards failure (0.9).
     failure_window : int
@@ -240,9 +249,10 @@ class TrainingConfig(_ConfigBase):
         One-sided label smoothing: real targets are ``1 - label_smoothing`` in
         the discriminator loss (0.0, none, as in the paper).
     fake_labels : {"batch", "uniform"}
-        Class labels of the generated half of each step. ``"batch"`` (default)
-        reuses the labels of the real minibatch, so real and fake halves have
-        identical class frequencies; ``"uniform"`` draws them uniformly.
+        Class labels of the generated half of each step. ``"uniform"`` (default)
+        draws them uniformly over the classes; ``"batch"`` reuses the labels of
+        the real minibatch, so real and fake halves have identical class
+        frequencies.
     kl_bins : int
         Histogram bins per feature of the KL monitor (30).
     kl_pseudocount : float
@@ -254,17 +264,15 @@ class TrainingConfig(_ConfigBase):
         incidence; e.g. 0.8 refuses generators that raise the incidence by
         narrowing the distributions (narrow saturations are stable by themselves).
         When no evaluation qualifies, the highest incidence is kept.
-    progress : bool
-        Show a rich progress bar over epochs (True).
     """
 
-    epochs: int = 1000
+    epochs: int = 30
     batch_size: int = 128
     learning_rate: float = 2e-4
     beta1: float = 0.5
     beta2: float = 0.999
-    eval_every: int = 10
-    n_eval: int = 300
+    eval_every: int = 1
+    n_eval: int = 1000
     failure_accuracy: float = 0.9
     failure_window: int = 200
     stop_on_failure: bool = False
@@ -275,11 +283,16 @@ class TrainingConfig(_ConfigBase):
     device: str = "auto"
     num_threads: int | None = None
     label_smoothing: float = 0.0
-    fake_labels: str = "batch"
+    fake_labels: str = "uniform"
     kl_bins: int = 30
     kl_pseudocount: float = 0.5
     min_spread_ratio: float = 0.0
-    progress: bool = True
+
+    @classmethod
+    def paper(cls, **changes: Any) -> TrainingConfig:
+        """The paper's training plan (1000 epochs, 300 models every 10), plus ``changes``."""
+        base = cls(epochs=1000, eval_every=10, n_eval=300, fake_labels="batch")
+        return base.replace(**changes)
 
     def __post_init__(self) -> None:
         pos_ints = (
@@ -330,4 +343,43 @@ class TrainingConfig(_ConfigBase):
             _is_real(self.min_spread_ratio) and 0.0 <= self.min_spread_ratio,
             "min_spread_ratio must be >= 0",
         )
-        _check(isinstance(self.progress, bool), "progress must be a bool")
+
+
+def transfer_config(n_train: int, **overrides: Any) -> TrainingConfig:
+    """Paper's transfer-learning training plan for ``n_train`` target models.
+
+    300 epochs; 1,000 relevant models generated per evaluation; learning rate
+    1e-3 for ``n_train >= 500`` else 2e-4; batch size 2, 5, 10, 20, 50 for
+    up to 10, 50, 100, 500 and more training sets; no test split (all target
+    models are used for training).
+
+    Parameters
+    ----------
+    n_train : int
+        Number of target-physiology parameter sets.
+    **overrides
+        Any :class:`TrainingConfig` field.
+
+    Returns
+    -------
+    TrainingConfig
+    """
+    if n_train <= 10:
+        bs = 2
+    elif n_train <= 50:
+        bs = 5
+    elif n_train <= 100:
+        bs = 10
+    elif n_train <= 500:
+        bs = 20
+    else:
+        bs = 50
+    base: dict[str, Any] = {
+        "epochs": 300,
+        "n_eval": 1000,
+        "batch_size": bs,
+        "learning_rate": 1e-3 if n_train >= 500 else 2e-4,
+        "test_fraction": 0.0,
+    }
+    base.update(overrides)
+    return TrainingConfig.from_dict(base)

@@ -1,33 +1,13 @@
 """User-facing REKINDLE conditional GAN: train, generate, save, load, fine-tune.
 
-Artefact format (``generator.pt``)
-----------------------------------
-:meth:`KineticGAN.save` writes one file with ``torch.save`` of a plain dict
-(loadable with ``torch.load(..., weights_only=True)``):
-
-=====================  ==========================================================
-key                    content
-=====================  ==========================================================
-``format``             ``"rekindle-generator"``
-``format_version``     ``1`` (:data:`FORMAT_VERSION`)
-``architecture``       :meth:`ArchitectureConfig.to_dict`
-``n_features``         int
-``feature_names``      list of str (length ``n_features``)
-``class_names``        ``["relevant", "not_relevant"]`` (class index order)
-``state_dict``         generator ``state_dict`` (CPU tensors) of the best epoch
-``state_sha256``       SHA-256 over names, dtypes, shapes and bytes of the tensors
-``scaler``             the scaler's ``to_dict`` (log10 min/max, or saturation references)
-``metadata``           JSON-like dict (``model``, ``physiology``, ``threshold`` ...)
-``training_config``    :meth:`TrainingConfig.to_dict` of the last training, or None
-``training_summary``   :meth:`TrainingResult.summary`, or None
-``versions``           ``{"rekindle": ..., "torch": ...}``
-=====================  ==========================================================
+The artefact format (``generator.pt``) lives in :mod:`rekindle.gan.artefact`, the
+training loop in :mod:`rekindle.gan.training`, its checkpoints in
+:mod:`rekindle.gan.checkpoint`; :class:`KineticGAN` ties them to the data.
 """
 
 from __future__ import annotations
 
 import copy
-import hashlib
 import math
 import os
 import warnings
@@ -38,10 +18,17 @@ from typing import Any
 import numpy as np
 import torch
 
-from rekindle import __version__
 from rekindle.errors import GeneratorFileError
 
-from .config import ArchitectureConfig, ConfigError, TrainingConfig
+from .artefact import (
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    GeneratorArtefact,
+    jsonable,
+    read_generator,
+    write_generator,
+)
+from .config import ArchitectureConfig, TrainingConfig, transfer_config
 from .modules import Discriminator, Generator
 from .preprocessing import (
     CLASS_NAMES,
@@ -50,17 +37,9 @@ from .preprocessing import (
     Scaler,
     class_index,
     encode_labels,
-    scaler_from_dict,
     train_test_split_indices,
 )
-from .training import (
-    Callback,
-    GANTrainer,
-    Labeller,
-    TrainingResult,
-    atomic_torch_save,
-    resolve_device,
-)
+from .training import Callback, GANTrainer, Labeller, Progress, TrainingResult, resolve_device
 
 __all__ = [
     "FORMAT_NAME",
@@ -70,84 +49,53 @@ __all__ = [
     "transfer_config",
 ]
 
-FORMAT_NAME = "rekindle-generator"
-FORMAT_VERSION = 1
 DEFAULT_THRESHOLD = -9.0
 
 
-def _state_digest(state: Mapping[str, torch.Tensor]) -> str:
-    h = hashlib.sha256()
-    for name in sorted(state):
-        t = state[name].detach().cpu().contiguous()
-        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
-    return h.hexdigest()
+def _freeze(generator: Generator, freeze: Sequence[str]) -> None:
+    """Make every generator parameter trainable except those of the named submodules."""
+    valid = [f"hidden.{i}" for i in range(len(generator.hidden))] + ["output"]
+    unknown = [n for n in freeze if n not in valid]
+    if unknown:
+        raise ValueError(f"cannot freeze unknown generator layer(s) {unknown}; valid: {valid}")
+    modules = dict(generator.named_modules())
+    for p in generator.parameters():
+        p.requires_grad_(True)
+    for name in freeze:
+        for p in modules[name].parameters():
+            p.requires_grad_(False)
 
 
-def _jsonable(value: Any, where: str = "metadata") -> Any:
-    """Convert numpy scalars/arrays and tuples to builtins; reject other objects."""
-    if value is None or isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        return str(value)  # plain str, also for subclasses such as TorchVersion
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist(), where)
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v, where) for v in value]
-    if isinstance(value, Mapping):
-        out = {}
-        for k, v in value.items():
-            if not isinstance(k, str):
-                raise TypeError(f"{where}: keys must be str, got {k!r}")
-            out[k] = _jsonable(v, f"{where}.{k}")
-        return out
-    raise TypeError(f"{where}: value of type {type(value).__name__} cannot be stored")
+_Sets = tuple[np.ndarray, np.ndarray, np.ndarray, "np.ndarray | None"]
 
 
-def transfer_config(n_train: int, **overrides: Any) -> TrainingConfig:
-    """Paper's transfer-learning training plan for ``n_train`` target models.
+def _pretrained_range(data: _Sets, clip: bool) -> _Sets:
+    """Warn about scaled fine-tuning values outside [-1, 1]; clip them if ``clip``.
 
-    300 epochs; 1,000 relevant models generated per evaluation; learning rate
-    1e-3 for ``n_train >= 500`` else 2e-4; batch size 2, 5, 10, 20, 50 for
-    up to 10, 50, 100, 500 and more training sets; no test split (all target
-    models are used for training).
-
-    Parameters
-    ----------
-    n_train : int
-        Number of target-physiology parameter sets.
-    **overrides
-        Any :class:`TrainingConfig` field.
-
-    Returns
-    -------
-    TrainingConfig
+    Fine-tuning keeps the pretrained scaler: each output unit of the generator has
+    learned a position in the pretrained scaled space, and refitting the scaler on
+    (few) target models would silently re-map every unit and discard much of what
+    is transferred (and small target sets give noisy min/max estimates). Target
+    values outside the pretrained range map outside [-1, 1], which the tanh output
+    cannot reach.
     """
-    if n_train <= 10:
-        bs = 2
-    elif n_train <= 50:
-        bs = 5
-    elif n_train <= 100:
-        bs = 10
-    elif n_train <= 500:
-        bs = 20
-    else:
-        bs = 50
-    base: dict[str, Any] = {
-        "epochs": 300,
-        "n_eval": 1000,
-        "batch_size": bs,
-        "learning_rate": 1e-3 if n_train >= 500 else 2e-4,
-        "test_fraction": 0.0,
-    }
-    base.update(overrides)
-    return TrainingConfig.from_dict(base)
+    x_train, y_train, ref_train, ref_test = data
+    outside = float(np.mean(np.abs(x_train) > 1.0 + 1e-9))
+    if outside == 0:
+        return data
+    warnings.warn(
+        f"{outside:.2%} of the scaled fine-tuning values lie outside the pretrained "
+        f"range [-1, 1]" + (" and were clipped" if clip else ""),
+        stacklevel=3,
+    )
+    if not clip:
+        return data
+    return (
+        np.clip(x_train, -1.0, 1.0),
+        y_train,
+        np.clip(ref_train, -1.0, 1.0),
+        None if ref_test is None else np.clip(ref_test, -1.0, 1.0),
+    )
 
 
 class KineticGAN:
@@ -155,10 +103,13 @@ class KineticGAN:
 
     Parameters
     ----------
-    km : numpy.ndarray, shape (n, d)
+    km : numpy.ndarray, shape (n, d), or None
         Michaelis constants K_M of ``n`` kinetic models (``d = 259`` in the
         paper), strictly positive, in the physical unit of the data (e.g. mM).
-    relevant : numpy.ndarray of bool, shape (n,)
+        None (with ``relevant`` None and ``feature_names`` given) for a
+        generator without training data, e.g. one read from a file
+        (:meth:`from_artefact`).
+    relevant : numpy.ndarray of bool, shape (n,), or None
         ``True`` for biologically relevant models (max Re(eigenvalue) <
         threshold).
     feature_names : sequence of str, optional
@@ -167,8 +118,8 @@ class KineticGAN:
         JSON-like description stored in the artefact, e.g. ``model``,
         ``physiology``, ``threshold`` (1/h, default -9.0), ``units``.
     architecture : ArchitectureConfig, optional
-        Network architecture (paper defaults).
-    scaler : LogMinMaxScaler or SaturationScaler, optional
+        Network architecture (defaults of :class:`ArchitectureConfig`).
+    scaler : Scaler, optional
         Feature map (default: the paper's log10 min-max scaling, fitted on the
         training rows; :class:`SaturationScaler` maps K_M to ``2σ − 1`` at the
         reference steady state).
@@ -183,18 +134,21 @@ class KineticGAN:
 
     def __init__(
         self,
-        km: np.ndarray,
-        relevant: np.ndarray,
+        km: np.ndarray | None,
+        relevant: np.ndarray | None,
         feature_names: Sequence[str] | None = None,
         metadata: Mapping[str, Any] | None = None,
         architecture: ArchitectureConfig | None = None,
         scaler: Scaler | None = None,
     ) -> None:
-        km_arr, labels = self._check_data(km, relevant)
-        names = self._check_names(feature_names, km_arr.shape[1])
+        km_arr: np.ndarray | None = None
+        labels: np.ndarray | None = None
+        if km is not None or relevant is not None or feature_names is None:
+            km_arr, labels = self._check_data(km, relevant)
+        names = self._check_names(feature_names, None if km_arr is None else km_arr.shape[1])
         self.architecture = architecture or ArchitectureConfig()
         self.feature_names: list[str] = names
-        self.metadata: dict[str, Any] = _jsonable(dict(metadata or {}))
+        self.metadata: dict[str, Any] = jsonable(dict(metadata or {}))
         self.metadata.setdefault("threshold", DEFAULT_THRESHOLD)
         self._km: np.ndarray | None = km_arr
         self._labels: np.ndarray | None = labels
@@ -209,7 +163,11 @@ class KineticGAN:
 
     # ------------------------------------------------------------------ helpers
     @staticmethod
-    def _check_data(km: np.ndarray, relevant: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _check_data(
+        km: np.ndarray | None, relevant: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        if km is None or relevant is None:
+            raise ValueError("give km and relevant, or neither (then feature_names)")
         arr = np.asarray(km, dtype=np.float64)
         if arr.ndim != 2:
             raise ValueError(f"km must be 2-D (n_models, n_features), got shape {arr.shape}")
@@ -223,11 +181,11 @@ class KineticGAN:
         return arr, labels
 
     @staticmethod
-    def _check_names(names: Sequence[str] | None, d: int) -> list[str]:
+    def _check_names(names: Sequence[str] | None, d: int | None) -> list[str]:
         if names is None:
-            return [f"km_{i}" for i in range(d)]
+            return [f"km_{i}" for i in range(d or 0)]
         out = [str(n) for n in names]
-        if len(out) != d:
+        if d is not None and len(out) != d:
             raise ValueError(f"{len(out)} feature names for {d} features")
         return out
 
@@ -274,8 +232,9 @@ class KineticGAN:
         data: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None],
         output_dir: str | os.PathLike[str] | None,
         resume: bool,
-        callback: Callback | None,
         context: dict[str, Any],
+        callback: Callback | None,
+        progress: Progress | None,
     ) -> TrainingResult:
         assert self.scaler is not None
         trainer = GANTrainer(
@@ -296,6 +255,7 @@ class KineticGAN:
             output_dir=output_dir,
             resume=resume,
             callback=callback,
+            progress=progress,
         )
         generator.load_state_dict(result.best_state)
         generator.eval()
@@ -319,6 +279,7 @@ class KineticGAN:
         resume: bool = True,
         *,
         callback: Callback | None = None,
+        progress: Progress | None = None,
     ) -> TrainingResult:
         """Train the GAN from scratch on the data given at construction.
 
@@ -334,13 +295,13 @@ class KineticGAN:
             1/h. Without it the incidence is not monitored and the best state is
             the one with the lowest KL to the training data.
         config : TrainingConfig, optional
-            Training plan (paper defaults).
+            Training plan (defaults of :class:`TrainingConfig`).
         output_dir : path, optional
             Directory for checkpoints, metrics CSVs and the final
             ``generator.pt``.
         resume : bool
             Continue from ``output_dir/checkpoint.pt`` if present.
-        callback : callable, optional
+        callback, progress : callable, optional
             See :meth:`GANTrainer.fit`.
 
         Returns
@@ -367,8 +328,9 @@ class KineticGAN:
             data,
             output_dir,
             resume,
+            {"mode": "train"},
             callback,
-            context={"mode": "train"},
+            progress,
         )
 
     def fine_tune(
@@ -387,6 +349,7 @@ class KineticGAN:
         resume: bool = True,
         clip_to_range: bool = True,
         callback: Callback | None = None,
+        progress: Progress | None = None,
     ) -> TrainingResult:
         """Transfer learning: retrain the current generator on new data.
 
@@ -396,14 +359,7 @@ class KineticGAN:
         :attr:`generator` (best-incidence state) and the new data replace the
         stored training data.
 
-        The pretrained **scaler is kept**: each output unit of the generator
-        has learned a position in the pretrained scaled log space, and
-        refitting the scaler on (few) target models would silently re-map every
-        unit and discard much of what is transferred; the small target sets
-        would also give noisy min/max estimates. Target values outside the
-        pretrained range map outside [-1, 1], which the tanh output cannot
-        reach; with ``clip_to_range`` (default) they are clipped to [-1, 1]
-        and a warning reports the fraction affected.
+        The pretrained **scaler is kept** (see :func:`_pretrained_range`).
 
         Parameters
         ----------
@@ -427,7 +383,7 @@ class KineticGAN:
             Metadata of the target (e.g. ``{"physiology": "physiology 2"}``),
             merged into :attr:`metadata`; the previous metadata are kept under
             ``"pretrained_from"``.
-        output_dir, resume, callback
+        output_dir, resume, callback, progress
             As in :meth:`train`.
         clip_to_range : bool
             Clip scaled target data to [-1, 1] (see above).
@@ -444,50 +400,19 @@ class KineticGAN:
             )
         if config is None:
             config = transfer_config(km_arr.shape[0])
-        overrides = {
-            k: v
-            for k, v in (
-                ("epochs", epochs),
-                ("learning_rate", learning_rate),
-                ("batch_size", batch_size),
-            )
-            if v is not None
-        }
+        changes = {"epochs": epochs, "learning_rate": learning_rate, "batch_size": batch_size}
+        overrides = {k: v for k, v in changes.items() if v is not None}
         if overrides:
             config = config.replace(**overrides)
-        valid = [f"hidden.{i}" for i in range(len(generator.hidden))] + ["output"]
-        unknown = [n for n in freeze if n not in valid]
-        if unknown:
-            raise ValueError(f"cannot freeze unknown generator layer(s) {unknown}; valid: {valid}")
-        modules = dict(generator.named_modules())
-        for p in generator.parameters():
-            p.requires_grad_(True)
-        for name in freeze:
-            for p in modules[name].parameters():
-                p.requires_grad_(False)
+        _freeze(generator, freeze)
 
         old_state = (self.metadata, self._km, self._labels)
         if metadata:
             previous = copy.deepcopy(self.metadata)
-            self.metadata = {**self.metadata, **_jsonable(dict(metadata))}
+            self.metadata = {**self.metadata, **jsonable(dict(metadata))}
             self.metadata["pretrained_from"] = previous
         data = self._scaled_sets(km_arr, labels, config.test_fraction, config.split_seed)
-        x_train = data[0]
-        outside = float(np.mean(np.abs(x_train) > 1.0 + 1e-9))
-        if outside > 0:
-            warnings.warn(
-                f"{outside:.2%} of the scaled fine-tuning values lie outside the pretrained "
-                f"range [-1, 1]" + (" and were clipped" if clip_to_range else ""),
-                stacklevel=2,
-            )
-            if clip_to_range:
-                x_train, y_train, ref_train, ref_test = data
-                data = (
-                    np.clip(x_train, -1.0, 1.0),
-                    y_train,
-                    np.clip(ref_train, -1.0, 1.0),
-                    None if ref_test is None else np.clip(ref_test, -1.0, 1.0),
-                )
+        data = _pretrained_range(data, clip_to_range)
         self._km, self._labels = km_arr, labels
         torch.manual_seed(config.seed)
         discriminator = Discriminator(self.n_features, self.architecture)
@@ -500,8 +425,9 @@ class KineticGAN:
                 data,
                 output_dir,
                 resume,
+                {"mode": "fine_tune", "freeze": list(freeze)},
                 callback,
-                context={"mode": "fine_tune", "freeze": list(freeze)},
+                progress,
             )
         except BaseException:
             # leave this object as it was (the pretrained generator is untouched)
@@ -576,30 +502,22 @@ class KineticGAN:
         return out
 
     # ------------------------------------------------------------------ persistence
-    def _payload(self) -> dict[str, Any]:
-        gen_model = self._require_generator()
+    def to_artefact(self) -> GeneratorArtefact:
+        """The trained generator with everything :meth:`save` writes."""
+        generator = self._require_generator()
         assert self.scaler is not None
-        state = {k: v.detach().cpu().clone() for k, v in gen_model.state_dict().items()}
-        return {
-            "format": FORMAT_NAME,
-            "format_version": FORMAT_VERSION,
-            "architecture": self.architecture.to_dict(),
-            "n_features": self.n_features,
-            "feature_names": list(self.feature_names),
-            "class_names": list(CLASS_NAMES),
-            "state_dict": state,
-            "state_sha256": _state_digest(state),
-            "scaler": self.scaler.to_dict(),
-            "metadata": _jsonable(self.metadata),
-            "training_config": None
-            if self.training_config is None
-            else self.training_config.to_dict(),
-            "training_summary": self.training_summary,
-            "versions": {"rekindle": __version__, "torch": str(torch.__version__)},
-        }
+        return GeneratorArtefact(
+            architecture=self.architecture,
+            feature_names=list(self.feature_names),
+            scaler=self.scaler,
+            generator=generator,
+            metadata=self.metadata,
+            training_config=self.training_config,
+            training_summary=self.training_summary,
+        )
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the versioned generator artefact atomically (see module docstring).
+        """Write the versioned generator artefact atomically (:mod:`rekindle.gan.artefact`).
 
         Parameters
         ----------
@@ -611,7 +529,19 @@ class KineticGAN:
         pathlib.Path
             The written path.
         """
-        return atomic_torch_save(self._payload(), path)
+        return write_generator(path, self.to_artefact())
+
+    @classmethod
+    def from_artefact(cls, artefact: GeneratorArtefact) -> KineticGAN:
+        """A ready-to-generate KineticGAN (without training data) from an artefact."""
+        gan = cls(None, None, artefact.feature_names, artefact.metadata, artefact.architecture)
+        gan.scaler = gan._scaler_spec = artefact.scaler
+        gan.generator = artefact.generator
+        gan.device = next(artefact.generator.parameters()).device
+        gan.training_config = artefact.training_config
+        gan.training_summary = artefact.training_summary
+        gan.versions = artefact.versions
+        return gan
 
     @classmethod
     def load(
@@ -638,112 +568,10 @@ class KineticGAN:
         FileNotFoundError
             If the file does not exist.
         GeneratorFileError
-            (a ``ValueError``) if the file is truncated or corrupted, has another
-            format or version, or its contents are inconsistent (shapes, sizes,
-            checksum); the message names the file and the problem.
+            If the file is truncated or corrupted, has another format or version,
+            or its contents are inconsistent (see :func:`read_generator`).
         """
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"generator file not found: {path}")
-        dev = resolve_device(device) if device is not None else torch.device("cpu")
-        try:
-            payload = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # truncated zip, bad pickle, CRC errors, ...
-            detail = (str(exc).strip().splitlines() or [""])[0][:300]
-            raise GeneratorFileError(
-                path, f"file is corrupted or truncated ({type(exc).__name__}: {detail})"
-            ) from exc
-        if not isinstance(payload, dict) or payload.get("format") != FORMAT_NAME:
-            raise GeneratorFileError(path, f"not a {FORMAT_NAME} artefact")
-        version = payload.get("format_version")
-        if version != FORMAT_VERSION:
-            raise GeneratorFileError(
-                path,
-                f"unsupported format version {version!r} (this rekindle reads version "
-                f"{FORMAT_VERSION})",
-            )
-        required = (
-            "architecture",
-            "n_features",
-            "feature_names",
-            "state_dict",
-            "state_sha256",
-            "scaler",
-            "metadata",
-        )
-        missing = [k for k in required if k not in payload]
-        if missing:
-            raise GeneratorFileError(path, f"missing entries {missing}")
-        try:
-            arch = ArchitectureConfig.from_dict(payload["architecture"])
-        except (ConfigError, TypeError) as exc:
-            raise GeneratorFileError(path, f"invalid architecture ({exc})") from exc
-        n_features = payload["n_features"]
-        names = payload["feature_names"]
-        if (
-            not isinstance(n_features, int)
-            or not isinstance(names, list)
-            or len(names) != n_features
-        ):
-            raise GeneratorFileError(
-                path,
-                f"{len(names) if isinstance(names, list) else '?'} feature names for "
-                f"n_features={n_features!r}",
-            )
-        try:
-            scaler = scaler_from_dict(payload["scaler"])
-        except ValueError as exc:
-            raise GeneratorFileError(path, f"invalid scaler ({exc})") from exc
-        if scaler.n_features != n_features:
-            raise GeneratorFileError(
-                path, f"scaler has {scaler.n_features} features, artefact declares {n_features}"
-            )
-        state = payload["state_dict"]
-        if not isinstance(state, dict) or not all(
-            isinstance(v, torch.Tensor) for v in state.values()
-        ):
-            raise GeneratorFileError(path, "state_dict is not a mapping of tensors")
-        generator = Generator(n_features, arch)
-        expected = generator.state_dict()
-        missing_keys = sorted(set(expected) - set(state))
-        unexpected = sorted(set(state) - set(expected))
-        if missing_keys or unexpected:
-            raise GeneratorFileError(
-                path,
-                f"state_dict keys do not match the architecture (missing {missing_keys}, "
-                f"unexpected {unexpected})",
-            )
-        bad = [
-            f"{k}: file {tuple(state[k].shape)} vs expected {tuple(v.shape)}"
-            for k, v in expected.items()
-            if tuple(state[k].shape) != tuple(v.shape)
-        ]
-        if bad:
-            raise GeneratorFileError(path, "tensor shapes do not match: " + "; ".join(bad))
-        if _state_digest(state) != payload["state_sha256"]:
-            raise GeneratorFileError(path, "checksum mismatch: the network weights are corrupted")
-        generator.load_state_dict(state)
-        generator.to(dev).eval()
-
-        obj = cls.__new__(cls)
-        obj.architecture = arch
-        obj.feature_names = [str(n) for n in names]
-        obj.metadata = dict(payload["metadata"])
-        obj.metadata.setdefault("threshold", DEFAULT_THRESHOLD)
-        obj._km = None
-        obj._labels = None
-        obj.scaler = scaler
-        obj.generator = generator
-        tc = payload.get("training_config")
-        try:
-            obj.training_config = None if tc is None else TrainingConfig.from_dict(tc)
-        except ConfigError:
-            obj.training_config = None
-        obj.result = None
-        obj.training_summary = payload.get("training_summary")
-        obj.versions = payload.get("versions", {})
-        obj.device = dev
-        return obj
+        return cls.from_artefact(read_generator(path, device))
 
     def __repr__(self) -> str:
         state = "trained" if self.generator is not None else "untrained"

@@ -28,6 +28,12 @@ to K_M, and the injected *labeller* returns the largest real part of the
 Jacobian eigenvalues (1/h); ``incidence`` is the fraction below the threshold
 (default -9 1/h). The state of the generator with the highest incidence is kept.
 
+The loop (:meth:`GANTrainer.fit`) runs named phases over a
+:class:`~rekindle.gan.checkpoint.TrainingState`: train an epoch, evaluate, keep
+the best (:mod:`rekindle.gan.selection`), checkpoint
+(:mod:`rekindle.gan.checkpoint`). It draws no UI: progress is reported to an
+injected ``progress(epochs_done)`` callable, as by every other stage.
+
 Reproducibility: all randomness comes from (a) the global torch RNG (dropout),
 seeded from ``config.seed``, (b) a dedicated ``torch.Generator`` for the
 permutations and the training noise, and (c) a fresh generator per evaluation,
@@ -56,10 +62,21 @@ from torch.nn import functional as F
 
 from rekindle.errors import CheckpointError
 
+from .checkpoint import (
+    CHECKPOINT_NAME,
+    TrainingState,
+    atomic_torch_save,
+    clone_state,
+    read_checkpoint,
+    resolve_device,
+    restore_modules,
+    write_checkpoint,
+)
 from .config import ArchitectureConfig, TrainingConfig
 from .modules import Discriminator, Generator
 from .monitoring import kl_divergence, spread_ratio, write_metrics_csv
 from .preprocessing import RELEVANT, LogMinMaxScaler, Scaler
+from .selection import is_better
 
 __all__ = [
     "CHECKPOINT_NAME",
@@ -67,7 +84,9 @@ __all__ = [
     "CheckpointError",
     "GANTrainer",
     "Labeller",
+    "Progress",
     "TrainingResult",
+    "TrainingState",
     "atomic_torch_save",
     "measure_throughput",
     "resolve_device",
@@ -79,14 +98,8 @@ logger = logging.getLogger(__name__)
 Labeller = Callable[[np.ndarray], np.ndarray]
 #: Signature of the per-epoch callback: (epoch, record) -> True to stop training.
 Callback = Callable[[int, dict[str, float]], "bool | None"]
-
-CHECKPOINT_NAME = "checkpoint.pt"
-CHECKPOINT_FORMAT = "rekindle-gan-checkpoint"
-CHECKPOINT_VERSION = 1
-#: Training-config fields that may change between a checkpoint and its resumption.
-RESUMABLE_FIELDS = frozenset(
-    {"epochs", "checkpoint_every", "progress", "num_threads", "device", "stop_on_failure"}
-)
+#: Signature of the progress callback: ``progress(epochs_done)``, as every other stage.
+Progress = Callable[[int], None]
 
 _SEED_DROPOUT = 1
 _SEED_SAMPLER = 2
@@ -97,40 +110,6 @@ def _derive_seed(seed: int, *keys: int) -> int:
     """Independent 63-bit seed for a named random stream."""
     state = np.random.SeedSequence([seed, *keys]).generate_state(2, dtype=np.uint32)
     return int((int(state[0]) << 31) ^ int(state[1]))
-
-
-def resolve_device(spec: str | torch.device | None) -> torch.device:
-    """Turn ``"auto"``/``None``/a device string into a :class:`torch.device`.
-
-    ``"auto"`` and ``None`` select ``cuda`` when available, else ``cpu``.
-    """
-    if spec is None or (isinstance(spec, str) and spec == "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(spec)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device {spec!r} requested but CUDA is not available")
-    return dev
-
-
-def atomic_torch_save(obj: Any, path: str | os.PathLike[str]) -> Path:
-    """``torch.save`` to a temporary file in the same directory, fsync, ``os.replace``.
-
-    A reader never sees a partially written file: either the old file or the
-    complete new one.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as fh:
-            torch.save(obj, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
 
 
 @contextlib.contextmanager
@@ -146,30 +125,6 @@ def _num_threads(n: int | None) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def _numpy_rng_state() -> dict[str, Any]:
-    name, keys, pos, has_gauss, cached = np.random.get_state()  # type: ignore[misc]  # noqa: NPY002
-    return {
-        "name": str(name),
-        "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
-        "pos": int(pos),
-        "has_gauss": int(has_gauss),
-        "cached_gaussian": float(cached),
-    }
-
-
-def _set_numpy_rng_state(state: Mapping[str, Any]) -> None:
-    keys = np.asarray(state["keys"].numpy(), dtype=np.uint32)
-    np.random.set_state(  # noqa: NPY002 - the global state a labeller may use
-        (
-            state["name"],
-            keys,
-            int(state["pos"]),
-            int(state["has_gauss"]),
-            float(state["cached_gaussian"]),
-        )
-    )
-
-
 def _adam(params: list[nn.Parameter], cfg: TrainingConfig) -> torch.optim.Adam:
     """Adam with the fused kernel when available (~20 % faster steps on CPU)."""
     kw: dict[str, Any] = {"lr": cfg.learning_rate, "betas": (cfg.beta1, cfg.beta2)}
@@ -177,10 +132,6 @@ def _adam(params: list[nn.Parameter], cfg: TrainingConfig) -> torch.optim.Adam:
         return torch.optim.Adam(params, fused=True, **kw)
     except (RuntimeError, TypeError, ValueError):  # pragma: no cover - old torch / device
         return torch.optim.Adam(params, **kw)
-
-
-def _clone_state(module: nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v.detach().clone().cpu() for k, v in module.state_dict().items()}
 
 
 def _fingerprint(*arrays: np.ndarray) -> str:
@@ -204,9 +155,10 @@ class TrainingResult:
         (fraction of the ``n_eval`` generated relevant-class models that the
         labeller finds relevant; NaN without labeller), ``kl_train`` and
         ``kl_test`` (KL(generated || relevant training / test rows), scaled
-        log space, nats; NaN without test data) and ``seconds`` (cumulative
-        wall-clock time of training steps and evaluations, s, summed over
-        resumed sessions).
+        log space, nats; NaN without test data), ``spread_ratio`` (median over
+        the K_M of std(ln K_M generated) / std(ln K_M relevant training rows))
+        and ``seconds`` (cumulative wall-clock time of training steps and
+        evaluations, s, summed over resumed sessions).
     history : list of dict
         One record per epoch: ``epoch``, ``d_loss``, ``g_loss``, ``d_accuracy``,
         ``epoch_seconds`` (duration of that epoch's training steps, s),
@@ -214,8 +166,7 @@ class TrainingResult:
     best_state : dict
         ``state_dict`` (CPU tensors) of the generator at ``best_epoch``.
     best_epoch : int
-        Evaluation epoch with the highest incidence (lowest ``kl_train`` when
-        no labeller is given; ties go to the lower ``kl_train``).
+        Evaluation epoch of the kept generator (:mod:`rekindle.gan.selection`).
     best_incidence : float
         Incidence at ``best_epoch``.
     failed : bool
@@ -270,8 +221,30 @@ class TrainingResult:
         }
 
 
+@dataclass
+class _References:
+    """What the evaluations compare the generated models with."""
+
+    train: np.ndarray  # scaled relevant training rows (m, d)
+    test: np.ndarray | None  # scaled relevant test rows (k, d)
+    log_std: np.ndarray | None  # std(ln K_M) per feature of the relevant training rows (d,)
+
+
+@dataclass
+class _Session:
+    """Throughput of this session (a resumed run counts only its own epochs)."""
+
+    rows: int = 0
+    seconds: float = 0.0
+
+
 class GANTrainer:
     """Run the adversarial training of a :class:`Generator`/:class:`Discriminator` pair.
+
+    The loop (:meth:`fit`) runs named phases over a :class:`TrainingState`:
+    :meth:`train_epoch`, :meth:`evaluate`, :meth:`keep_best` and
+    :meth:`checkpoint`. It draws nothing itself: progress goes to an injected
+    ``progress(epochs_done)`` callable, the per-epoch records to ``callback``.
 
     Parameters
     ----------
@@ -279,10 +252,10 @@ class GANTrainer:
         Initialised networks (moved to the training device by :meth:`fit`).
         Generator parameters with ``requires_grad=False`` are frozen (not given
         to the optimiser).
-    scaler : LogMinMaxScaler or SaturationScaler
-        Fitted scaler mapping scaled generator output back to K_M.
+    scaler : Scaler
+        Fitted feature map from scaled generator output back to K_M.
     config : TrainingConfig, optional
-        Training plan; paper defaults if omitted.
+        Training plan (defaults of :class:`TrainingConfig`).
     labeller : callable, optional
         ``labeller(km) -> max_eig``: K_M array (n, d), positive, physical units
         -> largest real part of the Jacobian eigenvalues (n,) in 1/h. NaN counts
@@ -314,7 +287,6 @@ class GANTrainer:
         self.threshold = float(threshold)
         self.context = dict(context or {})
         self.device = resolve_device(self.config.device)
-        self._ref_log_std: np.ndarray | None = None
 
     # ------------------------------------------------------------------ setup
     def _setup(self, x_train: np.ndarray, y_train: np.ndarray) -> None:
@@ -356,8 +328,49 @@ class GANTrainer:
         np.random.seed(seed)  # noqa: NPY002 - seed the global state labellers may use
         self._sampler.manual_seed(_derive_seed(seed, _SEED_SAMPLER))
 
-    # ------------------------------------------------------------------ one epoch
-    def _train_epoch(self) -> tuple[float, float, float, int]:
+    def _references(self, ref_train: np.ndarray, ref_test: np.ndarray | None) -> _References:
+        train = np.asarray(ref_train, dtype=np.float64)
+        log_std = (
+            np.std(np.log(self.scaler.inverse_transform(train)), axis=0)
+            if train.shape[0] >= 2
+            else None
+        )
+        test = None if ref_test is None else np.asarray(ref_test, dtype=np.float64)
+        return _References(train, test, log_std)
+
+    @property
+    def _modules(self) -> dict[str, Any]:
+        return {
+            "generator": self.generator,
+            "discriminator": self.discriminator,
+            "g_optimizer": self.g_opt,
+            "d_optimizer": self.d_opt,
+        }
+
+    @property
+    def _identity(self) -> dict[str, Any]:
+        """What a checkpoint must match to be resumed by this trainer."""
+        return {
+            "config": self.config.to_dict(),
+            "architecture": self.generator.config.to_dict(),
+            "context": self.context,
+            "data_fingerprint": self._fingerprint,
+            "threshold": self.threshold,
+        }
+
+    def _start(self, ck_path: Path | None, resume: bool) -> tuple[TrainingState, int | None]:
+        """A fresh state (seeded), or the state of the checkpoint to resume."""
+        if resume and ck_path is not None and ck_path.exists():
+            ck = read_checkpoint(ck_path, self._identity)
+            restore_modules(ck_path, ck, self._modules, self._sampler, self.device)
+            state = TrainingState.from_checkpoint(ck)
+            logger.info("resuming from %s at epoch %d", ck_path, state.epoch)
+            return state, state.epoch
+        self._seed_fresh()
+        return TrainingState(), None
+
+    # ------------------------------------------------------------------ phase: train epoch
+    def train_epoch(self) -> tuple[float, float, float, int]:
         """One pass over the training data. Returns (d_loss, g_loss, d_acc, n_rows)."""
         cfg = self.config
         G, D = self.generator, self.discriminator
@@ -416,11 +429,41 @@ class GANTrainer:
         d_sum, g_sum, n_correct = acc.tolist()
         return d_sum / seen, g_sum / seen, n_correct / (2 * seen), seen
 
-    # ------------------------------------------------------------------ evaluation
+    def _record_epoch(self, state: TrainingState, session: _Session) -> dict[str, float]:
+        """Train one epoch and append its record to the history."""
+        t0 = time.perf_counter()
+        d_loss, g_loss, d_acc, rows = self.train_epoch()
+        dt = time.perf_counter() - t0
+        session.rows += rows
+        session.seconds += dt
+        state.elapsed += dt
+        state.epoch += 1
+        record: dict[str, float] = {
+            "epoch": state.epoch,
+            "d_loss": d_loss,
+            "g_loss": g_loss,
+            "d_accuracy": d_acc,
+            "epoch_seconds": dt,
+            "samples_per_s": rows / dt if dt > 0 else math.nan,
+        }
+        state.history.append(record)
+        return record
+
+    def _failing(self, state: TrainingState) -> bool:
+        """The paper's failure criterion over the last ``failure_window`` epochs."""
+        cfg = self.config
+        window = state.history[-cfg.failure_window :]
+        return len(window) == cfg.failure_window and all(
+            h["d_accuracy"] > cfg.failure_accuracy for h in window
+        )
+
+    # ------------------------------------------------------------------ phase: evaluate
     @torch.no_grad()
-    def _evaluate(
-        self, epoch: int, ref_train: np.ndarray, ref_test: np.ndarray | None
-    ) -> dict[str, float]:
+    def evaluate(self, epoch: int, refs: _References) -> dict[str, float]:
+        """Generate ``n_eval`` relevant-class models in eval mode and score them.
+
+        Returns ``incidence``, ``kl_train``, ``kl_test`` and ``spread_ratio``.
+        """
         cfg = self.config
         G = self.generator
         gen = torch.Generator(device=self.device)
@@ -434,7 +477,7 @@ class GANTrainer:
             G.train()
         incidence = math.nan
         km = self.scaler.inverse_transform(xs)
-        spread = spread_ratio(km, self._ref_log_std)
+        spread = spread_ratio(km, refs.log_std)
         if self.labeller is not None:
             eig = np.asarray(self.labeller(km), dtype=np.float64).reshape(-1)
             if eig.shape[0] != cfg.n_eval:
@@ -443,10 +486,10 @@ class GANTrainer:
                 relevant = np.isfinite(eig) & (eig < self.threshold)
             incidence = float(relevant.mean())
         kl_kw = {"n_bins": cfg.kl_bins, "pseudocount": cfg.kl_pseudocount}
-        kl_train = kl_divergence(xs, ref_train, **kl_kw) if len(ref_train) else math.nan
+        kl_train = kl_divergence(xs, refs.train, **kl_kw) if len(refs.train) else math.nan
         kl_test = (
-            kl_divergence(xs, ref_test, **kl_kw)
-            if ref_test is not None and len(ref_test)
+            kl_divergence(xs, refs.test, **kl_kw)
+            if refs.test is not None and len(refs.test)
             else math.nan
         )
         return {
@@ -456,106 +499,54 @@ class GANTrainer:
             "spread_ratio": spread,
         }
 
-    def _wide_enough(self, evaluation: Mapping[str, Any] | None) -> bool:
-        """Whether an evaluation may give the kept generator (``min_spread_ratio``)."""
-        if evaluation is None:
+    def _record_evaluation(
+        self, state: TrainingState, record: Mapping[str, float], refs: _References
+    ) -> dict[str, float]:
+        """Evaluate at this epoch and append the metrics record."""
+        t1 = time.perf_counter()
+        evaluation = self.evaluate(state.epoch, refs)
+        state.elapsed += time.perf_counter() - t1
+        losses = {k: record[k] for k in ("epoch", "d_loss", "g_loss", "d_accuracy")}
+        state.metrics.append({**losses, **evaluation, "seconds": state.elapsed})
+        return evaluation
+
+    # ------------------------------------------------------------------ phase: keep best
+    def keep_best(self, state: TrainingState, evaluation: Mapping[str, float]) -> bool:
+        """Keep the generator if this evaluation beats the kept one; True if kept."""
+        incumbent = None
+        if state.best_state is not None:
+            incumbent = next((r for r in state.metrics if r["epoch"] == state.best_epoch), None)
+            if incumbent is None:
+                incumbent = {
+                    "incidence": state.best_incidence,
+                    "kl_train": state.best_kl,
+                    "spread_ratio": math.nan,
+                }
+        if not is_better(
+            evaluation, incumbent, self.config, by_incidence=self.labeller is not None
+        ):
             return False
-        spread = evaluation.get("spread_ratio", math.nan)
-        return not spread < self.config.min_spread_ratio  # NaN (no reference) qualifies
+        state.best_state = clone_state(self.generator)
+        state.best_epoch = state.epoch
+        state.best_incidence = evaluation["incidence"]
+        state.best_kl = evaluation["kl_train"]
+        return True
 
-    # ------------------------------------------------------------------ checkpoints
-    def _checkpoint_payload(self, st: dict[str, Any]) -> dict[str, Any]:
-        rng: dict[str, Any] = {
-            "torch_cpu": torch.get_rng_state(),
-            "sampler": self._sampler.get_state(),
-            "numpy": _numpy_rng_state(),
-        }
-        if self.device.type == "cuda":
-            rng["torch_cuda"] = torch.cuda.get_rng_state(self.device)
-        return {
-            "format": CHECKPOINT_FORMAT,
-            "format_version": CHECKPOINT_VERSION,
-            "epoch": st["epoch"],
-            "generator": _clone_state(self.generator),
-            "discriminator": _clone_state(self.discriminator),
-            "g_optimizer": self.g_opt.state_dict(),
-            "d_optimizer": self.d_opt.state_dict(),
-            "rng": rng,
-            "metrics": st["metrics"],
-            "history": st["history"],
-            "best_state": st["best_state"],
-            "best_epoch": st["best_epoch"],
-            "best_incidence": st["best_incidence"],
-            "best_kl": st["best_kl"],
-            "failure_epoch": st["failure_epoch"],
-            "elapsed": st["elapsed"],
-            "config": self.config.to_dict(),
-            "architecture": self.generator.config.to_dict(),
-            "context": self.context,
-            "data_fingerprint": self._fingerprint,
-            "threshold": self.threshold,
-        }
-
-    def _restore(self, path: Path) -> dict[str, Any]:
-        try:
-            ck = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # torch raises many types for damaged files
-            raise CheckpointError(f"{path}: cannot read checkpoint ({exc})") from exc
-        if not isinstance(ck, dict) or ck.get("format") != CHECKPOINT_FORMAT:
-            raise CheckpointError(f"{path}: not a rekindle GAN checkpoint")
-        if ck.get("format_version") != CHECKPOINT_VERSION:
-            raise CheckpointError(
-                f"{path}: checkpoint format version {ck.get('format_version')!r}, "
-                f"expected {CHECKPOINT_VERSION}"
-            )
-        mine = self.config.to_dict()
-        theirs = dict(ck["config"])
-        diff = sorted(
-            k
-            for k in set(mine) | set(theirs)
-            if k not in RESUMABLE_FIELDS and mine.get(k) != theirs.get(k)
+    # ------------------------------------------------------------------ phase: checkpoint
+    def checkpoint(self, state: TrainingState, out: Path) -> None:
+        """Write ``checkpoint.pt``, ``metrics.csv`` and ``history.csv`` atomically."""
+        write_checkpoint(
+            out / CHECKPOINT_NAME,
+            state,
+            self._modules,
+            self._sampler,
+            self.device,
+            self._identity,
         )
-        if diff:
-            detail = ", ".join(
-                f"{k}: checkpoint={theirs.get(k)!r} now={mine.get(k)!r}" for k in diff
-            )
-            raise CheckpointError(f"{path}: training config differs from the checkpoint ({detail})")
-        if ck["architecture"] != self.generator.config.to_dict():
-            raise CheckpointError(f"{path}: architecture differs from the checkpoint")
-        if ck["data_fingerprint"] != self._fingerprint:
-            raise CheckpointError(f"{path}: training data differ from those of the checkpoint")
-        if ck["context"] != self.context:
-            raise CheckpointError(
-                f"{path}: run context differs (checkpoint {ck['context']!r}, now {self.context!r})"
-            )
-        if float(ck["threshold"]) != self.threshold:
-            raise CheckpointError(f"{path}: relevance threshold differs from the checkpoint")
-        try:
-            self.generator.load_state_dict(ck["generator"])
-            self.discriminator.load_state_dict(ck["discriminator"])
-            self.g_opt.load_state_dict(ck["g_optimizer"])
-            self.d_opt.load_state_dict(ck["d_optimizer"])
-        except (RuntimeError, ValueError, KeyError) as exc:
-            raise CheckpointError(f"{path}: network/optimiser state does not fit ({exc})") from exc
-        rng = ck["rng"]
-        torch.set_rng_state(rng["torch_cpu"])
-        self._sampler.set_state(rng["sampler"])
-        _set_numpy_rng_state(rng["numpy"])
-        if self.device.type == "cuda" and "torch_cuda" in rng:
-            torch.cuda.set_rng_state(rng["torch_cuda"], self.device)
-        return {
-            "epoch": int(ck["epoch"]),
-            "metrics": list(ck["metrics"]),
-            "history": list(ck["history"]),
-            "best_state": ck["best_state"],
-            "best_epoch": int(ck["best_epoch"]),
-            "best_incidence": float(ck["best_incidence"]),
-            "best_kl": float(ck["best_kl"]),
-            "failure_epoch": ck["failure_epoch"],
-            "elapsed": float(ck["elapsed"]),
-        }
+        write_metrics_csv(state.metrics, out / "metrics.csv")
+        write_metrics_csv(state.history, out / "history.csv")
 
-    # ------------------------------------------------------------------ main loop
+    # ------------------------------------------------------------------ the loop
     def fit(
         self,
         x_train: np.ndarray,
@@ -566,17 +557,18 @@ class GANTrainer:
         output_dir: str | os.PathLike[str] | None = None,
         resume: bool = True,
         callback: Callback | None = None,
+        progress: Progress | None = None,
     ) -> TrainingResult:
         """Train for ``config.epochs`` epochs (or resume a checkpointed run).
 
         Parameters
         ----------
         x_train : numpy.ndarray, shape (n, d)
-            Scaled log10 K_M of the training rows (both classes).
+            Scaled K_M of the training rows (both classes).
         y_train : numpy.ndarray of int, shape (n,)
             Class index per row (0 relevant, 1 not relevant).
         ref_train : numpy.ndarray, shape (m, d)
-            Scaled relevant training rows (reference of ``kl_train``).
+            Scaled relevant training rows (reference of ``kl_train`` and the width).
         ref_test : numpy.ndarray, shape (k, d), optional
             Scaled relevant test rows (reference of ``kl_test``).
         output_dir : path, optional
@@ -585,194 +577,91 @@ class GANTrainer:
         resume : bool
             Continue from ``output_dir/checkpoint.pt`` if it exists. The
             checkpoint must come from the same data, architecture, context and
-            training config (except :data:`RESUMABLE_FIELDS`); otherwise a
-            :class:`CheckpointError` is raised.
+            training config (except :data:`~rekindle.gan.checkpoint.RESUMABLE_FIELDS`);
+            otherwise a :class:`CheckpointError` is raised.
         callback : callable, optional
             ``callback(epoch, record)`` after every epoch (``record`` is that
             epoch's history entry merged with the evaluation, if any); return
             ``True`` to stop (a checkpoint is written first when possible).
+        progress : callable, optional
+            ``progress(epochs_done)`` after every epoch (and once at the start).
 
         Returns
         -------
         TrainingResult
         """
-        cfg = self.config
-        with _num_threads(cfg.num_threads):
+        with _num_threads(self.config.num_threads):
             self._setup(x_train, y_train)
-            ref_train = np.asarray(ref_train, dtype=np.float64)
-            ref_test = None if ref_test is None else np.asarray(ref_test, dtype=np.float64)
-            self._ref_log_std = (
-                np.std(np.log(self.scaler.inverse_transform(ref_train)), axis=0)
-                if ref_train.shape[0] >= 2
-                else None
-            )
+            refs = self._references(ref_train, ref_test)
             out = Path(output_dir) if output_dir is not None else None
-            ck_path = out / CHECKPOINT_NAME if out is not None else None
-            st: dict[str, Any] = {
-                "epoch": 0,
-                "metrics": [],
-                "history": [],
-                "best_state": None,
-                "best_epoch": 0,
-                "best_incidence": math.nan,
-                "best_kl": math.inf,
-                "failure_epoch": None,
-                "elapsed": 0.0,
-            }
-            resumed_from = None
-            if resume and ck_path is not None and ck_path.exists():
-                st = self._restore(ck_path)
-                resumed_from = st["epoch"]
-                logger.info("resuming from %s at epoch %d", ck_path, resumed_from)
-            else:
-                self._seed_fresh()
-            return self._loop(st, ref_train, ref_test, out, ck_path, resumed_from, callback)
+            state, resumed_from = self._start(out / CHECKPOINT_NAME if out else None, resume)
+            if progress is not None:
+                progress(state.epoch)
+            session = _Session()
+            stopped_early = self._loop(state, refs, out, session, callback, progress)
+            return self._result(state, resumed_from, session, stopped_early, out)
 
     def _loop(
         self,
-        st: dict[str, Any],
-        ref_train: np.ndarray,
-        ref_test: np.ndarray | None,
+        state: TrainingState,
+        refs: _References,
         out: Path | None,
-        ck_path: Path | None,
-        resumed_from: int | None,
+        session: _Session,
         callback: Callback | None,
-    ) -> TrainingResult:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
+        progress: Progress | None,
+    ) -> bool:
+        """Run the phases epoch by epoch; returns whether training stopped early."""
         cfg = self.config
-        use_score_incidence = self.labeller is not None
-        stopped_early = False
-        session_rows, session_time = 0, 0.0
-        progress = Progress(
-            TextColumn("[bold]GAN[/bold] {task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            TextColumn("{task.fields[status]}"),
-            disable=not cfg.progress,
-        )
-        with progress:
-            task = progress.add_task("epochs", total=cfg.epochs, completed=st["epoch"], status="")
-            epoch = st["epoch"]
-            while epoch < cfg.epochs:
-                epoch += 1
-                t0 = time.perf_counter()
-                d_loss, g_loss, d_acc, rows = self._train_epoch()
-                dt = time.perf_counter() - t0
-                session_rows += rows
-                session_time += dt
-                st["elapsed"] += dt
-                rec: dict[str, float] = {
-                    "epoch": epoch,
-                    "d_loss": d_loss,
-                    "g_loss": g_loss,
-                    "d_accuracy": d_acc,
-                    "epoch_seconds": dt,
-                    "samples_per_s": rows / dt if dt > 0 else math.nan,
-                }
-                st["history"].append(rec)
-                st["epoch"] = epoch
+        while state.epoch < cfg.epochs:
+            record = self._record_epoch(state, session)
+            epoch = state.epoch
+            failing = self._failing(state)
+            if failing and state.failure_epoch is None:
+                state.failure_epoch = epoch
+                logger.warning("GAN training failed at epoch %d (discriminator wins)", epoch)
+            stop = failing and cfg.stop_on_failure
+            merged = dict(record)
+            if epoch % cfg.eval_every == 0 or epoch == cfg.epochs or stop:
+                evaluation = self._record_evaluation(state, record, refs)
+                merged.update(evaluation)
+                self.keep_best(state, evaluation)
+            if callback is not None and callback(epoch, merged):
+                stop = True
+            if out is not None and (
+                epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs or stop
+            ):
+                self.checkpoint(state, out)
+            if progress is not None:
+                progress(epoch)
+            if stop:
+                return epoch < cfg.epochs
+        return False
 
-                # paper's failure criterion over the last failure_window epochs
-                window = st["history"][-cfg.failure_window :]
-                failing = len(window) == cfg.failure_window and all(
-                    h["d_accuracy"] > cfg.failure_accuracy for h in window
-                )
-                if failing and st["failure_epoch"] is None:
-                    st["failure_epoch"] = epoch
-                    logger.warning("GAN training failed at epoch %d (discriminator wins)", epoch)
-                stop = failing and cfg.stop_on_failure
-
-                merged = dict(rec)
-                if epoch % cfg.eval_every == 0 or epoch == cfg.epochs or stop:
-                    t1 = time.perf_counter()
-                    ev = self._evaluate(epoch, ref_train, ref_test)
-                    st["elapsed"] += time.perf_counter() - t1
-                    m = {
-                        "epoch": epoch,
-                        "d_loss": d_loss,
-                        "g_loss": g_loss,
-                        "d_accuracy": d_acc,
-                        **ev,
-                        "seconds": st["elapsed"],
-                    }
-                    best_m = next(
-                        (r for r in st["metrics"] if r["epoch"] == st["best_epoch"]), None
-                    )
-                    st["metrics"].append(m)
-                    merged.update(ev)
-                    score = ev["incidence"] if use_score_incidence else -ev["kl_train"]
-                    best_score = st["best_incidence"] if use_score_incidence else -st["best_kl"]
-                    # evaluations wide enough (min_spread_ratio) rank above narrow ones
-                    ok, best_ok = self._wide_enough(ev), self._wide_enough(best_m)
-                    better = (
-                        st["best_state"] is None
-                        or (ok and not best_ok)
-                        or (
-                            ok == best_ok
-                            and (
-                                score > best_score
-                                or (score == best_score and ev["kl_train"] < st["best_kl"])
-                            )
-                        )
-                    )
-                    if better:
-                        st["best_state"] = _clone_state(self.generator)
-                        st["best_epoch"] = epoch
-                        st["best_incidence"] = ev["incidence"]
-                        st["best_kl"] = ev["kl_train"]
-                    progress.update(
-                        task,
-                        status=f"D acc {d_acc:.2f} | incidence {ev['incidence']:.3f} | "
-                        f"KL {ev['kl_train']:.3f} | best {st['best_incidence']:.3f}",
-                    )
-                if callback is not None and callback(epoch, merged):
-                    stop = True
-                if ck_path is not None and (
-                    epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs or stop
-                ):
-                    self._write_outputs(st, out, ck_path)
-                progress.update(task, completed=epoch)
-                if stop:
-                    stopped_early = epoch < cfg.epochs
-                    break
-
-        if st["best_state"] is None:  # stopped before any evaluation
-            st["best_state"] = _clone_state(self.generator)
-            st["best_epoch"] = st["epoch"]
-        window = st["history"][-cfg.failure_window :]
-        failed = len(window) == cfg.failure_window and all(
-            h["d_accuracy"] > cfg.failure_accuracy for h in window
-        )
+    def _result(
+        self,
+        state: TrainingState,
+        resumed_from: int | None,
+        session: _Session,
+        stopped_early: bool,
+        out: Path | None,
+    ) -> TrainingResult:
+        if state.best_state is None:  # stopped before any evaluation
+            state.best_state = clone_state(self.generator)
+            state.best_epoch = state.epoch
         return TrainingResult(
-            metrics=st["metrics"],
-            history=st["history"],
-            best_state=st["best_state"],
-            best_epoch=st["best_epoch"],
-            best_incidence=st["best_incidence"],
-            failed=failed,
-            failure_epoch=st["failure_epoch"],
-            epochs_completed=st["epoch"],
+            metrics=state.metrics,
+            history=state.history,
+            best_state=state.best_state,
+            best_epoch=state.best_epoch,
+            best_incidence=state.best_incidence,
+            failed=self._failing(state),
+            failure_epoch=state.failure_epoch,
+            epochs_completed=state.epoch,
             stopped_early=stopped_early,
             resumed_from=resumed_from,
-            samples_per_second=session_rows / session_time if session_time > 0 else math.nan,
+            samples_per_second=session.rows / session.seconds if session.seconds > 0 else math.nan,
             output_dir=out,
         )
-
-    def _write_outputs(self, st: dict[str, Any], out: Path | None, ck_path: Path) -> None:
-        atomic_torch_save(self._checkpoint_payload(st), ck_path)
-        if out is not None:
-            write_metrics_csv(st["metrics"], out / "metrics.csv")
-            write_metrics_csv(st["history"], out / "history.csv")
 
 
 def measure_throughput(
@@ -803,7 +692,7 @@ def measure_throughput(
     num_threads : int, optional
         ``torch.set_num_threads`` during the measurement.
     architecture : ArchitectureConfig, optional
-        Network architecture (paper defaults).
+        Network architecture (defaults of :class:`ArchitectureConfig`).
     device : str
         Training device.
     seed : int
@@ -827,12 +716,12 @@ def measure_throughput(
                 Generator(n_features, arch),
                 Discriminator(n_features, arch),
                 scaler,
-                TrainingConfig(batch_size=bs, device=device, progress=False, seed=seed),
+                TrainingConfig(batch_size=bs, device=device, seed=seed),
             )
             trainer._setup(x, y)
             trainer._seed_fresh()
-            trainer._train_epoch()
+            trainer.train_epoch()
             t0 = time.perf_counter()
-            rows = sum(trainer._train_epoch()[3] for _ in range(epochs))
+            rows = sum(trainer.train_epoch()[3] for _ in range(epochs))
             result[bs] = rows / (time.perf_counter() - t0)
     return result
