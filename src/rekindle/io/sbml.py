@@ -7,8 +7,9 @@ simulator (COPASI, libRoadRunner/Tellurium, AMICI):
   (``hasOnlySubstanceUnits = false``), the reference steady state of the physiology as
   initial concentrations; boundary metabolites are constant boundary species at the
   set's boundary concentrations;
-* every rate law as MathML, term for term the rate law of
-  :mod:`rekindle.kinetics.mechanisms` with its small-molecule modifiers; the kinetic law
+* every rate law as MathML: the rate law of :mod:`rekindle.kinetics.mechanisms` with its
+  small-molecule modifiers, ``v = V (F·M_f − B·M_b/K_eq)/D`` over its one denominator
+  ``D`` (mathematically identical to the engine's ``v_fwd − v_bwd``); the kinetic law
   is ``size · v`` (µmol h⁻¹, SBML's extent per time) and a species in a compartment of
   another size gets the stoichiometry ``n · size_i / size``, so that
   ``d[x_i]/dt = Σ_j S_ij v_j`` exactly as in rekindle, whatever the volumes;
@@ -104,37 +105,32 @@ def _product(terms: Sequence[str]) -> str:
     return "(" + " * ".join(f"({t})" for t in terms) + ")" if terms else "1"
 
 
-def _rate_terms(mechanism: str, y: _Symbols) -> tuple[str, str | None]:
-    """``(v_fwd, v_bwd)`` for ``V = 1`` as formulas; ``None``: irreversible.
+def _rate_terms(mechanism: str, y: _Symbols) -> tuple[str, str | None, str]:
+    """``(F, B, D)`` with ``v_fwd = F/D`` and ``v_bwd = B/(K_eq D)`` for ``V = 1``.
 
-    Written term for term as the functions of :mod:`rekindle.kinetics.mechanisms`.
+    The rate laws of :mod:`rekindle.kinetics.mechanisms`, each written over its one
+    denominator ``D``; ``B`` is ``None`` for an irreversible mechanism.
     """
     a = [f"{s} / {k}" for s, k in zip(y.s, y.ks, strict=True)]
     b = [f"{p} / {k}" for p, k in zip(y.p, y.kp, strict=True)]
     if mechanism == "IrrevMichaelisMenten":
-        return _product([f"{s} / ({s} + {k})" for s, k in zip(y.s, y.ks, strict=True)]), None
+        return _product([f"{s} / ({s} + {k})" for s, k in zip(y.s, y.ks, strict=True)]), None, "1"
     if mechanism == "ReversibleMichaelisMenten":
-        d = f"1 + {a[0]} + {b[0]}"
-        return f"({a[0]}) / ({d})", f"({y.p[0]} / {y.ks[0]}) / ({y.keq} * ({d}))"
+        return a[0], f"{y.p[0]} / {y.ks[0]}", f"1 + {a[0]} + {b[0]}"
     if mechanism == "H1GeneralizedReversibleHill":
-        pairs = [" + ".join(["1", *ab]) for ab in _pairs(a, b)]
-        d = _product(pairs)
-        bwd = f"{_product(y.p)} / {_product(y.ks)}"
-        return f"{_product(a)} / ({d})", f"({bwd}) / ({y.keq} * ({d}))"
+        d = _product([" + ".join(["1", *ab]) for ab in _pairs(a, b)])
+        return _product(a), f"{_product(y.p)} / {_product(y.ks)}", d
     if mechanism == "Convenience":
-        d = f"{_saturation(a, y.ns)} + {_saturation(b, y.np_)} - 1"
         fwd = _product([f"pow({t}, {_fmt(n)})" for t, n in zip(a, y.ns, strict=True)])
         num = _product([f"pow({p}, {_fmt(n)})" for p, n in zip(y.p, y.np_, strict=True)])
         den = _product([f"pow({k}, {_fmt(n)})" for k, n in zip(y.ks, y.ns, strict=True)])
-        return f"{fwd} / ({d})", f"({num} / {den}) / ({y.keq} * ({d}))"
+        return fwd, f"{num} / {den}", f"{_saturation(a, y.ns)} + {_saturation(b, y.np_)} - 1"
     if mechanism == "UniBiReversibleHill":  # one substrate x, products y1, y2
         x, _, he, d = _hill_terms(a[0], b[0], b[1], y.hill)
-        bwd = f"{y.p[0]} * {y.p[1]} * {he} / ({y.keq} * {y.ks[0]} * ({d}))"
-        return f"{x} * {he} / ({d})", bwd
+        return f"{x} * {he}", f"{y.p[0]} * {y.p[1]} * {he} / {y.ks[0]}", d
     if mechanism == "BiUniReversibleHill":  # the mirror image: one product
         _, x12, he, d = _hill_terms(b[0], a[0], a[1], y.hill)
-        bwd = f"{y.p[0]} * {he} / ({y.keq} * {y.ks[0]} * {y.ks[1]} * ({d}))"
-        return f"{x12} * {he} / ({d})", bwd
+        return f"{x12} * {he}", f"{y.p[0]} * {he} / ({y.ks[0]} * {y.ks[1]})", d
     raise ModelError(f"no SBML rate law for mechanism {mechanism!r}")
 
 
@@ -187,7 +183,7 @@ def rate_formula(reaction: Reaction, ids: Mapping[str, str]) -> str:
         keq=ids[f"k_equilibrium_{r.id}"] if spec.reversible else None,
         hill=ids[f"hill_coefficient_{r.id}"] if spec.has_hill else None,
     )
-    fwd, bwd = _rate_terms(r.mechanism, symbols)
+    fwd, bwd, d = _rate_terms(r.mechanism, symbols)
     fwd_mods, bwd_mods = [], []
     for mod in r.modifiers:  # as the engine: see mechanisms.MODIFIER_KINDS
         n = mod.stoichiometry
@@ -195,11 +191,10 @@ def rate_formula(reaction: Reaction, ids: Mapping[str, str]) -> str:
             fwd_mods.append(f"pow({ids[mod.metabolite]}, {_fmt(-n)})")
         elif spec.reversible and n != 0:
             bwd_mods.append(f"pow({ids[mod.metabolite]}, {_fmt(n)})")
-    fwd = " * ".join([f"({fwd})", *fwd_mods])
-    if bwd is None:
-        return f"{symbols.vmax} * {fwd}"
-    bwd = " * ".join([f"({bwd})", *bwd_mods])
-    return f"{symbols.vmax} * ({fwd} - {bwd})"
+    net = " * ".join([f"({fwd})", *fwd_mods])
+    if bwd is not None:
+        net += " - " + " * ".join([f"({bwd})", *bwd_mods]) + f" / {symbols.keq}"
+    return f"{symbols.vmax} * ({net}) / ({d})"
 
 
 # --------------------------------------------------------------------------- document
