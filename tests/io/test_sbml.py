@@ -20,10 +20,11 @@ from typer.testing import CliRunner
 
 from rekindle.analysis.initial_states import draw_initial_states
 from rekindle.cli import app
+from rekindle.errors import ModelError
 from rekindle.integrate import IntegratorOptions, Status, integrate_batch
 from rekindle.io.dataset import read_dataset
-from rekindle.io.sbml import ANNOTATION_NAMESPACE, SetLabel, write_sbml_models
-from rekindle.kinetics import KineticSystem
+from rekindle.io.sbml import ANNOTATION_NAMESPACE, SetLabel, sbml_id, write_sbml_models
+from rekindle.kinetics import Compartment, KineticModel, KineticSystem, Metabolite, Reaction
 from rekindle.sampling import sample_parameters
 
 roadrunner.Config.setValue(
@@ -109,6 +110,19 @@ def test_file_content_units_species_annotations(tmp_path, toy, toy_ref) -> None:
     info = m.getAnnotation().getChild(0)
     assert int(info.getAttrValue("parameter_set")) == 1
     assert float(info.getAttrValue("max_real_eigenvalue_per_hour")) == lam[1]
+
+
+def test_identifiers_are_rewritten_and_clashes_refused(tmp_path, toy_ref) -> None:
+    assert [sbml_id(n) for n in ("glc-D_e", "13dpg_c", "a.b")] == ["glc_D_e", "_13dpg_c", "a_b"]
+    model = KineticModel(
+        "clash",
+        (Compartment("c"),),
+        (Metabolite("x-1", "c"), Metabolite("x_1", "c")),
+        (Reaction("R", "ReversibleMichaelisMenten", (("x-1", 1.0),), (("x_1", 1.0),)),),
+    )
+    with pytest.raises(ModelError, match="'x_1'"):
+        write_sbml_models(tmp_path, model, toy_ref, np.ones((1, model.n_parameters)))
+    assert not list(tmp_path.iterdir())
 
 
 def test_rate_laws_equal_rekindles_away_from_the_steady_state(tmp_path, ecoli, fdp1) -> None:
@@ -241,6 +255,10 @@ def test_cli_exports_labelled_sets(tmp_path) -> None:
         res = runner.invoke(app, args)
         assert res.exit_code == 2 and culprit in res.output
         assert not (tmp_path / "x").exists()
+    args = ["export", str(d), "--format", "sbml", "-o", str(tmp_path / "r"), "--only-relevant"]
+    assert runner.invoke(app, args).exit_code == 0
+    relevant = [f"parameter_set_{i}.xml" for i in np.flatnonzero(ds.relevant)]
+    assert relevant and sorted(f.name for f in (tmp_path / "r").iterdir()) == sorted(relevant)
     res = runner.invoke(app, ["export", str(d), "-o", str(tmp_path / "y.h5"), "--first", "2"])
     assert res.exit_code == 2 and "--first" in res.output
 
