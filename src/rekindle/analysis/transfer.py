@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from rekindle.io._atomic import atomic_write_text
+from rekindle.io.atomic import atomic_write_text
 
 PAPER_TRANSFER_INCIDENCE_10_SETS = {"fdp2": 0.82, "fdp3": 0.72, "fdp4": 0.72}
 """Incidence of relevant models after transfer from fdp1 with 10 sets (paper, Results)."""

@@ -40,7 +40,7 @@ from typing import Any
 
 import yaml
 
-from rekindle.io._atomic import atomic_write_text
+from rekindle.io.atomic import atomic_write_text
 from rekindle.kinetics.model import Compartment, KineticModel, Metabolite, ModelError, Modifier
 from rekindle.kinetics.model import Reaction as _Reaction
 from rekindle.kinetics.physiology import Physiology, PhysiologyError

@@ -15,8 +15,8 @@ import h5py
 import numpy as np
 
 from rekindle.errors import ParameterFileError
-from rekindle.io._atomic import atomic_path
 from rekindle.io._hdf5 import STRING_DTYPE, open_for_reading, read_strings
+from rekindle.io.atomic import atomic_path
 from rekindle.kinetics.model import KineticModel
 
 _SET = re.compile(r"^parameter_set_(\d+)$")
