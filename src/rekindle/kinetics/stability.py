@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-DEFAULT_THRESHOLD = -9.0
+from rekindle.reference_values import RELEVANCE_THRESHOLD_PER_H
+
+DEFAULT_THRESHOLD = RELEVANCE_THRESHOLD_PER_H
 """Upper bound on max Re(λ) of relevant models, h⁻¹ (REKINDLE paper, Methods)."""
 
 
