@@ -173,7 +173,7 @@ def test_perturbation_stage_reports_progress_in_models(toy, toy_ref, tmp_path):
     from contextlib import contextmanager
 
     from rekindle.kinetics import KineticSystem
-    from rekindle.pipeline import analyse_perturbations
+    from rekindle.stages import analyse_perturbations
     from rekindle.sampling import sample_parameters
 
     bars: dict[str, tuple[int, list[int]]] = {}
@@ -198,4 +198,4 @@ def test_perturbation_stage_reports_progress_in_models(toy, toy_ref, tmp_path):
     for total, seen in bars.values():
         # every bar ends exactly at its total, never beyond, counting up
         assert total == 6 and seen[-1] == 6 and max(seen) == 6 and seen == sorted(seen)
-    assert 0 <= res["returned_fraction_training"] <= 1
+    assert 0 <= res.summary()["returned_fraction_training"] <= 1

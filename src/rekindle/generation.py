@@ -8,7 +8,6 @@ it, so millions of models stream to disk with bounded memory.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from concurrent.futures import Executor
 from pathlib import Path
 
@@ -18,6 +17,37 @@ from rekindle.gan import KineticGAN
 from rekindle.io.dataset import DatasetWriter
 from rekindle.kinetics.labelling import Labeller
 from rekindle.kinetics.system import KineticSystem
+from rekindle.progress import ProgressCallback
+
+
+def generate_labelled(
+    gan: KineticGAN,
+    labeller: Labeller,
+    n: int,
+    cls: str = "relevant",
+    seed: int = 0,
+    *,
+    check: bool = True,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Generate ``n`` K_M sets of class ``cls``, complete them (V_max) and label them.
+
+    The one place where generated models meet the engine: the validation set of a
+    run, the interpretability populations and the transfer baselines all come from here.
+
+    Parameters
+    ----------
+    labeller
+        Engine labeller at the physiology whose V_max are back-calculated.
+    check
+        Raise on a non-finite or negative back-calculated V_max (otherwise such a model
+        gets a NaN or meaningless eigenvalue and is labelled not relevant).
+
+    Returns
+    -------
+    parameters, max_real_eigenvalue, relevant
+        Shapes ``(n, n_parameters)``, ``(n,)`` h⁻¹, ``(n,)``.
+    """
+    return labeller.label_km(gan.generate(n, cls, seed=seed), check=check)
 
 
 def generate_chunk(
@@ -37,14 +67,26 @@ def generate_chunk(
         Shapes ``(n, n_parameters)``, ``(n,)`` (NaN unless ``validate``), ``(n,)``
         (engine label if ``validate``, else the requested class).
     """
+    if validate:
+        return generate_labelled(gan, labeller, n, cls, seed)
     km = gan.generate(n, cls, seed=seed)
     params = labeller.system.complete_parameters(km, labeller.physiology)
-    if validate:
-        lam, rel = labeller.label(params)
-    else:
-        lam = np.full(n, np.nan)
-        rel = np.full(n, cls == "relevant")
-    return params, lam, rel
+    return params, np.full(n, np.nan), np.full(n, cls == "relevant")
+
+
+def labeller_for(gan: KineticGAN, *, executor: Executor | None = None, **kwargs) -> Labeller:
+    """The engine labeller at a generator's model and physiology (its metadata).
+
+    ``kwargs`` go to :class:`~rekindle.kinetics.labelling.Labeller` (``n_jobs``…).
+    """
+    from rekindle.data import load_model, load_physiology
+
+    meta = gan.metadata
+    model = load_model(str(meta["model"]))
+    phys = load_physiology(str(meta["model"]), str(meta["physiology"]))
+    if list(model.km_names) != list(gan.feature_names):
+        raise ValueError(f"generator features do not match model {model.name!r}'s K_M names")
+    return Labeller(KineticSystem(model), phys, float(gan.threshold), executor=executor, **kwargs)
 
 
 def generate_dataset(
@@ -59,8 +101,9 @@ def generate_dataset(
     chunk_size: int = 50_000,
     max_chunks: int | None = None,
     force: bool = False,
-    progress: Callable[[int], None] | None = None,
+    progress: ProgressCallback | None = None,
     executor: Executor | None = None,
+    labeller: Labeller | None = None,
 ) -> dict[str, float | int | str]:
     """Generate ``n`` models of class ``cls`` into a dataset file.
 
@@ -79,6 +122,8 @@ def generate_dataset(
     executor
         Label on this :class:`concurrent.futures.Executor` (e.g. a Dask cluster)
         instead of local threads; generation itself runs here.
+    labeller
+        Engine labeller to use (default: :func:`labeller_for` the generator).
 
     Returns
     -------
@@ -86,15 +131,9 @@ def generate_dataset(
         ``n_written``, ``n_generated``, ``incidence`` (engine-labelled fraction of
         relevant models among all generated, NaN without validation), ``path``.
     """
-    from rekindle.data import load_model, load_physiology
-
-    meta = gan.metadata
-    model = load_model(str(meta["model"]))
-    phys = load_physiology(str(meta["model"]), str(meta["physiology"]))
-    if list(model.km_names) != list(gan.feature_names):
-        raise ValueError(f"generator features do not match model {model.name!r}'s K_M names")
+    labeller = labeller or labeller_for(gan, executor=executor)
+    model, phys = labeller.system.model, labeller.physiology
     validate = validate or only_valid
-    labeller = Labeller(KineticSystem(model), phys, float(gan.threshold), executor=executor)
     want_relevant = cls == "relevant"
     max_chunks = max_chunks or max(10, int(100 * n / chunk_size) + 10)
     md = {

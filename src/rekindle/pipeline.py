@@ -17,28 +17,30 @@ GAN training itself resumes from its checkpoints).
 
 from __future__ import annotations
 
-import json
-import platform
 import time
-from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+from rekindle.config import Settings, check_choice
+from rekindle.errors import ConfigError
+from rekindle.progress import LogFunction, ProgressFactory, no_log, no_progress
+from rekindle.reference_values import RELEVANCE_THRESHOLD_PER_H as DEFAULT_THRESHOLD
+from rekindle.stages import SCALINGS, TrainingPlan
 
-from rekindle import __version__
-from rekindle.gan.config import ArchitectureConfig, TrainingConfig
-from rekindle.io._atomic import atomic_write_text
+if TYPE_CHECKING:
+    import numpy as np
 
-ProgressFactory = Callable[[str, int | None], Any]
-# the GAN's defaults have one home: the settings dataclasses of rekindle.gan.config
-_TRAIN, _ARCH = TrainingConfig(), ArchitectureConfig()
+    from rekindle.gan import KineticGAN
+    from rekindle.io.dataset import ParameterDataset
+    from rekindle.kinetics.labelling import Labeller
+
+_PLAN = TrainingPlan()
 
 
 @dataclass(frozen=True)
-class RunConfig:
+class RunConfig(Settings):
     """Settings of a run; the profiles below are instances.
 
     Attributes
@@ -80,36 +82,39 @@ class RunConfig:
     physiology: str = "fdp1"
     seed: int = 0
     n_sets: int = 20_000
-    epochs: int = _TRAIN.epochs
+    epochs: int = _PLAN.epochs
     repeats: int = 5
-    batch_size: int = _TRAIN.batch_size
-    learning_rate: float = _TRAIN.learning_rate
-    eval_every: int = _TRAIN.eval_every
-    n_eval: int = _TRAIN.n_eval
-    scaling: str = "saturation"
-    label_encoding: str = _ARCH.label_encoding
-    fake_labels: str = _TRAIN.fake_labels
-    min_spread_ratio: float = _TRAIN.min_spread_ratio
+    batch_size: int = _PLAN.batch_size
+    learning_rate: float = _PLAN.learning_rate
+    eval_every: int = _PLAN.eval_every
+    n_eval: int = _PLAN.n_eval
+    scaling: str = _PLAN.scaling
+    label_encoding: str = _PLAN.label_encoding
+    fake_labels: str = _PLAN.fake_labels
+    min_spread_ratio: float = _PLAN.min_spread_ratio
     n_validate: int = 10_000
     n_perturbation_models: int = 200
     n_perturbations: int = 10
     perturbation_protocol: str = "fold"
     n_per_class: int = 2000
     n_subpopulation: int = 50_000
-    threshold: float = -9.0
+    threshold: float = DEFAULT_THRESHOLD
     num_threads: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        check_choice(self, "scaling", SCALINGS)
 
     @classmethod
     def from_profile(cls, profile: str, **overrides: Any) -> RunConfig:
         """A profile's settings with ``overrides`` (unknown keys are refused)."""
         if profile not in PROFILES:
-            raise ValueError(f"unknown profile {profile!r} (known: {', '.join(PROFILES)})")
-        known = {f.name for f in fields(cls)}
-        bad = sorted(set(overrides) - known)
-        if bad:
-            raise ValueError(f"unknown run setting(s): {', '.join(bad)}")
-        return replace(PROFILES[profile], **{k: v for k, v in overrides.items() if v is not None})
+            raise ConfigError(f"unknown profile {profile!r} (known: {', '.join(PROFILES)})")
+        return PROFILES[profile].replace(**{k: v for k, v in overrides.items() if v is not None})
+
+    def training_plan(self) -> TrainingPlan:
+        """The GAN-training settings of this run."""
+        names = {f.name for f in fields(TrainingPlan)}
+        return TrainingPlan.from_dict({k: v for k, v in self.to_dict().items() if k in names})
 
 
 PROFILES: dict[str, RunConfig] = {
@@ -144,33 +149,12 @@ PROFILES: dict[str, RunConfig] = {
 }
 
 
-def _versions() -> dict[str, str]:
-    import h5py
-    import scipy
-    import torch
-
-    return {
-        "rekindle": __version__,
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "torch": torch.__version__,
-        "h5py": h5py.__version__,
-    }
-
-
-def _null_progress(_description: str, _total: int | None):
-    from contextlib import nullcontext
-
-    return nullcontext(lambda _done: None)
-
-
 def run_pipeline(
     output: str | Path,
     config: RunConfig | None = None,
     *,
     progress: ProgressFactory | None = None,
-    log: Callable[[str], None] = lambda _msg: None,
+    log: LogFunction = no_log,
     executor: Executor | None = None,
 ) -> dict[str, Any]:
     """Run the whole REKINDLE workflow and write the run folder.
@@ -181,102 +165,107 @@ def run_pipeline(
         Run folder (created; stages already done there are reused).
     config
         Settings (default: the ``default`` profile).
-    progress
-        ``progress(description, total)`` returning a context manager that yields an
-        ``update(done)`` callable (e.g. :func:`rekindle.cli.progress_bar`).
-    log
-        Called with one line per finished stage.
+    progress, log
+        Progress bars of the long stages (e.g. :func:`rekindle.cli.progress_bar`;
+        ``None``: none) and one line per finished stage.
     executor
         Run the batch stages (ORACLE sampling, labelling, perturbation analysis) on this
         :class:`concurrent.futures.Executor`, e.g. a Dask cluster
         (:func:`rekindle.scale.dask_executor`); the results are the same as on threads.
 
-    Returns
-    -------
-    dict
-        The content of ``summary.json``.
+    Returns the content of ``summary.json``.
     """
-    from rekindle.data import load_model, load_physiology
-    from rekindle.io.dataset import ParameterDataset, read_dataset, write_dataset
-    from rekindle.kinetics import KineticSystem
-    from rekindle.kinetics.labelling import Labeller
-    from rekindle.sampling import sample_dataset
+    from dataclasses import asdict
+
+    from rekindle import stages
 
     cfg = config or RunConfig()
-    prog = progress or _null_progress
+    prog = progress or no_progress
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
-    t_start = time.perf_counter()
-    timings: dict[str, float] = {}
-    model = load_model(cfg.model)
-    phys = load_physiology(cfg.model, cfg.physiology)
-    system = KineticSystem(model)
-    labeller = Labeller(system, phys, cfg.threshold, executor=executor)
-    # the GAN monitor labels small batches between training steps: one thread
-    monitor = Labeller(system, phys, cfg.threshold, n_jobs=1)
-
-    # ---------------------------------------------------------------- 1. ORACLE data
-    t = time.perf_counter()
-    oracle_path = out / "oracle.h5"
-    if not oracle_path.exists():
-        with prog("ORACLE sampling + labelling", cfg.n_sets) as update:
-            sample_dataset(
-                model,
-                phys,
-                cfg.n_sets,
-                oracle_path,
-                cfg.seed,
-                threshold=cfg.threshold,
-                resume=True,
-                progress=update,
-                executor=executor,
-            )
-    oracle = read_dataset(oracle_path)
-    km_oracle = system.km_of(oracle.parameters)
-    timings["sampling"] = time.perf_counter() - t
-    log(f"ORACLE data: {oracle.n_models} sets, incidence {oracle.incidence:.4f}")
-
-    # ---------------------------------------------------------------- 2. GAN training
-    t = time.perf_counter()
-    best_gan, repeats, best = train_generators(
-        oracle, out, cfg, monitor=monitor, progress=progress, log=log
-    )
-    timings["training"] = time.perf_counter() - t
-    meta = dict(best_gan.metadata)
-
-    # ---------------------------------------------------------------- 3. validation set
-    t = time.perf_counter()
-    gen_path = out / "generated.h5"
-    if not gen_path.exists():
-        km_gen = best_gan.generate(cfg.n_validate, "relevant", seed=cfg.seed + 10_000)
-        params = system.complete_parameters(km_gen, phys)
-        lam, rel = labeller.label(params)
-        write_dataset(
-            gen_path,
-            ParameterDataset(
-                params,
-                model.parameter_names,
-                lam,
-                rel,
-                {
-                    **meta,
-                    "source": "generated",
-                    "class": "relevant",
-                    "seed": cfg.seed + 10_000,
-                    "generator": "generator.pt",
-                },
-            ),
+    clock = _Clock()
+    labeller, monitor = _engine(cfg, executor)  # the model is compiled once, here
+    system, phys = labeller.system, labeller.physiology
+    with clock("sampling"):
+        oracle = stages.sample_data(
+            system,
+            phys,
+            out / "oracle.h5",
+            cfg.n_sets,
+            seed=cfg.seed,
+            threshold=cfg.threshold,
+            progress=prog,
+            executor=executor,
         )
-    generated = read_dataset(gen_path)
-    timings["generation+validation"] = time.perf_counter() - t
+    log(f"ORACLE data: {oracle.n_models} sets, incidence {oracle.incidence:.4f}")
+    with clock("training"):
+        trained = stages.train_generators(
+            oracle,
+            system,
+            phys,
+            out,
+            cfg.training_plan(),
+            monitor=monitor,
+            progress=prog,
+            log=log,
+        )
+    gan = trained.best.gan
+    with clock("generation+validation"):
+        generated = stages.generate_validation(
+            gan, labeller, out / "generated.h5", cfg.n_validate, seed=cfg.seed + 10_000
+        )
     log(
         f"generated {generated.n_models} relevant-class models: incidence {generated.incidence:.4f}"
     )
-
+    relevant_oracle = oracle.parameters[oracle.relevant]
+    km_relevant_oracle = system.km_of(oracle.parameters)[oracle.relevant]
+    spread = stages.measure_spread(system.km_of(generated.parameters), km_relevant_oracle)
     summary: dict[str, Any] = {
-        "model": model.name,
-        "physiology": phys.name,
-        "profile_settings": {k: v for k, v in asdict(cfg).items() if k != "extra"},
+        **_data_summary(cfg, labeller, oracle, generated),
+        **trained.summary(),
+        **asdict(stages.plot_training(out, trained)),
+        **asdict(spread),
+        "dynamics": stages.analyse_dynamics(
+            {
+                "ORACLE": oracle.max_real_eigenvalue,
+                "ORACLE relevant": oracle.max_real_eigenvalue[oracle.relevant],
+                "REKINDLE": generated.max_real_eigenvalue,
+            },
+            out,
+            threshold=cfg.threshold,
+            plotted=("ORACLE", "REKINDLE"),
+        ),
+    }
+    populations = {"ORACLE": relevant_oracle, "REKINDLE": generated.parameters[generated.relevant]}
+    summary |= _analyse(cfg, out, labeller, gan, populations, clock, prog, log)
+    summary["timings_seconds"] = clock.timings
+    summary["seconds"] = clock.total()
+    summary["metadata"] = stages.provenance("rekindle run", system.model.name, phys.name, cfg.seed)
+    stages.write_summary(out, summary)
+    log(f"report: {out / 'report.html'}")
+    return summary
+
+
+def _engine(cfg: RunConfig, executor: Executor | None) -> tuple[Labeller, Labeller]:
+    """The run's labeller and the GAN monitor's (one thread: it labels small batches)."""
+    from rekindle.data import load_model, load_physiology
+    from rekindle.kinetics import KineticSystem
+    from rekindle.kinetics.labelling import Labeller
+
+    system = KineticSystem(load_model(cfg.model))
+    phys = load_physiology(cfg.model, cfg.physiology)
+    labeller = Labeller(system, phys, cfg.threshold, executor=executor)
+    return labeller, Labeller(system, phys, cfg.threshold, n_jobs=1)
+
+
+def _data_summary(
+    cfg: RunConfig, labeller: Labeller, oracle: ParameterDataset, generated: ParameterDataset
+) -> dict[str, Any]:
+    """The run's settings and the incidences of its two datasets."""
+    return {
+        "model": labeller.system.model.name,
+        "physiology": labeller.physiology.name,
+        "profile_settings": cfg.to_dict(),
         "n_training": int(oracle.n_models * 0.9),
         "n_oracle": oracle.n_models,
         "epochs": cfg.epochs,
@@ -284,433 +273,67 @@ def run_pipeline(
         "incidence_training": oracle.incidence,
         "incidence_generated": generated.incidence,
         "n_generated_validated": generated.n_models,
-        "best_repeat": best[1],
-        "best_epoch": repeats[best[1]]["result"].best_epoch,
-        "incidence_monitor_best": best[0],
-        "repeat_results": [
-            {
-                "repeat": rep["repeat"],
-                "best_epoch": rep["result"].best_epoch,
-                "best_incidence": rep["result"].best_incidence,
-                "best_spread_ratio": rep["result"].best_spread_ratio,
-                "failed": rep["result"].failed,
-                "samples_per_second": rep["result"].samples_per_second,
-            }
-            for rep in repeats
-        ],
     }
-    summary.update(training_figures(out, repeats, best[1]))
-    summary.update(_diversity(km_oracle[oracle.relevant], generated, system))
 
-    # ---------------------------------------------------------------- 4. dynamics
-    summary["dynamics"] = analyse_dynamics(
-        {
-            "ORACLE": oracle.max_real_eigenvalue,
-            "ORACLE relevant": oracle.max_real_eigenvalue[oracle.relevant],
-            "REKINDLE": generated.max_real_eigenvalue,
-        },
-        out,
-        threshold=cfg.threshold,
-        plotted=("ORACLE", "REKINDLE"),
-    )
 
-    # ---------------------------------------------------------------- 5. perturbation
-    t = time.perf_counter()
-    summary.update(
-        analyse_perturbations(
+def _analyse(
+    cfg: RunConfig,
+    out: Path,
+    labeller: Labeller,
+    gan: KineticGAN,
+    populations: dict[str, np.ndarray],
+    clock: _Clock,
+    progress: ProgressFactory,
+    log: LogFunction,
+) -> dict[str, Any]:
+    """Perturbation analysis of both populations and the generator's KL ranking."""
+    from rekindle import stages
+
+    system, phys = labeller.system, labeller.physiology
+    with clock("perturbation"):
+        perturbation = stages.analyse_perturbations(
             system,
             phys,
-            {
-                "ORACLE": oracle.parameters[oracle.relevant],
-                "REKINDLE": generated.parameters[generated.relevant],
-            },
+            populations,
             out,
             n_models=cfg.n_perturbation_models,
             n_perturbations=cfg.n_perturbations,
             protocol=cfg.perturbation_protocol,
             seed=cfg.seed,
-            progress=prog,
+            progress=progress,
             log=log,
-            executor=executor,
+            executor=labeller.executor,
         )
-    )
-    timings["perturbation"] = time.perf_counter() - t
-
-    # ---------------------------------------------------------------- 6. interpretability
-    t = time.perf_counter()
-    summary.update(
-        analyse_interpretability(
-            best_gan,
+    with clock("interpretability"):
+        interpretability = stages.analyse_interpretability(
+            gan,
+            labeller,
             out,
             n_per_class=cfg.n_per_class,
             n_subpopulation=cfg.n_subpopulation,
             seed=cfg.seed,
-            labeller=labeller,
             log=log,
         )
-    )
-    timings["interpretability"] = time.perf_counter() - t
-
-    # ---------------------------------------------------------------- 7. summary + report
-    summary["timings_seconds"] = timings
-    summary["seconds"] = time.perf_counter() - t_start
-    summary["metadata"] = {
-        "model": model.name,
-        "physiology": phys.name,
-        "seed": cfg.seed,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "versions": _versions(),
-        "command": "rekindle run",
-    }
-    atomic_write_text(out / "summary.json", json.dumps(_jsonable(summary), indent=2) + "\n")
-    from rekindle.report.html import build_report
-
-    build_report(out)
-    log(f"report: {out / 'report.html'}")
-    return summary
+    return perturbation.summary() | interpretability.summary()
 
 
-def _jsonable(x: Any) -> Any:
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, np.ndarray):
-        return _jsonable(x.tolist())
-    if isinstance(x, np.generic):
-        return x.item()
-    if isinstance(x, Path):
-        return str(x)
-    if isinstance(x, float) and not np.isfinite(x):
-        return None
-    return x
+class _Clock:
+    """Wall-clock seconds per named stage, and since creation."""
 
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+        self.timings: dict[str, float] = {}
 
-def _training_config(cfg: RunConfig, repeat: int) -> TrainingConfig:
-    """The GAN training plan of one repeat of a run."""
-    return TrainingConfig(
-        epochs=cfg.epochs,
-        batch_size=cfg.batch_size,
-        learning_rate=cfg.learning_rate,
-        eval_every=cfg.eval_every,
-        n_eval=cfg.n_eval,
-        seed=cfg.seed + repeat,
-        split_seed=cfg.seed,
-        fake_labels=cfg.fake_labels,
-        min_spread_ratio=cfg.min_spread_ratio,
-        num_threads=cfg.num_threads,
-    )
+    def total(self) -> float:
+        return time.perf_counter() - self.start
 
+    def __call__(self, name: str) -> Any:
+        from contextlib import contextmanager
 
-def train_generators(
-    dataset: Any,
-    output: Path,
-    cfg: RunConfig,
-    *,
-    monitor: Any = None,
-    progress: ProgressFactory | None = None,
-    log: Callable[[str], None] = lambda _msg: None,
-) -> tuple[Any, list[dict[str, Any]], tuple[float, int]]:
-    """Train ``cfg.repeats`` GANs on a labelled dataset; keep the best generator.
+        @contextmanager
+        def timed():
+            t = time.perf_counter()
+            yield
+            self.timings[name] = time.perf_counter() - t
 
-    Parameters
-    ----------
-    dataset
-        :class:`~rekindle.io.dataset.ParameterDataset` (ORACLE data) whose metadata
-        name the model and physiology.
-    output
-        Folder: ``training/repeat_<r>/`` per repeat and ``generator.pt`` (the repeat
-        with the highest incidence, among those wide enough: ``cfg.min_spread_ratio``).
-    monitor
-        Labeller of K_M sets (default: the engine at the dataset's physiology).
-    progress
-        ``progress(description, total)`` returning a context manager that yields an
-        ``update(epochs_done)`` callable, one per repeat.
-
-    Returns
-    -------
-    best_gan, repeats, (best_incidence, best_repeat)
-    """
-    from rekindle.data import load_model, load_physiology
-    from rekindle.gan import KineticGAN, LogMinMaxScaler, SaturationScaler
-    from rekindle.kinetics import KineticSystem
-    from rekindle.kinetics.labelling import Labeller
-    from rekindle.sampling import km_reference_concentrations
-
-    if cfg.scaling not in ("saturation", "log-minmax"):
-        raise ValueError(f"unknown scaling {cfg.scaling!r} (saturation, log-minmax)")
-    model_name = str(dataset.metadata.get("model", cfg.model))
-    phys_name = str(dataset.metadata.get("physiology", cfg.physiology))
-    model = load_model(model_name)
-    phys = load_physiology(model_name, phys_name)
-    system = KineticSystem(model)
-    if dataset.parameter_names != model.parameter_names:
-        raise ValueError(f"dataset columns are not the parameters of model {model.name!r}")
-    threshold = float(dataset.metadata.get("threshold", cfg.threshold))
-    monitor = monitor or Labeller(system, phys, threshold, n_jobs=1)
-    km = system.km_of(dataset.parameters)
-    meta = {
-        "model": model.name,
-        "physiology": phys.name,
-        "threshold": threshold,
-        "units": "uM",
-        "scaling": cfg.scaling,
-        "rekindle_version": __version__,
-    }
-    x_ref = km_reference_concentrations(model, phys)
-    repeats: list[dict[str, Any]] = []
-    best: tuple[float, int] | None = None
-    best_key: tuple[bool, float] | None = None
-    for r in range(cfg.repeats):
-        scaler = SaturationScaler(x_ref) if cfg.scaling == "saturation" else LogMinMaxScaler()
-        arch = ArchitectureConfig(label_encoding=cfg.label_encoding)
-        gan = KineticGAN(
-            km, dataset.relevant, model.km_names, meta, scaler=scaler, architecture=arch
-        )
-        tcfg = _training_config(cfg, r)
-        with (progress or _null_progress)(f"GAN repeat {r}", cfg.epochs) as update:
-            result = gan.train(
-                monitor, tcfg, Path(output) / "training" / f"repeat_{r}", progress=update
-            )
-        repeats.append({"repeat": r, "result": result, "gan": gan})
-        # as within a repeat: generators wide enough (min_spread_ratio) rank first
-        key = (not result.best_spread_ratio < cfg.min_spread_ratio, result.best_incidence)
-        if best_key is None or key > best_key:
-            best, best_key = (result.best_incidence, r), key
-        log(
-            f"repeat {r}: best incidence {result.best_incidence:.3f} (spread ratio "
-            f"{result.best_spread_ratio:.2f}) at epoch {result.best_epoch}, "
-            f"{result.samples_per_second:,.0f} samples/s"
-        )
-    assert best is not None
-    best_gan = repeats[best[1]]["gan"]
-    best_gan.save(Path(output) / "generator.pt")
-    return best_gan, repeats, best
-
-
-def training_figures(out: Path, repeats: list[dict], best_repeat: int) -> dict[str, Any]:
-    """Figures 2a–c and the losses/accuracy plot; returns the KL/incidence numbers."""
-    from rekindle.gan.monitoring import spearman
-    from rekindle.plots.training import plot_incidence_vs_kl, plot_losses, plot_training_curves
-
-    runs = [rep["result"].metrics for rep in repeats]
-    plot_training_curves(runs, out / "fig2ab_training_curves.png")
-    plot_incidence_vs_kl(runs, out / "fig2c_incidence_vs_kl.png")
-    plot_losses(repeats[best_repeat]["result"].history, out / "losses_accuracy.png")
-    inc = np.concatenate([[m["incidence"] for m in r] for r in runs])
-    kl = np.concatenate([[m["kl_train"] for m in r] for r in runs])
-    rho, _ = spearman(inc, kl)
-    first, last = runs[best_repeat][0], runs[best_repeat][-1]
-    return {
-        "spearman_incidence_kl": rho,
-        "kl_train_first": first["kl_train"],
-        "kl_train_last": last["kl_train"],
-        "kl_test_last": last.get("kl_test"),
-        "kl_decreased": bool(last["kl_train"] < first["kl_train"]),
-    }
-
-
-def _diversity(km_relevant: np.ndarray, generated: Any, system: Any) -> dict[str, Any]:
-    """How much of the training spread the generated models keep (collapse check)."""
-    from rekindle.gan.monitoring import spread_ratios
-
-    ratio = spread_ratios(system.km_of(generated.parameters), np.std(np.log(km_relevant), axis=0))
-    return {
-        "spread_ratio_median": float(np.nanmedian(ratio)),
-        "spread_ratio_quartiles": [
-            float(np.nanquantile(ratio, 0.25)),
-            float(np.nanquantile(ratio, 0.75)),
-        ],
-    }
-
-
-def analyse_dynamics(
-    populations: dict[str, np.ndarray],
-    out: Path,
-    *,
-    threshold: float = -9.0,
-    plotted: Sequence[str] | None = None,
-    spread_ratio: dict[str, float] | None = None,
-) -> dict[str, Any]:
-    """Distributions of max Re(λ) and τ per population → ``dynamics.csv``, Fig. 2d.
-
-    Parameters
-    ----------
-    populations
-        ``{name: max Re(λ) (n,) in 1/h}``.
-    plotted
-        Names drawn in the figure (default: all).
-    spread_ratio
-        ``{name: spread ratio}`` of the populations' K_M against a reference
-        (:func:`rekindle.gan.spread_ratio`), added as a ``spread_ratio`` column.
-    """
-    from rekindle.analysis.dynamics import (
-        SUMMARY_FIELDS,
-        summarize_dynamics,
-        write_dynamics_csv,
-    )
-    from rekindle.plots.dynamics import plot_dynamics
-
-    out = Path(out)
-    dyn = summarize_dynamics(populations, threshold=threshold)
-    fields: tuple[str, ...] = tuple(SUMMARY_FIELDS)
-    if spread_ratio is not None:
-        for name, rec in dyn.items():
-            rec["spread_ratio"] = spread_ratio.get(name, float("nan"))
-        fields += ("spread_ratio",)
-    write_dynamics_csv(dyn, out / "dynamics.csv", fields)
-    names = list(plotted) if plotted else list(populations)
-    plot_dynamics(
-        {k: populations[k] for k in names}, out / "fig2d_dynamics.png", threshold=threshold
-    )
-    return dyn
-
-
-def analyse_perturbations(
-    system: Any,
-    physiology: Any,
-    populations: dict[str, np.ndarray],
-    out: Path,
-    *,
-    n_models: int = 1000,
-    n_perturbations: int = 10,
-    protocol: str = "fold",
-    seed: int = 0,
-    progress: ProgressFactory | None = None,
-    log: Callable[[str], None] = lambda _msg: None,
-    executor: Executor | None = None,
-) -> dict[str, Any]:
-    """Perturbation analysis of several populations → ``perturbation.json``, Fig. 2e.
-
-    Parameters
-    ----------
-    populations
-        ``{name: parameter sets (n, n_parameters)}``; ``n_models`` of each are drawn
-        at random (seeded).
-    executor
-        Map the integrations over this :class:`concurrent.futures.Executor` (e.g. a
-        Dask cluster) instead of local threads.
-
-    Returns
-    -------
-    dict
-        ``returned_fraction_<name>`` per population and the per-population summaries.
-    """
-    from rekindle.analysis.perturbation import PerturbationSettings, perturbation_analysis
-    from rekindle.analysis.trajectories import pca_trajectories
-    from rekindle.plots.perturbation import plot_pca_trajectories, plot_returned_fraction
-
-    prog = progress or _null_progress
-    out = Path(out)
-    rng = np.random.default_rng(seed)
-    settings = PerturbationSettings(
-        protocol=protocol, n_perturbations=n_perturbations, seed=seed, store_models=5
-    )
-    res = {}
-    for name, params in populations.items():
-        m = min(n_models, params.shape[0])
-        if m == 0:
-            continue
-        pick = params[np.sort(rng.choice(params.shape[0], m, replace=False))]
-        # the bar counts models: perturbation_analysis reports models done so far
-        with prog(f"perturbation analysis ({name}, models)", m) as set_done:
-            res[name] = perturbation_analysis(
-                system, physiology, pick, settings, progress=set_done, executor=executor
-            )
-        log(f"perturbation {name}: {res[name].fraction_returned:.4f} returned")
-    from rekindle.integrate import Status
-
-    counts = {k: r.returned[r.status == Status.SUCCESS] for k, r in res.items()}
-    plot_returned_fraction(counts, out / "fig2e_returned_fraction.png")
-    traj, returned = res[list(res)[-1]].stored_trajectories()
-    if traj.size:
-        pca = pca_trajectories(traj)
-        plot_pca_trajectories(pca, returned, out / "fig2e_pca_trajectories.png", max_trajectories=5)
-    rows = {k: r.summary() for k, r in res.items()}
-    atomic_write_text(out / "perturbation.json", json.dumps(_jsonable(rows), indent=2))
-    numbers: dict[str, Any] = {"perturbation": rows}
-    aliases = {"ORACLE": "training", "REKINDLE": "generated"}
-    for name, r in res.items():
-        numbers[f"returned_fraction_{aliases.get(name, name)}"] = r.fraction_returned
-    return numbers
-
-
-def analyse_interpretability(
-    gan: Any,
-    out: Path,
-    *,
-    n_per_class: int = 2000,
-    n_subpopulation: int = 50_000,
-    seed: int = 0,
-    labeller: Any = None,
-    log: Callable[[str], None] = lambda _msg: None,
-) -> dict[str, Any]:
-    """Per-parameter KL ranking (Fig. 3a) and deciles of the top parameter (Fig. 3b).
-
-    Relevant and non-relevant populations are collected as in the paper: generate with
-    the *relevant* label and sort by the engine's label until each has
-    ``n_per_class`` models.
-    """
-    from rekindle.analysis.interpretability import collect_class_populations, rank_parameters
-    from rekindle.analysis.subpopulations import quantile_bin_stats
-    from rekindle.data import load_model, load_physiology
-    from rekindle.kinetics import KineticSystem
-    from rekindle.kinetics.labelling import Labeller
-    from rekindle.plots.interpretability import plot_decile_eigenvalues, plot_top_parameters
-
-    out = Path(out)
-    model = load_model(str(gan.metadata["model"]))
-    phys = load_physiology(model.name, str(gan.metadata["physiology"]))
-    system = KineticSystem(model)
-    labeller = labeller or Labeller(system, phys, gan.threshold)
-    threshold = gan.threshold
-
-    def lam_of(km: np.ndarray) -> np.ndarray:
-        return labeller.label_km(km, check=False)[1]
-
-    pops = collect_class_populations(
-        lambda n, s: gan.generate(n, "relevant", seed=s),
-        lam_of,
-        n_per_class,
-        threshold=threshold,
-        seed=seed + 20_000,
-    )
-    if pops.not_relevant.shape[0] < 10:
-        log("interpretability: the generator produced too few non-relevant models")
-        return {"top_parameters": [], "interpretability_complete": False}
-    ranking = rank_parameters(pops.relevant, pops.not_relevant, model.km_names)
-    kl_by_name = dict(zip(ranking.names, ranking.kl, strict=True))
-    plot_top_parameters(
-        pops.relevant,
-        pops.not_relevant,
-        model.km_names,
-        np.array([kl_by_name[n] for n in model.km_names]),
-        out / "fig3a_top_parameters.png",
-    )
-    rows = "\n".join(f"{n},{float(v)!r}" for n, v in zip(ranking.names, ranking.kl, strict=True))
-    atomic_write_text(out / "parameter_kl_ranking.csv", "parameter,kl_divergence\n" + rows + "\n")
-    # Fig. 3b: relevant generated models split into deciles of the top parameter
-    top = ranking.names[0]
-    col = model.km_names.index(top)
-    km_sub = gan.generate(n_subpopulation, "relevant", seed=seed + 30_000)
-    lam_sub = lam_of(km_sub)
-    keep = np.isfinite(lam_sub) & (lam_sub < threshold)
-    stats = quantile_bin_stats(km_sub[keep, col], lam_sub[keep])
-    plot_decile_eigenvalues(
-        km_sub[keep, col],
-        lam_sub[keep],
-        out / "fig3b_deciles.png",
-        parameter_label=top,
-        parameter_unit="µM",
-    )
-    log(f"interpretability: top parameter {top}")
-    return {
-        "top_parameters": ranking.top(10),
-        "interpretability_n_generated": pops.n_generated,
-        "interpretability_complete": pops.complete,
-        "deciles_top_parameter": {
-            "parameter": top,
-            "spearman_rho_bin_vs_mean_eig": stats.spearman_rho,
-            "rows": stats.as_rows(),
-        },
-    }
+        return timed()
