@@ -1,0 +1,166 @@
+"""Validation analyses of populations and generators: dynamics, perturb, interpret."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from rekindle.cli._common import (
+    QuietOpt,
+    SchedulerOpt,
+    ThresholdOpt,
+    _engine_of,
+    _executor,
+    _run,
+    _UserError,
+    app,
+    console,
+    progress_bar,
+)
+from rekindle.progress import no_progress
+from rekindle.reference_values import RELEVANCE_THRESHOLD_PER_H as DEFAULT_THRESHOLD
+
+
+@app.command()
+def dynamics(
+    datasets: Annotated[list[Path], typer.Argument(help="Datasets (.h5) to compare.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output folder.")],
+    relevant_only: Annotated[bool, typer.Option(help="Only the relevant models of each.")] = False,
+    threshold: ThresholdOpt = DEFAULT_THRESHOLD,
+) -> None:
+    """Distributions of max Re(λ) and of the dominant time constant (paper Fig. 2d).
+
+    Also the spread ratio of each dataset's K_M against the relevant models of the
+    first dataset (std of ln K_M, median over the K_M; 1 = as wide, 0 = collapsed).
+    """
+
+    def go() -> None:
+        from rekindle.io.dataset import read_dataset
+        from rekindle.stages import analyse_dynamics, measure_spread
+
+        pops, spreads, system, km_reference = {}, {}, None, None
+        for path in datasets:
+            ds = read_dataset(path)
+            lam = ds.max_real_eigenvalue[ds.relevant] if relevant_only else ds.max_real_eigenvalue
+            if np.isnan(lam).all():
+                raise _UserError(f"{path} has no eigenvalues (generated without --validate?)")
+            pops[path.stem] = lam
+            if system is None:
+                system, _ = _engine_of(ds)
+            if ds.parameter_names != system.model.parameter_names:
+                raise _UserError(f"{path} is not a parameter set of model {system.model.name!r}")
+            km = system.km_of(ds.parameters[ds.relevant] if relevant_only else ds.parameters)
+            if km_reference is None:
+                km_reference = system.km_of(ds.parameters[ds.relevant])
+            spreads[path.stem] = measure_spread(km, km_reference).spread_ratio_median
+        dyn = analyse_dynamics(pops, output, threshold=threshold, spread_ratio=spreads)
+        for name, rec in dyn.items():
+            console.print(
+                f"{name}: n={rec['n']}, relevant {rec['fraction_relevant']:.4f}, "
+                f"median τ {rec.get('tau_median_min', float('nan')):.3g} min, "
+                f"max Re(λ) quartiles {rec['max_eig_q25_per_h']:.1f} / "
+                f"{rec['max_eig_median_per_h']:.1f} / {rec['max_eig_q75_per_h']:.1f} 1/h, "
+                f"spread ratio {rec['spread_ratio']:.2f}"
+            )
+        console.print(f"wrote {output / 'dynamics.csv'} and {output / 'fig2d_dynamics.png'}")
+
+    _run(go)
+
+
+@app.command()
+def perturb(
+    datasets: Annotated[
+        list[Path], typer.Argument(help="Datasets (.h5); relevant models are used.")
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output folder.")],
+    models: Annotated[int, typer.Option("--models", help="Models per dataset.")] = 1000,
+    perturbations: Annotated[int, typer.Option("--perturbations", help="Per model.")] = 10,
+    protocol: Annotated[
+        str, typer.Option(help="fold (0.5–2×, Results) or uniform (±50 %, Methods).")
+    ] = "fold",
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    scheduler: SchedulerOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Perturbation analysis: fraction of models returning to the steady state (Fig. 2e)."""
+
+    def go() -> None:
+        from rekindle.io.dataset import read_dataset
+        from rekindle.stages import analyse_perturbations
+
+        pops, context, first = {}, None, None
+        for path in datasets:
+            ds = read_dataset(path)
+            key = (ds.metadata.get("model"), ds.metadata.get("physiology"))
+            if context is not None and key != context:
+                raise _UserError(f"{path} is {key}, the others are {context}")
+            context, first = key, first or ds
+            pops[path.stem] = ds.parameters[ds.relevant]
+        system, phys = _engine_of(first)
+        with _executor(scheduler) as ex:
+            res = analyse_perturbations(
+                system,
+                phys,
+                pops,
+                output,
+                n_models=models,
+                n_perturbations=perturbations,
+                protocol=protocol,
+                seed=seed,
+                progress=no_progress if quiet else progress_bar,
+                log=console.print,
+                executor=ex,
+            )
+        console.print(
+            f"wrote {output / 'perturbation.json'}: "
+            + ", ".join(
+                f"{k} {v:.4f}" for k, v in res.summary().items() if k.startswith("returned")
+            )
+        )
+
+    _run(go)
+
+
+@app.command()
+def interpret(
+    generator: Annotated[Path, typer.Option("--generator", "-g", help="generator.pt")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output folder.")],
+    n_per_class: Annotated[int, typer.Option(help="Relevant and non-relevant models.")] = 2000,
+    n_subpopulation: Annotated[
+        int, typer.Option(help="Relevant models split in deciles.")
+    ] = 50_000,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+) -> None:
+    """Rank the K_M by KL divergence between generated relevant and non-relevant models (Fig. 3)."""
+
+    def go() -> None:
+        from rekindle.gan import KineticGAN
+        from rekindle.generation import labeller_for
+        from rekindle.io.atomic import write_json
+        from rekindle.stages import analyse_interpretability
+
+        gan = KineticGAN.load(generator)
+        res = analyse_interpretability(
+            gan,
+            labeller_for(gan),
+            output,
+            n_per_class=n_per_class,
+            n_subpopulation=n_subpopulation,
+            seed=seed,
+            log=console.print,
+        ).summary()
+        write_json(output / "interpretability.json", res)
+        table = Table(title="top parameters by KL(relevant ‖ not relevant)")
+        table.add_column("rank", justify="right")
+        table.add_column("parameter")
+        table.add_column("KL (nats)", justify="right")
+        for i, row in enumerate(res.get("top_parameters", []), 1):
+            table.add_row(str(i), str(row["name"]), f"{row['kl']:.4f}")
+        Console().print(table)
+
+    _run(go)

@@ -1,0 +1,207 @@
+"""Commands on models and parameter data: info, sample, label, export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from rekindle.cli._common import (
+    ModelOpt,
+    PhysOpt,
+    QuietOpt,
+    SchedulerOpt,
+    ThresholdOpt,
+    _executor,
+    _load,
+    _run,
+    _UserError,
+    app,
+    console,
+    progress_bar,
+)
+from rekindle.reference_values import RELEVANCE_THRESHOLD_PER_H as DEFAULT_THRESHOLD
+
+
+@app.command()
+def info(model: ModelOpt = "ecoli", physiology: PhysOpt = None) -> None:
+    """Summarise a model and check a physiology against it."""
+
+    def go() -> None:
+        from rekindle.data import available_physiologies
+        from rekindle.kinetics import KineticSystem
+
+        m, p = _load(model, physiology)
+        system = KineticSystem(m)
+        table = Table(title=f"model {m.name}, physiology {p.name}")
+        table.add_column("quantity")
+        table.add_column("value", justify="right")
+        for k, v in m.summary().items():
+            table.add_row(k.replace("_", " "), str(v))
+        table.add_row("conserved moieties", str(len(system.conservation.dependent)))
+        table.add_row("reduced Jacobian size", str(system.conservation.rank))
+        if not Path(model).is_file():
+            table.add_row("physiologies", ", ".join(available_physiologies(model)))
+        Console().print(table)
+
+    _run(go)
+
+
+@app.command()
+def sample(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Dataset file to write (.h5).")],
+    n: Annotated[int, typer.Option("--n", help="Number of parameter sets.")] = 10_000,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    model: ModelOpt = "ecoli",
+    physiology: PhysOpt = None,
+    threshold: ThresholdOpt = DEFAULT_THRESHOLD,
+    chunk_size: Annotated[int, typer.Option(help="Models per chunk.")] = 1000,
+    jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="Worker threads.")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue an interrupted run.")] = False,
+    scheduler: SchedulerOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Sample ORACLE parameter sets, label them and stream them to a dataset file."""
+
+    def go() -> None:
+        import time
+
+        from rekindle.io.dataset import read_dataset
+        from rekindle.sampling import sample_dataset
+
+        m, p = _load(model, physiology)
+        t0 = time.perf_counter()
+        with _executor(scheduler) as ex, progress_bar("sampling + labelling", n, quiet) as update:
+            path = sample_dataset(
+                m,
+                p,
+                n,
+                output,
+                seed,
+                threshold=threshold,
+                chunk_size=chunk_size,
+                n_jobs=jobs,
+                resume=resume,
+                progress=update,
+                executor=ex,
+            )
+        dt = time.perf_counter() - t0
+        ds = read_dataset(path, rows=slice(0, 0))
+        inc = ds.metadata.get("incidence")
+        console.print(
+            f"wrote {path}: {n} models of {m.name}/{p.name}, incidence of relevant models "
+            f"{inc:.4f}, {n / dt:,.0f} models/s"
+        )
+
+    _run(go)
+
+
+@app.command()
+def label(
+    parameters: Annotated[
+        Path, typer.Option("--parameters", help="SKiMpy-style parameter file (.h5).")
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="CSV to write.")],
+    parameter_names: Annotated[
+        Path | None, typer.Option("--parameter-names", help="Names file, one per line.")
+    ] = None,
+    model: ModelOpt = "ecoli",
+    physiology: PhysOpt = None,
+    threshold: ThresholdOpt = DEFAULT_THRESHOLD,
+    scheduler: SchedulerOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Label a parameter population: max Re(λ) of the reduced Jacobian and relevance."""
+
+    def go() -> None:
+        from rekindle.io.atomic import write_csv
+        from rekindle.io.skimpy_hdf5 import (
+            align_to_model,
+            read_parameter_names,
+            read_parameter_population,
+        )
+        from rekindle.kinetics import KineticSystem
+        from rekindle.kinetics.labelling import Labeller
+
+        m, p = _load(model, physiology)
+        names = read_parameter_names(parameter_names) if parameter_names else None
+        idx, values, names = read_parameter_population(parameters, names)
+        aligned = align_to_model(values, names, m, source=str(parameters))
+        lam = np.empty(len(idx))
+        with _executor(scheduler) as ex, progress_bar("labelling", len(idx), quiet) as update:
+            labeller = Labeller(KineticSystem(m), p, threshold, executor=ex)
+            # progress granularity; on a cluster, enough chunks per call to keep it busy
+            step = (10 if ex is None else 64) * labeller.chunk_size
+            for start in range(0, len(idx), step):
+                lam[start : start + step] = labeller.max_real_eigenvalues(
+                    aligned[start : start + step]
+                )
+                update(min(start + step, len(idx)))
+        rows = (
+            (int(i), float(v), bool(np.isfinite(v) and v < threshold))
+            for i, v in zip(idx, lam, strict=True)
+        )
+        write_csv(output, rows, header=("parameter_set", "max_real_eigenvalue", "relevant"))
+        rel = np.isfinite(lam) & (lam < threshold)
+        console.print(
+            f"wrote {output}: {len(idx)} sets, {int(rel.sum())} relevant "
+            f"({rel.mean():.4f}), {int((~np.isfinite(lam)).sum())} not evaluable"
+        )
+
+    _run(go)
+
+
+@app.command()
+def export(
+    dataset: Annotated[Path, typer.Argument(help="rekindle dataset (.h5).")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="File (skimpy) or folder (sbml) to write.")
+    ],
+    format: Annotated[str, typer.Option("--format", help="Output layout: skimpy or sbml.")] = (
+        "skimpy"
+    ),
+    only_relevant: Annotated[bool, typer.Option(help="Export relevant models only.")] = False,
+    first: Annotated[
+        int | None, typer.Option("--first", help="sbml: export only the first K sets.")
+    ] = None,
+) -> None:
+    """Export a dataset's parameter sets: SKiMpy's HDF5 layout, or one SBML file per set."""
+
+    def go() -> None:
+        from rekindle.io.dataset import read_dataset
+        from rekindle.io.skimpy_hdf5 import write_parameter_population
+        from rekindle.validation import require_output_folder, require_positive
+
+        if format not in ("skimpy", "sbml"):
+            raise _UserError(f"unknown export format {format!r} (known: skimpy, sbml)")
+        if first is not None and format != "sbml":
+            raise _UserError("--first applies to --format sbml only")
+        if first is not None:
+            require_positive("--first", first)
+        if format == "sbml":
+            require_output_folder(output)
+        ds = read_dataset(dataset)
+        if format == "sbml":
+            _export_sbml(ds, dataset, output, first, only_relevant)
+            return
+        keep = ds.relevant if only_relevant else np.ones(ds.n_models, bool)
+        write_parameter_population(output, ds.parameters[keep], ds.parameter_names)
+        console.print(f"wrote {output}: {int(keep.sum())} parameter sets in SKiMpy layout")
+
+    _run(go)
+
+
+def _export_sbml(ds: Any, path: Path, output: Path, first: int | None, relevant: bool) -> None:
+    from rekindle.data import load_model, load_physiology
+    from rekindle.io.sbml import export_dataset_sbml
+
+    model = load_model(str(ds.metadata.get("model")))
+    phys = load_physiology(model.name, str(ds.metadata.get("physiology")))
+    files = export_dataset_sbml(
+        ds, output, model, phys, first=first, only_relevant=relevant, source=path.name
+    )
+    console.print(f"wrote {len(files)} SBML files to {output}/ (parameter_set_<i>.xml)")
