@@ -148,9 +148,9 @@ def test_cli_sample_and_label_on_a_dask_cluster(tmp_path, dask_cluster) -> None:
 
 def test_cli_unreachable_scheduler_is_a_clear_error(tmp_path, monkeypatch) -> None:
     pytest.importorskip("distributed")
-    import rekindle.cli
+    import rekindle.cli._common
 
-    monkeypatch.setattr(rekindle.cli, "SCHEDULER_CONNECT_TIMEOUT_S", 1.0)
+    monkeypatch.setattr(rekindle.cli._common, "SCHEDULER_CONNECT_TIMEOUT_S", 1.0)
     out = tmp_path / "d.h5"
     args = ["sample", "--model", "toy", "--physiology", "ref", "--n", "10", "-o", str(out)]
     res = runner.invoke(app, [*args, "-q", "--scheduler", "tcp://127.0.0.1:1"])
