@@ -173,8 +173,8 @@ def test_perturbation_stage_reports_progress_in_models(toy, toy_ref, tmp_path):
     from contextlib import contextmanager
 
     from rekindle.kinetics import KineticSystem
-    from rekindle.stages import analyse_perturbations
     from rekindle.sampling import sample_parameters
+    from rekindle.stages import analyse_perturbations
 
     bars: dict[str, tuple[int, list[int]]] = {}
 

@@ -32,9 +32,9 @@ import numpy as np
 
 from rekindle import __version__
 from rekindle.errors import DatasetError
-from rekindle.io._atomic import atomic_path
 from rekindle.io._hdf5 import STRING_DTYPE, open_for_reading, read_strings
 from rekindle.io._journal import JOURNAL_FORMAT, ChunkJournal
+from rekindle.io.atomic import atomic_path
 
 DATASET_FORMAT = "rekindle-dataset/1"
 
