@@ -213,7 +213,7 @@ def write_summary(
     pathlib.Path
         The written file.
     """
-    from rekindle.io._atomic import atomic_write_text
+    from rekindle.io.atomic import atomic_write_text
 
     path = Path(path)
     if isinstance(results, PerturbationResult):
