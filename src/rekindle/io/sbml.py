@@ -41,7 +41,7 @@ import numpy as np
 
 from rekindle import __version__
 from rekindle.errors import ModelError, UsageError
-from rekindle.io._atomic import atomic_write_text
+from rekindle.io.atomic import atomic_write_text
 from rekindle.io.dataset import ParameterDataset
 from rekindle.io.skimpy_hdf5 import align_to_model
 from rekindle.kinetics.model import KineticModel, Reaction
