@@ -16,6 +16,10 @@ relevant kinetic models": three times faster than the ~21 min doubling time, ≈
 DOUBLING_TIME_MIN = 21.0
 """*E. coli* doubling time, minutes (Methods, perturbation analysis; ref. 36)."""
 
+TAU_LIMIT_MIN = 7.0
+"""Bound on the dominant time constant of a relevant model, minutes (Methods: "smaller
+than ~7 min", a third of the doubling time)."""
+
 INCIDENCE_ORACLE_FDP1 = 0.588
 """Incidence of relevant models in the ORACLE training data, physiology 1 (Table 1)."""
 

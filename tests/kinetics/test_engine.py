@@ -12,9 +12,9 @@ from rekindle.kinetics import (
     Physiology,
     Reaction,
     analyse_conservation,
-    dominant_time_constants,
     max_real_eigenvalues,
     relevance_labels,
+    time_constants,
 )
 from rekindle.kinetics.model import Compartment
 from rekindle.sampling import sample_parameters
@@ -115,7 +115,7 @@ def test_one_state_jacobian_is_the_hand_derived_one():
     jac = system.jacobian(np.array([x]), p, reduced=False)
     np.testing.assert_allclose(jac[0, 0, 0], dv1 - dv2, rtol=1e-12)
     lam = max_real_eigenvalues(jac)
-    np.testing.assert_allclose(dominant_time_constants(lam), -1 / (dv1 - dv2), rtol=1e-12)
+    np.testing.assert_allclose(time_constants(lam, unit="h"), -1 / (dv1 - dv2), rtol=1e-12)
     # the back-calculated V_max reproduce the steady-state flux
     np.testing.assert_allclose(v1 * n1 / d1, 3.0, rtol=1e-12)
 
@@ -153,8 +153,8 @@ def test_reduced_spectrum_is_full_spectrum_without_structural_zeros(ecoli_system
 def test_labels_and_time_constants():
     lam = np.array([-20.0, -9.0, -8.999, 3.0, np.nan])
     np.testing.assert_array_equal(relevance_labels(lam), [True, False, False, False, False])
-    np.testing.assert_allclose(dominant_time_constants(lam[:3]), [0.05, 1 / 9, 1 / 8.999])
-    assert np.isinf(dominant_time_constants(np.array([3.0]))[0])
+    np.testing.assert_allclose(time_constants(lam[:3], unit="h"), [0.05, 1 / 9, 1 / 8.999])
+    assert np.isinf(time_constants(np.array([3.0]), unit="h")[0])
     np.testing.assert_array_equal(
         relevance_labels(lam, threshold=-8.0), [True, True, True, False, False]
     )

@@ -19,7 +19,6 @@ Conventions for non-decaying models
 
 from __future__ import annotations
 
-import csv
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -28,16 +27,24 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.stats import norm
 
-RELEVANCE_THRESHOLD_PER_H: float = -9.0
-"""Upper bound on max Re(lambda) (1/h) for a biologically relevant model."""
+from rekindle.io.atomic import write_csv
+from rekindle.kinetics.stability import time_constants
+from rekindle.reference_values import (
+    DOUBLING_TIME_MIN,
+    RELEVANCE_THRESHOLD_PER_H,
+    TAU_LIMIT_MIN,
+)
 
-DOUBLING_TIME_MIN: float = 21.0
-"""E. coli doubling time used in the paper (minutes)."""
-
-TAU_LIMIT_MIN: float = 7.0
-"""Paper's bound on the dominant time constant (minutes; ~doubling time / 3)."""
-
-MINUTES_PER_HOUR: float = 60.0
+__all__ = [
+    "DOUBLING_TIME_MIN",
+    "RELEVANCE_THRESHOLD_PER_H",
+    "SUMMARY_FIELDS",
+    "TAU_LIMIT_MIN",
+    "summarize_dynamics",
+    "time_constants",
+    "wilson_interval",
+    "write_dynamics_csv",
+]
 
 SUMMARY_FIELDS: tuple[str, ...] = (
     "n",
@@ -58,40 +65,6 @@ SUMMARY_FIELDS: tuple[str, ...] = (
     "tau_q75_min",
 )
 """Keys of each per-population record returned by :func:`summarize_dynamics`."""
-
-
-def time_constants(max_eig: ArrayLike, *, unit: str = "min") -> np.ndarray:
-    """Dominant time constants ``tau = -1 / max Re(lambda)``.
-
-    Parameters
-    ----------
-    max_eig : array_like, shape (n,) or any shape
-        Largest real part of the Jacobian eigenvalues, in 1/h.
-    unit : {"min", "h"}, optional
-        Unit of the returned time constants (default minutes).
-
-    Returns
-    -------
-    numpy.ndarray, same shape as ``max_eig``
-        Time constants in ``unit``.  ``+inf`` where ``max_eig >= 0`` (unstable
-        or marginal: no decaying dominant mode), ``NaN`` where ``max_eig`` is
-        NaN, ``0`` where ``max_eig`` is ``-inf``.
-
-    Examples
-    --------
-    >>> time_constants([-9.0, -60.0, 0.5]).round(3).tolist()
-    [6.667, 1.0, inf]
-    """
-    if unit not in ("min", "h"):
-        raise ValueError(f"unit must be 'min' or 'h', got {unit!r}")
-    lam = np.asarray(max_eig, dtype=float)
-    scale = MINUTES_PER_HOUR if unit == "min" else 1.0
-    tau = np.full(lam.shape, np.nan)
-    decaying = lam < 0  # False for NaN
-    with np.errstate(divide="ignore"):
-        tau[decaying] = -scale / lam[decaying]
-    tau[lam >= 0] = np.inf
-    return tau
 
 
 def wilson_interval(
@@ -235,7 +208,7 @@ def write_dynamics_csv(
     summary : mapping of str to mapping
         ``{population: record}`` as returned by :func:`summarize_dynamics`.
     path : str or pathlib.Path
-        Destination CSV file (parent directories are created).
+        Destination CSV file (parent directories are created; written atomically).
     fields : sequence of str, optional
         Columns to write after the leading ``population`` column.
 
@@ -245,11 +218,5 @@ def write_dynamics_csv(
         The written file.  One row per population; floats are written with
         ``repr`` precision, NaN as ``nan`` and infinities as ``inf``.
     """
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["population", *fields])
-        for name, record in summary.items():
-            writer.writerow([name, *(record.get(f, math.nan) for f in fields)])
-    return out
+    rows = ([name, *(record.get(f, math.nan) for f in fields)] for name, record in summary.items())
+    return write_csv(path, rows, header=["population", *fields])

@@ -13,9 +13,9 @@ from rekindle.kinetics.model import (
 from rekindle.kinetics.physiology import Physiology, PhysiologyError, check_physiology
 from rekindle.kinetics.stability import (
     DEFAULT_THRESHOLD,
-    dominant_time_constants,
     max_real_eigenvalues,
     relevance_labels,
+    time_constants,
 )
 from rekindle.kinetics.system import KineticSystem
 
@@ -36,7 +36,7 @@ __all__ = [
     "Reaction",
     "analyse_conservation",
     "check_physiology",
-    "dominant_time_constants",
     "max_real_eigenvalues",
     "relevance_labels",
+    "time_constants",
 ]

@@ -9,11 +9,14 @@ three times faster than the E. coli doubling time (~21 min).
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from rekindle.reference_values import RELEVANCE_THRESHOLD_PER_H
 
 DEFAULT_THRESHOLD = RELEVANCE_THRESHOLD_PER_H
 """Upper bound on max Re(λ) of relevant models, h⁻¹ (REKINDLE paper, Methods)."""
+
+MINUTES_PER_HOUR = 60.0
 
 
 def max_real_eigenvalues(jacobians: np.ndarray) -> np.ndarray:
@@ -41,11 +44,37 @@ def max_real_eigenvalues(jacobians: np.ndarray) -> np.ndarray:
     return out
 
 
-def dominant_time_constants(max_real_eigenvalue: np.ndarray) -> np.ndarray:
-    """Dominant time constant ``τ = −1/max Re(λ)`` in hours; ``inf`` if not stable."""
+def time_constants(max_real_eigenvalue: ArrayLike, *, unit: str = "min") -> np.ndarray:
+    """Dominant time constants ``τ = −1/max Re(λ)``: the one τ of rekindle.
+
+    Parameters
+    ----------
+    max_real_eigenvalue
+        Largest real part of the Jacobian eigenvalues, h⁻¹, any shape.
+    unit
+        ``"min"`` (default, as the paper reports τ) or ``"h"``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Same shape, in ``unit``: ``+inf`` where max Re(λ) ≥ 0 (no decaying dominant
+        mode), NaN where it is NaN (eigenvalues not evaluable), 0 where it is ``−inf``.
+
+    Examples
+    --------
+    >>> time_constants([-9.0, -60.0, 0.5]).round(3).tolist()
+    [6.667, 1.0, inf]
+    """
+    if unit not in ("min", "h"):
+        raise ValueError(f"unit must be 'min' or 'h', got {unit!r}")
     lam = np.asarray(max_real_eigenvalue, dtype=float)
+    scale = MINUTES_PER_HOUR if unit == "min" else 1.0
+    tau = np.full(lam.shape, np.nan)
+    decaying = lam < 0  # False for NaN
     with np.errstate(divide="ignore"):
-        return np.where(lam < 0, -1.0 / lam, np.inf)
+        tau[decaying] = -scale / lam[decaying]
+    tau[lam >= 0] = np.inf
+    return tau
 
 
 def relevance_labels(
