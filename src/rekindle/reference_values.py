@@ -40,5 +40,9 @@ RETURNED_FRACTION_FDP4 = {"ORACLE": 0.6105, "REKINDLE": 0.8379}
 TRANSFER_INCIDENCE_10_SETS = {"fdp2": 0.82, "fdp3": 0.72, "fdp4": 0.72}
 """Incidence of relevant models after transfer from fdp1 with 10 target sets (Results, Fig. 4)."""
 
+TOP_PARAMETER_FDP1 = "K_M,atp of ACS"
+"""The K_M that separates relevant from non-relevant models most, physiology 1
+(Results, Fig. 3a–b: K_M of ATP in acetyl-CoA synthetase)."""
+
 TRAINING_SETS = 72_000
 """ORACLE parameter sets per physiology used for training (Results)."""

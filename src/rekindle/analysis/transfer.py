@@ -20,8 +20,9 @@ from typing import Any
 import numpy as np
 
 from rekindle.io.atomic import atomic_write_text
+from rekindle.reference_values import TRANSFER_INCIDENCE_10_SETS
 
-PAPER_TRANSFER_INCIDENCE_10_SETS = {"fdp2": 0.82, "fdp3": 0.72, "fdp4": 0.72}
+PAPER_TRANSFER_INCIDENCE_10_SETS = TRANSFER_INCIDENCE_10_SETS
 """Incidence of relevant models after transfer from fdp1 with 10 sets (paper, Results)."""
 
 

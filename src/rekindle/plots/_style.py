@@ -18,6 +18,8 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from rekindle.io import atomic
+
 DPI = 150
 """Resolution of every saved figure (dots per inch)."""
 
@@ -97,8 +99,9 @@ def new_figure(figsize: tuple[float, float]) -> Figure:
 def save_figure(fig: Figure, path: str | Path) -> Path:
     """Save ``fig`` as a PNG at :data:`DPI` and return the path.
 
-    Parent directories are created.  The bounding box is *not* tightened, so
-    the pixel size is deterministic.
+    Parent directories are created and the file is written atomically
+    (:func:`rekindle.io.atomic.save_figure`).  The bounding box is *not* tightened,
+    so the pixel size is deterministic.
 
     Parameters
     ----------
@@ -115,9 +118,7 @@ def save_figure(fig: Figure, path: str | Path) -> Path:
     out = Path(path)
     if out.suffix.lower() != ".png":
         out = out.with_name(out.name + ".png")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=DPI, format="png")
-    return out
+    return atomic.save_figure(fig, out, dpi=DPI, format="png")
 
 
 def colors_for(names: Sequence[str]) -> dict[str, str]:

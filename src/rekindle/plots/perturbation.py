@@ -19,8 +19,9 @@ from numpy.typing import ArrayLike
 from rekindle.analysis.dynamics import wilson_interval
 from rekindle.analysis.trajectories import TrajectoryPCA
 from rekindle.plots import _style
+from rekindle.reference_values import RETURNED_FRACTION_FDP1
 
-PAPER_RETURNED_FRACTION: dict[str, float] = {"ORACLE": 0.6631, "REKINDLE": 0.6685}
+PAPER_RETURNED_FRACTION: dict[str, float] = RETURNED_FRACTION_FDP1
 """Fractions returned to the steady state reported for physiology 1 (Fig. 2e)."""
 
 TRAJECTORY_FIGSIZE: tuple[float, float] = (6.0, 5.0)

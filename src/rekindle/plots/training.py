@@ -18,6 +18,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from rekindle.gan.monitoring import read_metrics_csv, spearman
+from rekindle.io.atomic import save_figure
 
 __all__ = ["plot_incidence_vs_kl", "plot_losses", "plot_training_curves"]
 
@@ -70,11 +71,8 @@ def _band(mat: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _save(fig: Figure, path: str | os.PathLike[str], dpi: int) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     FigureCanvasAgg(fig)
-    fig.savefig(path, dpi=dpi, format="png")
-    return path
+    return save_figure(fig, Path(path), dpi=dpi, format="png")
 
 
 def plot_losses(
