@@ -11,23 +11,29 @@ too, as the baseline that fine-tuning has to beat.
 from __future__ import annotations
 
 import copy
-import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rekindle.io.atomic import atomic_write_text
+from rekindle.config import Settings, check, check_positive_int
+from rekindle.io.atomic import write_csv, write_json
+from rekindle.progress import LogFunction, no_log
 from rekindle.reference_values import TRANSFER_INCIDENCE_10_SETS
+
+if TYPE_CHECKING:
+    from rekindle.gan import KineticGAN, TrainingResult
+    from rekindle.kinetics import KineticSystem, Physiology
+    from rekindle.kinetics.labelling import Labeller
 
 PAPER_TRANSFER_INCIDENCE_10_SETS = TRANSFER_INCIDENCE_10_SETS
 """Incidence of relevant models after transfer from fdp1 with 10 sets (paper, Results)."""
 
 
 @dataclass(frozen=True)
-class TransferSettings:
+class TransferSettings(Settings):
     """Settings of a transfer-learning experiment.
 
     Attributes
@@ -48,6 +54,9 @@ class TransferSettings:
         Generator layers kept fixed during fine-tuning (e.g. ``("hidden.0",)``).
     seed
         Master seed.
+    n_validation_models, n_validation_perturbations
+        Fig. 4c: relevant models of the first transferred and scratch generators
+        perturbed, and perturbations per model (0 models: no validation).
     """
 
     targets: Sequence[str] = ("fdp2", "fdp3", "fdp4")
@@ -63,13 +72,33 @@ class TransferSettings:
     n_validation_models: int = 100
     n_validation_perturbations: int = 5
 
+    def validate(self) -> None:
+        check(len(self.targets) > 0, "targets must name at least one physiology")
+        check(len(self.n_sets) > 0, "n_sets must hold at least one set count")
+        for n in self.n_sets:
+            check(isinstance(n, int) and n > 0, f"n_sets must be positive ints, got {n!r}")
+        check_positive_int(self, "repeats", "epochs_transfer", "epochs_scratch", "eval_every")
+        check_positive_int(self, "n_eval", "n_validation_perturbations")
+        check_positive_int(self, "seed", "n_validation_models", minimum=0)
+
+
+@dataclass
+class _Target:
+    """One target physiology: its labeller and its nested ORACLE training sets."""
+
+    name: str
+    physiology: Physiology
+    monitor: Labeller
+    km: np.ndarray
+    relevant: np.ndarray
+
 
 def run_transfer_experiment(
     generator_path: str | Path,
     output: str | Path,
     settings: TransferSettings | None = None,
     *,
-    log: Callable[[str], None] = lambda _m: None,
+    log: LogFunction = no_log,
 ) -> list[dict[str, Any]]:
     """Fine-tune a trained generator on other physiologies, and train from scratch.
 
@@ -90,123 +119,60 @@ def run_transfer_experiment(
         ``spread_ratio`` (of the kept generator, against the relevant target sets)
         and ``failed`` (the discriminator-accuracy failure rule).
     """
-    from rekindle.data import load_model, load_physiology
-    from rekindle.gan import KineticGAN, TrainingConfig, transfer_config
+    from rekindle.data import load_model
+    from rekindle.gan import KineticGAN
     from rekindle.kinetics import KineticSystem
-    from rekindle.kinetics.labelling import Labeller
     from rekindle.plots.transfer import plot_transfer_incidence
-    from rekindle.sampling import sample_parameters
 
     st = settings or TransferSettings()
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
     pre = KineticGAN.load(generator_path)
-    model = load_model(str(pre.metadata["model"]))
+    system = KineticSystem(load_model(str(pre.metadata["model"])))
     source = str(pre.metadata["physiology"])
-    system = KineticSystem(model)
     rows: list[dict[str, Any]] = []
-    validation: dict[str, Any] = {}
-    n_max = max(st.n_sets)
-    for target in st.targets:
-        phys = load_physiology(model.name, target)
-        monitor = Labeller(system, phys, pre.threshold, n_jobs=1)
-        # the first n of one ORACLE sample: nested training sets, as more data arrive
-        params, _, rel_all = sample_parameters(model, phys, n_max, seed=st.seed + 7)
-        km_all = system.km_of(params)
-        base = float(
-            np.mean(monitor(pre.generate(st.n_eval, "relevant", seed=st.seed)) < pre.threshold)
-        )
-        rows.append(_row(source, target, 0, "pretrained", 0, base, 0, float("nan")))
-        log(f"{source}→{target}: pretrained generator incidence {base:.3f}")
+    validation: dict[str, tuple[KineticGAN, Physiology]] = {}
+    for name in st.targets:
+        target = _prepare_target(system, pre, name, st)
+        base = _incidence(pre, target.monitor, st.n_eval, st.seed)
+        rows.append(_row(source, name, 0, "pretrained", 0, base, 0, float("nan")))
+        log(f"{source}→{name}: pretrained generator incidence {base:.3f}")
         for n in st.n_sets:
-            km, rel = km_all[:n], rel_all[:n]
-            if rel.all() or not rel.any():
+            if target.relevant[:n].all() or not target.relevant[:n].any():
                 log(f"  n={n}: all sets have one label; the conditional GAN still trains on it")
             for r in range(st.repeats):
-                seed = st.seed + 100 * r
-                gan = copy.deepcopy(pre)
-                cfg = transfer_config(
-                    n,
-                    epochs=st.epochs_transfer,
-                    eval_every=st.eval_every,
-                    n_eval=st.n_eval,
-                    seed=seed,
-                    num_threads=1,
-                )
-                res = gan.fine_tune(
-                    km,
-                    rel,
-                    monitor,
-                    cfg,
-                    freeze=tuple(st.freeze),
-                    metadata={"physiology": target},
-                )
-                rows.append(
-                    _row(
-                        source,
-                        target,
-                        n,
-                        "transfer",
-                        r,
-                        res.best_incidence,
-                        res.best_epoch,
-                        float(rel.mean()),
-                        res,
-                    )
-                )
-                log(f"  n={n} transfer repeat {r}: incidence {res.best_incidence:.3f}")
-                if n == min(st.n_sets) and r == 0:
-                    validation[f"{target} transfer"] = (gan, phys)
-                if st.scratch:
-                    sgan = KineticGAN(
-                        km,
-                        rel,
-                        model.km_names,
-                        {**pre.metadata, "physiology": target},
-                        architecture=pre.architecture,
-                        scaler=copy.deepcopy(pre.scaler),
-                    )
-                    scfg = TrainingConfig.from_dict(
-                        {
-                            **cfg.to_dict(),
-                            "epochs": st.epochs_scratch,
-                            "learning_rate": 2e-4,
-                        }
-                    )
-                    sres = sgan.train(monitor, scfg)
+                for mode, gan, res in _train_case(pre, target, n, r, st):
+                    data_incidence = float(target.relevant[:n].mean())
                     rows.append(
                         _row(
                             source,
-                            target,
+                            name,
                             n,
-                            "scratch",
+                            mode,
                             r,
-                            sres.best_incidence,
-                            sres.best_epoch,
-                            float(rel.mean()),
-                            sres,
+                            res.best_incidence,
+                            res.best_epoch,
+                            data_incidence,
+                            res,
                         )
                     )
-                    log(f"  n={n} scratch repeat {r}: incidence {sres.best_incidence:.3f}")
+                    log(f"  n={n} {mode} repeat {r}: incidence {res.best_incidence:.3f}")
                     if n == min(st.n_sets) and r == 0:
-                        validation[f"{target} scratch"] = (sgan, phys)
+                        validation[f"{name} {mode}"] = (gan, target.physiology)
     if validation and st.n_validation_models > 0:
         rows_v = _validate_generators(system, validation, st, out)
         log("Fig. 4c: " + ", ".join(f"{k} {v['fraction_returned']:.3f}" for k, v in rows_v.items()))
-    header = list(rows[0])
-    csv = ",".join(header) + "\n" + "\n".join(",".join(str(row[h]) for h in header) for row in rows)
-    atomic_write_text(out / "transfer.csv", csv + "\n")
-    atomic_write_text(
+    write_csv(
+        out / "transfer.csv", ([row[h] for h in rows[0]] for row in rows), header=list(rows[0])
+    )
+    write_json(
         out / "transfer.json",
-        json.dumps(
-            {
-                "settings": _settings_dict(st),
-                "source": source,
-                "rows": rows,
-                "paper_incidence_10_sets": PAPER_TRANSFER_INCIDENCE_10_SETS,
-            },
-            indent=2,
-        ),
+        {
+            "settings": st.to_dict(),
+            "source": source,
+            "rows": rows,
+            "paper_incidence_10_sets": PAPER_TRANSFER_INCIDENCE_10_SETS,
+        },
     )
     plot_transfer_incidence(
         [r for r in rows if r["mode"] != "pretrained"], out / "fig4b_transfer_incidence.png"
@@ -214,9 +180,74 @@ def run_transfer_experiment(
     return rows
 
 
-def _validate_generators(system, generators, st: TransferSettings, out: Path) -> dict[str, Any]:
+def _prepare_target(
+    system: KineticSystem, pre: KineticGAN, name: str, st: TransferSettings
+) -> _Target:
+    """The target's labeller and the first ``max(n_sets)`` sets of one ORACLE sample
+    (nested training sets, as more data arrive)."""
+    from rekindle.data import load_physiology
+    from rekindle.kinetics.labelling import Labeller
+    from rekindle.sampling import sample_parameters
+
+    phys = load_physiology(system.model.name, name)
+    monitor = Labeller(system, phys, pre.threshold, n_jobs=1)
+    params, _, relevant = sample_parameters(system.model, phys, max(st.n_sets), seed=st.seed + 7)
+    return _Target(name, phys, monitor, system.km_of(params), relevant)
+
+
+def _incidence(gan: KineticGAN, labeller: Labeller, n: int, seed: int) -> float:
+    """Engine-labelled incidence of ``n`` relevant-class models of ``gan``."""
+    from rekindle.generation import generate_labelled
+
+    return float(np.mean(generate_labelled(gan, labeller, n, "relevant", seed)[2]))
+
+
+def _train_case(
+    pre: KineticGAN, target: _Target, n: int, repeat: int, st: TransferSettings
+) -> list[tuple[str, KineticGAN, TrainingResult]]:
+    """Fine-tune a copy of ``pre`` on the first ``n`` target sets, and (if asked) train
+    the same architecture from scratch on them: ``[(mode, generator, result)]``."""
+    from rekindle.gan import KineticGAN, TrainingConfig, transfer_config
+
+    km, rel = target.km[:n], target.relevant[:n]
+    gan = copy.deepcopy(pre)
+    cfg = transfer_config(
+        n,
+        epochs=st.epochs_transfer,
+        eval_every=st.eval_every,
+        n_eval=st.n_eval,
+        seed=st.seed + 100 * repeat,
+        num_threads=1,
+    )
+    res = gan.fine_tune(
+        km, rel, target.monitor, cfg, freeze=tuple(st.freeze), metadata={"physiology": target.name}
+    )
+    cases = [("transfer", gan, res)]
+    if st.scratch:
+        scratch = KineticGAN(
+            km,
+            rel,
+            pre.feature_names,
+            {**pre.metadata, "physiology": target.name},
+            architecture=pre.architecture,
+            scaler=copy.deepcopy(pre.scaler),
+        )
+        scfg = TrainingConfig.from_dict(
+            {**cfg.to_dict(), "epochs": st.epochs_scratch, "learning_rate": 2e-4}
+        )
+        cases.append(("scratch", scratch, scratch.train(target.monitor, scfg)))
+    return cases
+
+
+def _validate_generators(
+    system: KineticSystem,
+    generators: dict[str, tuple[KineticGAN, Physiology]],
+    st: TransferSettings,
+    out: Path,
+) -> dict[str, Any]:
     """Fig. 4c: returned fraction and spread of max Re(λ) of transferred vs scratch models."""
     from rekindle.analysis.perturbation import PerturbationSettings, perturbation_analysis
+    from rekindle.generation import generate_labelled
     from rekindle.integrate import Status
     from rekindle.kinetics.labelling import Labeller
     from rekindle.plots.transfer import plot_transfer_validation
@@ -224,15 +255,20 @@ def _validate_generators(system, generators, st: TransferSettings, out: Path) ->
     returned: dict[str, np.ndarray] = {}
     max_eig: dict[str, np.ndarray] = {}
     numbers: dict[str, Any] = {}
+    settings = PerturbationSettings(
+        protocol="fold", n_perturbations=st.n_validation_perturbations, seed=st.seed
+    )
     for label, (gan, phys) in generators.items():
-        lab = Labeller(system, phys, gan.threshold)
-        km = gan.generate(10 * st.n_validation_models, "relevant", seed=st.seed + 1)
-        params, lam, rel = lab.label_km(km, check=False)
+        params, lam, rel = generate_labelled(
+            gan,
+            Labeller(system, phys, gan.threshold),
+            10 * st.n_validation_models,
+            "relevant",
+            st.seed + 1,
+            check=False,
+        )
         max_eig[label] = lam[np.isfinite(lam)]
         relevant = params[rel][: st.n_validation_models]
-        settings = PerturbationSettings(
-            protocol="fold", n_perturbations=st.n_validation_perturbations, seed=st.seed
-        )
         res = perturbation_analysis(system, phys, relevant, settings)
         returned[label] = res.returned[res.status == Status.SUCCESS]
         numbers[label] = {
@@ -242,7 +278,7 @@ def _validate_generators(system, generators, st: TransferSettings, out: Path) ->
             "max_eig_iqr": [float(np.quantile(max_eig[label], q)) for q in (0.25, 0.75)],
         }
     plot_transfer_validation(returned, max_eig, out / "fig4c_transfer_validation.png")
-    atomic_write_text(out / "transfer_validation.json", json.dumps(numbers, indent=2))
+    write_json(out / "transfer_validation.json", numbers)
     return numbers
 
 
@@ -262,7 +298,3 @@ def _row(
         "spread_ratio": float("nan") if result is None else result.best_spread_ratio,
         "failed": False if result is None else bool(result.failed),
     }
-
-
-def _settings_dict(st: TransferSettings) -> dict[str, Any]:
-    return {k: list(v) if isinstance(v, tuple | list) else v for k, v in st.__dict__.items()}

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from rekindle.analysis.transfer import TransferSettings
 from rekindle.cli._common import (
     QuietOpt,
     SchedulerOpt,
@@ -24,6 +25,7 @@ from rekindle.progress import no_progress
 from rekindle.stages import TrainingPlan
 
 _PLAN = TrainingPlan()
+_TRANSFER = TransferSettings()
 
 
 @app.command()
@@ -158,26 +160,31 @@ def generate(
 def transfer(
     generator: Annotated[Path, typer.Option("--generator", "-g", help="Source generator.pt")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Output folder.")],
-    targets: Annotated[list[str], typer.Option("--target", help="Target physiology (repeat).")] = [  # noqa: B006
-        "fdp2",
-        "fdp3",
-        "fdp4",
-    ],
-    n_sets: Annotated[list[int], typer.Option("--n-sets", help="Target set counts (repeat).")] = [  # noqa: B006
-        10,
-        50,
-    ],
-    repeats: Annotated[int, typer.Option(help="Repeats per case.")] = 1,
-    epochs: Annotated[int, typer.Option(help="Fine-tuning epochs (paper 300).")] = 300,
-    scratch_epochs: Annotated[int, typer.Option(help="From-scratch epochs (paper 1000).")] = 1000,
-    no_scratch: Annotated[bool, typer.Option(help="Skip the from-scratch comparison.")] = False,
-    freeze: Annotated[list[str], typer.Option(help="Generator layer to freeze (repeat).")] = [],  # noqa: B006
-    seed: Annotated[int, typer.Option("--seed")] = 0,
+    targets: Annotated[
+        list[str], typer.Option("--target", help="Target physiology (repeat).")
+    ] = list(_TRANSFER.targets),  # noqa: B006
+    n_sets: Annotated[
+        list[int], typer.Option("--n-sets", help="Target set counts (repeat).")
+    ] = list(_TRANSFER.n_sets),  # noqa: B006
+    repeats: Annotated[int, typer.Option(help="Repeats per case.")] = _TRANSFER.repeats,
+    epochs: Annotated[
+        int, typer.Option(help="Fine-tuning epochs (paper 300).")
+    ] = _TRANSFER.epochs_transfer,
+    scratch_epochs: Annotated[
+        int, typer.Option(help="From-scratch epochs (paper 1000).")
+    ] = _TRANSFER.epochs_scratch,
+    no_scratch: Annotated[
+        bool, typer.Option(help="Skip the from-scratch comparison.")
+    ] = not _TRANSFER.scratch,
+    freeze: Annotated[
+        list[str], typer.Option(help="Generator layer to freeze (repeat).")
+    ] = list(_TRANSFER.freeze),  # noqa: B006
+    seed: Annotated[int, typer.Option("--seed")] = _TRANSFER.seed,
 ) -> None:
     """Transfer learning: fine-tune a generator on few sets of other physiologies (Fig. 4)."""
 
     def go() -> None:
-        from rekindle.analysis.transfer import TransferSettings, run_transfer_experiment
+        from rekindle.analysis.transfer import run_transfer_experiment
 
         st = TransferSettings(
             targets=tuple(targets),
