@@ -116,24 +116,11 @@ def resolve_device(spec: str | torch.device | None) -> torch.device:
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike[str]) -> Path:
-    """``torch.save`` to a temporary file in the same directory, fsync, ``os.replace``.
+    """``torch.save`` atomically (:func:`rekindle.io.atomic.torch_save`: temporary file,
+    fsync, ``os.replace``): a reader sees the old file or the complete new one."""
+    from rekindle.io.atomic import torch_save
 
-    A reader never sees a partially written file: either the old file or the
-    complete new one.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as fh:
-            torch.save(obj, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    return torch_save(obj, Path(path))
 
 
 def _numpy_rng_state() -> dict[str, Any]:

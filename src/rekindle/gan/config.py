@@ -15,95 +15,18 @@ them.
 
 from __future__ import annotations
 
-import dataclasses
-import math
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
+from rekindle.config import Settings, check, is_int, is_real
 from rekindle.errors import ConfigError
 
 __all__ = ["ArchitectureConfig", "ConfigError", "TrainingConfig", "transfer_config"]
 
-_C = TypeVar("_C", bound="_ConfigBase")
-
-
-class _ConfigBase:
-    """Shared dict conversion for the frozen config dataclasses."""
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the configuration as a plain dictionary.
-
-        Returns
-        -------
-        dict
-            Field name -> value. Tuples are converted to lists so that the
-            result only contains JSON-like builtins.
-        """
-        out: dict[str, Any] = {}
-        for f in dataclasses.fields(self):  # type: ignore[arg-type]
-            value = getattr(self, f.name)
-            out[f.name] = list(value) if isinstance(value, tuple) else value
-        return out
-
-    @classmethod
-    def from_dict(cls: type[_C], data: Mapping[str, Any] | None) -> _C:
-        """Build the configuration from a mapping, rejecting unknown keys.
-
-        Parameters
-        ----------
-        data : Mapping or None
-            Field name -> value. Missing keys take their default. ``None`` gives
-            the defaults. Lists are accepted for tuple-valued fields.
-
-        Returns
-        -------
-        config
-            A new frozen instance.
-
-        Raises
-        ------
-        ConfigError
-            If ``data`` contains keys that are not fields of the class, or a
-            value fails validation.
-        """
-        if data is None:
-            return cls()
-        if not isinstance(data, Mapping):
-            raise ConfigError(f"{cls.__name__}.from_dict expects a mapping, got {type(data)!r}")
-        fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-        unknown = sorted(str(k) for k in data if k not in fields)
-        if unknown:
-            raise ConfigError(
-                f"unknown {cls.__name__} key(s): {', '.join(unknown)}; "
-                f"valid keys are: {', '.join(sorted(fields))}"
-            )
-        kwargs: dict[str, Any] = {}
-        for key, value in data.items():
-            default = fields[key].default
-            if isinstance(default, tuple) and isinstance(value, (list, tuple)):
-                value = tuple(value)
-            kwargs[key] = value
-        return cls(**kwargs)
-
-    def replace(self: _C, **changes: Any) -> _C:
-        """Return a copy with some fields changed (validated like ``from_dict``)."""
-        merged = self.to_dict()
-        merged.update(changes)
-        return type(self).from_dict(merged)
-
-
-def _check(cond: bool, msg: str) -> None:
-    if not cond:
-        raise ConfigError(msg)
-
-
-def _is_int(x: Any) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool)
-
-
-def _is_real(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+# one base for every settings object (rekindle.config): from_dict refusing unknown keys,
+# to_dict, replace, validation in __post_init__ through validate()
+_ConfigBase = Settings
+_check, _is_int, _is_real = check, is_int, is_real
 
 
 @dataclass(frozen=True)
@@ -162,7 +85,7 @@ class ArchitectureConfig(_ConfigBase):
         """The paper's networks with its scalar label (relevant = -1), plus ``changes``."""
         return cls(label_encoding="scalar").replace(**changes)
 
-    def __post_init__(self) -> None:
+    def validate(self) -> None:
         _check(
             _is_int(self.latent_dim) and self.latent_dim > 0, "latent_dim must be a positive int"
         )
@@ -294,7 +217,7 @@ class TrainingConfig(_ConfigBase):
         base = cls(epochs=1000, eval_every=10, n_eval=300, fake_labels="batch")
         return base.replace(**changes)
 
-    def __post_init__(self) -> None:
+    def validate(self) -> None:
         pos_ints = (
             "epochs",
             "batch_size",

@@ -221,20 +221,9 @@ def write_metrics_csv(records: Iterable[Mapping[str, float]], path: str | os.Pat
         for key in row:
             if key not in columns:
                 columns.append(key)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=columns, restval="")
-            writer.writeheader()
-            for row in rows:
-                writer.writerow({k: repr(v) if isinstance(v, float) else v for k, v in row.items()})
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    from rekindle.io.atomic import write_csv
+
+    return write_csv(path, ([row.get(c, "") for c in columns] for row in rows), header=columns)
 
 
 def read_metrics_csv(path: str | os.PathLike[str]) -> list[dict[str, float]]:
