@@ -6,8 +6,8 @@ one behaviour:
 * :meth:`Settings.from_dict` builds an instance from a mapping and refuses unknown
   keys with a :class:`~rekindle.errors.ConfigError` naming them (lists are accepted for
   tuple-valued fields);
-* :meth:`Settings.to_dict` returns plain builtins (tuples as lists), safe for JSON,
-  YAML and ``torch.load(weights_only=True)``;
+* :meth:`Settings.to_dict` returns plain builtins (tuples as lists, nested settings as
+  dicts), safe for JSON, YAML and ``torch.load(weights_only=True)``;
 * :meth:`Settings.replace` returns a validated copy with some fields changed;
 * validation runs in ``__post_init__``: a subclass implements :meth:`Settings.validate`
   and raises :class:`~rekindle.errors.ConfigError` (helpers: :func:`check`,
@@ -78,6 +78,8 @@ class Settings:
         out: dict[str, Any] = {}
         for f in dataclasses.fields(self):  # type: ignore[arg-type]
             value = getattr(self, f.name)
+            if isinstance(value, Settings):
+                value = value.to_dict()
             out[f.name] = list(value) if isinstance(value, tuple) else value
         return out
 
@@ -105,8 +107,15 @@ class Settings:
         kwargs: dict[str, Any] = {}
         for key, value in data.items():
             default = fields[key].default
+            if (
+                default is dataclasses.MISSING
+                and fields[key].default_factory is not dataclasses.MISSING
+            ):
+                default = fields[key].default_factory()
             if isinstance(default, tuple) and isinstance(value, list | tuple):
                 value = tuple(value)
+            elif isinstance(default, Settings) and isinstance(value, Mapping):
+                value = type(default).from_dict(value)  # nested settings
             kwargs[key] = value
         return cls(**kwargs)
 

@@ -62,6 +62,8 @@ from rekindle.analysis.initial_states import (
     follower_states,
 )
 from rekindle.analysis.perturbation_result import PerturbationResult, write_summary
+from rekindle.config import Settings
+from rekindle.errors import ConfigError
 from rekindle.integrate import (
     BLOWN_UP_STATUSES,
     FAILED_STATUSES,
@@ -127,7 +129,7 @@ def time_grid(t_end: float, n_times: int, spacing: str = "linear") -> np.ndarray
 
 
 @dataclass(frozen=True)
-class PerturbationSettings:
+class PerturbationSettings(Settings):
     """Everything but the parameter sets that defines a perturbation analysis.
 
     Attributes
@@ -173,19 +175,21 @@ class PerturbationSettings:
     method: str = "rodas4"
     options: IntegratorOptions = field(default_factory=lambda: PERTURBATION_OPTIONS)
 
-    def __post_init__(self) -> None:
+    def validate(self) -> None:
         if self.protocol not in PROTOCOLS:
-            raise ValueError(f"protocol must be one of {PROTOCOLS}, got {self.protocol!r}")
+            raise ConfigError(f"protocol must be one of {PROTOCOLS}, got {self.protocol!r}")
         if self.n_perturbations < 1:
-            raise ValueError(f"n_perturbations must be ≥ 1, got {self.n_perturbations}")
+            raise ConfigError(f"n_perturbations must be ≥ 1, got {self.n_perturbations}")
         if not self.t_end > 0:
-            raise ValueError(f"t_end must be positive, got {self.t_end}")
+            raise ConfigError(f"t_end must be positive, got {self.t_end}")
         if not self.return_tolerance > 0:
-            raise ValueError("return_tolerance must be positive")
+            raise ConfigError("return_tolerance must be positive")
         if self.followers not in FOLLOWER_CHOICES:
-            raise ValueError(f"followers must be one of {FOLLOWER_CHOICES}, got {self.followers!r}")
+            raise ConfigError(
+                f"followers must be one of {FOLLOWER_CHOICES}, got {self.followers!r}"
+            )
         if self.store_models < 0:
-            raise ValueError(f"store_models must be ≥ 0, got {self.store_models}")
+            raise ConfigError(f"store_models must be ≥ 0, got {self.store_models}")
         resolve_method(self.method)
         self.output_times()
 

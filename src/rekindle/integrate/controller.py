@@ -8,11 +8,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rekindle.config import Settings
+from rekindle.errors import ConfigError
 from rekindle.integrate.state import ActiveState
 
 
 @dataclass(frozen=True)
-class IntegratorOptions:
+class IntegratorOptions(Settings):
     """Settings of :func:`~rekindle.integrate.loop.integrate_batch`.
 
     Attributes
@@ -69,17 +71,17 @@ class IntegratorOptions:
     max_bad_trials: int = 12
     min_step_ratio: float = 1e-14
 
-    def __post_init__(self) -> None:
+    def validate(self) -> None:
         if not (self.rtol > 0 and self.atol > 0):
-            raise ValueError("rtol and atol must be positive")
+            raise ConfigError("rtol and atol must be positive")
         if self.max_steps < 1 or self.jacobian_max_age < 1 or self.max_bad_trials < 1:
-            raise ValueError("max_steps, jacobian_max_age and max_bad_trials must be ≥ 1")
+            raise ConfigError("max_steps, jacobian_max_age and max_bad_trials must be ≥ 1")
         if not (0 < self.min_factor < 1 < self.max_factor) or not (0 < self.safety <= 1):
-            raise ValueError("need 0 < min_factor < 1 < max_factor and 0 < safety ≤ 1")
+            raise ConfigError("need 0 < min_factor < 1 < max_factor and 0 < safety ≤ 1")
         if not (self.negative_tolerance >= 0 and self.divergence_bound > 1):
-            raise ValueError("need negative_tolerance ≥ 0 and divergence_bound > 1")
+            raise ConfigError("need negative_tolerance ≥ 0 and divergence_bound > 1")
         if not (0 < self.min_step_ratio < 1 and self.max_step > 0):
-            raise ValueError("need 0 < min_step_ratio < 1 and max_step > 0")
+            raise ConfigError("need 0 < min_step_ratio < 1 and max_step > 0")
 
 
 def rms_norm(a: np.ndarray) -> np.ndarray:
