@@ -11,9 +11,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from matplotlib import colormaps
+from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 from numpy.typing import ArrayLike
 
@@ -53,6 +55,37 @@ def _log10_positive(values: np.ndarray) -> np.ndarray:
     pos = values > 0
     out[pos] = np.log10(values[pos])
     return out
+
+
+def _class_histograms(
+    ax: Axes,
+    a: np.ndarray,
+    b: np.ndarray,
+    bins: int,
+    colors: tuple[str, str],
+    labels: tuple[str, str],
+) -> None:
+    """Density steps of two populations on common bins (one panel of Fig. 3a)."""
+    pooled = np.concatenate([a, b])
+    if pooled.size == 0:
+        ax.text(0.5, 0.5, "no finite data", ha="center", va="center", transform=ax.transAxes)
+        return
+    lo, hi = float(pooled.min()), float(pooled.max())
+    if hi <= lo:
+        lo, hi = lo - 0.5, hi + 0.5
+    edges = np.linspace(lo, hi, bins + 1)
+    _style.density_step(ax, a, edges, colors[0], labels[0])
+    _style.density_step(ax, b, edges, colors[1], labels[1])
+
+
+def _kl_bars(ax: Axes, kl: np.ndarray, names: list[str]) -> None:
+    """Horizontal KL bars, largest on top (right panel of Fig. 3a)."""
+    y = np.arange(kl.size)
+    ax.barh(y, kl, color="#7f7f7f", edgecolor="black", linewidth=0.6)
+    ax.set_yticks(y, names, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("KL divergence (nats)")
+    ax.set_title(f"Top {kl.size} parameters by KL divergence")
 
 
 def plot_top_parameters(
@@ -127,18 +160,7 @@ def plot_top_parameters(
             a, b = rel[:, j], irr[:, j]
             if not values_are_log10:
                 a, b = _log10_positive(a), _log10_positive(b)
-            a, b = _style.finite(a), _style.finite(b)
-            pooled = np.concatenate([a, b])
-            if pooled.size == 0:
-                ax.text(0.5, 0.5, "no finite data", ha="center", va="center",
-                        transform=ax.transAxes)
-            else:
-                lo, hi = float(pooled.min()), float(pooled.max())
-                if hi <= lo:
-                    lo, hi = lo - 0.5, hi + 0.5
-                edges = np.linspace(lo, hi, bins + 1)
-                _style.density_step(ax, a, edges, c_rel, labels[0])
-                _style.density_step(ax, b, edges, c_irr, labels[1])
+            _class_histograms(ax, _style.finite(a), _style.finite(b), bins, (c_rel, c_irr), labels)
             ax.set_title(f"{panel + 1}. {names[j]}", fontsize=8)
             ax.tick_params(labelsize=7)
             if panel // ncols == nrows - 1 or panel + ncols >= k:
@@ -146,12 +168,7 @@ def plot_top_parameters(
             if panel % ncols == 0:
                 ax.set_ylabel("density", fontsize=8)
         ax_kl = fig.add_subplot(gs[:, ncols:])
-        y = np.arange(k)
-        ax_kl.barh(y, kl[order], color="#7f7f7f", edgecolor="black", linewidth=0.6)
-        ax_kl.set_yticks(y, [names[j] for j in order], fontsize=8)
-        ax_kl.invert_yaxis()
-        ax_kl.set_xlabel("KL divergence (nats)")
-        ax_kl.set_title(f"Top {k} parameters by KL divergence")
+        _kl_bars(ax_kl, kl[order], [names[j] for j in order])
         handles = [
             Line2D([], [], color=c_rel, linewidth=2, label=f"{labels[0]} (n={rel.shape[0]:,})"),
             Line2D([], [], color=c_irr, linewidth=2, label=f"{labels[1]} (n={irr.shape[0]:,})"),
@@ -239,42 +256,60 @@ def plot_decile_eigenvalues(
     with _style.style():
         fig = _style.new_figure(DECILE_FIGSIZE)
         ax_h, ax_v = fig.subplots(1, 2, width_ratios=(1.0, 1.3))
-        edges = np.linspace(stats.edges[0], stats.edges[-1], bins + 1)
-        if edges[-1] <= edges[0]:
-            edges = np.linspace(edges[0] - 0.5, edges[0] + 0.5, bins + 1)
-        ax_h.hist(per_bin_x, bins=edges, stacked=True, color=list(palette),
-                  edgecolor="none", label=[f"bin {i + 1}" for i in range(q)])
-        ax_h.set_xlabel(xlabel)
-        ax_h.set_ylabel("number of models")
-        ax_h.set_title(f"{stats.n.sum():,} models split into {q} quantile bins")
-        ax_h.legend(ncols=2, fontsize=7, loc="upper right", title="low → high", title_fontsize=7)
-
-        pos = np.arange(1, q + 1)
-        parts = ax_v.violinplot(violin_y, positions=pos, widths=0.8, showextrema=False)
-        for body, color in zip(parts["bodies"], palette, strict=True):
-            body.set_facecolor(color)
-            body.set_edgecolor("black")
-            body.set_linewidth(0.5)
-            body.set_alpha(0.8)
-        ax_v.hlines(stats.mean, pos - 0.35, pos + 0.35, color="black", linewidth=2.6,
-                    label="mean")
-        ax_v.hlines(stats.q25, pos - 0.25, pos + 0.25, color="black", linewidth=1.0,
-                    linestyle="--", label="quartiles")
-        ax_v.hlines(stats.q75, pos - 0.25, pos + 0.25, color="black", linewidth=1.0,
-                    linestyle="--")
-        ax_v.plot(pos, stats.mean, color="black", linewidth=0.8, alpha=0.5)
-        if threshold is not None:
-            fin = np.concatenate([v for v in per_bin_y if v.size])
-            if fin.size and fin.min() <= threshold <= fin.max():
-                ax_v.axhline(threshold, color=_style.THRESHOLD_COLOR, linestyle=":",
-                             linewidth=1.2, label=f"threshold ({threshold:g} /h)")
-        ax_v.set_xticks(pos, [str(i) for i in pos])
+        _decile_histogram(ax_h, stats, per_bin_x, palette, bins, xlabel)
+        _decile_violins(ax_v, stats, per_bin_y, violin_y, palette, threshold)
         ax_v.set_xlabel(f"quantile bin of {parameter_label} (low → high)")
-        ax_v.set_ylabel(r"max Re($\lambda$) (1/h)")
-        rho = stats.spearman_rho
-        rho_txt = "n/a" if not np.isfinite(rho) else f"{rho:+.3f}"
-        ax_v.set_title(f"Max eigenvalue per bin (Spearman ρ = {rho_txt})")
-        ax_v.legend(loc="best", fontsize=8)
         if title:
             fig.suptitle(title)
         return _style.save_figure(fig, path)
+
+
+def _decile_histogram(
+    ax: Axes, stats: Any, per_bin_x: list[np.ndarray], palette: Any, bins: int, xlabel: str
+) -> None:
+    """Left panel of Fig. 3b: the parameter's histogram stacked by quantile bin."""
+    q = len(per_bin_x)
+    edges = np.linspace(stats.edges[0], stats.edges[-1], bins + 1)
+    if edges[-1] <= edges[0]:
+        edges = np.linspace(edges[0] - 0.5, edges[0] + 0.5, bins + 1)
+    ax.hist(per_bin_x, bins=edges, stacked=True, color=list(palette),
+            edgecolor="none", label=[f"bin {i + 1}" for i in range(q)])
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("number of models")
+    ax.set_title(f"{stats.n.sum():,} models split into {q} quantile bins")
+    ax.legend(ncols=2, fontsize=7, loc="upper right", title="low → high", title_fontsize=7)
+
+
+def _decile_violins(
+    ax: Axes,
+    stats: Any,
+    per_bin_y: list[np.ndarray],
+    violin_y: list[np.ndarray],
+    palette: Any,
+    threshold: float | None,
+) -> None:
+    """Right panel of Fig. 3b: max Re(λ) per bin, mean (thick) and quartiles (dashed)."""
+    q = len(per_bin_y)
+    pos = np.arange(1, q + 1)
+    parts = ax.violinplot(violin_y, positions=pos, widths=0.8, showextrema=False)
+    for body, color in zip(parts["bodies"], palette, strict=True):
+        body.set_facecolor(color)
+        body.set_edgecolor("black")
+        body.set_linewidth(0.5)
+        body.set_alpha(0.8)
+    ax.hlines(stats.mean, pos - 0.35, pos + 0.35, color="black", linewidth=2.6, label="mean")
+    ax.hlines(stats.q25, pos - 0.25, pos + 0.25, color="black", linewidth=1.0,
+              linestyle="--", label="quartiles")
+    ax.hlines(stats.q75, pos - 0.25, pos + 0.25, color="black", linewidth=1.0, linestyle="--")
+    ax.plot(pos, stats.mean, color="black", linewidth=0.8, alpha=0.5)
+    if threshold is not None:
+        fin = np.concatenate([v for v in per_bin_y if v.size])
+        if fin.size and fin.min() <= threshold <= fin.max():
+            ax.axhline(threshold, color=_style.THRESHOLD_COLOR, linestyle=":",
+                       linewidth=1.2, label=f"threshold ({threshold:g} /h)")
+    ax.set_xticks(pos, [str(i) for i in pos])
+    ax.set_ylabel(r"max Re($\lambda$) (1/h)")
+    rho = stats.spearman_rho
+    rho_txt = "n/a" if not np.isfinite(rho) else f"{rho:+.3f}"
+    ax.set_title(f"Max eigenvalue per bin (Spearman ρ = {rho_txt})")
+    ax.legend(loc="best", fontsize=8)
