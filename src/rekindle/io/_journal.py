@@ -36,18 +36,10 @@ from typing import Any
 import numpy as np
 
 from rekindle.errors import DatasetError
+from rekindle.io.atomic import fsync_path
 
 JOURNAL_FORMAT = "rekindle-journal/1"
 _CHUNK = re.compile(r"^chunk_(\d{8})\.npz$")
-
-
-def fsync_path(path: Path) -> None:
-    """fsync a file, or a folder (making a new entry or rename in it durable)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _digest(arrays: dict[str, np.ndarray]) -> str:

@@ -26,6 +26,7 @@ __all__ = [
     "atomic_path",
     "atomic_write_bytes",
     "atomic_write_text",
+    "fsync_path",
     "jsonable",
     "save_figure",
     "torch_save",
@@ -34,7 +35,8 @@ __all__ = [
 ]
 
 
-def _fsync(path: Path) -> None:
+def fsync_path(path: str | Path) -> None:
+    """fsync a file, or a folder (making a new entry or a rename in it durable)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -46,8 +48,9 @@ def _fsync(path: Path) -> None:
 def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path in the target's folder; rename it onto ``path`` on success.
 
-    The temporary file is fsynced before the rename. On an exception it is removed and
-    ``path`` is left untouched, so a reader never sees a half-written output.
+    The temporary file is fsynced before the rename, the folder after it. On an
+    exception the temporary file is removed and ``path`` is left untouched, so a reader
+    never sees a half-written output.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -59,8 +62,9 @@ def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
     os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp creates 0600; give the usual mode
     try:
         yield tmp_path
-        _fsync(tmp_path)
+        fsync_path(tmp_path)
         os.replace(tmp_path, path)
+        fsync_path(path.parent)
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
