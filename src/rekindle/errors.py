@@ -19,10 +19,12 @@ __all__ = [
     "ConfigError",
     "DatasetError",
     "GeneratorFileError",
+    "MissingFileError",
     "ModelError",
     "ParameterFileError",
     "PhysiologyError",
     "RekindleError",
+    "UnknownNameError",
     "UsageError",
 ]
 
@@ -33,6 +35,17 @@ class RekindleError(Exception):
 
 class UsageError(RekindleError, ValueError):
     """An argument or option is invalid or out of range."""
+
+
+class MissingFileError(RekindleError, FileNotFoundError):
+    """An input file or folder does not exist (also a :class:`FileNotFoundError`)."""
+
+
+class UnknownNameError(RekindleError, KeyError):
+    """An unknown embedded model, physiology or other name (also a :class:`KeyError`)."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
 
 
 class ConfigError(RekindleError, ValueError):

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rekindle.errors import ModelError, UsageError
 from rekindle.gan import KineticGAN
 from rekindle.io.dataset import DatasetWriter
 from rekindle.kinetics.labelling import Labeller
@@ -85,7 +86,7 @@ def labeller_for(gan: KineticGAN, *, executor: Executor | None = None, **kwargs)
     model = load_model(str(meta["model"]))
     phys = load_physiology(str(meta["model"]), str(meta["physiology"]))
     if list(model.km_names) != list(gan.feature_names):
-        raise ValueError(f"generator features do not match model {model.name!r}'s K_M names")
+        raise ModelError(f"generator features do not match model {model.name!r}'s K_M names")
     return Labeller(KineticSystem(model), phys, float(gan.threshold), executor=executor, **kwargs)
 
 
@@ -153,9 +154,9 @@ def generate_dataset(
         chunk = 0
         while written < n:
             if chunk >= max_chunks:
-                raise RuntimeError(
+                raise UsageError(
                     f"only {written} of {n} valid models after {generated} generated "
-                    f"(incidence {n_rel / max(generated, 1):.4f}); giving up"
+                    f"(incidence {n_rel / max(generated, 1):.4f}); giving up on --only-valid"
                 )
             m = min(chunk_size, n - written) if not only_valid else chunk_size
             params, lam, rel = generate_chunk(

@@ -1,5 +1,5 @@
-"""`rekindle sample` killed (SIGKILL) at several moments, then resumed, gives the file of
-an uninterrupted run."""
+"""`rekindle sample` killed (SIGKILL) or interrupted (SIGINT) at several moments, then
+resumed, gives the file of an uninterrupted run."""
 
 from __future__ import annotations
 
@@ -77,4 +77,28 @@ def test_sigkill_at_any_moment_then_resume_gives_the_same_file(tmp_path, uninter
     assert resumed.wait() == 0, resumed.stderr.read()
     assert not journal.exists()
     assert [p.name for p in tmp_path.iterdir()] == ["oracle.h5"]  # nothing stray
+    _assert_same(_content(out), uninterrupted)
+
+
+def test_ctrl_c_stops_promptly_says_how_to_resume_and_resume_completes(tmp_path, uninterrupted):
+    out = tmp_path / "oracle.h5"
+    journal = tmp_path / "oracle.h5.partial"
+    proc = _sample(out)
+    _wait_for_chunks(proc, journal, 5)
+    t = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=30) == 130
+    assert time.monotonic() - t < 5
+    err = proc.stderr.read().strip()
+    assert "Traceback" not in err and len(err.splitlines()) == 1, err
+    assert "--resume" in err and str(journal) in err
+    n_chunks = len(list(journal.glob("chunk_*.npz")))
+    assert 5 <= n_chunks < N // CHUNK
+    # a rerun without --resume refuses to discard the journal; the journal is untouched
+    again = _sample(out)
+    assert again.wait() == 2
+    assert "--resume" in again.stderr.read()
+    assert len(list(journal.glob("chunk_*.npz"))) == n_chunks
+    resumed = _sample(out, "--resume")
+    assert resumed.wait() == 0, resumed.stderr.read()
     _assert_same(_content(out), uninterrupted)

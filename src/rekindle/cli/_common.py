@@ -19,6 +19,8 @@ from rich.progress import (
 )
 
 from rekindle import __version__
+from rekindle.errors import RekindleError, UsageError
+from rekindle.progress import LineProgress
 
 app = typer.Typer(
     name="rekindle",
@@ -27,7 +29,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console(stderr=True)
+# plain text: no markup or highlighting (a path with "[/b]" prints as it is), no wrapping
+console = Console(stderr=True, markup=False, highlight=False, soft_wrap=True)
+stdout = Console(markup=False, highlight=False, soft_wrap=True)
 
 ModelOpt = Annotated[
     str, typer.Option("--model", "-m", help="Embedded model name (ecoli, toy) or a model file.")
@@ -50,50 +54,45 @@ SchedulerOpt = Annotated[
 ]
 
 
-class _UserError(Exception):
-    """Raised inside commands for bad input; printed without a traceback."""
+_UserError = UsageError  # raised inside commands for bad input
 
 
-def _user_errors() -> tuple[type[BaseException], ...]:
-    from rekindle.io.dataset import DatasetError
-    from rekindle.io.skimpy_hdf5 import ParameterFileError
-    from rekindle.kinetics import ModelError, PhysiologyError
-
-    errors: list[type[BaseException]] = [
-        _UserError,
-        ModelError,
-        PhysiologyError,
-        DatasetError,
-        ParameterFileError,
-        FileNotFoundError,
-        KeyError,
-        ValueError,
-    ]
-    try:
-        from rekindle.gan.model import GeneratorFileError
-
-        errors.append(GeneratorFileError)
-    except ImportError:  # pragma: no cover - GAN extras absent
-        pass
-    return tuple(errors)
+def _one_line(message: str) -> str:
+    return " ".join(message.split("\n")).strip()
 
 
-def _run(func: Callable[[], Any]) -> Any:
+def _run(func: Callable[[], Any], interrupted: Callable[[], str] | None = None) -> Any:
+    """Run a command body: a :class:`RekindleError` becomes one plain line and exit 2.
+
+    Anything else is a bug and keeps its traceback. Ctrl-C prints one line (what was
+    kept, how to resume: ``interrupted()``) and exits with 130.
+    """
     try:
         return func()
-    except _user_errors() as exc:
-        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-        console.print(f"[bold red]Error:[/] {msg}", highlight=False)
+    except RekindleError as exc:
+        typer.echo(f"Error: {_one_line(str(exc))}", err=True)
         raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        what = interrupted() if interrupted else "no output was written"
+        typer.echo(f"Interrupted: {_one_line(what)}", err=True)
+        raise typer.Exit(130) from None
 
 
 @contextmanager
 def progress_bar(
     description: str, total: int | None, quiet: bool = False
 ) -> Iterator[Callable[[int], None]]:
-    """A rich progress bar; yields ``update(completed)``."""
+    """A rich progress bar; yields ``update(completed)``.
+
+    When stderr is not a terminal (CI, nohup, batch jobs) a bar shows nothing until the
+    end: a plain line is printed instead at least every
+    :data:`~rekindle.progress.PROGRESS_LINE_INTERVAL_S` seconds.
+    """
     if quiet:
         yield lambda _done: None
+        return
+    if not console.is_terminal:
+        yield LineProgress(description, total, lambda line: typer.echo(line, err=True))
         return
     with Progress(
         TextColumn("[bold]{task.description}"),
@@ -137,6 +136,41 @@ def _load(model: str, physiology: str | None):
     if Path(model).is_file() and physiology is None:
         raise _UserError("a model file needs --physiology FILE")
     return m, load_physiology(model, physiology)
+
+
+AllowNonSteadyOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-non-steady",
+        help="Keep parameter sets whose reference state is not a steady state (or with a "
+        "non-positive K_M, V_max, K_eq), marked, instead of refusing them.",
+    ),
+]
+
+
+def _checked_dataset(path: Path, allow_non_steady: bool = False) -> tuple[Any, Any, Any, Any]:
+    """Read a complete dataset and check its sets are steady states of its physiology.
+
+    Returns
+    -------
+    dataset, system, physiology, steady (bool per set)
+    """
+    from rekindle.io.dataset import read_dataset
+    from rekindle.kinetics.steady_state import require_steady_state
+
+    ds = read_dataset(path)
+    system, phys = _engine_of(ds)
+    if ds.parameter_names != system.model.parameter_names:
+        raise UsageError(f"{path} is not a parameter set of model {system.model.name!r}")
+    check = require_steady_state(
+        system, phys, ds.parameters, source=str(path), allow_non_steady=allow_non_steady
+    )
+    if check.n_failed:
+        console.print(
+            f"{path}: {check.n_failed} of {ds.n_models} sets are not a steady state "
+            "(kept: --allow-non-steady)"
+        )
+    return ds, system, phys, check.steady
 
 
 def _engine_of(dataset: Any) -> tuple[Any, Any]:

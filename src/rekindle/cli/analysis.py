@@ -7,23 +7,33 @@ from typing import Annotated
 
 import numpy as np
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from rekindle.cli._common import (
+    AllowNonSteadyOpt,
     QuietOpt,
     SchedulerOpt,
     ThresholdOpt,
-    _engine_of,
+    _checked_dataset,
     _executor,
     _run,
     _UserError,
     app,
     console,
     progress_bar,
+    stdout,
 )
 from rekindle.progress import no_progress
 from rekindle.reference_values import RELEVANCE_THRESHOLD_PER_H as DEFAULT_THRESHOLD
+
+LabelOpt = Annotated[
+    list[str],
+    typer.Option(
+        "--label",
+        help="Name of each dataset in tables and figures (repeat, one per dataset; "
+        "default: file names, with their folders where two are equal).",
+    ),
+]
 
 
 @app.command()
@@ -32,6 +42,8 @@ def dynamics(
     output: Annotated[Path, typer.Option("--output", "-o", help="Output folder.")],
     relevant_only: Annotated[bool, typer.Option(help="Only the relevant models of each.")] = False,
     threshold: ThresholdOpt = DEFAULT_THRESHOLD,
+    labels: LabelOpt = [],  # noqa: B006
+    allow_non_steady: AllowNonSteadyOpt = False,
 ) -> None:
     """Distributions of max Re(λ) and of the dominant time constant (paper Fig. 2d).
 
@@ -40,24 +52,27 @@ def dynamics(
     """
 
     def go() -> None:
-        from rekindle.io.dataset import read_dataset
+        from rekindle.analysis.populations import population_names
         from rekindle.stages import analyse_dynamics, measure_spread
+        from rekindle.validation import require_finite, require_output_folder
 
-        pops, spreads, system, km_reference = {}, {}, None, None
-        for path in datasets:
-            ds = read_dataset(path)
+        require_finite("--threshold", threshold)
+        require_output_folder(output)
+        names = population_names(datasets, labels)
+        pops, spreads, model, km_reference = {}, {}, None, None
+        for name, path in zip(names, datasets, strict=True):
+            ds, system, _, _ = _checked_dataset(path, allow_non_steady)
             lam = ds.max_real_eigenvalue[ds.relevant] if relevant_only else ds.max_real_eigenvalue
             if np.isnan(lam).all():
                 raise _UserError(f"{path} has no eigenvalues (generated without --validate?)")
-            pops[path.stem] = lam
-            if system is None:
-                system, _ = _engine_of(ds)
-            if ds.parameter_names != system.model.parameter_names:
-                raise _UserError(f"{path} is not a parameter set of model {system.model.name!r}")
+            if model is not None and system.model.parameter_names != model.parameter_names:
+                raise _UserError(f"{path} is not a parameter set of model {model.name!r}")
+            model = system.model
+            pops[name] = lam
             km = system.km_of(ds.parameters[ds.relevant] if relevant_only else ds.parameters)
             if km_reference is None:
                 km_reference = system.km_of(ds.parameters[ds.relevant])
-            spreads[path.stem] = measure_spread(km, km_reference).spread_ratio_median
+            spreads[name] = measure_spread(km, km_reference).spread_ratio_median
         dyn = analyse_dynamics(pops, output, threshold=threshold, spread_ratio=spreads)
         for name, rec in dyn.items():
             console.print(
@@ -84,24 +99,35 @@ def perturb(
         str, typer.Option(help="fold (0.5–2×, Results) or uniform (±50 %, Methods).")
     ] = "fold",
     seed: Annotated[int, typer.Option("--seed")] = 0,
+    labels: LabelOpt = [],  # noqa: B006
+    allow_non_steady: AllowNonSteadyOpt = False,
     scheduler: SchedulerOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
-    """Perturbation analysis: fraction of models returning to the steady state (Fig. 2e)."""
+    """Perturbation analysis: fraction of models returning to the steady state (Fig. 2e).
+
+    Models whose reference state is not a steady state are refused (they cannot return
+    to it); --allow-non-steady keeps them.
+    """
 
     def go() -> None:
-        from rekindle.io.dataset import read_dataset
+        from rekindle.analysis.populations import population_names
         from rekindle.stages import analyse_perturbations
+        from rekindle.validation import require_output_folder, require_positive, require_seed
 
-        pops, context, first = {}, None, None
-        for path in datasets:
-            ds = read_dataset(path)
-            key = (ds.metadata.get("model"), ds.metadata.get("physiology"))
+        require_positive("--models", models)
+        require_positive("--perturbations", perturbations)
+        require_seed(seed)
+        require_output_folder(output)
+        names = population_names(datasets, labels)
+        pops, context, system, phys = {}, None, None, None
+        for name, path in zip(names, datasets, strict=True):
+            ds, ds_system, ds_phys, _ = _checked_dataset(path, allow_non_steady)
+            key = (ds_system.model.name, ds_phys.name)
             if context is not None and key != context:
                 raise _UserError(f"{path} is {key}, the others are {context}")
-            context, first = key, first or ds
-            pops[path.stem] = ds.parameters[ds.relevant]
-        system, phys = _engine_of(first)
+            context, system, phys = key, system or ds_system, phys or ds_phys
+            pops[name] = ds.parameters[ds.relevant]
         with _executor(scheduler) as ex:
             res = analyse_perturbations(
                 system,
@@ -161,6 +187,6 @@ def interpret(
         table.add_column("KL (nats)", justify="right")
         for i, row in enumerate(res.get("top_parameters", []), 1):
             table.add_row(str(i), str(row["name"]), f"{row['kl']:.4f}")
-        Console().print(table)
+        stdout.print(table)
 
     _run(go)

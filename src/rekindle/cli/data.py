@@ -7,15 +7,16 @@ from typing import Annotated, Any
 
 import numpy as np
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from rekindle.cli._common import (
+    AllowNonSteadyOpt,
     ModelOpt,
     PhysOpt,
     QuietOpt,
     SchedulerOpt,
     ThresholdOpt,
+    _checked_dataset,
     _executor,
     _load,
     _run,
@@ -23,6 +24,7 @@ from rekindle.cli._common import (
     app,
     console,
     progress_bar,
+    stdout,
 )
 from rekindle.reference_values import RELEVANCE_THRESHOLD_PER_H as DEFAULT_THRESHOLD
 
@@ -46,7 +48,7 @@ def info(model: ModelOpt = "ecoli", physiology: PhysOpt = None) -> None:
         table.add_row("reduced Jacobian size", str(system.conservation.rank))
         if not Path(model).is_file():
             table.add_row("physiologies", ", ".join(available_physiologies(model)))
-        Console().print(table)
+        stdout.print(table)
 
     _run(go)
 
@@ -61,20 +63,52 @@ def sample(
     threshold: ThresholdOpt = DEFAULT_THRESHOLD,
     chunk_size: Annotated[int, typer.Option(help="Models per chunk.")] = 1000,
     jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="Worker threads.")] = None,
-    resume: Annotated[bool, typer.Option(help="Continue an interrupted run.")] = False,
+    resume: Annotated[
+        bool, typer.Option(help="Continue an interrupted run from OUTPUT.partial.")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option(help="Discard the OUTPUT.partial of an interrupted run.")
+    ] = False,
     scheduler: SchedulerOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
-    """Sample ORACLE parameter sets, label them and stream them to a dataset file."""
+    """Sample ORACLE parameter sets, label them and stream them to a dataset file.
+
+    Chunks are committed to OUTPUT.partial/ as they are done; an interrupted run (Ctrl-C,
+    a crash, a killed job) continues with --resume and gives the same file.
+    """
+    done = [0]
 
     def go() -> None:
         import time
+
+        from rekindle.validation import (
+            require_disk_space,
+            require_finite,
+            require_output_file,
+            require_positive,
+            require_seed,
+        )
+
+        require_positive("--n", n)
+        require_positive("--chunk-size", chunk_size)
+        require_seed(seed)
+        require_finite("--threshold", threshold)
+        require_output_file(output)
+        if resume and force:
+            raise _UserError("--resume and --force exclude each other")
 
         from rekindle.io.dataset import read_dataset
         from rekindle.sampling import sample_dataset
 
         m, p = _load(model, physiology)
+        require_disk_space(output, n, m.n_parameters)
         t0 = time.perf_counter()
+
+        def update_done(count: int) -> None:
+            done[0] = count
+            update(count)
+
         with _executor(scheduler) as ex, progress_bar("sampling + labelling", n, quiet) as update:
             path = sample_dataset(
                 m,
@@ -86,7 +120,8 @@ def sample(
                 chunk_size=chunk_size,
                 n_jobs=jobs,
                 resume=resume,
-                progress=update,
+                force=force,
+                progress=update_done,
                 executor=ex,
             )
         dt = time.perf_counter() - t0
@@ -97,7 +132,18 @@ def sample(
             f"{inc:.4f}, {n / dt:,.0f} models/s"
         )
 
-    _run(go)
+    def interrupted() -> str:
+        from rekindle.io.dataset import partial_path
+
+        journal = partial_path(output)
+        if not journal.is_dir():
+            return "no output was written"
+        return (
+            f"{done[0]} of {n} models kept in {journal}; rerun the same command with "
+            "--resume to continue"
+        )
+
+    _run(go, interrupted)
 
 
 @app.command()
@@ -112,12 +158,22 @@ def label(
     model: ModelOpt = "ecoli",
     physiology: PhysOpt = None,
     threshold: ThresholdOpt = DEFAULT_THRESHOLD,
+    allow_non_steady: AllowNonSteadyOpt = False,
     scheduler: SchedulerOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
-    """Label a parameter population: max Re(λ) of the reduced Jacobian and relevance."""
+    """Label a parameter population: max Re(λ) of the reduced Jacobian and relevance.
+
+    Sets whose reference state (the physiology) is not a steady state are refused; with
+    --allow-non-steady they are labelled not relevant and marked (steady_state column).
+    """
 
     def go() -> None:
+        from rekindle.validation import require_finite, require_output_file
+
+        require_finite("--threshold", threshold)
+        require_output_file(output)
+
         from rekindle.io.atomic import write_csv
         from rekindle.io.skimpy_hdf5 import (
             align_to_model,
@@ -126,14 +182,24 @@ def label(
         )
         from rekindle.kinetics import KineticSystem
         from rekindle.kinetics.labelling import Labeller
+        from rekindle.kinetics.steady_state import require_steady_state
 
         m, p = _load(model, physiology)
         names = read_parameter_names(parameter_names) if parameter_names else None
         idx, values, names = read_parameter_population(parameters, names)
         aligned = align_to_model(values, names, m, source=str(parameters))
+        system = KineticSystem(m)
+        steady = require_steady_state(
+            system,
+            p,
+            aligned,
+            source=str(parameters),
+            set_names=[f"parameter_set_{i}" for i in idx],
+            allow_non_steady=allow_non_steady,
+        ).steady
         lam = np.empty(len(idx))
         with _executor(scheduler) as ex, progress_bar("labelling", len(idx), quiet) as update:
-            labeller = Labeller(KineticSystem(m), p, threshold, executor=ex)
+            labeller = Labeller(system, p, threshold, executor=ex)
             # progress granularity; on a cluster, enough chunks per call to keep it busy
             step = (10 if ex is None else 64) * labeller.chunk_size
             for start in range(0, len(idx), step):
@@ -141,15 +207,17 @@ def label(
                     aligned[start : start + step]
                 )
                 update(min(start + step, len(idx)))
-        rows = (
-            (int(i), float(v), bool(np.isfinite(v) and v < threshold))
-            for i, v in zip(idx, lam, strict=True)
-        )
-        write_csv(output, rows, header=("parameter_set", "max_real_eigenvalue", "relevant"))
-        rel = np.isfinite(lam) & (lam < threshold)
+        rel = np.isfinite(lam) & (lam < threshold) & steady
+        header = ("parameter_set", "max_real_eigenvalue", "relevant")
+        columns = [idx.astype(int).tolist(), lam.tolist(), rel.tolist()]
+        if allow_non_steady:  # the marked sets; the default layout has no such column
+            header += ("steady_state",)
+            columns.append(steady.tolist())
+        write_csv(output, zip(*columns, strict=True), header=header)
         console.print(
             f"wrote {output}: {len(idx)} sets, {int(rel.sum())} relevant "
             f"({rel.mean():.4f}), {int((~np.isfinite(lam)).sum())} not evaluable"
+            + (f", {int((~steady).sum())} not a steady state" if allow_non_steady else "")
         )
 
     _run(go)
@@ -168,13 +236,16 @@ def export(
     first: Annotated[
         int | None, typer.Option("--first", help="sbml: export only the first K sets.")
     ] = None,
+    allow_non_steady: AllowNonSteadyOpt = False,
 ) -> None:
     """Export a dataset's parameter sets: SKiMpy's HDF5 layout, or one SBML file per set."""
 
     def go() -> None:
-        from rekindle.io.dataset import read_dataset
-        from rekindle.io.skimpy_hdf5 import write_parameter_population
-        from rekindle.validation import require_output_folder, require_positive
+        from rekindle.validation import (
+            require_output_file,
+            require_output_folder,
+            require_positive,
+        )
 
         if format not in ("skimpy", "sbml"):
             raise _UserError(f"unknown export format {format!r} (known: skimpy, sbml)")
@@ -184,7 +255,12 @@ def export(
             require_positive("--first", first)
         if format == "sbml":
             require_output_folder(output)
-        ds = read_dataset(dataset)
+        else:
+            require_output_file(output)
+
+        from rekindle.io.skimpy_hdf5 import write_parameter_population
+
+        ds, _, _, _ = _checked_dataset(dataset, allow_non_steady)
         if format == "sbml":
             _export_sbml(ds, dataset, output, first, only_relevant)
             return

@@ -6,20 +6,21 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from rekindle.analysis.transfer import TransferSettings
 from rekindle.cli._common import (
+    AllowNonSteadyOpt,
     QuietOpt,
     SchedulerOpt,
-    _engine_of,
+    _checked_dataset,
     _executor,
     _run,
     _UserError,
     app,
     console,
     progress_bar,
+    stdout,
 )
 from rekindle.progress import no_progress
 from rekindle.stages import TrainingPlan
@@ -58,15 +59,38 @@ def train(
             "ln K_M / std of the data's, median) reaches this; 0: highest incidence (paper)."
         ),
     ] = _PLAN.min_spread_ratio,
+    allow_non_steady: AllowNonSteadyOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Train the conditional GAN on a labelled dataset → OUTPUT/generator.pt, metrics, figures.
 
-    Interrupted trainings resume from OUTPUT/training/repeat_*/checkpoint.pt.
+    Interrupted trainings resume from OUTPUT/training/repeat_*/checkpoint.pt. The data
+    must hold at least 100 sets and 10 of each class (rekindle.io.dataset).
     """
 
     def go() -> None:
-        from rekindle.io.dataset import read_dataset
+        from rekindle.validation import (
+            require_finite,
+            require_output_folder,
+            require_positive,
+            require_seed,
+        )
+
+        for option, value in (
+            ("--epochs", epochs),
+            ("--repeats", repeats),
+            ("--batch-size", batch_size),
+            ("--eval-every", eval_every),
+            ("--n-eval", n_eval),
+        ):
+            require_positive(option, value)
+        require_seed(seed)
+        if not require_finite("--learning-rate", learning_rate) > 0:
+            raise _UserError(f"--learning-rate must be positive, got {learning_rate}")
+        require_finite("--min-spread-ratio", min_spread_ratio)
+        require_output_folder(output)
+
+        from rekindle.io.dataset import require_training_data
         from rekindle.stages import plot_training, train_generators
 
         plan = TrainingPlan(
@@ -81,8 +105,8 @@ def train(
             label_encoding=label_encoding,
             min_spread_ratio=min_spread_ratio,
         )
-        ds = read_dataset(data)
-        system, phys = _engine_of(ds)
+        ds, system, phys, _ = _checked_dataset(data, allow_non_steady)
+        require_training_data(ds, str(data))
         bars = no_progress if quiet else progress_bar
         trained = train_generators(ds, system, phys, output, plan, progress=bars, log=console.print)
         curves = plot_training(output, trained)
@@ -94,7 +118,10 @@ def train(
             f"Spearman ρ(incidence, KL) = {curves.spearman_incidence_kl:.3f}"
         )
 
-    _run(go)
+    def interrupted() -> str:
+        return f"checkpoints kept in {output / 'training'}; rerun the same command to resume"
+
+    _run(go, interrupted)
 
 
 @app.command()
@@ -112,19 +139,47 @@ def generate(
         Path | None, typer.Option("--skimpy", help="Also write the SKiMpy layout here.")
     ] = None,
     chunk_size: Annotated[int, typer.Option(help="Models per chunk.")] = 50_000,
-    device: Annotated[str | None, typer.Option(help="cpu, cuda, … (default: cpu).")] = None,
+    device: Annotated[
+        str | None, typer.Option(help="cpu, cuda, cuda:N, mps (default: cpu).")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option(help="Discard the OUTPUT.partial of an interrupted generation.")
+    ] = False,
     scheduler: SchedulerOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Generate complete parameter sets (K_M + back-calculated V_max) of one class."""
 
     def go() -> None:
+        from rekindle.validation import (
+            require_device,
+            require_device_available,
+            require_disk_space,
+            require_output_file,
+            require_positive,
+            require_seed,
+        )
+
+        require_positive("--n", n)
+        require_positive("--chunk-size", chunk_size)
+        require_seed(seed)
+        if cls not in ("relevant", "not_relevant"):
+            raise _UserError(f"--class must be relevant or not_relevant, got {cls!r}")
+        require_device(device)
+        require_output_file(output)
+        if skimpy is not None:
+            require_output_file(skimpy, "--skimpy")
+        require_disk_space(output, n, 1)  # a lower bound, before anything heavy
+        if not generator.is_file():
+            raise _UserError(f"generator file not found: {generator}")
+        require_device_available(device)  # imports torch: after every cheap check
+
+        from rekindle.data import load_model
         from rekindle.gan import KineticGAN
         from rekindle.generation import generate_dataset
 
-        if cls not in ("relevant", "not_relevant"):
-            raise _UserError(f"--class must be relevant or not_relevant, got {cls!r}")
         gan = KineticGAN.load(generator, device=device)
+        require_disk_space(output, n, load_model(str(gan.metadata["model"])).n_parameters)
         with _executor(scheduler) as ex, progress_bar("generating", n, quiet) as update:
             res = generate_dataset(
                 gan,
@@ -135,6 +190,7 @@ def generate(
                 validate=validate,
                 only_valid=only_valid,
                 chunk_size=chunk_size,
+                force=force,
                 progress=update,
                 executor=ex,
             )
@@ -204,6 +260,6 @@ def transfer(
             table.add_row(
                 r["target"], str(r["n_sets"]), r["mode"], str(r["repeat"]), f"{r['incidence']:.3f}"
             )
-        Console().print(table)
+        stdout.print(table)
 
     _run(go)

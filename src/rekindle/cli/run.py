@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from rekindle.cli._common import (
@@ -19,6 +18,7 @@ from rekindle.cli._common import (
     app,
     console,
     progress_bar,
+    stdout,
 )
 from rekindle.pipeline import PROFILES, RunConfig
 
@@ -49,6 +49,14 @@ def run(
     """The main job: sample ORACLE data, train, generate, validate, analyse, report."""
 
     def go() -> None:
+        from rekindle.validation import require_output_folder, require_positive, require_seed
+
+        for option, value in (("--epochs", epochs), ("--n-sets", n_sets), ("--repeats", repeats)):
+            if value is not None:
+                require_positive(option, value)
+        require_seed(seed)
+        require_output_folder(output)
+
         from rekindle.pipeline import run_pipeline
 
         cfg = RunConfig.from_profile(
@@ -87,7 +95,7 @@ def run(
         top = summary.get("top_parameters") or []
         if top:
             table.add_row("top parameter (KL)", str(top[0]["name"]))
-        Console().print(table)
+        stdout.print(table)
         console.print(f"run folder: {output}  (open {output / 'report.html'})")
 
     _run(go)

@@ -11,6 +11,7 @@ from functools import cache
 from importlib.resources import files
 from pathlib import Path
 
+from rekindle.errors import UnknownNameError
 from rekindle.io.model_yaml import read_model, read_physiology
 from rekindle.kinetics.model import KineticModel
 from rekindle.kinetics.physiology import Physiology
@@ -23,7 +24,7 @@ def _folder(model: str) -> Path:
     root = Path(str(files("rekindle.data")))
     folder = root / model
     if not (folder / "model.yaml").exists():
-        raise KeyError(
+        raise UnknownNameError(
             f"unknown embedded model {model!r}; available: {', '.join(available_models())}"
         )
     return folder
@@ -57,7 +58,7 @@ def load_physiology(model: str = DEFAULT_MODEL, name: str | None = None) -> Phys
         name = DEFAULT_PHYSIOLOGY.get(model) or available_physiologies(model)[0]
     path = _folder(model) / f"{name}.yaml"
     if not path.exists():
-        raise KeyError(
+        raise UnknownNameError(
             f"model {model!r} has no physiology {name!r}; available: "
             f"{', '.join(available_physiologies(model))}"
         )

@@ -37,7 +37,7 @@ import numpy as np
 import torch
 
 from rekindle import __version__
-from rekindle.errors import ConfigError, GeneratorFileError
+from rekindle.errors import ConfigError, GeneratorFileError, MissingFileError
 
 from .checkpoint import atomic_torch_save, resolve_device
 from .config import ArchitectureConfig, TrainingConfig
@@ -289,7 +289,7 @@ def read_generator(
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"generator file not found: {path}")
+        raise MissingFileError(f"generator file not found: {path}")
     dev = resolve_device(device) if device is not None else torch.device("cpu")
     payload = _load_payload(path)
     arch, names, scaler = _read_header(path, payload)

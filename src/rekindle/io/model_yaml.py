@@ -40,6 +40,7 @@ from typing import Any
 
 import yaml
 
+from rekindle.errors import MissingFileError
 from rekindle.io.atomic import atomic_write_text
 from rekindle.kinetics.model import Compartment, KineticModel, Metabolite, ModelError, Modifier
 from rekindle.kinetics.model import Reaction as _Reaction
@@ -166,7 +167,7 @@ def read_model(path: str | Path) -> KineticModel:
     """Read a rekindle model file (``*.yaml``)."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"model file not found: {path}")
+        raise MissingFileError(f"model file not found: {path}")
     return model_from_dict(_load_yaml(path), str(path))
 
 
@@ -213,7 +214,7 @@ def read_physiology(path: str | Path) -> Physiology:
     """Read a rekindle physiology file."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"physiology file not found: {path}")
+        raise MissingFileError(f"physiology file not found: {path}")
     data = yaml.safe_load(path.read_text())
     if not isinstance(data, dict):
         raise PhysiologyError(f"{path}: expected a mapping at the top level")

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from rekindle import reference_values as ref
+from rekindle.errors import MissingFileError
 from rekindle.io.atomic import atomic_write_text
 
 MAX_CSV_ROWS = 50
@@ -554,7 +555,7 @@ def build_report(
     """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
-        raise FileNotFoundError(f"run directory not found: {run_dir}")
+        raise MissingFileError(f"run directory not found: {run_dir}")
     out = Path(output) if output is not None else run_dir / "report.html"
     created = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
     page_title = title or f"REKINDLE run report: {run_dir.resolve().name}"
