@@ -105,6 +105,10 @@ CASES: list[tuple[str, list[str], str]] = [
     ("train tiny", ["train", "-d", "tiny.h5", "-o", "tr"], "at least 100"),
     ("train one class", ["train", "-d", "norel.h5", "-o", "tr"], "0 relevant"),
     ("train journal", ["train", "-d", "half.h5.partial", "-o", "tr"], "unfinished"),
+    ("interpret zero", ["interpret", "-g", "gen.pt", "--n-per-class", "0", "-o", "i"], "--n-per"),
+    ("interpret missing", ["interpret", "-g", "gen.pt", "-o", "i"], "gen.pt"),
+    ("transfer zero sets", ["transfer", "-g", "gen.pt", "--n-sets", "0", "-o", "t"], "--n-sets"),
+    ("run zero sets", ["run", "--n-sets", "0", "-o", "r"], "--n-sets must be at least 1"),
     ("train epochs zero", ["train", "-d", "good.h5", "--epochs", "0", "-o", "tr"], "--epochs"),
 ]
 
@@ -183,3 +187,61 @@ def test_a_refusal_imports_no_torch(world):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=world)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1] == "False", proc.stderr
+
+
+def test_cuda_without_a_gpu_is_refused_in_one_line(world, tmp_path):
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA device")
+    res = runner.invoke(
+        app,
+        [
+            "generate",
+            "--generator",
+            str(world / "good.h5"),
+            "--device",
+            "cuda",
+            "-o",
+            str(tmp_path / "g.h5"),
+        ],
+    )
+    assert res.exit_code == 2 and isinstance(res.exception, SystemExit)
+    assert "--device cuda: this machine has 0 CUDA device(s)" in res.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_bug_keeps_its_traceback(world, tmp_path, monkeypatch):
+    """Only RekindleError is a user error: anything else is a bug and is not hidden."""
+    import rekindle.validation
+
+    def broken(*_args, **_kwargs):
+        raise KeyError("model")
+
+    monkeypatch.setattr(rekindle.validation, "require_output_file", broken)
+    res = runner.invoke(app, ["export", str(world / "good.h5"), "-o", str(tmp_path / "o.h5")])
+    assert res.exit_code == 1 and isinstance(res.exception, KeyError)
+
+
+def test_long_messages_stay_on_one_line(tmp_path):
+    deep = tmp_path / ("a_rather_long_folder_name_" * 4) / "and_a_dataset_name_that_goes_on.h5"
+    res = runner.invoke(app, ["export", str(deep), "-o", str(tmp_path / "o.h5")], terminal_width=80)
+    assert res.exit_code == 2
+    lines = res.output.strip().splitlines()
+    assert len(lines) == 1 and str(deep) in lines[0] and len(lines[0]) > 120
+
+
+def test_non_interactive_progress_prints_a_line_every_interval():
+    from rekindle.progress import LineProgress
+
+    now = [0.0]
+    lines: list[str] = []
+    progress = LineProgress("sampling", 1000, lines.append, interval=30.0, clock=lambda: now[0])
+    for done, t in ((100, 10.0), (200, 31.0), (300, 40.0), (600, 62.0), (1000, 70.0)):
+        now[0] = t
+        progress(done)
+    progress(1000)
+    assert lines == [
+        "sampling: 200/1,000 (20 %), 31 s elapsed, ~124 s left",
+        "sampling: 600/1,000 (60 %), 62 s elapsed, ~41 s left",
+        "sampling: 1,000/1,000 (100 %), 70 s elapsed",
+    ]

@@ -165,6 +165,15 @@ def interpret(
     """Rank the K_M by KL divergence between generated relevant and non-relevant models (Fig. 3)."""
 
     def go() -> None:
+        from rekindle.validation import require_output_folder, require_positive, require_seed
+
+        require_positive("--n-per-class", n_per_class)
+        require_positive("--n-subpopulation", n_subpopulation)
+        require_seed(seed)
+        require_output_folder(output)
+        if not generator.is_file():
+            raise _UserError(f"generator file not found: {generator}")
+
         from rekindle.gan import KineticGAN
         from rekindle.generation import labeller_for
         from rekindle.io.atomic import write_json

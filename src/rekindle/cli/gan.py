@@ -232,14 +232,28 @@ def transfer(
     no_scratch: Annotated[
         bool, typer.Option(help="Skip the from-scratch comparison.")
     ] = not _TRANSFER.scratch,
-    freeze: Annotated[
-        list[str], typer.Option(help="Generator layer to freeze (repeat).")
-    ] = list(_TRANSFER.freeze),  # noqa: B006
+    freeze: Annotated[list[str], typer.Option(help="Generator layer to freeze (repeat).")] = list(
+        _TRANSFER.freeze
+    ),  # noqa: B006
     seed: Annotated[int, typer.Option("--seed")] = _TRANSFER.seed,
 ) -> None:
     """Transfer learning: fine-tune a generator on few sets of other physiologies (Fig. 4)."""
 
     def go() -> None:
+        from rekindle.validation import require_output_folder, require_positive, require_seed
+
+        for option, value in (
+            ("--repeats", repeats),
+            ("--epochs", epochs),
+            ("--scratch-epochs", scratch_epochs),
+            *(("--n-sets", k) for k in n_sets),
+        ):
+            require_positive(option, value)
+        require_seed(seed)
+        require_output_folder(output)
+        if not generator.is_file():
+            raise _UserError(f"generator file not found: {generator}")
+
         from rekindle.analysis.transfer import run_transfer_experiment
 
         st = TransferSettings(
