@@ -55,6 +55,11 @@ def world(tmp_path_factory) -> Path:
     writer = DatasetWriter(w / "half.h5", names, meta)
     writer.append(params[:10], lam[:10], rel[:10])
     writer.abort()
+    writer = DatasetWriter(w / "damaged.h5", names, meta)
+    writer.append(params[:10], lam[:10], rel[:10])
+    writer.abort()
+    chunk = w / "damaged.h5.partial" / "chunk_00000000.npz"
+    chunk.write_bytes(chunk.read_bytes()[:1000])  # a disk that lost the end of a chunk
     good = (w / "good.h5").read_bytes()
     (w / "truncated.h5").write_bytes(good[: len(good) // 2])
     (w / "a_folder.h5").mkdir()
@@ -78,6 +83,7 @@ CASES: list[tuple[str, list[str], str]] = [
     ("sample threshold nan", [*S, "--threshold", "nan", "-o", "out.h5"], "--threshold must be"),
     ("sample output folder", [*S, "-o", "a_folder.h5"], "a_folder.h5 is a folder"),
     ("sample journal exists", [*S, "--n", "300", "-o", "half.h5"], "--resume"),
+    ("sample resume damaged", [*S, "--n", "300", "--resume", "-o", "damaged.h5"], "damaged"),
     ("sample bad model", [*S[:2], "nosuchmodel", "-o", "out.h5"], "nosuchmodel"),
     ("generate n negative", [*G, "--n", "-5", "-o", "out.h5"], "--n must be at least 1"),
     ("generate n absurd", [*G, "--n", str(10**12), "-o", "out.h5"], "models fit"),
@@ -245,3 +251,10 @@ def test_non_interactive_progress_prints_a_line_every_interval():
         "sampling: 600/1,000 (60 %), 62 s elapsed, ~41 s left",
         "sampling: 1,000/1,000 (100 %), 70 s elapsed",
     ]
+
+
+def test_markup_in_an_output_path_prints_verbatim_after_success(tmp_path):
+    out = tmp_path / "run[/b] [red]x.h5"
+    res = runner.invoke(app, ["sample", "-m", "toy", "--n", "20", "-q", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    assert f"wrote {out}: 20 models" in res.output
