@@ -52,12 +52,12 @@ def dynamics(
     """
 
     def go() -> None:
+        from rekindle import validation as check
         from rekindle.analysis.populations import population_names
         from rekindle.stages import analyse_dynamics, measure_spread
-        from rekindle.validation import require_finite, require_output_folder
 
-        require_finite("--threshold", threshold)
-        require_output_folder(output)
+        check.require_finite("--threshold", threshold)
+        check.require_output_folder(output)
         names = population_names(datasets, labels)
         pops, spreads, model, km_reference = {}, {}, None, None
         for name, path in zip(names, datasets, strict=True):
@@ -111,14 +111,14 @@ def perturb(
     """
 
     def go() -> None:
+        from rekindle import validation as check
         from rekindle.analysis.populations import population_names
         from rekindle.stages import analyse_perturbations
-        from rekindle.validation import require_output_folder, require_positive, require_seed
 
-        require_positive("--models", models)
-        require_positive("--perturbations", perturbations)
-        require_seed(seed)
-        require_output_folder(output)
+        check.require_positive("--models", models)
+        check.require_positive("--perturbations", perturbations)
+        check.require_seed(seed)
+        check.require_output_folder(output)
         names = population_names(datasets, labels)
         pops, context, system, phys = {}, None, None, None
         for name, path in zip(names, datasets, strict=True):
@@ -165,12 +165,12 @@ def interpret(
     """Rank the K_M by KL divergence between generated relevant and non-relevant models (Fig. 3)."""
 
     def go() -> None:
-        from rekindle.validation import require_output_folder, require_positive, require_seed
+        from rekindle import validation as check
 
-        require_positive("--n-per-class", n_per_class)
-        require_positive("--n-subpopulation", n_subpopulation)
-        require_seed(seed)
-        require_output_folder(output)
+        check.require_positive("--n-per-class", n_per_class)
+        check.require_positive("--n-subpopulation", n_subpopulation)
+        check.require_seed(seed)
+        check.require_output_folder(output)
         if not generator.is_file():
             raise _UserError(f"generator file not found: {generator}")
 

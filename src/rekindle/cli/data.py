@@ -82,19 +82,13 @@ def sample(
     def go() -> None:
         import time
 
-        from rekindle.validation import (
-            require_disk_space,
-            require_finite,
-            require_output_file,
-            require_positive,
-            require_seed,
-        )
+        from rekindle import validation as check
 
-        require_positive("--n", n)
-        require_positive("--chunk-size", chunk_size)
-        require_seed(seed)
-        require_finite("--threshold", threshold)
-        require_output_file(output)
+        check.require_positive("--n", n)
+        check.require_positive("--chunk-size", chunk_size)
+        check.require_seed(seed)
+        check.require_finite("--threshold", threshold)
+        check.require_output_file(output)
         if resume and force:
             raise _UserError("--resume and --force exclude each other")
 
@@ -102,7 +96,7 @@ def sample(
         from rekindle.sampling import sample_dataset
 
         m, p = _load(model, physiology)
-        require_disk_space(output, n, m.n_parameters)
+        check.require_disk_space(output, n, m.n_parameters)
         t0 = time.perf_counter()
 
         def update_done(count: int) -> None:
@@ -169,10 +163,10 @@ def label(
     """
 
     def go() -> None:
-        from rekindle.validation import require_finite, require_output_file
+        from rekindle import validation as check
 
-        require_finite("--threshold", threshold)
-        require_output_file(output)
+        check.require_finite("--threshold", threshold)
+        check.require_output_file(output)
 
         from rekindle.io.atomic import write_csv
         from rekindle.io.skimpy_hdf5 import (
@@ -241,22 +235,18 @@ def export(
     """Export a dataset's parameter sets: SKiMpy's HDF5 layout, or one SBML file per set."""
 
     def go() -> None:
-        from rekindle.validation import (
-            require_output_file,
-            require_output_folder,
-            require_positive,
-        )
+        from rekindle import validation as check
 
         if format not in ("skimpy", "sbml"):
             raise _UserError(f"unknown export format {format!r} (known: skimpy, sbml)")
         if first is not None and format != "sbml":
             raise _UserError("--first applies to --format sbml only")
         if first is not None:
-            require_positive("--first", first)
+            check.require_positive("--first", first)
         if format == "sbml":
-            require_output_folder(output)
+            check.require_output_folder(output)
         else:
-            require_output_file(output)
+            check.require_output_file(output)
 
         from rekindle.io.skimpy_hdf5 import write_parameter_population
 

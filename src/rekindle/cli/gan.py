@@ -69,12 +69,7 @@ def train(
     """
 
     def go() -> None:
-        from rekindle.validation import (
-            require_finite,
-            require_output_folder,
-            require_positive,
-            require_seed,
-        )
+        from rekindle import validation as check
 
         for option, value in (
             ("--epochs", epochs),
@@ -83,12 +78,12 @@ def train(
             ("--eval-every", eval_every),
             ("--n-eval", n_eval),
         ):
-            require_positive(option, value)
-        require_seed(seed)
-        if not require_finite("--learning-rate", learning_rate) > 0:
+            check.require_positive(option, value)
+        check.require_seed(seed)
+        if not check.require_finite("--learning-rate", learning_rate) > 0:
             raise _UserError(f"--learning-rate must be positive, got {learning_rate}")
-        require_finite("--min-spread-ratio", min_spread_ratio)
-        require_output_folder(output)
+        check.require_finite("--min-spread-ratio", min_spread_ratio)
+        check.require_output_folder(output)
 
         from rekindle.io.dataset import require_training_data
         from rekindle.stages import plot_training, train_generators
@@ -151,35 +146,28 @@ def generate(
     """Generate complete parameter sets (K_M + back-calculated V_max) of one class."""
 
     def go() -> None:
-        from rekindle.validation import (
-            require_device,
-            require_device_available,
-            require_disk_space,
-            require_output_file,
-            require_positive,
-            require_seed,
-        )
+        from rekindle import validation as check
 
-        require_positive("--n", n)
-        require_positive("--chunk-size", chunk_size)
-        require_seed(seed)
+        check.require_positive("--n", n)
+        check.require_positive("--chunk-size", chunk_size)
+        check.require_seed(seed)
         if cls not in ("relevant", "not_relevant"):
             raise _UserError(f"--class must be relevant or not_relevant, got {cls!r}")
-        require_device(device)
-        require_output_file(output)
+        check.require_device(device)
+        check.require_output_file(output)
         if skimpy is not None:
-            require_output_file(skimpy, "--skimpy")
-        require_disk_space(output, n, 1)  # a lower bound, before anything heavy
+            check.require_output_file(skimpy, "--skimpy")
+        check.require_disk_space(output, n, 1)  # a lower bound, before anything heavy
         if not generator.is_file():
             raise _UserError(f"generator file not found: {generator}")
-        require_device_available(device)  # imports torch: after every cheap check
+        check.require_device_available(device)  # imports torch: after every cheap check
 
         from rekindle.data import load_model
         from rekindle.gan import KineticGAN
         from rekindle.generation import generate_dataset
 
         gan = KineticGAN.load(generator, device=device)
-        require_disk_space(output, n, load_model(str(gan.metadata["model"])).n_parameters)
+        check.require_disk_space(output, n, load_model(str(gan.metadata["model"])).n_parameters)
         with _executor(scheduler) as ex, progress_bar("generating", n, quiet) as update:
             res = generate_dataset(
                 gan,
@@ -240,7 +228,7 @@ def transfer(
     """Transfer learning: fine-tune a generator on few sets of other physiologies (Fig. 4)."""
 
     def go() -> None:
-        from rekindle.validation import require_output_folder, require_positive, require_seed
+        from rekindle import validation as check
 
         for option, value in (
             ("--repeats", repeats),
@@ -248,9 +236,9 @@ def transfer(
             ("--scratch-epochs", scratch_epochs),
             *(("--n-sets", k) for k in n_sets),
         ):
-            require_positive(option, value)
-        require_seed(seed)
-        require_output_folder(output)
+            check.require_positive(option, value)
+        check.require_seed(seed)
+        check.require_output_folder(output)
         if not generator.is_file():
             raise _UserError(f"generator file not found: {generator}")
 

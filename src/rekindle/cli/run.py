@@ -49,13 +49,13 @@ def run(
     """The main job: sample ORACLE data, train, generate, validate, analyse, report."""
 
     def go() -> None:
-        from rekindle.validation import require_output_folder, require_positive, require_seed
+        from rekindle import validation as check
 
         for option, value in (("--epochs", epochs), ("--n-sets", n_sets), ("--repeats", repeats)):
             if value is not None:
-                require_positive(option, value)
-        require_seed(seed)
-        require_output_folder(output)
+                check.require_positive(option, value)
+        check.require_seed(seed)
+        check.require_output_folder(output)
 
         from rekindle.pipeline import run_pipeline
 
