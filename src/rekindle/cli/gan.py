@@ -220,9 +220,9 @@ def transfer(
     no_scratch: Annotated[
         bool, typer.Option(help="Skip the from-scratch comparison.")
     ] = not _TRANSFER.scratch,
-    freeze: Annotated[list[str], typer.Option(help="Generator layer to freeze (repeat).")] = list(
-        _TRANSFER.freeze
-    ),  # noqa: B006
+    freeze: Annotated[
+        list[str], typer.Option(help="Generator layer to freeze (repeat).")
+    ] = list(_TRANSFER.freeze),  # noqa: B006
     seed: Annotated[int, typer.Option("--seed")] = _TRANSFER.seed,
 ) -> None:
     """Transfer learning: fine-tune a generator on few sets of other physiologies (Fig. 4)."""
