@@ -12,7 +12,11 @@ import pytest
 
 from rekindle.analysis.initial_states import draw_initial_states, follower_states
 from rekindle.analysis.perturbation import (
+    CRITERIA,
+    PAPER_OPTIONS,
+    PERTURBATION_OPTIONS,
     PerturbationSettings,
+    deviations,
     perturbation_analysis,
     time_grid,
 )
@@ -69,8 +73,8 @@ def test_unstable_models_are_flagged_or_not_returned(relevant_vs_unstable) -> No
 
 def test_relevant_models_return_more_often_than_unstable(relevant_vs_unstable) -> None:
     relevant, unstable = relevant_vs_unstable
-    assert relevant.fraction_returned_all > unstable.fraction_returned_all
-    assert relevant.fraction_returned >= 0.5
+    assert relevant.fraction_returned > unstable.fraction_returned
+    assert relevant.fraction_returned_completed >= 0.5
 
 
 # ----------------------------------------------------------------------------- perturbations
@@ -147,8 +151,9 @@ def test_result_accounting(toy_system, toy_ref, toy_sets) -> None:
     assert res.returned.shape == res.status.shape == (6, 5)
     assert res.n_integrations == 30 and res.acceptance_rate == 1.0
     assert res.n_completed + res.n_blown_up + res.n_failed == res.n_integrations
-    assert res.fraction_returned == pytest.approx(res.n_returned / res.n_completed)
-    assert res.fraction_returned_all <= res.fraction_returned
+    assert res.fraction_returned == pytest.approx(res.n_returned / res.n_integrations)
+    assert res.fraction_returned_completed == pytest.approx(res.n_returned / res.n_completed)
+    assert res.fraction_returned <= res.fraction_returned_completed
     assert res.integrations_per_second > 0
     np.testing.assert_array_equal(
         res.returned, (res.status == Status.SUCCESS) & (res.relative_deviation < 0.01)
@@ -185,3 +190,84 @@ def test_input_validation(toy_system, toy_ref, toy_sets) -> None:
     with pytest.raises(ValueError, match="n_times"):
         time_grid(1.0, 1)
     assert time_grid(1.0, 5, "log")[1] == pytest.approx(1e-6)
+
+
+# ----------------------------------------------------------------------------- paper protocol
+
+
+def test_paper_protocol_draws_linearly_inside_the_box(ecoli_system, x_ref) -> None:
+    """Every state (followers too) in [X_ref/2, 2 X_ref], totals kept, factors linear."""
+    x0, n_draws = draw_initial_states(ecoli_system, x_ref, 400, "paper", np.random.default_rng(0))
+    f = x0 / x_ref
+    assert f.min() >= 0.5 and f.max() <= 2.0
+    g = ecoli_system.conservation.conservation_matrix
+    np.testing.assert_allclose(x0 @ g.T, np.tile(g @ x_ref, (400, 1)), rtol=1e-12)
+    per = np.setdiff1d(np.arange(x_ref.size), follower_states(ecoli_system, x_ref))
+    # U(½, 2) puts 2/3 of the factors above 1 (a log-uniform fold change: 1/2)
+    assert np.mean(f[:, per] > 1.0) == pytest.approx(2 / 3, abs=0.02)
+    assert np.mean(f[:, per]) == pytest.approx(1.25, abs=0.02)
+    assert 0.8 < 400 / n_draws < 0.97  # fdp1: 0.91 of the draws keep the followers inside
+
+
+def test_paper_protocol_is_uniform_on_the_polytope_whatever_follows(
+    toy_system, toy_ref
+) -> None:
+    """Toy: nad + nadh = 550 µM. Either state as follower gives the same distribution."""
+    from scipy.stats import ks_2samp
+
+    x = toy_system.steady_state_concentrations(toy_ref)
+    nad = 2
+    a, _ = draw_initial_states(
+        toy_system, x, 3000, "paper", np.random.default_rng(1), followers=np.array([2])
+    )
+    b, d_b = draw_initial_states(
+        toy_system, x, 3000, "paper", np.random.default_rng(2), followers=np.array([3])
+    )
+    # the segment: nadh ∈ [25, 100] ⇔ nad ∈ [450, 525] (inside nad's box [250, 1000])
+    for s in (a, b):
+        assert s[:, nad].min() >= 450 - 1e-9 and s[:, nad].max() <= 525 + 1e-9
+    assert ks_2samp(a[:, nad], b[:, nad]).pvalue > 0.01
+    assert 3000 / d_b == pytest.approx(75 / 750, abs=0.02)  # nad ∈ U(250, 1000) hits it
+
+
+def test_deviations_by_hand() -> None:
+    ref = np.array([100.0, 1.0])
+    x = np.array([[101.0, 1.5], [100.0, 1.0]])
+    dev = deviations(x, ref)
+    np.testing.assert_allclose(dev[0], [math.hypot(1.0, 0.5) / math.hypot(100.0, 1.0),
+                                        math.hypot(0.01, 0.5), 0.5])
+    np.testing.assert_array_equal(dev[1], 0.0)
+    assert CRITERIA == ("abs-l2", "rel-l2", "rel-max")
+
+
+def test_three_criteria_and_blow_ups_count_as_not_returned(
+    relevant_vs_unstable, toy_system, toy_ref, toy_sets
+) -> None:
+    for res in relevant_vs_unstable:
+        fr = res.fractions_returned()
+        assert set(fr) == set(CRITERIA)
+        # max_i |x_i/x_ref − 1| ≤ ‖x/x_ref − 1‖₂: rel-l2 returned ⇒ rel-max returned
+        assert np.all(res.returned_by("rel-max")[res.returned_by("rel-l2")])
+        assert fr["rel-max"] >= fr["rel-l2"]
+        for c in CRITERIA:
+            assert fr[c] == res.returned_by(c).sum() / res.n_integrations
+        assert res.fraction_returned == fr["abs-l2"]  # the settings' criterion
+    # trajectories above 1.9 X_ref are flagged DIVERGED: they count as not returned
+    opts = IntegratorOptions(rtol=1e-5, atol=1e-8, divergence_bound=1.9)
+    st = PerturbationSettings(
+        protocol="paper", n_perturbations=10, options=opts, store_models=0, criterion="rel-max"
+    )
+    res = perturbation_analysis(toy_system, toy_ref, toy_sets[:6], st, n_jobs=1)
+    assert 0 < res.n_blown_up < res.n_integrations == 60
+    assert res.fraction_returned == res.n_returned / 60 < res.fraction_returned_completed
+    s = res.summary()
+    assert s["fraction_returned"] == s["fraction_returned_rel_max"] == res.fraction_returned
+    assert s["criterion"] == "rel-max" and s["protocol"] == "paper"
+
+
+def test_paper_settings_defaults() -> None:
+    st = PerturbationSettings(protocol="paper", criterion="rel-l2")
+    assert st.options == PAPER_OPTIONS and st.options.rtol < PERTURBATION_OPTIONS.rtol
+    assert PerturbationSettings(protocol="fold").options == PERTURBATION_OPTIONS
+    with pytest.raises(ValueError, match="criterion"):
+        PerturbationSettings(criterion="l1")

@@ -14,9 +14,23 @@ import numpy as np
 
 from rekindle.kinetics.system import KineticSystem
 
-PROTOCOLS: tuple[str, ...] = ("uniform", "fold")
-"""Perturbation protocols: ``uniform`` (Methods: ``X_ref (1 + U(−½, ½))``) and ``fold``
-(Results: ``X_ref f``, ``ln f ~ U(ln ½, ln 2)``)."""
+PROTOCOLS: tuple[str, ...] = ("uniform", "fold", "paper")
+"""Perturbation protocols.
+
+* ``uniform`` — the paper's Methods text: ``X_ref (1 + U(−½, ½))``.
+* ``fold`` — the paper's Results text read as a fold change: ``X_ref f``,
+  ``ln f ~ U(ln ½, ln 2)`` (rekindle's own reading; not what the authors' code does).
+* ``paper`` — what the authors' code runs (EPFL-LCSB/rekindle
+  ``N6-skimpy-integrate-ODEs.py`` with SKiMpy's ``sample_initial_concentrations``, bounds
+  0.5 and 2): states drawn *linearly* and uniformly on the polytope
+  ``{x : G x = G X_ref, X_ref/2 ≤ x ≤ 2 X_ref}`` — every state, followers included,
+  inside the box and every moiety total kept (SKiMpy samples that polytope with
+  cobrapy's hit-and-run sampler; here by exact rejection, see
+  :func:`draw_initial_states`).
+"""
+
+PAPER_BOX: tuple[float, float] = (0.5, 2.0)
+"""Bounds of the ``paper`` protocol, as multiples of ``X_ref`` (the authors' code)."""
 
 FOLLOWER_CHOICES: tuple[str, ...] = ("largest", "link")
 """How the states that absorb the conserved totals are chosen (:func:`follower_states`)."""
@@ -87,10 +101,17 @@ def draw_initial_states(
 
     Every state but the followers (one per conserved moiety, :func:`follower_states`)
     is perturbed, ``x_i = X_ref,i · f_i`` with ``f_i`` from the protocol (``uniform``:
-    ``1 + U(−½, ½)``; ``fold``: ``exp U(ln ½, ln 2)``); the followers are solved from
-    the *reference* totals ``G x = G X_ref``, so the perturbed state lies on the
-    reference's conservation manifold and can return to ``X_ref``. A draw with a
-    follower concentration ≤ 0 is redrawn, at most ``max_draws`` times per perturbation.
+    ``1 + U(−½, ½)``; ``fold``: ``exp U(ln ½, ln 2)``; ``paper``: ``U(½, 2)``); the
+    followers are solved from the *reference* totals ``G x = G X_ref``, so the perturbed
+    state lies on the reference's conservation manifold and can return to ``X_ref``.
+    A draw is redrawn, at most ``max_draws`` times per perturbation, when a follower is
+    ≤ 0 (``uniform``, ``fold``) or outside ``[X_ref/2, 2 X_ref]`` (``paper``).
+
+    For ``paper`` this rejection is exact: the perturbed states are uniform on the box
+    and the followers a linear function of them, so the accepted draws are uniform on
+    the polytope ``{G x = G X_ref, X_ref/2 ≤ x ≤ 2 X_ref}`` whichever states follow
+    (the choice only changes the acceptance rate: E. coli, largest pools as
+    followers: 0.91 for fdp1, 0.83 for fdp4; the link matrix's small pools: ~0).
 
     Parameters
     ----------
@@ -101,7 +122,7 @@ def draw_initial_states(
     n
         Number of perturbations.
     protocol
-        ``"uniform"`` or ``"fold"``.
+        One of :data:`PROTOCOLS`.
     rng
         Random generator (consumed).
     followers
@@ -126,22 +147,33 @@ def draw_initial_states(
     g_f_inv = np.linalg.inv(g[:, fol]) if fol.size else np.zeros((0, 0))
     base = g_f_inv @ (g @ reference)
     coupling = g_f_inv @ g[:, per]  # (n_followers, n_perturbed)
+    ref_fol = reference[fol]
     x0 = np.full((n, reference.size), np.nan)
     todo = np.arange(n)
     n_draws = 0
     for _ in range(max_draws):
         if todo.size == 0:
             break
-        if protocol == "uniform":
-            f = 1.0 + rng.uniform(-0.5, 0.5, size=(todo.size, per.size))
-        else:
-            f = np.exp(rng.uniform(math.log(0.5), math.log(2.0), size=(todo.size, per.size)))
+        f = _factors(protocol, rng, (todo.size, per.size))
         n_draws += todo.size
         x_per = reference[per] * f
         x_fol = base - x_per @ coupling.T
-        ok = np.all(x_fol > 0, axis=1)
+        if protocol == "paper":
+            lo, hi = PAPER_BOX
+            ok = np.all((x_fol >= lo * ref_fol) & (x_fol <= hi * ref_fol), axis=1)
+        else:
+            ok = np.all(x_fol > 0, axis=1)
         rows = todo[ok]
         x0[rows[:, None], per[None, :]] = x_per[ok]
         x0[rows[:, None], fol[None, :]] = x_fol[ok]
         todo = todo[~ok]
     return x0, n_draws
+
+
+def _factors(protocol: str, rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:
+    """Perturbation factors ``x/X_ref`` of the perturbed states, shape ``size``."""
+    if protocol == "uniform":
+        return 1.0 + rng.uniform(-0.5, 0.5, size=size)
+    if protocol == "fold":
+        return np.exp(rng.uniform(math.log(0.5), math.log(2.0), size=size))
+    return rng.uniform(*PAPER_BOX, size=size)

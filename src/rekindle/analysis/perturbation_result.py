@@ -19,6 +19,30 @@ from rekindle.integrate.solution import BLOWN_UP_STATUSES, FAILED_STATUSES, Stat
 if TYPE_CHECKING:
     from rekindle.analysis.perturbation import PerturbationSettings
 
+CRITERIA: tuple[str, ...] = ("abs-l2", "rel-l2", "rel-max")
+"""Return criteria, each ``< return_tolerance`` at ``t_end``:
+
+* ``abs-l2`` — ``‖X − X_ref‖₂ / ‖X_ref‖₂``, the paper's Methods formula (dominated by
+  the largest pools);
+* ``rel-l2`` — ``‖X/X_ref − 1‖₂``, the relative norm of the authors' code (its
+  blow-up root function), every state weighted alike;
+* ``rel-max`` — ``max_i |X_i/X_ref,i − 1|``, every state within the tolerance.
+"""
+
+
+def deviations(x: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Distance of states ``x`` (n, n_states) µM to ``reference`` under each of
+    :data:`CRITERIA`, shape ``(n, 3)`` (NaN rows stay NaN)."""
+    rel = x / reference - 1.0
+    return np.stack(
+        [
+            np.linalg.norm(x - reference, axis=1) / float(np.linalg.norm(reference)),
+            np.linalg.norm(rel, axis=1),
+            np.abs(rel).max(axis=1) if x.shape[0] else np.zeros(0),
+        ],
+        axis=1,
+    )
+
 
 @dataclass(frozen=True)
 class PerturbationResult:
@@ -30,15 +54,13 @@ class PerturbationResult:
     ----------
     settings
         The analysis settings.
-    returned
-        ``True`` where the integration reached ``t_end`` within the return tolerance of
-        ``X_ref``, shape ``(n, k)``.
     status
         :class:`Status` codes, ``int8``, shape ``(n, k)``.
-    relative_deviation
-        ``‖X(t_end) − X_ref‖₂ / ‖X_ref‖₂``, shape ``(n, k)``; NaN unless ``SUCCESS``.
-    initial_deviation
-        The same for the perturbed initial states, shape ``(n, k)``.
+    deviations
+        Deviation from ``X_ref`` at ``t_end`` under each of :data:`CRITERIA`, shape
+        ``(n, k, 3)``; NaN unless ``SUCCESS``.
+    initial_deviations
+        The same for the perturbed initial states, shape ``(n, k, 3)``.
     times
         Output times, h, shape ``(n_times,)``.
     trajectories
@@ -55,10 +77,9 @@ class PerturbationResult:
     """
 
     settings: PerturbationSettings
-    returned: np.ndarray
     status: np.ndarray
-    relative_deviation: np.ndarray
-    initial_deviation: np.ndarray
+    deviations: np.ndarray
+    initial_deviations: np.ndarray
     times: np.ndarray
     trajectories: np.ndarray | None
     n_accepted: np.ndarray
@@ -67,6 +88,28 @@ class PerturbationResult:
     wall_time: float
     n_jobs: int
     chunk_size: int
+
+    @property
+    def relative_deviation(self) -> np.ndarray:
+        """Deviation at ``t_end`` under ``settings.criterion``, shape ``(n, k)``."""
+        return self.deviations[..., CRITERIA.index(self.settings.criterion)]
+
+    @property
+    def initial_deviation(self) -> np.ndarray:
+        """Deviation of the perturbed initial states under ``settings.criterion``, ``(n, k)``."""
+        return self.initial_deviations[..., CRITERIA.index(self.settings.criterion)]
+
+    def returned_by(self, criterion: str) -> np.ndarray:
+        """``True`` where the integration reached ``t_end`` with a deviation under
+        ``criterion`` below ``settings.return_tolerance``, shape ``(n, k)``."""
+        dev = self.deviations[..., CRITERIA.index(criterion)]
+        with np.errstate(invalid="ignore"):
+            return (self.status == Status.SUCCESS) & (dev < self.settings.return_tolerance)
+
+    @property
+    def returned(self) -> np.ndarray:
+        """:meth:`returned_by` the settings' criterion, shape ``(n, k)``."""
+        return self.returned_by(self.settings.criterion)
 
     @property
     def n_models(self) -> int:
@@ -105,14 +148,19 @@ class PerturbationResult:
 
     @property
     def fraction_returned(self) -> float:
-        """Returned / completed integrations (NaN if none completed)."""
-        return self.n_returned / self.n_completed if self.n_completed else math.nan
+        """The headline: returned / attempted integrations, every blow-up or numerical
+        failure counting as not returned (NaN if none attempted)."""
+        return self.fractions_returned()[self.settings.criterion]
 
     @property
-    def fraction_returned_all(self) -> float:
-        """Returned / attempted integrations: every blow-up or failure counts as not
-        returned (NaN if none attempted)."""
-        return self.n_returned / self.n_integrations if self.n_integrations else math.nan
+    def fraction_returned_completed(self) -> float:
+        """Returned / integrations that reached ``t_end`` (blow-ups left out; NaN if none)."""
+        return self.n_returned / self.n_completed if self.n_completed else math.nan
+
+    def fractions_returned(self) -> dict[str, float]:
+        """Returned / attempted integrations under each of :data:`CRITERIA`."""
+        n = self.n_integrations
+        return {c: int(self.returned_by(c).sum()) / n if n else math.nan for c in CRITERIA}
 
     @property
     def acceptance_rate(self) -> float:
@@ -126,8 +174,8 @@ class PerturbationResult:
         return self.n_integrations / self.wall_time if self.wall_time > 0 else math.nan
 
     def fraction_returned_per_model(self) -> np.ndarray:
-        """Fraction of each model's completed integrations that returned, shape ``(n,)``."""
-        done = (self.status == Status.SUCCESS).sum(axis=1)
+        """Fraction of each model's attempted integrations that returned, shape ``(n,)``."""
+        done = (self.status != Status.NO_INITIAL_STATE).sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(done > 0, self.returned.sum(axis=1) / done, np.nan)
 
@@ -160,8 +208,13 @@ class PerturbationResult:
             "n_integrations": self.n_integrations,
             "n_completed": self.n_completed,
             "n_returned": self.n_returned,
+            "criterion": st.criterion,
             "fraction_returned": self.fraction_returned,
-            "fraction_returned_all": self.fraction_returned_all,
+            "fraction_returned_completed": self.fraction_returned_completed,
+            **{
+                f"fraction_returned_{c.replace('-', '_')}": v
+                for c, v in self.fractions_returned().items()
+            },
             "n_blown_up": self.n_blown_up,
             "n_failed": self.n_failed,
             "n_no_initial_state": self.n_no_initial_state,

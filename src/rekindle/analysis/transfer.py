@@ -270,7 +270,7 @@ def _validate_generators(
         max_eig[label] = lam[np.isfinite(lam)]
         relevant = params[rel][: st.n_validation_models]
         res = perturbation_analysis(system, phys, relevant, settings)
-        returned[label] = res.returned[res.status == Status.SUCCESS]
+        returned[label] = res.returned[res.status != Status.NO_INITIAL_STATE]
         numbers[label] = {
             "fraction_returned": res.fraction_returned,
             "n_models": int(relevant.shape[0]),
