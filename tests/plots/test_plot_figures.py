@@ -11,7 +11,7 @@ import pytest
 from rekindle.analysis.trajectories import pca_trajectories
 from rekindle.plots import _style
 from rekindle.plots.dynamics import FIGSIZE as DYN_FIGSIZE
-from rekindle.plots.dynamics import plot_dynamics
+from rekindle.plots.dynamics import eigenvalue_axis_range, plot_dynamics
 from rekindle.plots.interpretability import (
     DECILE_FIGSIZE,
     plot_decile_eigenvalues,
@@ -73,6 +73,20 @@ def test_plot_dynamics_three_populations_and_suffix(tmp_path, eig_populations) -
         plot_dynamics({}, tmp_path / "empty.png")
 
 
+def test_eigenvalue_axis_shows_the_bulk_not_the_unstable_tail(rng) -> None:
+    """An ORACLE-like population with a quarter of unstable models up to 3·10⁴ 1/h."""
+    stable = rng.uniform(-35.0, -5.0, 3000)
+    unstable = np.exp(rng.uniform(0.0, np.log(3e4), 1000))
+    lo, hi = eigenvalue_axis_range({"ORACLE": np.concatenate([stable, unstable])})
+    assert -37.0 < lo < -34.0  # the 0.5th percentile, padded
+    assert 0.0 < hi < 60.0  # median + 2 (median − p0.5), not the 99.5th percentile
+    inside = (stable >= lo) & (stable <= hi)
+    assert inside.mean() > 0.99  # the stable bulk spans the axis
+    # a population without a tail keeps its 0.5–99.5 percentile range (with the threshold)
+    lo2, hi2 = eigenvalue_axis_range({"G": rng.uniform(-30.0, -10.0, 2000)})
+    assert hi2 == pytest.approx(-9.0 + 0.03 * (-9.0 - lo2), abs=0.5)
+
+
 def _trajectories(rng) -> tuple[np.ndarray, np.ndarray]:
     n_states, t = 12, np.linspace(0.0, 0.35, 60)
     rates = np.linspace(8.0, 30.0, n_states)
@@ -95,6 +109,10 @@ def test_plot_pca_trajectories(tmp_path, rng) -> None:
     _check_png(out2, TRAJECTORY_FIGSIZE)
     with pytest.raises(ValueError):
         plot_pca_trajectories(pca.scores, returned[:2], tmp_path / "bad.png")
+    two = plot_pca_trajectories(
+        pca, returned, tmp_path / "views.png", returned_view=pca_trajectories(trajs[returned])
+    )
+    _check_png(two, (2 * TRAJECTORY_FIGSIZE[0], TRAJECTORY_FIGSIZE[1]))
 
 
 def test_plot_returned_fraction(tmp_path) -> None:

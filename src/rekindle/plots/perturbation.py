@@ -69,14 +69,18 @@ def plot_pca_trajectories(
     explained_variance_ratio: ArrayLike | None = None,
     reference: ArrayLike | None = None,
     max_trajectories: int | None = None,
+    returned_view: TrajectoryPCA | None = None,
     title: str | None = None,
 ) -> Path:
     """Trajectories of perturbed models in the PC1-PC2 plane (Fig. 2e, left).
 
     Each trajectory starts at a black circle (the perturbed state) and carries
-    arrows giving its direction in time; trajectories that returned to the
-    reference steady state are drawn in colour, those that escaped in grey
-    dashed lines.  The reference steady state is a black triangle.
+    arrows giving its direction in time (the first :data:`MAX_ARROWS` of each kind);
+    trajectories that returned to the reference steady state are drawn in colour,
+    those that escaped in grey dashed lines. The reference steady state is a black
+    triangle. One escaped trajectory can set the scale of the whole plane, so that
+    the returned ones collapse onto the reference: ``returned_view`` adds a second
+    panel with the returned trajectories alone, in the PCA of those trajectories.
 
     Parameters
     ----------
@@ -96,13 +100,16 @@ def plot_pca_trajectories(
         end point of the returned trajectories.
     max_trajectories : int, optional
         Plot only the first ``max_trajectories`` trajectories.
+    returned_view : TrajectoryPCA, optional
+        PCA fitted on the returned trajectories only (``pca_trajectories(traj[returned])``);
+        drawn as a second panel.
     title : str, optional
         Axes title.
 
     Returns
     -------
     pathlib.Path
-        The written PNG (900 x 750 px).
+        The written PNG (900 x 750 px; 1800 x 750 px with ``returned_view``).
     """
     if isinstance(scores, TrajectoryPCA):
         if explained_variance_ratio is None:
@@ -119,55 +126,93 @@ def plot_pca_trajectories(
     if max_trajectories is not None:
         xy_all, ret = xy_all[:max_trajectories], ret[:max_trajectories]
     xy_all = xy_all[:, :, :2]
-
-    if reference is None and ret.any():
-        ends = []
-        for traj in xy_all[ret]:
-            fin = traj[np.all(np.isfinite(traj), axis=1)]
-            if fin.size:
-                ends.append(fin[-1])
-        reference = np.median(np.asarray(ends), axis=0) if ends else None
-
+    if reference is None:
+        reference = _median_end(xy_all[ret])
+    width, height = TRAJECTORY_FIGSIZE
+    n_panels = 1 if returned_view is None else 2
     with _style.style():
-        fig = _style.new_figure(TRAJECTORY_FIGSIZE)
-        ax = fig.subplots()
-        color_idx = 0
-        for traj, ok in zip(xy_all, ret, strict=True):
-            xy = traj[np.all(np.isfinite(traj), axis=1)]
-            if xy.shape[0] == 0:
-                continue
-            if ok:
-                color = _style.PALETTE[color_idx % len(_style.PALETTE)]
-                color_idx += 1
-                ax.plot(xy[:, 0], xy[:, 1], color=color, linewidth=1.6, zorder=2)
-            else:
-                color = ESCAPED_COLOR
-                ax.plot(xy[:, 0], xy[:, 1], color=color, linestyle="--", linewidth=1.4, zorder=1)
-            _draw_arrows(ax, xy, color)
-            ax.plot(xy[0, 0], xy[0, 1], marker="o", markersize=7, markerfacecolor="none",
-                    markeredgecolor="black", markeredgewidth=1.4, linestyle="none", zorder=5)
-        if reference is not None:
-            ref = np.asarray(reference, dtype=float).ravel()[:2]
-            ax.plot(ref[0], ref[1], marker="^", markersize=10, color="black",
-                    linestyle="none", zorder=6)
-
-        n_ret, n_esc = int(ret.sum()), int((~ret).sum())
-        handles = [
-            Line2D([], [], color=_style.PALETTE[0], label=f"returned (n={n_ret})"),
-            Line2D([], [], color=ESCAPED_COLOR, linestyle="--", label=f"escaped (n={n_esc})"),
-            Line2D([], [], marker="o", markerfacecolor="none", markeredgecolor="black",
-                   linestyle="none", label="perturbed initial state"),
-        ]
-        if reference is not None:
-            handles.append(Line2D([], [], marker="^", color="black", linestyle="none",
-                                  label="reference steady state"))
-        ax.legend(handles=handles, loc="best")
-        evr = None if explained_variance_ratio is None else np.asarray(explained_variance_ratio)
-        for axis, i in ((ax.set_xlabel, 0), (ax.set_ylabel, 1)):
-            suffix = f" ({100 * evr[i]:.2f} % variance)" if evr is not None and evr.size > i else ""
-            axis(f"PC{i + 1}{suffix}")
-        ax.set_title(title or r"Perturbed trajectories in PCA space of $X/X_\mathrm{ref} - 1$")
+        fig = _style.new_figure((n_panels * width, height))
+        axes = fig.subplots(1, n_panels, squeeze=False)[0]
+        _draw_trajectories(axes[0], xy_all, ret, reference, explained_variance_ratio)
+        axes[0].set_title(
+            title or r"Perturbed trajectories in PCA space of $X/X_\mathrm{ref} - 1$"
+        )
+        if returned_view is not None:
+            view = returned_view.scores[:, :, :2]
+            _draw_trajectories(
+                axes[1],
+                view,
+                np.ones(view.shape[0], dtype=bool),
+                returned_view.reference_scores,
+                returned_view.explained_variance_ratio,
+            )
+            axes[1].set_title("Returned trajectories only (their own PCA)")
         return _style.save_figure(fig, path)
+
+
+MAX_ARROWS = 8
+"""Trajectories of each kind (returned, escaped) that carry direction arrows."""
+
+
+def _median_end(xy: np.ndarray) -> np.ndarray | None:
+    """Median of the last finite point of each trajectory (None if there is none)."""
+    ends = []
+    for traj in xy:
+        fin = traj[np.all(np.isfinite(traj), axis=1)]
+        if fin.size:
+            ends.append(fin[-1])
+    return np.median(np.asarray(ends), axis=0) if ends else None
+
+
+def _draw_trajectories(
+    ax: Axes,
+    xy_all: np.ndarray,
+    ret: np.ndarray,
+    reference: ArrayLike | None,
+    explained_variance_ratio: ArrayLike | None,
+) -> None:
+    """Trajectories ``xy_all`` (n, n_times, 2) on ``ax``: returned in colour, escaped grey."""
+    many = xy_all.shape[0] > 12
+    arrows = {True: 0, False: 0}
+    color_idx = 0
+    for traj, ok in zip(xy_all, ret, strict=True):
+        xy = traj[np.all(np.isfinite(traj), axis=1)]
+        if xy.shape[0] == 0:
+            continue
+        if ok:
+            color = _style.PALETTE[color_idx % len(_style.PALETTE)]
+            color_idx += 1
+            ax.plot(xy[:, 0], xy[:, 1], color=color, linewidth=1.0 if many else 1.6,
+                    alpha=0.8 if many else 1.0, zorder=2)
+        else:
+            color = ESCAPED_COLOR
+            ax.plot(xy[:, 0], xy[:, 1], color=color, linestyle="--", linewidth=1.2, zorder=1)
+        if arrows[bool(ok)] < MAX_ARROWS:
+            arrows[bool(ok)] += 1
+            _draw_arrows(ax, xy, color)
+        ax.plot(xy[0, 0], xy[0, 1], marker="o", markersize=4 if many else 7,
+                markerfacecolor="none", markeredgecolor="black", markeredgewidth=1.0,
+                linestyle="none", zorder=5)
+    if reference is not None:
+        ref = np.asarray(reference, dtype=float).ravel()[:2]
+        ax.plot(ref[0], ref[1], marker="^", markersize=10, color="black", linestyle="none",
+                zorder=6)
+    n_ret, n_esc = int(ret.sum()), int((~ret).sum())
+    handles = [Line2D([], [], color=_style.PALETTE[0], label=f"returned (n={n_ret})")]
+    if n_esc:
+        handles.append(
+            Line2D([], [], color=ESCAPED_COLOR, linestyle="--", label=f"escaped (n={n_esc})")
+        )
+    handles.append(Line2D([], [], marker="o", markerfacecolor="none", markeredgecolor="black",
+                          linestyle="none", label="perturbed initial state"))
+    if reference is not None:
+        handles.append(Line2D([], [], marker="^", color="black", linestyle="none",
+                              label="reference steady state"))
+    ax.legend(handles=handles, loc="best", fontsize=8)
+    evr = None if explained_variance_ratio is None else np.asarray(explained_variance_ratio)
+    for axis, i in ((ax.set_xlabel, 0), (ax.set_ylabel, 1)):
+        suffix = f" ({100 * evr[i]:.2f} % variance)" if evr is not None and evr.size > i else ""
+        axis(f"PC{i + 1}{suffix}")
 
 
 def plot_returned_fraction(
