@@ -13,7 +13,6 @@ import pytest
 from rekindle.analysis.initial_states import draw_initial_states, follower_states
 from rekindle.analysis.perturbation import (
     CRITERIA,
-    PAPER_OPTIONS,
     PERTURBATION_OPTIONS,
     PerturbationSettings,
     deviations,
@@ -265,9 +264,8 @@ def test_three_criteria_and_blow_ups_count_as_not_returned(
     assert s["criterion"] == "rel-max" and s["protocol"] == "paper"
 
 
-def test_paper_settings_defaults() -> None:
+def test_settings_validation() -> None:
     st = PerturbationSettings(protocol="paper", criterion="rel-l2")
-    assert st.options == PAPER_OPTIONS and st.options.rtol < PERTURBATION_OPTIONS.rtol
-    assert PerturbationSettings(protocol="fold").options == PERTURBATION_OPTIONS
+    assert st.options == PERTURBATION_OPTIONS
     with pytest.raises(ValueError, match="criterion"):
         PerturbationSettings(criterion="l1")
