@@ -111,3 +111,28 @@ def test_unknown_physiology_and_model_are_named(tmp_path):
     res = runner.invoke(app, ["info", "--model", "yeast"])
     assert res.exit_code == 2 and "yeast" in res.output
     assert not (tmp_path / "x.h5").exists()
+
+
+def test_perturb_paper_protocol_writes_three_criteria(tmp_path):
+    """`rekindle perturb --protocol paper --criterion rel-l2`: the headline uses rel-l2,
+    perturbation.json carries the three fractions, and the figures are written."""
+    import json
+
+    d = tmp_path / "toy.h5"
+    _ok(["sample", "--model", "toy", "--physiology", "ref", "--n", "60", "--seed", "1",
+         "--output", str(d), "-q"])
+    out = tmp_path / "pert"
+    res = _ok(["perturb", str(d), "--output", str(out), "--models", "4", "--perturbations",
+               "3", "--protocol", "paper", "--criterion", "rel-l2", "--followers", "link",
+               "--t-end", "0.5", "-q"])
+    assert "rel-max" in res.output
+    rec = json.loads((out / "perturbation.json").read_text())["toy"]
+    assert rec["protocol"] == "paper" and rec["criterion"] == "rel-l2"
+    assert rec["followers"] == "link" and rec["t_end_h"] == 0.5
+    assert rec["fraction_returned"] == rec["fraction_returned_rel_l2"]
+    assert rec["fraction_returned_rel_l2"] <= rec["fraction_returned_rel_max"]
+    assert rec["n_integrations"] + rec["n_no_initial_state"] == 12
+    assert (out / "fig2e_returned_fraction.png").exists()
+    bad = runner.invoke(app, ["perturb", str(d), "--output", str(out), "--criterion", "l1"])
+    assert bad.exit_code == 2 and "criterion" in bad.output
+

@@ -172,6 +172,7 @@ def test_corrupted_generator_is_refused(tmp_path):
 def test_perturbation_stage_reports_progress_in_models(toy, toy_ref, tmp_path):
     from contextlib import contextmanager
 
+    from rekindle.analysis.perturbation import PerturbationSettings
     from rekindle.kinetics import KineticSystem
     from rekindle.sampling import sample_parameters
     from rekindle.stages import analyse_perturbations
@@ -190,8 +191,8 @@ def test_perturbation_stage_reports_progress_in_models(toy, toy_ref, tmp_path):
         toy_ref,
         {"ORACLE": p[rel], "all": p},
         tmp_path,
+        PerturbationSettings(protocol="fold", n_perturbations=3),
         n_models=6,
-        n_perturbations=3,
         progress=recording,
     )
     assert len(bars) == 2

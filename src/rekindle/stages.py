@@ -40,7 +40,7 @@ from rekindle.progress import LogFunction, ProgressFactory, no_log, no_progress
 from rekindle.reference_values import RELEVANCE_THRESHOLD_PER_H as DEFAULT_THRESHOLD
 
 if TYPE_CHECKING:
-    from rekindle.analysis.perturbation import PerturbationResult
+    from rekindle.analysis.perturbation import PerturbationResult, PerturbationSettings
     from rekindle.gan import KineticGAN, TrainingResult
     from rekindle.io.dataset import ParameterDataset
     from rekindle.kinetics import KineticSystem, Physiology
@@ -463,11 +463,9 @@ def analyse_perturbations(
     physiology: Physiology,
     populations: Mapping[str, np.ndarray],
     out: str | Path,
+    settings: PerturbationSettings | None = None,
     *,
     n_models: int = 1000,
-    n_perturbations: int = 10,
-    protocol: str = "fold",
-    seed: int = 0,
     progress: ProgressFactory = no_progress,
     log: LogFunction = no_log,
     executor: Executor | None = None,
@@ -478,7 +476,10 @@ def analyse_perturbations(
     ----------
     populations
         ``{name: parameter sets (n, n_parameters)}``; ``n_models`` of each are drawn
-        at random (seeded).
+        at random (seeded by ``settings.seed``).
+    settings
+        Protocol, criterion, perturbations per model, seed, … (default: the
+        :class:`~rekindle.analysis.perturbation.PerturbationSettings` defaults).
     executor
         Map the integrations over this :class:`concurrent.futures.Executor` (e.g. a
         Dask cluster) instead of local threads.
@@ -489,10 +490,8 @@ def analyse_perturbations(
     from rekindle.plots.perturbation import plot_pca_trajectories, plot_returned_fraction
 
     out = Path(out)
-    rng = np.random.default_rng(seed)
-    settings = PerturbationSettings(
-        protocol=protocol, n_perturbations=n_perturbations, seed=seed, store_models=5
-    )
+    settings = settings or PerturbationSettings()
+    rng = np.random.default_rng(settings.seed)
     res = {}
     for name, params in populations.items():
         m = min(n_models, params.shape[0])
@@ -505,12 +504,18 @@ def analyse_perturbations(
                 system, physiology, pick, settings, progress=set_done, executor=executor
             )
         log(f"perturbation {name}: {res[name].fraction_returned:.4f} returned")
-    counts = {k: r.returned[r.status == Status.SUCCESS] for k, r in res.items()}
+    # blow-ups and numerical failures count as not returned (only draws without an
+    # admissible initial state are left out)
+    counts = {k: r.returned[r.status != Status.NO_INITIAL_STATE] for k, r in res.items()}
     plot_returned_fraction(counts, out / "fig2e_returned_fraction.png")
     traj, returned = res[list(res)[-1]].stored_trajectories()
     if traj.size:
-        pca = pca_trajectories(traj)
-        plot_pca_trajectories(pca, returned, out / "fig2e_pca_trajectories.png", max_trajectories=5)
+        # every stored trajectory, and a panel of the returned ones in their own PCA
+        view = pca_trajectories(traj[returned]) if returned.any() else None
+        plot_pca_trajectories(
+            pca_trajectories(traj), returned, out / "fig2e_pca_trajectories.png",
+            returned_view=view,
+        )
     summary = PerturbationSummary(res)
     write_json(out / "perturbation.json", summary.rows)
     return summary

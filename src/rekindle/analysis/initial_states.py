@@ -9,10 +9,13 @@ every perturbed state lies on the reference's conservation manifold and can retu
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from rekindle.kinetics.system import KineticSystem
+if TYPE_CHECKING:
+    from rekindle.kinetics.system import KineticSystem
+
 
 PROTOCOLS: tuple[str, ...] = ("uniform", "fold", "paper")
 """Perturbation protocols.

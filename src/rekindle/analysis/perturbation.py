@@ -52,6 +52,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from functools import partial
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -67,20 +68,23 @@ from rekindle.analysis.perturbation_result import (
     deviations,
     write_summary,
 )
+from rekindle.config import Settings, check, check_choice, check_positive_int, is_real
 from rekindle.integrate import (
     BLOWN_UP_STATUSES,
     FAILED_STATUSES,
+    METHODS,
     BatchSolution,
     IntegratorOptions,
     Status,
     check_parameters,
     integrate_batch,
-    resolve_method,
     single_threaded_blas,
 )
-from rekindle.kinetics.physiology import Physiology
-from rekindle.kinetics.system import KineticSystem
 from rekindle.scale.executors import default_n_jobs, map_ordered
+
+if TYPE_CHECKING:
+    from rekindle.kinetics.physiology import Physiology
+    from rekindle.kinetics.system import KineticSystem
 
 __all__ = [
     "BLOWN_UP_STATUSES",
@@ -198,25 +202,27 @@ class PerturbationSettings(Settings):
     method: str = "rodas4"
     options: IntegratorOptions = PERTURBATION_OPTIONS
 
-    def __post_init__(self) -> None:
-        if self.criterion not in CRITERIA:
-            raise ValueError(f"criterion must be one of {CRITERIA}, got {self.criterion!r}")
-        if self.protocol not in PROTOCOLS:
-            raise ConfigError(f"protocol must be one of {PROTOCOLS}, got {self.protocol!r}")
-        if self.n_perturbations < 1:
-            raise ConfigError(f"n_perturbations must be ≥ 1, got {self.n_perturbations}")
-        if not self.t_end > 0:
-            raise ConfigError(f"t_end must be positive, got {self.t_end}")
-        if not self.return_tolerance > 0:
-            raise ConfigError("return_tolerance must be positive")
-        if self.followers not in FOLLOWER_CHOICES:
-            raise ConfigError(
-                f"followers must be one of {FOLLOWER_CHOICES}, got {self.followers!r}"
-            )
-        if self.store_models < 0:
-            raise ConfigError(f"store_models must be ≥ 0, got {self.store_models}")
-        resolve_method(self.method)
-        self.output_times()
+    def validate(self) -> None:
+        check_choice(self, "protocol", PROTOCOLS)
+        check_choice(self, "criterion", CRITERIA)
+        check_choice(self, "followers", FOLLOWER_CHOICES)
+        check_choice(self, "time_spacing", ("linear", "log"))
+        check_positive_int(self, "n_perturbations", "n_times", "max_draws")
+        check_positive_int(self, "store_models", minimum=0)
+        check(is_real(self.t_end) and self.t_end > 0, f"t_end must be positive, got {self.t_end}")
+        check(
+            is_real(self.return_tolerance) and self.return_tolerance > 0,
+            f"return_tolerance must be positive, got {self.return_tolerance}",
+        )
+        check(self.n_times >= 2, f"n_times must be ≥ 2, got {self.n_times}")
+        check(
+            str(self.method).lower() in METHODS,
+            f"unknown method {self.method!r} (known: {', '.join(METHODS)})",
+        )
+        check(
+            isinstance(self.options, IntegratorOptions),
+            f"options must be IntegratorOptions, got {type(self.options).__name__}",
+        )
 
     def output_times(self) -> np.ndarray:
         """Output times of the stored trajectories, h, shape ``(n_times,)``."""

@@ -9,6 +9,7 @@ import numpy as np
 import typer
 from rich.table import Table
 
+from rekindle.analysis.perturbation import PerturbationSettings as _PERTURBATION
 from rekindle.cli._common import (
     AllowNonSteadyOpt,
     QuietOpt,
@@ -94,10 +95,31 @@ def perturb(
     ],
     output: Annotated[Path, typer.Option("--output", "-o", help="Output folder.")],
     models: Annotated[int, typer.Option("--models", help="Models per dataset.")] = 1000,
-    perturbations: Annotated[int, typer.Option("--perturbations", help="Per model.")] = 10,
+    perturbations: Annotated[
+        int, typer.Option("--perturbations", help="Per model.")
+    ] = _PERTURBATION.default("n_perturbations"),
     protocol: Annotated[
-        str, typer.Option(help="fold (0.5–2×, Results) or uniform (±50 %, Methods).")
+        str,
+        typer.Option(
+            help="paper (the authors' code: linear in 0.5–2×, every state in the box), "
+            "fold (log-uniform 0.5–2×) or uniform (±50 %, Methods text)."
+        ),
     ] = "fold",
+    criterion: Annotated[
+        str,
+        typer.Option(
+            help="Return criterion of the headline fraction: abs-l2 (‖X−X_ref‖/‖X_ref‖, "
+            "Methods), rel-l2 (‖X/X_ref−1‖, the authors' code) or rel-max; all three "
+            "are written to perturbation.json."
+        ),
+    ] = _PERTURBATION.default("criterion"),
+    followers: Annotated[
+        str,
+        typer.Option(help="States that keep the moiety totals: largest pools or link matrix."),
+    ] = _PERTURBATION.default("followers"),
+    t_end: Annotated[
+        float, typer.Option("--t-end", help="Time of the return test, h (0.35 = 21 min).")
+    ] = _PERTURBATION.default("t_end"),
     seed: Annotated[int, typer.Option("--seed")] = 0,
     labels: LabelOpt = [],  # noqa: B006
     allow_non_steady: AllowNonSteadyOpt = False,
@@ -115,15 +137,18 @@ def perturb(
         from rekindle.analysis.populations import population_names
         from rekindle.stages import analyse_perturbations
 
-        check.require_positive("--models", models)
-        check.require_positive("--perturbations", perturbations)
-        check.require_seed(seed)
-        check.require_output_folder(output)
-        names = population_names(datasets, labels)
-        pops, context, system, phys = {}, None, None, None
-        for name, path in zip(names, datasets, strict=True):
-            ds, ds_system, ds_phys, _ = _checked_dataset(path, allow_non_steady)
-            key = (ds_system.model.name, ds_phys.name)
+        settings = _PERTURBATION(
+            protocol=protocol,
+            n_perturbations=perturbations,
+            seed=seed,
+            t_end=t_end,
+            criterion=criterion,
+            followers=followers,
+        )
+        pops, context, first = {}, None, None
+        for path in datasets:
+            ds = read_dataset(path)
+            key = (ds.metadata.get("model"), ds.metadata.get("physiology"))
             if context is not None and key != context:
                 raise _UserError(f"{path} is {key}, the others are {context}")
             context, system, phys = key, system or ds_system, phys or ds_phys
@@ -134,20 +159,20 @@ def perturb(
                 phys,
                 pops,
                 output,
+                settings,
                 n_models=models,
-                n_perturbations=perturbations,
-                protocol=protocol,
-                seed=seed,
                 progress=no_progress if quiet else progress_bar,
                 log=console.print,
                 executor=ex,
             )
-        console.print(
-            f"wrote {output / 'perturbation.json'}: "
-            + ", ".join(
-                f"{k} {v:.4f}" for k, v in res.summary().items() if k.startswith("returned")
+        for name, r in res.results.items():
+            fr = r.fractions_returned()
+            console.print(
+                f"{name}: returned ({settings.criterion}) {r.fraction_returned:.4f} of "
+                f"{r.n_integrations:,}; abs-l2 {fr['abs-l2']:.4f}, rel-l2 {fr['rel-l2']:.4f}, "
+                f"rel-max {fr['rel-max']:.4f}; blown up {r.n_blown_up}, failed {r.n_failed}"
             )
-        )
+        console.print(f"wrote {output / 'perturbation.json'}")
 
     _run(go)
 

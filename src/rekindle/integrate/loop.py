@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -22,7 +23,9 @@ from rekindle.integrate.solution import RUNNING, BatchSolution, Status
 from rekindle.integrate.state import JACOBIAN_OUTDATED, ActiveState
 from rekindle.integrate.tableau import RosenbrockTableau, resolve_method
 from rekindle.integrate.threads import single_threaded_blas
-from rekindle.kinetics.system import KineticSystem
+
+if TYPE_CHECKING:
+    from rekindle.kinetics.system import KineticSystem
 
 DEFAULT_MAX_BATCH = 512
 """Trajectories stepped together by the integrator (see :func:`integrate_batch`)."""

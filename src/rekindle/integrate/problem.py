@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from numpy.typing import ArrayLike
 
-from rekindle.kinetics.system import KineticSystem
+if TYPE_CHECKING:
+    from rekindle.kinetics.system import KineticSystem
+
 
 
 class ReducedProblem:
