@@ -137,6 +137,9 @@ def perturb(
         from rekindle.analysis.populations import population_names
         from rekindle.stages import analyse_perturbations
 
+        check.require_positive("--models", models)
+        check.require_positive("--perturbations", perturbations)
+        check.require_seed(seed)
         settings = _PERTURBATION(
             protocol=protocol,
             n_perturbations=perturbations,
@@ -145,10 +148,12 @@ def perturb(
             criterion=criterion,
             followers=followers,
         )
-        pops, context, first = {}, None, None
-        for path in datasets:
-            ds = read_dataset(path)
-            key = (ds.metadata.get("model"), ds.metadata.get("physiology"))
+        check.require_output_folder(output)
+        names = population_names(datasets, labels)
+        pops, context, system, phys = {}, None, None, None
+        for name, path in zip(names, datasets, strict=True):
+            ds, ds_system, ds_phys, _ = _checked_dataset(path, allow_non_steady)
+            key = (ds_system.model.name, ds_phys.name)
             if context is not None and key != context:
                 raise _UserError(f"{path} is {key}, the others are {context}")
             context, system, phys = key, system or ds_system, phys or ds_phys
