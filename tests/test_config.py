@@ -13,11 +13,13 @@ from rekindle.errors import ConfigError
 from rekindle.gan.config import ArchitectureConfig, TrainingConfig
 from rekindle.integrate import IntegratorOptions
 from rekindle.pipeline import PROFILES, RunConfig
-from rekindle.stages import TrainingPlan
+from rekindle.sampling import SamplingSettings
+from rekindle.stages import InterpretabilitySettings, TrainingPlan
 
 ALL = [
     RunConfig,
     TrainingPlan,
+    InterpretabilitySettings,
     TransferSettings,
     PerturbationSettings,
     IntegratorOptions,
@@ -68,3 +70,12 @@ def test_defaults_have_one_home() -> None:
     assert PROFILES["smoke"].training_plan().epochs == PROFILES["smoke"].epochs
     with pytest.raises(ConfigError, match="no field"):
         RunConfig.default("bogus")
+
+
+def test_settings_with_required_fields() -> None:
+    st = SamplingSettings(n=100, seed=3)
+    assert SamplingSettings.from_dict(st.to_dict()) == st
+    with pytest.raises(ConfigError, match="chunk_size"):
+        SamplingSettings(n=100, seed=3, chunk_size=0)
+    with pytest.raises(ConfigError, match="has no default"):
+        SamplingSettings.default("n")

@@ -27,7 +27,7 @@ from rekindle.config import Settings, check_choice
 from rekindle.errors import ConfigError
 from rekindle.progress import LogFunction, ProgressFactory, no_log, no_progress
 from rekindle.reference_values import RELEVANCE_THRESHOLD_PER_H as DEFAULT_THRESHOLD
-from rekindle.stages import SCALINGS, TrainingPlan
+from rekindle.stages import SCALINGS, InterpretabilitySettings, TrainingPlan
 
 if TYPE_CHECKING:
     import numpy as np
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from rekindle.kinetics.labelling import Labeller
 
 _PLAN = TrainingPlan()
+_INTERPRETABILITY = InterpretabilitySettings()
 
 
 @dataclass(frozen=True)
@@ -97,8 +98,8 @@ class RunConfig(Settings):
     n_perturbation_models: int = 200
     n_perturbations: int = 10
     perturbation_protocol: str = "fold"
-    n_per_class: int = 2000
-    n_subpopulation: int = 50_000
+    n_per_class: int = _INTERPRETABILITY.n_per_class
+    n_subpopulation: int = _INTERPRETABILITY.n_subpopulation
     threshold: float = DEFAULT_THRESHOLD
     num_threads: int | None = None
 
@@ -314,9 +315,7 @@ def _analyse(
             gan,
             labeller,
             out,
-            n_per_class=cfg.n_per_class,
-            n_subpopulation=cfg.n_subpopulation,
-            seed=cfg.seed,
+            stages.InterpretabilitySettings(cfg.n_per_class, cfg.n_subpopulation, cfg.seed),
             log=log,
         )
     return perturbation.summary() | interpretability.summary()

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rekindle import __version__
-from rekindle.config import Settings, check_choice
+from rekindle.config import Settings, check_choice, check_positive_int
 from rekindle.gan.config import ArchitectureConfig, TrainingConfig
 from rekindle.io.atomic import write_csv, write_json
 from rekindle.progress import LogFunction, ProgressFactory, no_log, no_progress
@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from rekindle.kinetics.labelling import Labeller
 
 __all__ = [
+    "InterpretabilitySettings",
     "InterpretabilitySummary",
     "PerturbationSummary",
     "RepeatOutcome",
@@ -549,22 +550,45 @@ class InterpretabilitySummary:
         return {k: v for k, v in asdict(self).items() if v is not None}
 
 
+@dataclass(frozen=True)
+class InterpretabilitySettings(Settings):
+    """How :func:`analyse_interpretability` collects its populations.
+
+    Attributes
+    ----------
+    n_per_class
+        Generated relevant and non-relevant models ranked by KL (paper: 2000).
+    n_subpopulation
+        Relevant-class models split into deciles of the top parameter (paper: 50 000).
+    seed
+        Generation seeds: ``seed + 20 000`` (classes), ``seed + 30 000`` (deciles).
+    """
+
+    n_per_class: int = 2000
+    n_subpopulation: int = 50_000
+    seed: int = 0
+
+    def validate(self) -> None:
+        check_positive_int(self, "n_per_class", "n_subpopulation")
+        check_positive_int(self, "seed", minimum=0)
+
+
 def analyse_interpretability(
     gan: KineticGAN,
     labeller: Labeller,
     out: str | Path,
+    settings: InterpretabilitySettings | None = None,
     *,
-    n_per_class: int = 2000,
-    n_subpopulation: int = 50_000,
-    seed: int = 0,
     log: LogFunction = no_log,
 ) -> InterpretabilitySummary:
     """Per-parameter KL ranking (Fig. 3a) and deciles of the top parameter (Fig. 3b).
 
     Relevant and non-relevant populations are collected as in the paper: generate with
     the *relevant* label and sort by the engine's label (``labeller``, at the
-    generator's physiology) until each has ``n_per_class`` models.
+    generator's physiology) until each has ``settings.n_per_class`` models.
     """
+    st = settings or InterpretabilitySettings()
+    n_per_class, n_subpopulation, seed = st.n_per_class, st.n_subpopulation, st.seed
     from rekindle.analysis.interpretability import collect_class_populations, rank_parameters
     from rekindle.analysis.subpopulations import quantile_bin_stats
     from rekindle.plots.interpretability import plot_decile_eigenvalues, plot_top_parameters

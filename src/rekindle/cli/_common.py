@@ -20,7 +20,7 @@ from rich.progress import (
 
 from rekindle import __version__
 from rekindle.errors import RekindleError, UsageError
-from rekindle.progress import LineProgress
+from rekindle.progress import LineProgress, ProgressCallback
 
 app = typer.Typer(
     name="rekindle",
@@ -81,7 +81,7 @@ def _run(func: Callable[[], Any], interrupted: Callable[[], str] | None = None) 
 @contextmanager
 def progress_bar(
     description: str, total: int | None, quiet: bool = False
-) -> Iterator[Callable[[int], None]]:
+) -> Iterator[ProgressCallback]:
     """A rich progress bar; yields ``update(completed)``.
 
     When stderr is not a terminal (CI, nohup, batch jobs) a bar shows nothing until the

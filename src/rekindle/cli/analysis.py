@@ -26,6 +26,9 @@ from rekindle.cli._common import (
 )
 from rekindle.progress import no_progress
 from rekindle.reference_values import RELEVANCE_THRESHOLD_PER_H as DEFAULT_THRESHOLD
+from rekindle.stages import InterpretabilitySettings
+
+_INTERPRETABILITY = InterpretabilitySettings()
 
 LabelOpt = Annotated[
     list[str],
@@ -186,11 +189,13 @@ def perturb(
 def interpret(
     generator: Annotated[Path, typer.Option("--generator", "-g", help="generator.pt")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Output folder.")],
-    n_per_class: Annotated[int, typer.Option(help="Relevant and non-relevant models.")] = 2000,
+    n_per_class: Annotated[
+        int, typer.Option(help="Relevant and non-relevant models.")
+    ] = _INTERPRETABILITY.n_per_class,
     n_subpopulation: Annotated[
         int, typer.Option(help="Relevant models split in deciles.")
-    ] = 50_000,
-    seed: Annotated[int, typer.Option("--seed")] = 0,
+    ] = _INTERPRETABILITY.n_subpopulation,
+    seed: Annotated[int, typer.Option("--seed")] = _INTERPRETABILITY.seed,
 ) -> None:
     """Rank the K_M by KL divergence between generated relevant and non-relevant models (Fig. 3)."""
 
@@ -209,15 +214,10 @@ def interpret(
         from rekindle.io.atomic import write_json
         from rekindle.stages import analyse_interpretability
 
+        settings = InterpretabilitySettings(n_per_class, n_subpopulation, seed)
         gan = KineticGAN.load(generator)
         res = analyse_interpretability(
-            gan,
-            labeller_for(gan),
-            output,
-            n_per_class=n_per_class,
-            n_subpopulation=n_subpopulation,
-            seed=seed,
-            log=console.print,
+            gan, labeller_for(gan), output, settings, log=console.print
         ).summary()
         write_json(output / "interpretability.json", res)
         table = Table(title="top parameters by KL(relevant ‖ not relevant)")

@@ -61,6 +61,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from rekindle.errors import CheckpointError
+from rekindle.progress import ProgressCallback
 
 from .checkpoint import (
     CHECKPOINT_NAME,
@@ -99,7 +100,7 @@ Labeller = Callable[[np.ndarray], np.ndarray]
 #: Signature of the per-epoch callback: (epoch, record) -> True to stop training.
 Callback = Callable[[int, dict[str, float]], "bool | None"]
 #: Signature of the progress callback: ``progress(epochs_done)``, as every other stage.
-Progress = Callable[[int], None]
+Progress = ProgressCallback  # progress(epochs_done): rekindle.progress
 
 _SEED_DROPOUT = 1
 _SEED_SAMPLER = 2

@@ -14,20 +14,22 @@ are scheduled: local threads, or any :class:`concurrent.futures.Executor` given 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Executor
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
 import numpy as np
 
+from rekindle.config import Settings, check_positive_int
 from rekindle.io.dataset import DatasetWriter
 from rekindle.kinetics.labelling import DEFAULT_CHUNK_SIZE, Labeller
 from rekindle.kinetics.model import KineticModel
 from rekindle.kinetics.physiology import Physiology
 from rekindle.kinetics.stability import DEFAULT_THRESHOLD
 from rekindle.kinetics.system import KineticSystem
+from rekindle.progress import ProgressCallback
 from rekindle.scale.executors import map_ordered
 
 # σ is drawn from [σ_min, 1 − σ_min] instead of (0, 1): a draw of exactly 0 (K_M = ∞) is
@@ -61,13 +63,17 @@ class ChunkResult:
 
 
 @dataclass(frozen=True)
-class SamplingSettings:
-    """Settings recorded with a sampled dataset."""
+class SamplingSettings(Settings):
+    """Settings recorded with a sampled dataset (``n`` sets, ``seed``, chunks, threshold)."""
 
     n: int
     seed: int
     chunk_size: int = DEFAULT_CHUNK_SIZE
     threshold: float = DEFAULT_THRESHOLD
+
+    def validate(self) -> None:
+        check_positive_int(self, "n", "seed", minimum=0)
+        check_positive_int(self, "chunk_size")
 
 
 def sample_chunk(labeller: Labeller, n: int, seed: int, chunk_index: int) -> ChunkResult:
@@ -167,7 +173,7 @@ def sample_dataset(
     n_jobs: int | None = None,
     resume: bool = False,
     force: bool = False,
-    progress: Callable[[int], None] | None = None,
+    progress: ProgressCallback | None = None,
     executor: Executor | None = None,
 ) -> Path:
     """Sample, label and stream ``n`` models to a dataset file with bounded memory.
@@ -201,7 +207,7 @@ def sample_dataset(
         "threshold": threshold,
         "seed": seed,
         "source": "oracle",
-        "settings": asdict(settings),
+        "settings": settings.to_dict(),
     }
     writer = DatasetWriter(output, model.parameter_names, meta, resume=resume, force=force)
     try:
