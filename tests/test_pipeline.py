@@ -200,3 +200,26 @@ def test_perturbation_stage_reports_progress_in_models(toy, toy_ref, tmp_path):
         # every bar ends exactly at its total, never beyond, counting up
         assert total == 6 and seen[-1] == 6 and max(seen) == 6 and seen == sorted(seen)
     assert 0 <= res.summary()["returned_fraction_training"] <= 1
+
+
+def test_paper_profile_trains_with_the_reference_recipe() -> None:
+    """`--profile paper`: the authors' step, networks and scaling with the paper's sizes."""
+    from rekindle.data import load_model, load_physiology
+    from rekindle.gan import ArchitectureConfig, GlobalLogMinMaxScaler, TrainingConfig
+    from rekindle.kinetics import KineticSystem
+    from rekindle.pipeline import RunConfig
+    from rekindle.stages import make_scaler
+
+    cfg = RunConfig.from_profile("paper")
+    plan = cfg.training_plan()
+    tcfg = plan.training_config(repeat=2)
+    assert tcfg == TrainingConfig.paper(seed=cfg.seed + 2, split_seed=cfg.seed)
+    assert plan.architecture() == ArchitectureConfig.paper()
+    assert (cfg.n_sets, cfg.repeats, tcfg.batch_size, tcfg.epochs) == (80_000, 5, 1024, 1000)
+    system = KineticSystem(load_model("ecoli"))
+    scaler = make_scaler(cfg.scaling, system, load_physiology("ecoli", "fdp1"))
+    assert isinstance(scaler, GlobalLogMinMaxScaler)
+    # the default profile trains with the dataclasses' defaults: one set of defaults
+    default = RunConfig.from_profile("default").training_plan()
+    assert default.training_config(0) == TrainingConfig(seed=0, split_seed=0)
+    assert default.architecture() == ArchitectureConfig()

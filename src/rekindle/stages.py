@@ -68,8 +68,11 @@ __all__ = [
     "write_summary",
 ]
 
-SCALINGS = ("saturation", "log-minmax")
-"""Feature maps of the GAN: ``2σ − 1`` at the reference state, or the paper's log10 min–max."""
+SCALINGS = ("saturation", "ln-global-minmax", "log10-minmax", "log-minmax")
+"""Feature maps of the GAN: ``2σ − 1`` at the reference state; the authors' natural log with
+one global min–max; log10 with a min–max per feature (``"log-minmax"``: its earlier name)."""
+RECIPES = ("default", "paper")
+"""Training steps and networks: rekindle's defaults, or the authors' code's."""
 
 
 # ----------------------------------------------------------------------------- ORACLE data
@@ -122,16 +125,21 @@ class TrainingPlan(Settings):
     repeats
         Independent trainings (seeds ``seed + r``); the best generator is kept.
     scaling
-        Feature map: ``"saturation"`` (``2σ − 1`` at the reference state) or
-        ``"log-minmax"`` (the paper's log10 min–max scaling).
-    label_encoding, fake_labels
-        Class conditioning: ``"onehot"`` label vectors (a scalar ±1 label conditions the
-        networks measurably less: best incidence 0.885 instead of 0.931 in 20 epochs on
-        20 000 fdp1 sets) and labels of fake samples drawn ``"uniform"``-ly.
+        Feature map: ``"saturation"`` (``2σ − 1`` at the reference state),
+        ``"ln-global-minmax"`` (the authors' code: natural log, one min/max over the
+        whole training matrix) or ``"log10-minmax"`` (log10, min/max per feature).
+    recipe
+        Training step and networks: ``"default"`` (:class:`rekindle.gan.TrainingConfig`,
+        :class:`rekindle.gan.ArchitectureConfig`) or ``"paper"`` (the authors' code:
+        ``TrainingConfig.paper()``, ``ArchitectureConfig.paper()``); the sizes above
+        stay the plan's.
+    label_encoding, fake_labels, selection
+        Class conditioning and the rule that keeps the generator (within a repeat and
+        over repeats, :mod:`rekindle.gan.selection`); None: the recipe's.
     min_spread_ratio
-        Keep only generators whose spread ratio (std of generated ln K_M over that of
-        the relevant training data, median over the K_M) reaches this; 0: the paper's
-        highest-incidence rule (see :class:`rekindle.gan.TrainingConfig`).
+        With ``selection="incidence"``: keep only generators whose spread ratio (std
+        of generated ln K_M over that of the relevant training data, median over the
+        K_M) reaches this; 0: the paper's highest-incidence rule.
     seed
         Repeat ``r`` trains with seed ``seed + r`` on the train/test split of ``seed``.
     num_threads
@@ -145,14 +153,43 @@ class TrainingPlan(Settings):
     eval_every: int = _TRAIN.eval_every
     n_eval: int = _TRAIN.n_eval
     scaling: str = "saturation"
-    label_encoding: str = _ARCH.label_encoding
-    fake_labels: str = _TRAIN.fake_labels
+    recipe: str = "default"
+    label_encoding: str | None = None
+    fake_labels: str | None = None
+    selection: str | None = None
     min_spread_ratio: float = _TRAIN.min_spread_ratio
     seed: int = 0
     num_threads: int | None = None
 
     def validate(self) -> None:
         check_choice(self, "scaling", SCALINGS)
+        check_choice(self, "recipe", RECIPES)
+
+    def architecture(self) -> ArchitectureConfig:
+        """The networks of this plan."""
+        base = ArchitectureConfig.paper() if self.recipe == "paper" else ArchitectureConfig()
+        return (
+            base
+            if self.label_encoding is None
+            else base.replace(label_encoding=self.label_encoding)
+        )
+
+    def training_config(self, repeat: int) -> TrainingConfig:
+        """The training plan of repeat ``repeat``: the recipe's step with this plan's sizes."""
+        base = TrainingConfig.paper() if self.recipe == "paper" else TrainingConfig()
+        chosen = {"fake_labels": self.fake_labels, "selection": self.selection}
+        return base.replace(
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            learning_rate=self.learning_rate,
+            eval_every=self.eval_every,
+            n_eval=self.n_eval,
+            seed=self.seed + repeat,
+            split_seed=self.seed,
+            min_spread_ratio=self.min_spread_ratio,
+            num_threads=self.num_threads,
+            **{k: v for k, v in chosen.items() if v is not None},
+        )
 
 
 @dataclass(frozen=True)
@@ -173,7 +210,7 @@ class TrainedGenerators:
 
     @property
     def best(self) -> RepeatOutcome:
-        """The kept repeat (highest incidence among those wide enough)."""
+        """The kept repeat (by the rule of the plan's ``selection``)."""
         return self.repeats[self.best_repeat]
 
     def summary(self) -> dict[str, Any]:
@@ -189,6 +226,7 @@ class TrainedGenerators:
                     "best_epoch": rep.result.best_epoch,
                     "best_incidence": rep.result.best_incidence,
                     "best_spread_ratio": rep.result.best_spread_ratio,
+                    "best_iqr_ratio": rep.result.best_iqr_ratio,
                     "failed": rep.result.failed,
                     "samples_per_second": rep.result.samples_per_second,
                 }
@@ -197,12 +235,15 @@ class TrainedGenerators:
         }
 
 
-def _scaler(plan: TrainingPlan, system: KineticSystem, physiology: Physiology) -> Any:
-    from rekindle.gan import LogMinMaxScaler, SaturationScaler
+def make_scaler(scaling: str, system: KineticSystem, physiology: Physiology) -> Any:
+    """The GAN's feature map by name (:data:`SCALINGS`)."""
+    from rekindle.gan import GlobalLogMinMaxScaler, LogMinMaxScaler, SaturationScaler
     from rekindle.sampling import km_reference_concentrations
 
-    if plan.scaling == "saturation":
+    if scaling == "saturation":
         return SaturationScaler(km_reference_concentrations(system.model, physiology))
+    if scaling == "ln-global-minmax":
+        return GlobalLogMinMaxScaler()
     return LogMinMaxScaler()
 
 
@@ -225,13 +266,14 @@ def train_generators(
         ORACLE data of ``system``'s model, labelled at ``physiology``.
     output
         Folder: ``training/repeat_<r>/`` per repeat and ``generator.pt`` (the repeat
-        with the highest incidence, among those wide enough: ``plan.min_spread_ratio``).
+        kept by the plan's selection rule).
     monitor
         Labeller of K_M sets (default: the engine at ``physiology``, one thread).
     progress
         One bar per repeat, counting epochs.
     """
     from rekindle.gan import KineticGAN
+    from rekindle.gan.selection import is_better
     from rekindle.kinetics.labelling import Labeller
 
     model = system.model
@@ -246,10 +288,11 @@ def train_generators(
         "threshold": threshold,
         "units": "uM",
         "scaling": plan.scaling,
+        "recipe": plan.recipe,
         "rekindle_version": __version__,
     }
     repeats: list[RepeatOutcome] = []
-    best_key: tuple[bool, float] | None = None
+    kept: dict[str, float] | None = None
     best_repeat = 0
     for r in range(plan.repeats):
         gan = KineticGAN(
@@ -257,34 +300,23 @@ def train_generators(
             dataset.relevant,
             model.km_names,
             meta,
-            scaler=_scaler(plan, system, physiology),
-            architecture=ArchitectureConfig(label_encoding=plan.label_encoding),
+            scaler=make_scaler(plan.scaling, system, physiology),
+            architecture=plan.architecture(),
         )
-        tcfg = TrainingConfig(
-            epochs=plan.epochs,
-            batch_size=plan.batch_size,
-            learning_rate=plan.learning_rate,
-            eval_every=plan.eval_every,
-            n_eval=plan.n_eval,
-            seed=plan.seed + r,
-            split_seed=plan.seed,
-            fake_labels=plan.fake_labels,
-            min_spread_ratio=plan.min_spread_ratio,
-            num_threads=plan.num_threads,
-        )
+        tcfg = plan.training_config(r)
         with progress(f"GAN repeat {r}", plan.epochs) as update:
             result = gan.train(
                 monitor, tcfg, Path(output) / "training" / f"repeat_{r}", progress=update
             )
         repeats.append(RepeatOutcome(r, result, gan))
-        # as within a repeat: generators wide enough (min_spread_ratio) rank first
-        key = (not result.best_spread_ratio < plan.min_spread_ratio, result.best_incidence)
-        if best_key is None or key > best_key:
-            best_repeat, best_key = r, key
+        # over repeats, the rule that keeps the generator within a repeat
+        evaluation = result.best_evaluation
+        if r == 0 or (evaluation and is_better(evaluation, kept, tcfg, by_incidence=True)):
+            best_repeat, kept = r, evaluation
         log(
-            f"repeat {r}: best incidence {result.best_incidence:.3f} (spread ratio "
-            f"{result.best_spread_ratio:.2f}) at epoch {result.best_epoch}, "
-            f"{result.samples_per_second:,.0f} samples/s"
+            f"repeat {r}: kept incidence {result.best_incidence:.3f} (width: spread ratio "
+            f"{result.best_spread_ratio:.2f}, IQR ratio {result.best_iqr_ratio:.2f}) at epoch "
+            f"{result.best_epoch}, {result.samples_per_second:,.0f} samples/s"
         )
     trained = TrainedGenerators(repeats, best_repeat)
     trained.best.gan.save(Path(output) / "generator.pt")

@@ -10,18 +10,23 @@ from rekindle.gan import ArchitectureConfig, ConfigError, TrainingConfig
 
 
 def test_paper_recipe() -> None:
+    """The authors' code (EPFL-LCSB/rekindle, venv/cGANtools/GAN.py) and the paper's sizes."""
     a = ArchitectureConfig.paper()
     assert a.latent_dim == 127
     assert a.generator_hidden == (128, 256, 512)
     assert a.discriminator_hidden == (32, 64, 128)
     assert a.leaky_slope == 0.2
-    assert a.generator_dropout == a.discriminator_dropout == 0.5
+    assert a.generator_dropout == 0.5 and a.discriminator_dropout == 0.4
+    assert a.batch_norm_momentum == pytest.approx(1 - 0.8)  # Keras momentum=0.8
     assert a.batch_norm and a.n_classes == 2 and a.label_encoding == "scalar"
     t = TrainingConfig.paper()
-    assert t.fake_labels == "batch"
+    assert (t.batch_size, t.fake_labels, t.fake_mode) == (1024, "batch", "eval")
+    assert (t.discriminator_update, t.discriminator_rows) == ("split", "half-resampled")
+    assert (t.generator_batch, t.selection) == ("fresh", "incidence")
     assert (t.epochs, t.learning_rate, t.beta1, t.beta2) == (1000, 2e-4, 0.5, 0.999)
     assert (t.eval_every, t.n_eval, t.failure_accuracy, t.failure_window) == (10, 300, 0.9, 200)
     assert t.test_fraction == 0.1 and t.device == "auto"
+    assert TrainingConfig.paper(epochs=3).epochs == 3
 
 
 def test_frozen() -> None:
@@ -58,6 +63,9 @@ def test_unknown_keys_are_named() -> None:
         (TrainingConfig, {"batch_size": 1}),
         (TrainingConfig, {"learning_rate": -1.0}),
         (TrainingConfig, {"fake_labels": "random"}),
+        (TrainingConfig, {"fake_mode": "inference"}),
+        (TrainingConfig, {"selection": "kl"}),
+        (TrainingConfig, {"width_band": (1.1, 0.9)}),
         (TrainingConfig, {"test_fraction": 1.0}),
         (ArchitectureConfig, {"label_encoding": "embedding"}),
         (ArchitectureConfig, {"generator_dropout": 1.0}),

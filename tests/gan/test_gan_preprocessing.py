@@ -7,9 +7,11 @@ import pytest
 
 from rekindle.gan import (
     CLASS_NAMES,
+    GlobalLogMinMaxScaler,
     LogMinMaxScaler,
     class_index,
     encode_labels,
+    scaler_from_dict,
     train_test_split_indices,
 )
 
@@ -88,3 +90,25 @@ def test_labels() -> None:
         class_index("maybe")
     with pytest.raises(ValueError):
         class_index(2)
+
+
+def test_global_ln_minmax_scaler_is_the_reference_scaling() -> None:
+    """Natural log, ONE min and max over the whole matrix (not per feature)."""
+    rng = np.random.default_rng(3)
+    km = np.exp(rng.normal([0.0, 3.0, -2.0], [0.5, 1.0, 0.2], (500, 3)))
+    scaler = GlobalLogMinMaxScaler().fit(km)
+    logk = np.log(km)
+    lo, hi = logk.min(), logk.max()
+    assert (scaler.ln_min, scaler.ln_max) == (lo, hi)
+    y = scaler.transform(km)
+    np.testing.assert_allclose(y, 2 * (logk - lo) / (hi - lo) - 1, rtol=1e-12, atol=1e-12)
+    assert y.min() == pytest.approx(-1) and y.max() == pytest.approx(1)
+    # every feature keeps its own position and width: only feature 1 or 2 reaches ±1
+    assert y[:, 0].min() > -1 + 0.1 and y[:, 0].max() < 1 - 0.1
+    np.testing.assert_allclose(np.std(y, axis=0) / np.std(logk, axis=0), 2 / (hi - lo))
+    np.testing.assert_allclose(scaler.inverse_transform(y), km, rtol=1e-12)
+    again = scaler_from_dict(scaler.to_dict())
+    assert isinstance(again, GlobalLogMinMaxScaler)
+    np.testing.assert_array_equal(again.transform(km), y)
+    with pytest.raises(ValueError, match="features"):
+        scaler.transform(km[:, :2])

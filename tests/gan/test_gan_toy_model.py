@@ -24,8 +24,8 @@ def test_toy_gan_beats_the_oracle_incidence():
         scaler=SaturationScaler(km_reference_concentrations(model, phys)),
         architecture=ArchitectureConfig(label_encoding="onehot"),
     )
-    cfg = TrainingConfig(epochs=12, eval_every=2, n_eval=1000, num_threads=1, fake_labels="uniform")
-    gan.train(labeller, cfg)
+    cfg = TrainingConfig(epochs=24, eval_every=4, learning_rate=1e-3, num_threads=1)
+    result = gan.train(labeller, cfg)
     lam_rel = labeller(gan.generate(4000, "relevant", seed=1))
     lam_not = labeller(gan.generate(4000, "not_relevant", seed=2))
     inc_rel, inc_not = np.mean(lam_rel < -9), np.mean(lam_not < -9)
@@ -34,3 +34,6 @@ def test_toy_gan_beats_the_oracle_incidence():
     # "not relevant" lowers it: the label conditions the generated distribution
     assert inc_rel > data + 0.15, (inc_rel, data)
     assert inc_not < inc_rel - 0.08, (inc_not, inc_rel)
+    # ... and the kept generator is as wide as the relevant data (the default selection rule)
+    kept = next(m for m in result.metrics if m["epoch"] == result.best_epoch)
+    assert 0.9 <= kept["spread_ratio"] <= 1.1 and 0.9 <= kept["iqr_ratio"] <= 1.1, kept

@@ -47,16 +47,37 @@ def train(
     eval_every: Annotated[int, typer.Option(help="Epochs between evaluations.")] = _PLAN.eval_every,
     n_eval: Annotated[int, typer.Option(help="Models generated per evaluation.")] = _PLAN.n_eval,
     scaling: Annotated[
-        str, typer.Option(help="Feature map: saturation (2σ−1) or log-minmax (paper).")
+        str,
+        typer.Option(
+            help="Feature map: saturation (2σ−1), ln-global-minmax (the authors' code: ln, one "
+            "min/max over the whole matrix) or log10-minmax (min/max per feature)."
+        ),
     ] = _PLAN.scaling,
+    recipe: Annotated[
+        str,
+        typer.Option(
+            help="Training step and networks: default, or paper (the authors' code: two "
+            "discriminator updates on half a batch drawn with replacement + eval-mode fakes, "
+            "generator on a fresh batch, scalar label, D dropout 0.4, BN momentum 0.2, the "
+            "highest incidence kept); sizes stay the options'."
+        ),
+    ] = _PLAN.recipe,
     label_encoding: Annotated[
-        str, typer.Option(help="Class label fed to the networks: onehot or scalar (±1).")
+        str | None,
+        typer.Option(help="Class label fed to the networks: onehot or scalar (±1) [the recipe's]."),
     ] = _PLAN.label_encoding,
+    selection: Annotated[
+        str | None,
+        typer.Option(
+            help="Kept generator: width-band (the highest incidence with spread and IQR ratio "
+            "of ln K_M in 0.9–1.1) or incidence (the paper's rule) [the recipe's]."
+        ),
+    ] = _PLAN.selection,
     min_spread_ratio: Annotated[
         float,
         typer.Option(
-            help="Keep the best generator among those whose spread ratio (std of generated "
-            "ln K_M / std of the data's, median) reaches this; 0: highest incidence (paper)."
+            help="With --selection incidence: keep the best generator among those whose "
+            "spread ratio (std of generated ln K_M / std of the data's, median) reaches this."
         ),
     ] = _PLAN.min_spread_ratio,
     allow_non_steady: AllowNonSteadyOpt = False,
@@ -97,7 +118,9 @@ def train(
             eval_every=eval_every,
             n_eval=n_eval,
             scaling=scaling,
+            recipe=recipe,
             label_encoding=label_encoding,
+            selection=selection,
             min_spread_ratio=min_spread_ratio,
         )
         ds, system, phys, _ = _checked_dataset(data, allow_non_steady)
@@ -107,8 +130,9 @@ def train(
         curves = plot_training(output, trained)
         best = trained.best.result
         console.print(
-            f"wrote {output / 'generator.pt'}: best incidence {best.best_incidence:.4f} "
-            f"(repeat {trained.best_repeat}, spread ratio {best.best_spread_ratio:.2f}), "
+            f"wrote {output / 'generator.pt'}: kept incidence {best.best_incidence:.4f} "
+            f"(repeat {trained.best_repeat}, spread ratio {best.best_spread_ratio:.2f}, "
+            f"IQR ratio {best.best_iqr_ratio:.2f}), "
             f"KL(train) {curves.kl_train_first:.3f} → {curves.kl_train_last:.3f}, "
             f"Spearman ρ(incidence, KL) = {curves.spearman_incidence_kl:.3f}"
         )

@@ -49,8 +49,10 @@ _EXPORTS = {
         "CLASS_NAMES",
         "NOT_RELEVANT",
         "RELEVANT",
+        "GlobalLogMinMaxScaler",
         "LogMinMaxScaler",
         "SaturationScaler",
+        "SCALINGS",
         "class_index",
         "encode_labels",
         "scaler_from_dict",
@@ -61,8 +63,8 @@ _EXPORTS = {
         "GANTrainer",
         "Labeller",
         "TrainingResult",
-        "measure_throughput",
     ),
+    "throughput": ("measure_throughput",),
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 

@@ -39,12 +39,14 @@ import csv
 import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from scipy import stats
 
 __all__ = [
+    "WidthReference",
     "gaussian_kl",
     "kl_divergence",
     "kl_divergence_per_feature",
@@ -52,6 +54,7 @@ __all__ = [
     "spearman",
     "spread_ratio",
     "spread_ratios",
+    "width_ratios",
     "write_metrics_csv",
 ]
 
@@ -297,3 +300,54 @@ def spread_ratio(km: np.ndarray, reference_log_std: np.ndarray | None) -> float:
     ratios = spread_ratios(km, reference_log_std)
     ratios = ratios[np.isfinite(ratios)]
     return float(np.median(ratios)) if ratios.size else math.nan
+
+
+@dataclass(frozen=True)
+class WidthReference:
+    """Per-feature width of ln K_M of a reference population (the relevant training rows).
+
+    Attributes
+    ----------
+    log_std, log_iqr : numpy.ndarray, shape (d,)
+        Standard deviation and interquartile range of ln K_M per feature.
+    """
+
+    log_std: np.ndarray
+    log_iqr: np.ndarray
+
+    @classmethod
+    def of(cls, km: np.ndarray) -> WidthReference | None:
+        """The width of ``km`` (n, d), positive; None with fewer than 2 rows."""
+        if km.shape[0] < 2:
+            return None
+        logk = np.log(km)
+        q75, q25 = np.percentile(logk, [75, 25], axis=0)
+        return cls(np.std(logk, axis=0), q75 - q25)
+
+
+def width_ratios(km: np.ndarray, reference: WidthReference | None) -> tuple[float, float]:
+    """Spread and IQR ratio of generated K_M against a reference (the width of a generator).
+
+    Parameters
+    ----------
+    km : numpy.ndarray, shape (n, d)
+        Generated K_M (positive).
+    reference : WidthReference or None
+        Width of the relevant training rows.
+
+    Returns
+    -------
+    spread_ratio, iqr_ratio : float
+        Medians over the features (with a non-zero reference width) of
+        std(ln K_M generated) / std(ln K_M reference) and of the same ratio of
+        interquartile ranges: 1 = as wide as the data, → 0 = collapsed. NaN
+        without a reference or with n < 2.
+    """
+    if reference is None or km.shape[0] < 2:
+        return math.nan, math.nan
+    spread = spread_ratio(km, reference.log_std)
+    ref = reference.log_iqr
+    q75, q25 = np.percentile(np.log(km), [75, 25], axis=0)
+    ok = ref > 0
+    iqr = float(np.median((q75 - q25)[ok] / ref[ok])) if np.any(ok) else math.nan
+    return spread, iqr

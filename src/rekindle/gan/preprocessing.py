@@ -27,6 +27,8 @@ __all__ = [
     "CLASS_NAMES",
     "NOT_RELEVANT",
     "RELEVANT",
+    "SCALINGS",
+    "GlobalLogMinMaxScaler",
     "LogMinMaxScaler",
     "class_index",
     "encode_labels",
@@ -140,7 +142,11 @@ def train_test_split_indices(
 
 
 class LogMinMaxScaler:
-    """log10 transform followed by per-feature min-max scaling to [-1, 1].
+    """log10 transform followed by *per-feature* min-max scaling to [-1, 1].
+
+    Not the authors' scaling (that is :class:`GlobalLogMinMaxScaler`: natural log and
+    one min/max over the whole training matrix); kept as an option
+    (``scaling="log10-minmax"``).
 
     ``transform(x) = (log10(x) - center) / half_range`` with
     ``center = (max + min) / 2`` and ``half_range = (max - min) / 2`` of the
@@ -393,12 +399,117 @@ class SaturationScaler:
             raise ValueError(f"malformed scaler data: {exc}") from exc
 
 
-Scaler = LogMinMaxScaler | SaturationScaler
+class GlobalLogMinMaxScaler:
+    """Natural log, then ONE min-max over the whole training matrix to [-1, 1].
+
+    ``transform(K) = 2 (ln K - m) / (M - m) - 1`` with ``m``, ``M`` the smallest
+    and largest ln K_M of all features of the fitted rows together: the scaling of
+    the authors' code (EPFL-LCSB/rekindle, ``N1-rekindle-data-preprocessing.py``
+    takes ``np.log`` of the K_M, ``helper.scale_range`` one ``np.min``/``np.max``
+    of the whole matrix). Every feature keeps its relative position and width.
+
+    Attributes
+    ----------
+    ln_min, ln_max : float or None
+        Global min and max of ln of the fitted data (ln of its physical unit).
+    n_features : int
+        Width ``d`` of the fitted data.
+    """
+
+    kind = "ln-global-minmax"
+
+    def __init__(self) -> None:
+        self.ln_min: float | None = None
+        self.ln_max: float | None = None
+        self._d: int | None = None
+
+    @property
+    def is_fitted(self) -> bool:
+        """Whether :meth:`fit` (or :meth:`from_dict`) has been called."""
+        return self.ln_min is not None
+
+    @property
+    def n_features(self) -> int:
+        """Number of features ``d`` of the fitted data."""
+        if self._d is None:
+            raise RuntimeError("GlobalLogMinMaxScaler is not fitted; call fit() first")
+        return self._d
+
+    def _range(self) -> tuple[float, float]:
+        if self.ln_min is None or self.ln_max is None:
+            raise RuntimeError("GlobalLogMinMaxScaler is not fitted; call fit() first")
+        half = 0.5 * (self.ln_max - self.ln_min)
+        return 0.5 * (self.ln_max + self.ln_min), half if half > 0 else 1.0
+
+    def fit(self, x: np.ndarray) -> GlobalLogMinMaxScaler:
+        """Learn the global min and max of ln ``x`` (n, d), positive."""
+        arr = LogMinMaxScaler._as_positive_2d(x, "x")
+        if arr.shape[0] == 0:
+            raise ValueError("cannot fit on zero rows")
+        logx = np.log(arr)
+        self.ln_min, self.ln_max, self._d = float(logx.min()), float(logx.max()), arr.shape[1]
+        return self
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        """K (n, d) → scaled (n, d); the fitted data span [-1, 1] together."""
+        arr = LogMinMaxScaler._as_positive_2d(x, "x")
+        if arr.shape[1] != self.n_features:
+            raise ValueError(f"expected {self.n_features} features (as fitted), got {arr.shape[1]}")
+        center, half = self._range()
+        return (np.log(arr) - center) / half
+
+    def fit_transform(self, x: np.ndarray) -> np.ndarray:
+        """:meth:`fit` then :meth:`transform`."""
+        return self.fit(x).transform(x)
+
+    def inverse_transform(self, y: np.ndarray, clip: bool = False) -> np.ndarray:
+        """Scaled (n, d) → K (n, d) in the fitted unit; ``clip`` to [-1, 1] first."""
+        arr = np.asarray(y, dtype=np.float64)
+        if arr.ndim != 2 or arr.shape[1] != self.n_features:
+            raise ValueError(f"y must have shape (n, {self.n_features}), got {arr.shape}")
+        if clip:
+            arr = np.clip(arr, -1.0, 1.0)
+        center, half = self._range()
+        return np.exp(arr * half + center)
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"kind": "ln-global-minmax", "ln_min": m, "ln_max": M, "n_features": d}``."""
+        self._range()
+        return {
+            "kind": self.kind,
+            "ln_min": self.ln_min,
+            "ln_max": self.ln_max,
+            "n_features": self.n_features,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> GlobalLogMinMaxScaler:
+        """Rebuild from :meth:`to_dict` output (``ValueError`` if malformed)."""
+        if not isinstance(data, Mapping) or data.get("kind") != cls.kind:
+            raise ValueError(f"scaler kind must be {cls.kind!r}")
+        try:
+            lo, hi, d = float(data["ln_min"]), float(data["ln_max"]), int(data["n_features"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"malformed scaler data: {exc}") from exc
+        if not (np.isfinite(lo) and np.isfinite(hi) and hi >= lo and d > 0):
+            raise ValueError("scaler bounds must be finite with ln_max >= ln_min, n_features > 0")
+        scaler = cls()
+        scaler.ln_min, scaler.ln_max, scaler._d = lo, hi, d
+        return scaler
+
+
+Scaler = LogMinMaxScaler | SaturationScaler | GlobalLogMinMaxScaler
+#: Names of the feature maps (``scaling`` settings) -> scaler kinds.
+SCALINGS = ("saturation", "ln-global-minmax", "log10-minmax")
 
 
 def scaler_from_dict(data: Mapping[str, Any]) -> Scaler:
-    """Rebuild either scaler from its ``to_dict`` output, by ``kind``."""
-    kinds = {LogMinMaxScaler.kind: LogMinMaxScaler, SaturationScaler.kind: SaturationScaler}
+    """Rebuild any scaler from its ``to_dict`` output, by ``kind``."""
+    kinds: dict[str, Any] = {
+        LogMinMaxScaler.kind: LogMinMaxScaler,
+        SaturationScaler.kind: SaturationScaler,
+        GlobalLogMinMaxScaler.kind: GlobalLogMinMaxScaler,
+    }
     kind = data.get("kind") if isinstance(data, Mapping) else None
     if kind not in kinds:
         raise ValueError(f"unknown scaler kind {kind!r} (known: {', '.join(kinds)})")

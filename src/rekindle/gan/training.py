@@ -1,32 +1,43 @@
 """Training plan of the REKINDLE conditional GAN.
 
-One *step* per minibatch, as in the paper's "GAN training" section:
+One *step* per minibatch (the choices are fields of :class:`TrainingConfig`;
+``TrainingConfig.paper()`` selects the step of the authors' code):
 
-1. **Discriminator step** (generator frozen): a minibatch of real scaled
-   parameter sets with their class labels and an equally large batch of
-   generated sets (noise ~ N(0, I), labels = the real batch's labels by default)
-   are scored in one forward pass; the loss is binary cross-entropy with
-   logits, real target 1 (or ``1 - label_smoothing``), fake target 0, averaged
-   over both halves; one Adam update of the discriminator.
-2. **Generator step** (discriminator frozen): the same generated batch is scored
-   by the updated discriminator; the non-saturating loss
-   ``BCE(D(G(z, y), y), 1)``; one Adam update of the generator.
+1. **Discriminator update(s)** (generator frozen): real scaled parameter sets
+   with their class labels -- the minibatch (``discriminator_rows="batch"``) or
+   half a batch drawn from it with replacement (``"half-resampled"``) -- and as
+   many generated sets (noise ~ N(0, I); labels drawn uniformly or the real
+   rows', ``fake_labels``). The fakes are made in **eval mode** under
+   ``no_grad`` (``fake_mode="eval"``: dropout off, BatchNorm running
+   statistics), the mode in which models are generated, so that the
+   discriminator judges what will be generated; ``"train"`` makes them in
+   training mode. Binary cross-entropy with logits, real target 1 (or
+   ``1 - label_smoothing``), fake target 0; one Adam update on both
+   (``discriminator_update="joint"``) or one on the real rows, then one on the
+   fakes (``"split"``).
+2. **Generator update** (discriminator frozen, dropout active in both networks
+   as in Keras' ``train_on_batch``): the non-saturating loss
+   ``BCE(D(G(z, y), y), 1)`` on the discriminator's noise and labels again,
+   through a training-mode forward pass (``generator_batch="shared"``), or on a
+   fresh batch of the minibatch's size with uniformly drawn labels
+   (``"fresh"``); one Adam update of the generator.
 
 The data live on the training device as tensors; each epoch draws one random
 permutation of the training rows and slices it into minibatches (a trailing
 batch of a single row is skipped for that epoch because batch normalisation
-needs two samples; a larger trailing batch is used). Dropout is active in both
-networks during both steps (training mode), as in Keras' ``train_on_batch``.
-The epoch's *discriminator accuracy* is the fraction of correctly classified
-rows (logit > 0 for real, <= 0 for fake) among all real and fake rows of the
-epoch's discriminator steps, scored before each update (dropout active), and
+needs two samples; a larger trailing batch is used; the authors' code shuffles
+once, before training). The epoch's *discriminator accuracy* is the fraction
+of correctly classified rows (logit > 0 for real, <= 0 for fake) among all
+rows the discriminator judged, scored before each update (dropout active), and
 its *losses* are the row-weighted means of the per-step losses.
 
 Every ``eval_every`` epochs (and at the last epoch) the generator, in eval mode,
 generates ``n_eval`` models of the *relevant* class, the scaler maps them back
 to K_M, and the injected *labeller* returns the largest real part of the
 Jacobian eigenvalues (1/h); ``incidence`` is the fraction below the threshold
-(default -9 1/h). The state of the generator with the highest incidence is kept.
+(default -9 1/h). The width of the generated ln K_M against the relevant
+training rows (spread and IQR ratio) is recorded too; the rule of
+:mod:`rekindle.gan.selection` decides which evaluation's generator is kept.
 
 The loop (:meth:`GANTrainer.fit`) runs named phases over a
 :class:`~rekindle.gan.checkpoint.TrainingState`: train an epoch, evaluate, keep
@@ -73,10 +84,10 @@ from .checkpoint import (
     restore_modules,
     write_checkpoint,
 )
-from .config import ArchitectureConfig, TrainingConfig
+from .config import TrainingConfig
 from .modules import Discriminator, Generator
-from .monitoring import kl_divergence, spread_ratio, write_metrics_csv
-from .preprocessing import RELEVANT, LogMinMaxScaler, Scaler
+from .monitoring import WidthReference, kl_divergence, width_ratios, write_metrics_csv
+from .preprocessing import RELEVANT, Scaler
 from .selection import is_better
 
 __all__ = [
@@ -89,7 +100,6 @@ __all__ = [
     "TrainingResult",
     "TrainingState",
     "atomic_torch_save",
-    "measure_throughput",
     "resolve_device",
 ]
 
@@ -156,9 +166,10 @@ class TrainingResult:
         (fraction of the ``n_eval`` generated relevant-class models that the
         labeller finds relevant; NaN without labeller), ``kl_train`` and
         ``kl_test`` (KL(generated || relevant training / test rows), scaled
-        log space, nats; NaN without test data), ``spread_ratio`` (median over
-        the K_M of std(ln K_M generated) / std(ln K_M relevant training rows))
-        and ``seconds`` (cumulative wall-clock time of training steps and
+        log space, nats; NaN without test data), the width ``spread_ratio`` and
+        ``iqr_ratio`` (medians over the K_M of std(ln K_M generated) / std(ln K_M
+        relevant training rows), and the same of interquartile ranges) and
+        ``seconds`` (cumulative wall-clock time of training steps and
         evaluations, s, summed over resumed sessions).
     history : list of dict
         One record per epoch: ``epoch``, ``d_loss``, ``g_loss``, ``d_accuracy``,
@@ -202,12 +213,19 @@ class TrainingResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def best_evaluation(self) -> dict[str, float] | None:
+        """The metrics record at ``best_epoch`` (None if that epoch was not evaluated)."""
+        return next((m for m in self.metrics if m["epoch"] == self.best_epoch), None)
+
+    @property
     def best_spread_ratio(self) -> float:
         """Spread ratio of the evaluation at ``best_epoch`` (NaN if not evaluated)."""
-        for m in self.metrics:
-            if m["epoch"] == self.best_epoch:
-                return float(m.get("spread_ratio", math.nan))
-        return math.nan
+        return float((self.best_evaluation or {}).get("spread_ratio", math.nan))
+
+    @property
+    def best_iqr_ratio(self) -> float:
+        """IQR ratio of the evaluation at ``best_epoch`` (NaN if not evaluated)."""
+        return float((self.best_evaluation or {}).get("iqr_ratio", math.nan))
 
     def summary(self) -> dict[str, Any]:
         """Small JSON-like summary (stored in the generator artefact)."""
@@ -215,6 +233,7 @@ class TrainingResult:
             "best_epoch": int(self.best_epoch),
             "best_incidence": float(self.best_incidence),
             "best_spread_ratio": self.best_spread_ratio,
+            "best_iqr_ratio": self.best_iqr_ratio,
             "failed": bool(self.failed),
             "failure_epoch": None if self.failure_epoch is None else int(self.failure_epoch),
             "epochs_completed": int(self.epochs_completed),
@@ -228,7 +247,7 @@ class _References:
 
     train: np.ndarray  # scaled relevant training rows (m, d)
     test: np.ndarray | None  # scaled relevant test rows (k, d)
-    log_std: np.ndarray | None  # std(ln K_M) per feature of the relevant training rows (d,)
+    width: WidthReference | None  # width of ln K_M of the relevant training rows
 
 
 @dataclass
@@ -317,11 +336,7 @@ class GANTrainer:
         self.d_opt = _adam(list(self.discriminator.parameters()), cfg)
         self._sampler = torch.Generator(device=dev)
         self._d_params = list(self.discriminator.parameters())
-        bs = min(cfg.batch_size, x.shape[0])
-        self._bs = bs
-        real = torch.full((bs,), 1.0 - cfg.label_smoothing, device=dev)
-        self._d_target = torch.cat([real, torch.zeros(bs, device=dev)])
-        self._ones = torch.ones(bs, device=dev)
+        self._bs = min(cfg.batch_size, x.shape[0])
 
     def _seed_fresh(self) -> None:
         seed = self.config.seed
@@ -331,13 +346,9 @@ class GANTrainer:
 
     def _references(self, ref_train: np.ndarray, ref_test: np.ndarray | None) -> _References:
         train = np.asarray(ref_train, dtype=np.float64)
-        log_std = (
-            np.std(np.log(self.scaler.inverse_transform(train)), axis=0)
-            if train.shape[0] >= 2
-            else None
-        )
+        width = WidthReference.of(self.scaler.inverse_transform(train)) if len(train) else None
         test = None if ref_test is None else np.asarray(ref_test, dtype=np.float64)
-        return _References(train, test, log_std)
+        return _References(train, test, width)
 
     @property
     def _modules(self) -> dict[str, Any]:
@@ -372,63 +383,124 @@ class GANTrainer:
 
     # ------------------------------------------------------------------ phase: train epoch
     def train_epoch(self) -> tuple[float, float, float, int]:
-        """One pass over the training data. Returns (d_loss, g_loss, d_acc, n_rows)."""
-        cfg = self.config
-        G, D = self.generator, self.discriminator
-        dev = self.device
+        """One pass over the training data. Returns (d_loss, g_loss, d_acc, n_rows).
+
+        The rows are visited in a fresh random permutation, in minibatches of
+        ``batch_size`` (a trailing single row is skipped: batch normalisation
+        needs two); :meth:`_step` runs the configured step on each. The
+        accuracy is the fraction of rows the discriminator classified right
+        (before its update) among all rows it judged; the losses are means
+        weighted by the minibatch size.
+        """
         n = self._x.shape[0]
         bs = self._bs
-        n_classes = G.config.n_classes
-        latent = G.config.latent_dim
-        perm = torch.randperm(n, generator=self._sampler, device=dev)
+        perm = torch.randperm(n, generator=self._sampler, device=self.device)
         starts = list(range(0, n, bs))
         if n - starts[-1] < 2:  # a single trailing row cannot be batch-normalised
             starts.pop()
-        acc = torch.zeros(3, device=dev, dtype=torch.float64)
+        acc = torch.zeros(4, device=self.device, dtype=torch.float64)
         seen = 0
         for s in starts:
             idx = perm[s : s + bs]
             b = int(idx.shape[0])
-            real = self._x[idx]
-            labels = self._y[idx]
-            z = torch.randn(b, latent, generator=self._sampler, device=dev)
-            if cfg.fake_labels == "uniform":
-                fake_labels = torch.randint(n_classes, (b,), generator=self._sampler, device=dev)
-            else:
-                fake_labels = labels
-            fake = G(z, fake_labels)
-
-            # -- discriminator step (generator output detached = generator frozen)
-            logits = D(torch.cat([real, fake.detach()]), torch.cat([labels, fake_labels]))
-            target = (
-                self._d_target
-                if b == bs
-                else torch.cat([self._d_target[:b], self._d_target[bs : bs + b]])
-            )
-            d_loss = F.binary_cross_entropy_with_logits(logits, target)
-            self.d_opt.zero_grad(set_to_none=True)
-            d_loss.backward()
-            self.d_opt.step()
-
-            # -- generator step (discriminator frozen: no weight gradients)
-            for p in self._d_params:
-                p.requires_grad_(False)
-            g_logits = D(fake, fake_labels)
-            g_loss = F.binary_cross_entropy_with_logits(g_logits, self._ones[:b])
-            self.g_opt.zero_grad(set_to_none=True)
-            g_loss.backward()
-            self.g_opt.step()
-            for p in self._d_params:
-                p.requires_grad_(True)
-
-            with torch.no_grad():
-                correct = (logits[:b] > 0).sum() + (logits[b:] <= 0).sum()
-                acc += torch.stack(
-                    [d_loss.detach().double() * b, g_loss.detach().double() * b, correct.double()]
-                )
+            d_loss, g_loss, correct, judged = self._step(self._x[idx], self._y[idx])
+            acc += torch.stack([d_loss * b, g_loss * b, correct, judged])
             seen += b
-        d_sum, g_sum, n_correct = acc.tolist()
-        return d_sum / seen, g_sum / seen, n_correct / (2 * seen), seen
+        d_sum, g_sum, n_correct, n_judged = acc.tolist()
+        return d_sum / seen, g_sum / seen, n_correct / n_judged, seen
+
+    def _step(
+        self, real: torch.Tensor, labels: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One training step on a minibatch: discriminator update(s), then the generator's.
+
+        Returns the discriminator and generator losses, the number of rows the
+        discriminator classified right and the number it judged (float64 tensors).
+        """
+        cfg = self.config
+        G = self.generator
+        dev = self.device
+        b = real.shape[0]
+        if cfg.discriminator_rows == "half-resampled":
+            pick = torch.randint(b, (max(b // 2, 2),), generator=self._sampler, device=dev)
+            real, labels = real[pick], labels[pick]
+        n = real.shape[0]
+        z = torch.randn(n, G.config.latent_dim, generator=self._sampler, device=dev)
+        fake_labels = labels if cfg.fake_labels == "batch" else self._uniform_labels(n)
+        if cfg.fake_mode == "eval":
+            with torch.no_grad():
+                G.eval()
+                judged_fake = G(z, fake_labels)
+                G.train()
+            shared = G(z, fake_labels) if cfg.generator_batch == "shared" else None
+        else:
+            shared = G(z, fake_labels)
+            judged_fake = shared.detach()
+        d_loss, correct = self._discriminator_update(real, labels, judged_fake, fake_labels)
+        if shared is None:  # a fresh batch for the generator step, labels uniform
+            g_labels = self._uniform_labels(b)
+            z = torch.randn(b, G.config.latent_dim, generator=self._sampler, device=dev)
+            shared, fake_labels = G(z, g_labels), g_labels
+        g_loss = self._generator_update(shared, fake_labels)
+        judged = torch.tensor(2.0 * n, dtype=torch.float64, device=dev)
+        return d_loss.detach().double(), g_loss.detach().double(), correct.double(), judged
+
+    def _uniform_labels(self, n: int) -> torch.Tensor:
+        return torch.randint(
+            self.generator.config.n_classes, (n,), generator=self._sampler, device=self.device
+        )
+
+    def _discriminator_update(
+        self,
+        real: torch.Tensor,
+        labels: torch.Tensor,
+        fake: torch.Tensor,
+        fake_labels: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Update the discriminator on real (target 1 - smoothing) and fake (0) rows.
+
+        ``"joint"``: one update on both; ``"split"``: one on the real rows, then
+        one on the fakes, the loss their mean. Returns (loss, rows right).
+        """
+        D, opt = self.discriminator, self.d_opt
+        n = real.shape[0]
+        real_target = torch.full((n,), 1.0 - self.config.label_smoothing, device=self.device)
+        fake_target = torch.zeros(fake.shape[0], device=self.device)
+        if self.config.discriminator_update == "joint":
+            logits = D(torch.cat([real, fake]), torch.cat([labels, fake_labels]))
+            loss = F.binary_cross_entropy_with_logits(logits, torch.cat([real_target, fake_target]))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            real_logits, fake_logits = logits[:n], logits[n:]
+        else:
+            losses, scored = [], []
+            for x, y, target in ((real, labels, real_target), (fake, fake_labels, fake_target)):
+                logits = D(x, y)
+                part = F.binary_cross_entropy_with_logits(logits, target)
+                opt.zero_grad(set_to_none=True)
+                part.backward()
+                opt.step()
+                losses.append(part.detach())
+                scored.append(logits)
+            loss = 0.5 * (losses[0] + losses[1])
+            real_logits, fake_logits = scored
+        with torch.no_grad():
+            correct = (real_logits > 0).sum() + (fake_logits <= 0).sum()
+        return loss, correct
+
+    def _generator_update(self, fake: torch.Tensor, fake_labels: torch.Tensor) -> torch.Tensor:
+        """Non-saturating generator update through the frozen discriminator."""
+        for p in self._d_params:
+            p.requires_grad_(False)
+        logits = self.discriminator(fake, fake_labels)
+        loss = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
+        self.g_opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.g_opt.step()
+        for p in self._d_params:
+            p.requires_grad_(True)
+        return loss
 
     def _record_epoch(self, state: TrainingState, session: _Session) -> dict[str, float]:
         """Train one epoch and append its record to the history."""
@@ -463,7 +535,8 @@ class GANTrainer:
     def evaluate(self, epoch: int, refs: _References) -> dict[str, float]:
         """Generate ``n_eval`` relevant-class models in eval mode and score them.
 
-        Returns ``incidence``, ``kl_train``, ``kl_test`` and ``spread_ratio``.
+        Returns ``incidence``, ``kl_train``, ``kl_test`` and the width,
+        ``spread_ratio`` and ``iqr_ratio`` (:func:`~rekindle.gan.monitoring.width_ratios`).
         """
         cfg = self.config
         G = self.generator
@@ -478,7 +551,7 @@ class GANTrainer:
             G.train()
         incidence = math.nan
         km = self.scaler.inverse_transform(xs)
-        spread = spread_ratio(km, refs.log_std)
+        spread, iqr = width_ratios(km, refs.width)
         if self.labeller is not None:
             eig = np.asarray(self.labeller(km), dtype=np.float64).reshape(-1)
             if eig.shape[0] != cfg.n_eval:
@@ -498,6 +571,7 @@ class GANTrainer:
             "kl_train": kl_train,
             "kl_test": kl_test,
             "spread_ratio": spread,
+            "iqr_ratio": iqr,
         }
 
     def _record_evaluation(
@@ -522,6 +596,7 @@ class GANTrainer:
                     "incidence": state.best_incidence,
                     "kl_train": state.best_kl,
                     "spread_ratio": math.nan,
+                    "iqr_ratio": math.nan,
                 }
         if not is_better(
             evaluation, incumbent, self.config, by_incidence=self.labeller is not None
@@ -663,66 +738,3 @@ class GANTrainer:
             samples_per_second=session.rows / session.seconds if session.seconds > 0 else math.nan,
             output_dir=out,
         )
-
-
-def measure_throughput(
-    n_features: int = 259,
-    batch_sizes: tuple[int, ...] = (64, 128, 256, 512),
-    n_samples: int = 16384,
-    epochs: int = 2,
-    num_threads: int | None = None,
-    architecture: ArchitectureConfig | None = None,
-    device: str = "cpu",
-    seed: int = 0,
-) -> dict[int, float]:
-    """Training throughput (real rows per second) for several batch sizes.
-
-    Random data of the requested width are trained for one warm-up epoch and
-    then ``epochs`` timed epochs per batch size (evaluation excluded).
-
-    Parameters
-    ----------
-    n_features : int
-        Parameters per model (259 in the paper).
-    batch_sizes : tuple of int
-        Batch sizes to time.
-    n_samples : int
-        Rows of the synthetic training set.
-    epochs : int
-        Timed epochs per batch size.
-    num_threads : int, optional
-        ``torch.set_num_threads`` during the measurement.
-    architecture : ArchitectureConfig, optional
-        Network architecture (defaults of :class:`ArchitectureConfig`).
-    device : str
-        Training device.
-    seed : int
-        Seed of data and networks.
-
-    Returns
-    -------
-    dict
-        batch size -> rows per second.
-    """
-    arch = architecture or ArchitectureConfig()
-    rng = np.random.default_rng(seed)
-    x = rng.uniform(-1, 1, (n_samples, n_features))
-    y = rng.integers(0, arch.n_classes, n_samples)
-    scaler = LogMinMaxScaler().fit(np.ones((2, n_features)) * [[1.0], [10.0]])
-    result: dict[int, float] = {}
-    with _num_threads(num_threads):
-        for bs in batch_sizes:
-            torch.manual_seed(seed)
-            trainer = GANTrainer(
-                Generator(n_features, arch),
-                Discriminator(n_features, arch),
-                scaler,
-                TrainingConfig(batch_size=bs, device=device, seed=seed),
-            )
-            trainer._setup(x, y)
-            trainer._seed_fresh()
-            trainer.train_epoch()
-            t0 = time.perf_counter()
-            rows = sum(trainer.train_epoch()[3] for _ in range(epochs))
-            result[bs] = rows / (time.perf_counter() - t0)
-    return result

@@ -137,7 +137,9 @@ def plot_training_curves(
     and mean ``kl_test`` (dashed). Panel b: mean ``incidence`` (black) with
     min-max band (green) and a triangle at each repeat's maximum incidence.
     Panel c, where the metrics hold a ``spread_ratio``: how wide the generated
-    distributions are relative to the data (1 = as wide; a collapse falls to 0).
+    distributions are relative to the data (1 = as wide; a collapse falls to 0):
+    the spread (std) ratio with its band over repeats and the IQR ratio, over the
+    0.9–1.1 band of the default selection rule.
 
     Parameters
     ----------
@@ -198,10 +200,14 @@ def plot_training_curves(
     if with_spread:
         ax_sp = axes[2]
         mean, lo, hi = _band(spread)
+        ax_sp.axhspan(0.9, 1.1, color="grey", alpha=0.15, lw=0, label="width band 0.9–1.1")
         ax_sp.fill_between(epochs, lo, hi, color="tab:blue", alpha=0.3, lw=0, label="min-max")
-        ax_sp.plot(epochs, mean, color="black", lw=1.6, label="mean spread ratio")
+        ax_sp.plot(epochs, mean, color="black", lw=1.6, label="mean spread ratio (std)")
+        _, iqr = _aligned(data, "iqr_ratio")
+        if np.any(np.isfinite(iqr)):
+            ax_sp.plot(epochs, _band(iqr)[0], color="tab:purple", lw=1.4, label="mean IQR ratio")
         ax_sp.axhline(1.0, color="grey", ls=":", lw=1, label="as wide as the data")
-        ax_sp.set_ylabel("std ln K_M generated / data\n(median over K_M)")
+        ax_sp.set_ylabel("width of ln K_M, generated / data\n(median over K_M)")
         ax_sp.legend(frameon=False, loc="best")
         ax_sp.set_title("c", loc="left", fontweight="bold")
     axes[-1].set_xlabel("epoch")
