@@ -65,7 +65,10 @@ def test_defaults_have_one_home() -> None:
     plan, run, gan = TrainingPlan(), RunConfig(), TrainingConfig()
     for name in ("epochs", "batch_size", "learning_rate", "eval_every", "n_eval"):
         assert getattr(plan, name) == getattr(run, name) == getattr(gan, name), name
-    assert plan.label_encoding == run.label_encoding == ArchitectureConfig().label_encoding
+    # label encoding, fake labels and selection: None = the recipe's (the GAN's defaults)
+    assert plan.label_encoding is run.label_encoding is None
+    assert plan.architecture() == ArchitectureConfig()
+    assert plan.training_config(0) == TrainingConfig(seed=0, split_seed=0)
     assert RunConfig.default("n_sets") == PROFILES["default"].n_sets
     assert PROFILES["smoke"].training_plan().epochs == PROFILES["smoke"].epochs
     with pytest.raises(ConfigError, match="no field"):
