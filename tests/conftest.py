@@ -140,3 +140,36 @@ def toy_sets(toy, toy_ref):
 
     p, _, rel = sample_parameters(toy, toy_ref, 40, seed=1)
     return p[rel]
+
+
+@pytest.fixture(scope="session")
+def smoke_run_files(tmp_path_factory):
+    """`rekindle run --profile smoke` on the E. coli model known only as files.
+
+    The model and fdp1 (and fdp4, for transfer) are copied under names rekindle does not
+    know (``my_network``; ``cond``, ``cond_b``), so every later stage has to use the model
+    the data carry (issue 8). Shared by the end-to-end tests: one smoke run per session.
+
+    Returns
+    -------
+    (folder with net.yaml, cond.yaml, cond_b.yaml; the run folder)
+    """
+    from dataclasses import replace
+
+    from typer.testing import CliRunner
+
+    from rekindle.cli import app
+    from rekindle.data import load_model, load_physiology
+    from rekindle.io.model_yaml import write_model, write_physiology
+
+    root = tmp_path_factory.mktemp("own_model")
+    model = replace(load_model("ecoli"), name="my_network")
+    write_model(model, root / "net.yaml")
+    for source, name in (("fdp1", "cond"), ("fdp4", "cond_b")):
+        phys = replace(load_physiology("ecoli", source), name=name)
+        write_physiology(phys, model.name, root / f"{name}.yaml")
+    run = root / "run"
+    args = ["run", "--model", str(root / "net.yaml"), "--physiology", str(root / "cond.yaml")]
+    res = CliRunner().invoke(app, [*args, "--profile", "smoke", "--output", str(run), "-q"])
+    assert res.exit_code == 0, res.output
+    return root, run

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from rekindle.errors import ModelError, UsageError
+from rekindle.errors import UsageError
 from rekindle.gan import KineticGAN
 from rekindle.io.dataset import DatasetWriter
+from rekindle.io.model_bundle import ModelBundle, generator_bundle
 from rekindle.kinetics.labelling import Labeller
 from rekindle.kinetics.system import KineticSystem
 from rekindle.progress import ProgressCallback
@@ -76,18 +77,18 @@ def generate_chunk(
 
 
 def labeller_for(gan: KineticGAN, *, executor: Executor | None = None, **kwargs) -> Labeller:
-    """The engine labeller at a generator's model and physiology (its metadata).
+    """The engine labeller at the model and physiology a generator carries.
 
     ``kwargs`` go to :class:`~rekindle.kinetics.labelling.Labeller` (``n_jobs``…).
     """
-    from rekindle.data import load_model, load_physiology
-
-    meta = gan.metadata
-    model = load_model(str(meta["model"]))
-    phys = load_physiology(str(meta["model"]), str(meta["physiology"]))
-    if list(model.km_names) != list(gan.feature_names):
-        raise ModelError(f"generator features do not match model {model.name!r}'s K_M names")
-    return Labeller(KineticSystem(model), phys, float(gan.threshold), executor=executor, **kwargs)
+    bundle = generator_bundle(gan)  # the model the generator carries
+    return Labeller(
+        KineticSystem(bundle.model),
+        bundle.physiology,
+        float(gan.threshold),
+        executor=executor,
+        **kwargs,
+    )
 
 
 def generate_dataset(
@@ -134,12 +135,12 @@ def generate_dataset(
     """
     labeller = labeller or labeller_for(gan, executor=executor)
     model, phys = labeller.system.model, labeller.physiology
+    bundle = ModelBundle(model, phys)  # recorded in the dataset
     validate = validate or only_valid
     want_relevant = cls == "relevant"
     max_chunks = max_chunks or max(10, int(100 * n / chunk_size) + 10)
     md = {
-        "model": model.name,
-        "physiology": phys.name,
+        **bundle.metadata(),
         "threshold": gan.threshold,
         "source": "generated",
         "class": cls,

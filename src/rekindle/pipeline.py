@@ -251,12 +251,12 @@ def run_pipeline(
 
 def _engine(cfg: RunConfig, executor: Executor | None) -> tuple[Labeller, Labeller]:
     """The run's labeller and the GAN monitor's (one thread: it labels small batches)."""
-    from rekindle.data import load_model, load_physiology
+    from rekindle.io.model_bundle import load_bundle
     from rekindle.kinetics import KineticSystem
     from rekindle.kinetics.labelling import Labeller
 
-    system = KineticSystem(load_model(cfg.model))
-    phys = load_physiology(cfg.model, cfg.physiology)
+    bundle = load_bundle(cfg.model, cfg.physiology)  # an embedded name or files
+    system, phys = KineticSystem(bundle.model), bundle.physiology
     labeller = Labeller(system, phys, cfg.threshold, executor=executor)
     return labeller, Labeller(system, phys, cfg.threshold, n_jobs=1)
 

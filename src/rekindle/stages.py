@@ -89,6 +89,7 @@ def sample_data(
 ) -> ParameterDataset:
     """ORACLE parameter sets, sampled and labelled into ``path`` (resumed; kept if done)."""
     from rekindle.io.dataset import read_dataset
+    from rekindle.io.model_bundle import ModelBundle, check_same_model
     from rekindle.sampling import sample_dataset
 
     path = Path(path)
@@ -105,7 +106,10 @@ def sample_data(
                 progress=update,
                 executor=executor,
             )
-    return read_dataset(path)
+    data = read_dataset(path)
+    # data kept from an earlier run must be of this model (a run folder holds one)
+    check_same_model(ModelBundle(system.model, physiology), data.bundle(), "this run", str(path))
+    return data
 
 
 # ----------------------------------------------------------------------------- GAN training
@@ -274,6 +278,7 @@ def train_generators(
     """
     from rekindle.gan import KineticGAN
     from rekindle.gan.selection import is_better
+    from rekindle.io.model_bundle import ModelBundle
     from rekindle.kinetics.labelling import Labeller
 
     model = system.model
@@ -283,8 +288,7 @@ def train_generators(
     monitor = monitor or Labeller(system, physiology, threshold, n_jobs=1)
     km = system.km_of(dataset.parameters)
     meta = {
-        "model": model.name,
-        "physiology": physiology.name,
+        **ModelBundle(model, physiology).metadata(),  # the generator carries its model
         "threshold": threshold,
         "units": "uM",
         "scaling": plan.scaling,

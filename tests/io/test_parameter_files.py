@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from rekindle.io.dataset import (
+    DATASET_FORMAT,
     DatasetError,
     DatasetWriter,
     ParameterDataset,
@@ -65,7 +66,7 @@ def test_dataset_round_trip_and_metadata(tmp_path, toy, toy_ref):
     back = read_dataset(path)
     np.testing.assert_array_equal(back.parameters, p)
     assert back.metadata["model"] == "toy" and back.metadata["settings"] == {"a": 1}
-    assert back.metadata["format"] == "rekindle-dataset/1" and "rekindle_version" in back.metadata
+    assert back.metadata["format"] == DATASET_FORMAT and "rekindle_version" in back.metadata
     assert back.incidence == rel.mean()
 
 

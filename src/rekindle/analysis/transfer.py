@@ -25,6 +25,7 @@ from rekindle.reference_values import TRANSFER_INCIDENCE_10_SETS
 
 if TYPE_CHECKING:
     from rekindle.gan import KineticGAN, TrainingResult
+    from rekindle.io.model_bundle import ModelBundle
     from rekindle.kinetics import KineticSystem, Physiology
     from rekindle.kinetics.labelling import Labeller
 
@@ -91,6 +92,7 @@ class _Target:
     monitor: Labeller
     km: np.ndarray
     relevant: np.ndarray
+    metadata: dict[str, Any]  # the model at this physiology, as generators record it
 
 
 def run_transfer_experiment(
@@ -119,8 +121,8 @@ def run_transfer_experiment(
         ``spread_ratio`` (of the kept generator, against the relevant target sets)
         and ``failed`` (the discriminator-accuracy failure rule).
     """
-    from rekindle.data import load_model
     from rekindle.gan import KineticGAN
+    from rekindle.io.model_bundle import generator_bundle, resolve_physiology
     from rekindle.kinetics import KineticSystem
     from rekindle.plots.transfer import plot_transfer_incidence
 
@@ -128,12 +130,16 @@ def run_transfer_experiment(
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
     pre = KineticGAN.load(generator_path)
-    system = KineticSystem(load_model(str(pre.metadata["model"])))
-    source = str(pre.metadata["physiology"])
+    bundle = generator_bundle(pre)  # the model the generator carries
+    system = KineticSystem(bundle.model)
+    source = bundle.physiology.name
+    # physiology files of the model (or embedded names), all checked before any training
+    physiologies = [resolve_physiology(bundle.model, t) for t in st.targets]
     rows: list[dict[str, Any]] = []
     validation: dict[str, tuple[KineticGAN, Physiology]] = {}
-    for name in st.targets:
-        target = _prepare_target(system, pre, name, st)
+    for phys in physiologies:
+        target = _prepare_target(system, pre, bundle.with_physiology(phys), st)
+        name = target.name
         base = _incidence(pre, target.monitor, st.n_eval, st.seed)
         rows.append(_row(source, name, 0, "pretrained", 0, base, 0, float("nan")))
         log(f"{source}→{name}: pretrained generator incidence {base:.3f}")
@@ -181,18 +187,17 @@ def run_transfer_experiment(
 
 
 def _prepare_target(
-    system: KineticSystem, pre: KineticGAN, name: str, st: TransferSettings
+    system: KineticSystem, pre: KineticGAN, target: ModelBundle, st: TransferSettings
 ) -> _Target:
     """The target's labeller and the first ``max(n_sets)`` sets of one ORACLE sample
     (nested training sets, as more data arrive)."""
-    from rekindle.data import load_physiology
     from rekindle.kinetics.labelling import Labeller
     from rekindle.sampling import sample_parameters
 
-    phys = load_physiology(system.model.name, name)
+    phys = target.physiology
     monitor = Labeller(system, phys, pre.threshold, n_jobs=1)
     params, _, relevant = sample_parameters(system.model, phys, max(st.n_sets), seed=st.seed + 7)
-    return _Target(name, phys, monitor, system.km_of(params), relevant)
+    return _Target(phys.name, phys, monitor, system.km_of(params), relevant, target.metadata())
 
 
 def _incidence(gan: KineticGAN, labeller: Labeller, n: int, seed: int) -> float:
@@ -220,7 +225,7 @@ def _train_case(
         num_threads=1,
     )
     res = gan.fine_tune(
-        km, rel, target.monitor, cfg, freeze=tuple(st.freeze), metadata={"physiology": target.name}
+        km, rel, target.monitor, cfg, freeze=tuple(st.freeze), metadata=target.metadata
     )
     cases = [("transfer", gan, res)]
     if st.scratch:
@@ -228,7 +233,7 @@ def _train_case(
             km,
             rel,
             pre.feature_names,
-            {**pre.metadata, "physiology": target.name},
+            {**pre.metadata, **target.metadata},
             architecture=pre.architecture,
             scaler=copy.deepcopy(pre.scaler),
         )

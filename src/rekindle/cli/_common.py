@@ -130,12 +130,11 @@ def _executor(scheduler: str | None) -> Iterator[Any]:
 
 
 def _load(model: str, physiology: str | None):
-    from rekindle.data import load_model, load_physiology
+    """The model and physiology named by --model/--physiology (embedded names or files)."""
+    from rekindle.io.model_bundle import load_bundle
 
-    m = load_model(model)
-    if Path(model).is_file() and physiology is None:
-        raise _UserError("a model file needs --physiology FILE")
-    return m, load_physiology(model, physiology)
+    bundle = load_bundle(model, physiology)
+    return bundle.model, bundle.physiology
 
 
 AllowNonSteadyOpt = Annotated[
@@ -159,7 +158,7 @@ def _checked_dataset(path: Path, allow_non_steady: bool = False) -> tuple[Any, A
     from rekindle.kinetics.steady_state import require_steady_state
 
     ds = read_dataset(path)
-    system, phys = _engine_of(ds)
+    system, phys = _engine_of([ds])
     if ds.parameter_names != system.model.parameter_names:
         raise UsageError(f"{path} is not a parameter set of model {system.model.name!r}")
     check = require_steady_state(
@@ -173,14 +172,22 @@ def _checked_dataset(path: Path, allow_non_steady: bool = False) -> tuple[Any, A
     return ds, system, phys, check.steady
 
 
-def _engine_of(dataset: Any) -> tuple[Any, Any]:
-    """The compiled model and the physiology a dataset's metadata names."""
-    from rekindle.data import load_model, load_physiology
+def _engine_of(datasets: list[Any], *, same_physiology: bool = True) -> tuple[Any, Any]:
+    """The compiled model and the physiology the datasets carry (one model for all).
+
+    Refuses datasets made from different models (and physiologies, unless
+    ``same_physiology`` is false) and datasets whose columns are not the model's.
+    """
+    from rekindle.io.model_bundle import common_bundle
     from rekindle.kinetics import KineticSystem
 
-    meta = dataset.metadata  # datasets without these names: the default model
-    model = load_model(str(meta.get("model", "ecoli")))
-    return KineticSystem(model), load_physiology(model.name, str(meta.get("physiology", "fdp1")))
+    bundle = common_bundle(
+        [(str(ds.path), ds.metadata) for ds in datasets], same_physiology=same_physiology
+    )
+    for ds in datasets:
+        if ds.parameter_names != bundle.model.parameter_names:
+            raise UsageError(f"{ds.path} is not a parameter set of model {bundle.model.name!r}")
+    return KineticSystem(bundle.model), bundle.physiology
 
 
 @app.callback(invoke_without_command=True)

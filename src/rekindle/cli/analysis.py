@@ -16,6 +16,7 @@ from rekindle.cli._common import (
     SchedulerOpt,
     ThresholdOpt,
     _checked_dataset,
+    _engine_of,
     _executor,
     _run,
     _UserError,
@@ -63,15 +64,14 @@ def dynamics(
         check.require_finite("--threshold", threshold)
         check.require_output_folder(output)
         names = population_names(datasets, labels)
-        pops, spreads, model, km_reference = {}, {}, None, None
+        pops, spreads, km_reference, data = {}, {}, None, []
         for name, path in zip(names, datasets, strict=True):
             ds, system, _, _ = _checked_dataset(path, allow_non_steady)
             lam = ds.max_real_eigenvalue[ds.relevant] if relevant_only else ds.max_real_eigenvalue
             if np.isnan(lam).all():
                 raise _UserError(f"{path} has no eigenvalues (generated without --validate?)")
-            if model is not None and system.model.parameter_names != model.parameter_names:
-                raise _UserError(f"{path} is not a parameter set of model {model.name!r}")
-            model = system.model
+            data.append(ds)
+            _engine_of(data, same_physiology=False)  # the data carry one model
             pops[name] = lam
             km = system.km_of(ds.parameters[ds.relevant] if relevant_only else ds.parameters)
             if km_reference is None:
@@ -153,14 +153,12 @@ def perturb(
         )
         check.require_output_folder(output)
         names = population_names(datasets, labels)
-        pops, context, system, phys = {}, None, None, None
+        pops, data = {}, []
         for name, path in zip(names, datasets, strict=True):
-            ds, ds_system, ds_phys, _ = _checked_dataset(path, allow_non_steady)
-            key = (ds_system.model.name, ds_phys.name)
-            if context is not None and key != context:
-                raise _UserError(f"{path} is {key}, the others are {context}")
-            context, system, phys = key, system or ds_system, phys or ds_phys
+            ds, _, _, _ = _checked_dataset(path, allow_non_steady)
+            data.append(ds)
             pops[name] = ds.parameters[ds.relevant]
+        system, phys = _engine_of(data)  # one model and physiology, carried by the data
         with _executor(scheduler) as ex:
             res = analyse_perturbations(
                 system,

@@ -34,7 +34,7 @@ def info(model: ModelOpt = "ecoli", physiology: PhysOpt = None) -> None:
     """Summarise a model and check a physiology against it."""
 
     def go() -> None:
-        from rekindle.data import available_physiologies
+        from rekindle.data import available_models, available_physiologies
         from rekindle.kinetics import KineticSystem
 
         m, p = _load(model, physiology)
@@ -46,7 +46,7 @@ def info(model: ModelOpt = "ecoli", physiology: PhysOpt = None) -> None:
             table.add_row(k.replace("_", " "), str(v))
         table.add_row("conserved moieties", str(len(system.conservation.dependent)))
         table.add_row("reduced Jacobian size", str(system.conservation.rank))
-        if not Path(model).is_file():
+        if model in available_models():
             table.add_row("physiologies", ", ".join(available_physiologies(model)))
         stdout.print(table)
 
@@ -262,12 +262,16 @@ def export(
 
 
 def _export_sbml(ds: Any, path: Path, output: Path, first: int | None, relevant: bool) -> None:
-    from rekindle.data import load_model, load_physiology
     from rekindle.io.sbml import export_dataset_sbml
 
-    model = load_model(str(ds.metadata.get("model")))
-    phys = load_physiology(model.name, str(ds.metadata.get("physiology")))
+    bundle = ds.bundle()  # the model the data were made from
     files = export_dataset_sbml(
-        ds, output, model, phys, first=first, only_relevant=relevant, source=path.name
+        ds,
+        output,
+        bundle.model,
+        bundle.physiology,
+        first=first,
+        only_relevant=relevant,
+        source=path.name,
     )
     console.print(f"wrote {len(files)} SBML files to {output}/ (parameter_set_<i>.xml)")

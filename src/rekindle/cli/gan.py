@@ -229,7 +229,8 @@ def transfer(
     generator: Annotated[Path, typer.Option("--generator", "-g", help="Source generator.pt")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Output folder.")],
     targets: Annotated[
-        list[str], typer.Option("--target", help="Target physiology (repeat).")
+        list[str],
+        typer.Option("--target", help="Target physiology file, or embedded name (repeat)."),
     ] = list(_TRANSFER.targets),  # noqa: B006
     n_sets: Annotated[
         list[int], typer.Option("--n-sets", help="Target set counts (repeat).")
@@ -247,6 +248,9 @@ def transfer(
     freeze: Annotated[
         list[str], typer.Option(help="Generator layer to freeze (repeat).")
     ] = list(_TRANSFER.freeze),  # noqa: B006
+    validation_models: Annotated[
+        int, typer.Option(help="Relevant models per generator perturbed for Fig. 4c (0: none).")
+    ] = _TRANSFER.n_validation_models,
     seed: Annotated[int, typer.Option("--seed")] = _TRANSFER.seed,
 ) -> None:
     """Transfer learning: fine-tune a generator on few sets of other physiologies (Fig. 4)."""
@@ -277,6 +281,7 @@ def transfer(
             scratch=not no_scratch,
             freeze=tuple(freeze),
             seed=seed,
+            n_validation_models=validation_models,
         )
         rows = run_transfer_experiment(generator, output, st, log=console.print)
         table = Table(title="incidence of relevant models (engine-labelled, target physiology)")

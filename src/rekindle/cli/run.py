@@ -77,7 +77,8 @@ def run(
                 log=console.print,
                 executor=ex,
             )
-        table = Table(title=f"rekindle run ({profile}): {cfg.model}/{cfg.physiology}")
+        title = f"rekindle run ({profile}): {summary['model']}/{summary['physiology']}"
+        table = Table(title=title)
         table.add_column("result")
         table.add_column("value", justify="right")
         for key in (

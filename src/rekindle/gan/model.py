@@ -149,6 +149,7 @@ class KineticGAN:
         self.architecture = architecture or ArchitectureConfig()
         self.feature_names: list[str] = names
         self.metadata: dict[str, Any] = jsonable(dict(metadata or {}))
+        self.path: Path | None = None  # the artefact this generator was loaded from
         self.metadata.setdefault("threshold", DEFAULT_THRESHOLD)
         self._km: np.ndarray | None = km_arr
         self._labels: np.ndarray | None = labels
@@ -571,7 +572,9 @@ class KineticGAN:
             If the file is truncated or corrupted, has another format or version,
             or its contents are inconsistent (see :func:`read_generator`).
         """
-        return cls.from_artefact(read_generator(path, device))
+        gan = cls.from_artefact(read_generator(path, device))
+        gan.path = Path(path)
+        return gan
 
     def __repr__(self) -> str:
         state = "trained" if self.generator is not None else "untrained"

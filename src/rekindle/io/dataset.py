@@ -1,13 +1,18 @@
 """rekindle datasets: labelled parameter populations in HDF5.
 
-Layout (``format = "rekindle-dataset/1"``)::
+Layout (``format = "rekindle-dataset/2"``)::
 
     /parameters            (n_models, n_parameters) float64, model's canonical order
     /parameter_names       (n_parameters,) UTF-8 strings
     /max_real_eigenvalue   (n_models,) float64, h⁻¹ (NaN where not computed/finite)
     /relevant              (n_models,) bool
-    attrs: format, model, physiology, threshold, seed, source, rekindle_version,
-           created, settings (JSON), n_models
+    /model_content, /physiology_content
+                           JSON text: the model and physiology the data were made from
+                           (see :mod:`rekindle.io.model_bundle`)
+    attrs: format, model, physiology, model_sha256, physiology_sha256, threshold, seed,
+           source, rekindle_version, created, settings (JSON), n_models
+
+Format ``rekindle-dataset/1`` (without the embedded model) is still read.
 
 Datasets are written through :class:`DatasetWriter`, which commits chunks one by one
 to the journal ``<path>.partial/`` and assembles ``path`` only when all are there; an
@@ -35,8 +40,10 @@ from rekindle.errors import DatasetError
 from rekindle.io._hdf5 import STRING_DTYPE, open_for_reading, read_strings
 from rekindle.io._journal import JOURNAL_FORMAT, ChunkJournal
 from rekindle.io.atomic import atomic_path
+from rekindle.io.model_bundle import CONTENT_KEYS, ModelBundle, bundle_of
 
-DATASET_FORMAT = "rekindle-dataset/1"
+DATASET_FORMAT = "rekindle-dataset/2"
+READABLE_FORMATS = ("rekindle-dataset/1", DATASET_FORMAT)
 
 
 @dataclass
@@ -62,6 +69,7 @@ class ParameterDataset:
     max_real_eigenvalue: np.ndarray
     relevant: np.ndarray
     metadata: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         n, p = np.shape(self.parameters)
@@ -85,6 +93,23 @@ class ParameterDataset:
     def incidence(self) -> float:
         """Fraction of relevant models."""
         return float(np.mean(self.relevant)) if self.n_models else float("nan")
+
+    def bundle(self) -> ModelBundle:
+        """The model and physiology these data were made from (:mod:`rekindle.io.model_bundle`).
+
+        Raises
+        ------
+        DatasetError
+            If the embedded model is damaged, or an old file names a model that is
+            not embedded in rekindle.
+        """
+        bundle = bundle_of(self.metadata, str(self.path or "dataset"))
+        if bundle.model.parameter_names != self.parameter_names:
+            raise DatasetError(
+                f"{self.path or 'dataset'}: columns are not the parameters of model "
+                f"{bundle.model.name!r}"
+            )
+        return bundle
 
     def columns(self, names: list[str]) -> np.ndarray:
         """The columns ``names`` as an array ``(n_models, len(names))``."""
@@ -130,6 +155,8 @@ def require_training_data(dataset: ParameterDataset, source: str) -> None:
 def _metadata_attrs(metadata: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in metadata.items():
+        if key in CONTENT_KEYS:
+            continue  # stored as string datasets (may exceed an attribute's size)
         if isinstance(value, str | int | float | bool | np.integer | np.floating):
             out[key] = value
         elif value is None:
@@ -196,6 +223,7 @@ class DatasetWriter:
             "journal": JOURNAL_FORMAT,
             "parameter_names": self._names,
             "attrs": {**attrs, "format": DATASET_FORMAT},
+            "embedded": {k: metadata[k] for k in CONTENT_KEYS if k in metadata},
             "created": datetime.now(timezone.utc).isoformat(),
             "rekindle_version": __version__,
         }
@@ -265,6 +293,9 @@ class DatasetWriter:
             attrs["incidence"] = n_relevant / n if n else float("nan")
             for k, v in attrs.items():
                 f.attrs[k] = v
+            for key, content in manifest.get("embedded", {}).items():
+                text = json.dumps(content, sort_keys=True)  # canonical: same after a resume
+                f.create_dataset(key, data=text, dtype=STRING_DTYPE)
         journal.discard()
         return self.path
 
@@ -340,7 +371,7 @@ def open_dataset(path: str | Path) -> Iterator[h5py.File]:
             "its command with --resume"
         )
     with open_for_reading(path, DatasetError, "dataset") as f:
-        if f.attrs.get("format") != DATASET_FORMAT:
+        if f.attrs.get("format") not in READABLE_FORMATS:
             hint = (
                 " (a SKiMpy parameter population? use `rekindle label`)"
                 if any(k.startswith("parameter_set_") for k in f)
@@ -382,7 +413,7 @@ def read_dataset(path: str | Path, *, rows: slice | None = None) -> ParameterDat
     with open_dataset(path) as f:
         try:
             names = read_strings(f["parameter_names"])
-            meta = {k: _decode_attr(v) for k, v in f.attrs.items()}
+            meta = read_metadata(f)
             arrays = {name: f[name][sl] for name in _ARRAYS}
         except OSError as exc:
             raise DatasetError(f"{path}: damaged dataset ({exc})") from None
@@ -392,4 +423,15 @@ def read_dataset(path: str | Path, *, rows: slice | None = None) -> ParameterDat
         max_real_eigenvalue=arrays["max_real_eigenvalue"],
         relevant=arrays["relevant"].astype(bool),
         metadata=meta,
+        path=path,
     )
+
+
+def read_metadata(f: h5py.File) -> dict[str, Any]:
+    """A dataset file's metadata: its attributes and the embedded model content."""
+    meta = {k: _decode_attr(v) for k, v in f.attrs.items()}
+    for key in CONTENT_KEYS:
+        if key in f:
+            raw = f[key][()]
+            meta[key] = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+    return meta

@@ -24,6 +24,7 @@ import numpy as np
 
 from rekindle.config import Settings, check_positive_int
 from rekindle.io.dataset import DatasetWriter
+from rekindle.io.model_bundle import bundle_from
 from rekindle.kinetics.labelling import DEFAULT_CHUNK_SIZE, Labeller
 from rekindle.kinetics.model import KineticModel
 from rekindle.kinetics.physiology import Physiology
@@ -202,8 +203,7 @@ def sample_dataset(
     """
     settings = SamplingSettings(n, seed, chunk_size, threshold)
     meta = {
-        "model": model.name,
-        "physiology": physiology.name,
+        **bundle_from(model, physiology).metadata(),
         "threshold": threshold,
         "seed": seed,
         "source": "oracle",
