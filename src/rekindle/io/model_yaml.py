@@ -50,6 +50,14 @@ MODEL_FORMAT = "rekindle-model/1"
 PHYSIOLOGY_FORMAT = "rekindle-physiology/1"
 
 
+def load_yaml_mapping(path: str | Path, what: str = "file") -> dict[str, Any]:
+    """Read a YAML file whose top level is a mapping; :class:`ModelError` naming it if not."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"{what} not found: {path}")
+    return _load_yaml(path)
+
+
 def _load_yaml(path: Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(Path(path).read_text())
