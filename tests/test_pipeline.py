@@ -16,11 +16,9 @@ runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("run")
-    res = runner.invoke(app, ["run", "--profile", "smoke", "--output", str(out), "-q"])
-    assert res.exit_code == 0, res.output
-    return out
+def smoke_run(smoke_run_files):
+    """The smoke run of the E. coli model given as files (conftest.smoke_run_files)."""
+    return smoke_run_files[1]
 
 
 @pytest.mark.slow

@@ -8,6 +8,7 @@ and nothing written. The commands live by family:
 - :mod:`rekindle.cli.gan`: ``train``, ``generate``, ``transfer``
 - :mod:`rekindle.cli.analysis`: ``dynamics``, ``perturb``, ``interpret``
 - :mod:`rekindle.cli.run`: ``run``, ``report``
+- :mod:`rekindle.cli.models`: ``import-model``, ``build-model``, ``upgrade``
 
 :mod:`rekindle.cli._common` holds the app, the shared options, error handling and
 progress bars.
@@ -20,7 +21,13 @@ import sys
 
 from rekindle.cli._common import app, console, progress_bar
 
-for _family in ("data", "gan", "analysis", "run"):  # registers the commands, in this order
+for _family in (
+    "data",
+    "gan",
+    "analysis",
+    "run",
+    "models",
+):  # registers the commands, in this order
     importlib.import_module(f"rekindle.cli.{_family}")
 
 __all__ = ["app", "console", "main", "progress_bar"]
