@@ -97,3 +97,11 @@ def test_a_metabolite_without_a_concentration_is_refused(reference_dir, tmp_path
     state = _edited_state(reference_dir, tmp_path, lambda row: row.pop("LC_actp_c"))
     with pytest.raises(PhysiologyError, match=r"steady_state_edited\.csv: no LC_ column .*actp_c"):
         import_skimpy(_skimpy(reference_dir), [state], EXTRA)
+
+
+def test_a_skimpy_file_given_as_a_model_points_to_import_model(tmp_path):
+    path = tmp_path / "net.yml"
+    path.write_text("reactants: {a_c: {compartment: c}}\nreactions: {}\n")
+    res = runner.invoke(app, ["info", "--model", str(path), "--physiology", str(path)])
+    assert res.exit_code == 2, res.output
+    assert "use `rekindle import-model`" in " ".join(res.output.split())

@@ -86,7 +86,8 @@ def model_from_dict(data: dict[str, Any], source: str = "<dict>") -> KineticMode
     """Build and validate a :class:`KineticModel` from the file's mapping."""
     fmt = data.get("format")
     if fmt != MODEL_FORMAT:
-        raise ModelError(f"{source}: format must be {MODEL_FORMAT!r}, got {fmt!r}")
+        hint = " (a SKiMpy model? use `rekindle import-model`)" if "reactants" in data else ""
+        raise ModelError(f"{source}: format must be {MODEL_FORMAT!r}, got {fmt!r}{hint}")
     for key in ("name", "compartments", "metabolites", "reactions"):
         if key not in data:
             raise ModelError(f"{source}: missing key {key!r}")
