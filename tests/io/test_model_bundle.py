@@ -150,7 +150,7 @@ def test_an_old_generator_is_refused_until_upgraded(tmp_path, renamed_toy):
     runner = CliRunner()
     generate = ["generate", "-g", str(old), "--n", "20", "-o", str(tmp_path / "g.h5"), "-q"]
     res = runner.invoke(app, generate)
-    assert res.exit_code == 2 and "rekindle upgrade" in res.output, res.output
+    assert res.exit_code == 2 and "rekindle upgrade" in " ".join(res.output.split()), res.output
     upgrade = ["upgrade", str(old), "--model", str(renamed_toy[0])]
     res = runner.invoke(app, [*upgrade, "--physiology", str(renamed_toy[1])])
     assert res.exit_code == 0, res.output
