@@ -186,12 +186,13 @@ def generate(
             raise _UserError(f"generator file not found: {generator}")
         check.require_device_available(device)  # imports torch: after every cheap check
 
-        from rekindle.data import load_model
         from rekindle.gan import KineticGAN
         from rekindle.generation import generate_dataset
+        from rekindle.io.model_bundle import generator_bundle
 
         gan = KineticGAN.load(generator, device=device)
-        check.require_disk_space(output, n, load_model(str(gan.metadata["model"])).n_parameters)
+        n_parameters = generator_bundle(gan).model.n_parameters  # the model it carries
+        check.require_disk_space(output, n, n_parameters)
         with _executor(scheduler) as ex, progress_bar("generating", n, quiet) as update:
             res = generate_dataset(
                 gan,
