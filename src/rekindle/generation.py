@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from rekindle.errors import UsageError
+from rekindle.flow import KineticFlow
 from rekindle.gan import KineticGAN
 from rekindle.io.dataset import DatasetWriter
 from rekindle.io.model_bundle import ModelBundle, generator_bundle
@@ -52,8 +53,33 @@ def generate_labelled(
     return labeller.label_km(gan.generate(n, cls, seed=seed), check=check)
 
 
+def load_generator(path: str | Path, device: str | None = None) -> KineticGAN | KineticFlow:
+    """Load a ``generator.pt`` of either kind: the cGAN or the flow (by its ``format``).
+
+    Raises
+    ------
+    GeneratorFileError
+        If the file is missing, corrupted or of neither format.
+    """
+    import torch
+
+    from rekindle.errors import GeneratorFileError
+    from rekindle.flow import FORMAT_NAME as FLOW_FORMAT
+
+    path = Path(path)
+    try:
+        fmt = torch.load(path, map_location="cpu", weights_only=True).get("format")
+    except FileNotFoundError as exc:
+        raise GeneratorFileError(path, "file not found") from exc
+    except Exception:  # the GAN's loader names the problem
+        fmt = None
+    if fmt == FLOW_FORMAT:
+        return KineticFlow.load(path)
+    return KineticGAN.load(path, device=device)
+
+
 def generate_chunk(
-    gan: KineticGAN,
+    gan: KineticGAN | KineticFlow,
     labeller: Labeller,
     n: int,
     cls: str,
@@ -92,7 +118,7 @@ def labeller_for(gan: KineticGAN, *, executor: Executor | None = None, **kwargs)
 
 
 def generate_dataset(
-    gan: KineticGAN,
+    gan: KineticGAN | KineticFlow,
     n: int,
     output: str | Path,
     *,
@@ -112,7 +138,7 @@ def generate_dataset(
     Parameters
     ----------
     gan
-        Trained generator (its metadata names the model and physiology).
+        Trained generator, cGAN or flow (its metadata names the model and physiology).
     only_valid
         Keep only models whose engine label matches ``cls`` and continue until ``n``
         are collected (implies ``validate``).

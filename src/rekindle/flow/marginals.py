@@ -1,0 +1,145 @@
+"""The fixed (counted, not trained) bijections of the flow generator, per class.
+
+:class:`MarginalScores` maps each feature ``y_j ∈ (−1, 1)`` to its normal score
+``g_j = Φ⁻¹(F_c,j(y_j))`` with ``F_c,j`` the empirical CDF of feature ``j`` in class ``c``,
+from a histogram of ``bins`` equal bins on (−1, 1) (linear inside a bin, a pseudo-count of
+``alpha`` per bin so that it is strictly increasing). :class:`Whitening` holds the mean and
+Cholesky factor of the covariance of ``g`` per class. Both are accumulated chunk by chunk,
+so datasets of any size stream through them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import ndtr, ndtri
+
+#: normal scores are clipped to this CDF range (|g| ≤ 5.6) so that Φ⁻¹ stays finite
+CDF_EDGE = 1e-8
+
+
+class MarginalScores:
+    """Empirical marginal CDFs per class on a fixed grid of (−1, 1).
+
+    Parameters
+    ----------
+    n_classes, n_features, bins : int
+        Shape of the histogram ``(n_classes, n_features, bins)``.
+    alpha : float
+        Pseudo-count added to every bin when the CDF is formed.
+    """
+
+    def __init__(self, n_classes: int, n_features: int, bins: int, alpha: float = 0.5) -> None:
+        self.counts = np.zeros((n_classes, n_features, bins), dtype=np.float64)
+        self.alpha = float(alpha)
+        self.cdf: np.ndarray | None = None
+
+    @property
+    def bins(self) -> int:
+        """Bins per feature."""
+        return int(self.counts.shape[2])
+
+    def _bin_of(self, y: np.ndarray) -> np.ndarray:
+        k = np.floor((y + 1.0) * (self.bins / 2.0)).astype(np.int64)
+        return np.clip(k, 0, self.bins - 1)
+
+    def update(self, y: np.ndarray, labels: np.ndarray) -> None:
+        """Count a chunk: ``y`` (n, d) in (−1, 1), ``labels`` (n,) class indices."""
+        n_classes, d, b = self.counts.shape
+        flat = (labels[:, None] * d + np.arange(d)[None, :]) * b + self._bin_of(y)
+        self.counts += np.bincount(flat.ravel(), minlength=n_classes * d * b).reshape(
+            self.counts.shape
+        )
+
+    def finalize(self) -> MarginalScores:
+        """Form the CDFs at the bin edges, shape ``(n_classes, d, bins + 1)``."""
+        mass = self.counts + self.alpha
+        cdf = np.cumsum(mass, axis=2) / mass.sum(axis=2, keepdims=True)
+        self.cdf = np.concatenate([np.zeros((*cdf.shape[:2], 1)), cdf], axis=2)
+        self.cdf[:, :, -1] = 1.0
+        return self
+
+    def _require(self) -> np.ndarray:
+        if self.cdf is None:
+            raise RuntimeError("marginals not finalised")
+        return self.cdf
+
+    def to_scores(self, y: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        """``y`` (n, d) → normal scores ``g`` (n, d) under each row's class CDFs."""
+        cdf = self._require()
+        k = self._bin_of(y)
+        frac = (y + 1.0) * (self.bins / 2.0) - k
+        c, j = labels[:, None], np.arange(y.shape[1])[None, :]
+        lo, hi = cdf[c, j, k], cdf[c, j, k + 1]
+        return ndtri(np.clip(lo + np.clip(frac, 0.0, 1.0) * (hi - lo), CDF_EDGE, 1 - CDF_EDGE))
+
+    def from_scores(self, g: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        """Normal scores ``g`` (n, d) → ``y`` (n, d), the inverse of :meth:`to_scores`."""
+        cdf = self._require()
+        n_classes, d, edges = cdf.shape
+        u = ndtr(g)
+        # one sorted search over all (class, feature) CDFs, each shifted by 2 per block
+        offset = 2.0 * (labels[:, None] * d + np.arange(d)[None, :])
+        flat = (cdf + 2.0 * np.arange(n_classes * d).reshape(n_classes, d, 1)).ravel()
+        pos = np.searchsorted(flat, (u + offset).ravel(), side="right").reshape(u.shape) - 1
+        k = np.clip(pos - (labels[:, None] * d + np.arange(d)[None, :]) * edges, 0, edges - 2)
+        c, j = labels[:, None], np.arange(d)[None, :]
+        lo, hi = cdf[c, j, k], cdf[c, j, k + 1]
+        frac = np.clip((u - lo) / (hi - lo), 0.0, 1.0)
+        return (k + frac) * (2.0 / self.bins) - 1.0
+
+
+class Whitening:
+    """Per-class mean and Cholesky factor of the covariance of the normal scores.
+
+    Parameters
+    ----------
+    n_classes, n_features : int
+        Shapes of the accumulated moments.
+    """
+
+    def __init__(self, n_classes: int, n_features: int) -> None:
+        self.n = np.zeros(n_classes)
+        self.sum = np.zeros((n_classes, n_features))
+        self.outer = np.zeros((n_classes, n_features, n_features))
+        self.mean: np.ndarray | None = None
+        self.cholesky: np.ndarray | None = None
+
+    def update(self, g: np.ndarray, labels: np.ndarray) -> None:
+        """Accumulate a chunk of normal scores ``g`` (n, d) with class indices (n,)."""
+        for c in range(self.n.size):
+            rows = g[labels == c]
+            self.n[c] += rows.shape[0]
+            self.sum[c] += rows.sum(axis=0)
+            self.outer[c] += rows.T @ rows
+
+    def finalize(self, ridge: float = 1e-6) -> Whitening:
+        """Mean ``(n_classes, d)`` and lower Cholesky factors ``(n_classes, d, d)``."""
+        if np.any(self.n < 2):
+            raise ValueError(f"each class needs at least 2 rows, got {self.n.astype(int)}")
+        mean = self.sum / self.n[:, None]
+        cov = self.outer / self.n[:, None, None] - mean[:, :, None] * mean[:, None, :]
+        cov = cov * (self.n / (self.n - 1))[:, None, None]
+        eye = np.eye(cov.shape[1])
+        self.mean = mean
+        self.cholesky = np.linalg.cholesky(cov + ridge * eye)
+        return self
+
+    def whiten(self, g: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        """``w = L_c⁻¹ (g − μ_c)`` row by row, shape (n, d)."""
+        assert self.mean is not None and self.cholesky is not None
+        w = np.empty_like(g)
+        for c in range(self.n.size):
+            rows = labels == c
+            if rows.any():
+                w[rows] = np.linalg.solve(self.cholesky[c], (g[rows] - self.mean[c]).T).T
+        return w
+
+    def colour(self, w: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        """``g = μ_c + L_c w``, the inverse of :meth:`whiten`."""
+        assert self.mean is not None and self.cholesky is not None
+        g = np.empty_like(w)
+        for c in range(self.n.size):
+            rows = labels == c
+            if rows.any():
+                g[rows] = self.mean[c] + w[rows] @ self.cholesky[c].T
+        return g

@@ -1,0 +1,267 @@
+"""User-facing flow generator: fit, generate, save, load (the interface of KineticGAN).
+
+Artefact format (``generator.pt``, ``format = "rekindle-flow"``): one ``torch.save`` dict
+loadable with ``weights_only=True``: ``format``, ``format_version``, ``config``
+(:meth:`FlowConfig.to_dict`), ``feature_names``, ``reference`` (µM, the concentration of
+each K_M's metabolite: the saturation map), ``cdf`` (n_classes, d, bins + 1), ``mean``
+(n_classes, d), ``cholesky`` (n_classes, d, d), ``state_dict`` (the learnt flow),
+``metadata`` (``model``, ``physiology``, ``threshold`` …), ``training_summary``,
+``history`` and ``versions``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from rekindle import __version__
+from rekindle.errors import GeneratorFileError
+from rekindle.gan.preprocessing import CLASS_NAMES, SaturationScaler, class_index
+from rekindle.gan.training import atomic_torch_save
+
+from .marginals import MarginalScores, Whitening
+from .modules import N_CLASSES, ConditionalFlow
+from .training import ArraySource, FileSource, FlowConfig, fit_flow
+
+FORMAT_NAME = "rekindle-flow"
+FORMAT_VERSION = 1
+DEFAULT_THRESHOLD = -9.0
+#: |w| of generated base noise mapped through the flow is bounded so that a rare extreme
+#: draw cannot overflow the coupling transforms
+_MAX_SCORE = 8.0
+
+
+class KineticFlow:
+    """Class-conditional flow generator of K_M sets (see :mod:`rekindle.flow.modules`).
+
+    Parameters
+    ----------
+    reference : numpy.ndarray, shape (d,)
+        Reference concentration (µM) of the metabolite of each K_M (the saturation map).
+    feature_names : sequence of str
+        Name of each K_M.
+    metadata : dict, optional
+        ``model``, ``physiology``, ``threshold`` (1/h) … stored in the artefact.
+    config : FlowConfig, optional
+        Settings (defaults of :class:`FlowConfig`).
+    """
+
+    def __init__(
+        self,
+        reference: np.ndarray,
+        feature_names: Sequence[str],
+        metadata: Mapping[str, Any] | None = None,
+        config: FlowConfig | None = None,
+    ) -> None:
+        self.scaler = SaturationScaler(reference)
+        self.feature_names = [str(n) for n in feature_names]
+        if len(self.feature_names) != self.scaler.n_features:
+            raise ValueError(
+                f"{len(self.feature_names)} feature names for {self.scaler.n_features} K_M"
+            )
+        self.metadata: dict[str, Any] = dict(metadata or {})
+        self.metadata.setdefault("threshold", DEFAULT_THRESHOLD)
+        self.metadata["generator"] = "flow"
+        self.config = config or FlowConfig()
+        self.marginals: MarginalScores | None = None
+        self.whitening: Whitening | None = None
+        self.flow: ConditionalFlow | None = None
+        self.history: list[dict[str, float]] = []
+        self.training_summary: dict[str, Any] | None = None
+        self.versions: dict[str, str] = {}
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def n_features(self) -> int:
+        """Number of K_M per parameter set."""
+        return len(self.feature_names)
+
+    @property
+    def threshold(self) -> float:
+        """Relevance threshold on the max real eigenvalue (1/h)."""
+        return float(self.metadata.get("threshold", DEFAULT_THRESHOLD))
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """Class names by class index."""
+        return CLASS_NAMES
+
+    # ------------------------------------------------------------------ training
+    def fit(
+        self,
+        km: np.ndarray | None = None,
+        relevant: np.ndarray | None = None,
+        *,
+        path: str | os.PathLike[str] | None = None,
+        km_columns: np.ndarray | None = None,
+        log: Callable[[str], None] = lambda _msg: None,
+    ) -> dict[str, Any]:
+        """Fit on arrays in memory or, streaming, on a dataset file.
+
+        Parameters
+        ----------
+        km, relevant : numpy.ndarray, shapes (n, d) and (n,)
+            K_M (µM) and relevance flags held in memory, or
+        path, km_columns
+            a dataset file and the column of each K_M in its parameter matrix: the file is
+            read ``config.chunk_rows`` rows at a time.
+        log : callable
+            Receives the progress lines of the flow training.
+
+        Returns
+        -------
+        dict
+            The training summary (rows, steps, held-out NLL, seconds).
+        """
+        if path is not None:
+            if km_columns is None:
+                raise ValueError("km_columns are needed to read K_M from a dataset file")
+            source: ArraySource | FileSource = FileSource(path, km_columns)
+        elif km is not None and relevant is not None:
+            source = ArraySource(km, relevant)
+        else:
+            raise ValueError("give km and relevant, or path and km_columns")
+        result = fit_flow(source, self.scaler.transform, self.config, log=log)
+        self.marginals, self.whitening, self.flow = result.marginals, result.whitening, result.flow
+        self.history = result.history
+        self.training_summary = result.summary
+        return result.summary
+
+    # ------------------------------------------------------------------ generation
+    @torch.no_grad()
+    def generate(
+        self,
+        n: int,
+        cls: str | int = "relevant",
+        seed: int = 0,
+        batch_size: int = 65536,
+        *,
+        scaled: bool = False,
+        dtype: type[np.floating] = np.float64,
+        device: str | torch.device | None = None,
+    ) -> np.ndarray:
+        """Generate ``n`` K_M sets of one class (the signature of ``KineticGAN.generate``).
+
+        Parameters
+        ----------
+        n : int
+            Number of sets.
+        cls : str or int
+            ``"relevant"`` / ``"not_relevant"`` or class index 0 / 1.
+        seed : int
+            Seed of the base noise (a ``torch.Generator``; same seed, same output).
+        batch_size : int
+            Sets per pass (bounds memory).
+        scaled : bool
+            Return the saturation features ``2σ − 1`` instead of K_M.
+        dtype : numpy float type
+            dtype of the result.
+        device : ignored
+            The flow runs on the CPU.
+
+        Returns
+        -------
+        numpy.ndarray, shape (n, n_features)
+            K_M in µM (or ``2σ − 1``).
+        """
+        if self.flow is None or self.marginals is None or self.whitening is None:
+            raise RuntimeError("no trained flow: call fit() or KineticFlow.load() first")
+        if n < 0 or batch_size < 1:
+            raise ValueError("n must be >= 0 and batch_size >= 1")
+        idx = class_index(cls)
+        noise = torch.Generator().manual_seed(int(seed))
+        out = np.empty((n, self.n_features), dtype=dtype)
+        self.flow.eval()
+        for start in range(0, n, batch_size):
+            b = min(batch_size, n - start)
+            eps = torch.randn(b, self.n_features, generator=noise)
+            labels = np.full(b, idx)
+            w = self.flow.sample(torch.as_tensor(labels), eps).double().numpy()
+            w = np.clip(np.nan_to_num(w), -_MAX_SCORE, _MAX_SCORE)
+            y = self.marginals.from_scores(self.whitening.colour(w, labels), labels)
+            out[start : start + b] = y if scaled else self.scaler.inverse_transform(y)
+        return out
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the artefact atomically (see the module docstring)."""
+        if self.flow is None or self.marginals is None or self.whitening is None:
+            raise RuntimeError("no trained flow to save")
+        assert self.marginals.cdf is not None and self.whitening.mean is not None
+        assert self.whitening.cholesky is not None
+        payload = {
+            "format": FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            "config": self.config.to_dict(),
+            "feature_names": list(self.feature_names),
+            "reference": torch.as_tensor(self.scaler.reference),
+            "cdf": torch.as_tensor(self.marginals.cdf),
+            "mean": torch.as_tensor(self.whitening.mean),
+            "cholesky": torch.as_tensor(self.whitening.cholesky),
+            "state_dict": {k: v.detach().cpu().clone() for k, v in self.flow.state_dict().items()},
+            "metadata": self.metadata,
+            "training_summary": self.training_summary,
+            "history": self.history,
+            "versions": {"rekindle": __version__, "torch": str(torch.__version__)},
+        }
+        return atomic_torch_save(payload, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], device: str | None = None) -> KineticFlow:
+        """Read an artefact written by :meth:`save` (``device`` ignored: CPU).
+
+        Raises
+        ------
+        GeneratorFileError
+            If the file is missing, corrupted or not a flow artefact.
+        """
+        path = Path(path)
+        try:
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+        except FileNotFoundError as exc:
+            raise GeneratorFileError(path, "file not found") from exc
+        except Exception as exc:
+            raise GeneratorFileError(path, f"file is corrupted ({type(exc).__name__})") from exc
+        if not isinstance(payload, dict) or payload.get("format") != FORMAT_NAME:
+            raise GeneratorFileError(path, f"not a {FORMAT_NAME} artefact")
+        if payload.get("format_version") != FORMAT_VERSION:
+            raise GeneratorFileError(path, f"unsupported version {payload.get('format_version')}")
+        try:
+            return cls._from_payload(payload)
+        except (KeyError, ValueError, RuntimeError, TypeError) as exc:
+            raise GeneratorFileError(path, f"inconsistent contents ({exc})") from exc
+
+    @classmethod
+    def _from_payload(cls, payload: dict[str, Any]) -> KineticFlow:
+        config = FlowConfig.from_dict(payload["config"])
+        obj = cls(
+            payload["reference"].numpy(), payload["feature_names"], payload["metadata"], config
+        )
+        cdf = payload["cdf"].numpy()
+        if cdf.shape != (N_CLASSES, obj.n_features, config.bins + 1):
+            raise ValueError(f"cdf has shape {cdf.shape}")
+        obj.marginals = MarginalScores(N_CLASSES, obj.n_features, config.bins)
+        obj.marginals.cdf = cdf
+        obj.whitening = Whitening(N_CLASSES, obj.n_features)
+        obj.whitening.mean = payload["mean"].numpy()
+        obj.whitening.cholesky = payload["cholesky"].numpy()
+        obj.flow = ConditionalFlow(obj.n_features, config.transforms, config.hidden, config.layers)
+        obj.flow.load_state_dict(payload["state_dict"])
+        obj.flow.eval()
+        obj.training_summary = payload.get("training_summary")
+        obj.history = list(payload.get("history") or [])
+        obj.versions = dict(payload.get("versions") or {})
+        return obj
+
+    def __repr__(self) -> str:
+        steps = (self.training_summary or {}).get("steps", math.nan)
+        return (
+            f"KineticFlow({self.n_features} K_M, {self.config.transforms} transforms, "
+            f"{steps} steps)"
+        )
