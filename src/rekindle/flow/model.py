@@ -265,3 +265,57 @@ class KineticFlow:
             f"KineticFlow({self.n_features} K_M, {self.config.transforms} transforms, "
             f"{steps} steps)"
         )
+
+
+def train_flow_file(
+    data: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    config: FlowConfig | None = None,
+    *,
+    log: Callable[[str], None] = lambda _msg: None,
+) -> KineticFlow:
+    """Fit a flow generator on a dataset file, streaming it → ``output/generator.pt``.
+
+    Parameters
+    ----------
+    data : path
+        A labelled dataset (``rekindle sample``) of any size; read ``config.chunk_rows`` rows
+        at a time.
+    output : path
+        Folder for ``generator.pt`` and ``flow_history.csv`` (held-out NLL per evaluation).
+    config : FlowConfig, optional
+        Settings.
+    log : callable
+        Progress lines.
+
+    Returns
+    -------
+    KineticFlow
+    """
+    from rekindle.data import load_model, load_physiology
+    from rekindle.errors import DatasetError
+    from rekindle.gan.monitoring import write_metrics_csv
+    from rekindle.io.dataset import read_dataset
+    from rekindle.sampling import km_reference_concentrations
+
+    head = read_dataset(data, rows=slice(0, 0))
+    model_name = str(head.metadata.get("model"))
+    model = load_model(model_name)
+    phys = load_physiology(model_name, str(head.metadata.get("physiology")))
+    if head.parameter_names != model.parameter_names:
+        raise DatasetError(f"{data}: columns are not the parameters of model {model.name!r}")
+    meta = {
+        "model": model.name,
+        "physiology": phys.name,
+        "threshold": float(head.metadata.get("threshold", DEFAULT_THRESHOLD)),
+        "units": "uM",
+        "scaling": "saturation",
+        "training_data": str(data),
+    }
+    flow = KineticFlow(km_reference_concentrations(model, phys), model.km_names, meta, config)
+    columns = np.array([model.parameter_index[k] for k in model.km_names])
+    flow.fit(path=data, km_columns=columns, log=log)
+    out = Path(output)
+    flow.save(out / "generator.pt")
+    write_metrics_csv(flow.history, out / "flow_history.csv")
+    return flow
