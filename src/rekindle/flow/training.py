@@ -271,6 +271,7 @@ def fit_flow(
         "steps": int(history[-1]["step"]) if history else 0,
         "validation_nll_initial": float(history[0]["validation_nll"]) if history else math.nan,
         "validation_nll_best": float(min(val_nll)) if val_nll else math.nan,
+        "best_step": int(history[int(np.argmin(val_nll))]["step"]) if val_nll else 0,
         "seconds": time.perf_counter() - t0,
     }
     return FlowFit(marginals, whitening, flow, history, summary)
@@ -295,7 +296,7 @@ def _train_flow(
     config: FlowConfig,
     log: Callable[[str], None],
 ) -> tuple[list[dict[str, float]], dict[str, torch.Tensor] | None]:
-    """Adam on the NLL; returns the evaluation history and the best state (None: step 0)."""
+    """Adam on the NLL; returns the evaluation history and the best state (None: no flow)."""
     history = [{"step": 0, "sets_seen": 0, "train_nll": math.nan}]
     history[0]["validation_nll"] = _validation_nll(flow, *validation)
     best_nll = history[0]["validation_nll"]
@@ -304,7 +305,8 @@ def _train_flow(
     opt = torch.optim.Adam(flow.parameters(), lr=config.learning_rate)
     rng = np.random.default_rng(config.seed)
     n_chunks = -(-n_train // config.chunk_rows)
-    state = {"step": 0, "seen": 0, "running": [], "best_nll": best_nll, "best": None}
+    initial = copy.deepcopy(flow.state_dict())
+    state = {"step": 0, "seen": 0, "running": [], "best_nll": best_nll, "best": initial}
 
     def evaluate() -> None:
         rec = {
