@@ -147,5 +147,5 @@ def test_a_flow_that_only_overfits_is_not_kept():
     summary = flow.fit(_km_from_z(z), relevant)
     if summary["best_step"] == 0:
         np.testing.assert_allclose(flow.generate(200, seed=1), copula.generate(200, seed=1))
-    kept = [h for h in flow.history if h["step"] == summary["best_step"]][0]
+    kept = next(h for h in flow.history if h["step"] == summary["best_step"])
     assert kept["validation_nll"] == min(h["validation_nll"] for h in flow.history)

@@ -23,7 +23,7 @@ import torch
 from rekindle import __version__
 from rekindle.errors import GeneratorFileError
 from rekindle.gan.preprocessing import CLASS_NAMES, SaturationScaler, class_index
-from rekindle.gan.training import atomic_torch_save
+from rekindle.io.atomic import torch_save
 
 from .marginals import MarginalScores, Whitening
 from .modules import N_CLASSES, ConditionalFlow
@@ -210,7 +210,7 @@ class KineticFlow:
             "history": self.history,
             "versions": {"rekindle": __version__, "torch": str(torch.__version__)},
         }
-        return atomic_torch_save(payload, path)
+        return torch_save(payload, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], device: str | None = None) -> KineticFlow:
