@@ -33,8 +33,15 @@ def test_run_writes_the_run_folder(smoke_run):
         "returned_fraction_training",
         "returned_fraction_generated",
         "top_parameters",
+        "spread_ratio_generated",
+        "iqr_ratio_generated",
+        "c2st_generated",
+        "c2st_noise_floor",
+        "ks_max_eig",
     ):
         assert key in summary, key
+    assert summary["generator"] == "cgan"
+    assert 0.3 < summary["c2st_noise_floor"] < 0.7
     oracle = read_dataset(smoke_run / "oracle.h5")
     assert summary["incidence_training"] == pytest.approx(oracle.incidence)
     assert summary["n_training"] == int(0.9 * oracle.n_models)
@@ -46,6 +53,7 @@ def test_run_writes_the_run_folder(smoke_run):
         "fig2e_returned_fraction.png",
         "fig3a_top_parameters.png",
         "fig3b_deciles.png",
+        "fig_fidelity.png",
     ):
         assert (smoke_run / fig).stat().st_size > 1000, fig
     html = (smoke_run / "report.html").read_text()
@@ -221,3 +229,46 @@ def test_paper_profile_trains_with_the_reference_recipe() -> None:
     default = RunConfig.from_profile("default").training_plan()
     assert default.training_config(0) == TrainingConfig(seed=0, split_seed=0)
     assert default.architecture() == ArchitectureConfig()
+
+
+@pytest.mark.slow
+def test_run_with_the_flow_generator_and_generate_from_it(tmp_path):
+    """`run --generator flow`: the flow replaces GAN training; its generator.pt generates."""
+    out = tmp_path / "flow_run"
+    args = ["run", "--profile", "smoke", "--generator", "flow", "--output", str(out), "-q"]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["generator"] == "flow"
+    assert summary["flow_training"]["n_train"] == int(0.9 * summary["n_oracle"])
+    # exact marginals: the flow is as wide as the relevant training data
+    assert summary["spread_ratio_generated"] == pytest.approx(1.0, abs=0.1)
+    assert (out / "flow_history.csv").exists() and not (out / "training").exists()
+    gen = out / "g.h5"
+    res = runner.invoke(
+        app, ["generate", "--generator", str(out / "generator.pt"), "--n", "500", "-o", str(gen)]
+    )
+    assert res.exit_code == 0, res.output
+    assert read_dataset(gen).n_models == 500
+
+
+def test_train_flow_and_learning_curve_commands(tmp_path):
+    """`train --generator flow` streams a dataset; `learning-curve` writes its table."""
+    from rekindle.data import load_model, load_physiology
+    from rekindle.sampling import sample_dataset
+
+    model, phys = load_model("toy"), load_physiology("toy", "ref")
+    data = sample_dataset(model, phys, 3000, tmp_path / "d.h5", seed=0, n_jobs=1)
+    held = sample_dataset(model, phys, 2000, tmp_path / "h.h5", seed=1, n_jobs=1)
+    args = ["train", "--data", str(data), "--output", str(tmp_path / "f"), "--generator", "flow"]
+    res = runner.invoke(app, [*args, "--max-sets", "2000", "-q"])
+    assert res.exit_code == 0, res.output
+    assert "flow on 1800 sets" in res.output
+    res = runner.invoke(
+        app, ["train", "--data", str(data), "-o", str(tmp_path / "x"), "--generator", "vae"]
+    )
+    assert res.exit_code == 2 and "--generator must be cgan or flow" in res.output
+    lc = ["learning-curve", "--data", str(data), "--heldout", str(held), "-o", str(tmp_path / "lc")]
+    res = runner.invoke(app, [*lc, "--sizes", "1000", "--sizes", "3000", "--n-eval", "500"])
+    assert res.exit_code == 0, res.output
+    assert len((tmp_path / "lc" / "learning_curve.csv").read_text().splitlines()) == 3

@@ -43,6 +43,12 @@ def run(
         float | None,
         typer.Option(help="Override the profile: keep only generators this wide (see train)."),
     ] = None,
+    generator: Annotated[
+        str | None,
+        typer.Option(
+            "--generator", help="Override the profile: flow (default profile) or cgan (paper)."
+        ),
+    ] = None,
     scheduler: SchedulerOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
@@ -68,6 +74,7 @@ def run(
             n_sets=n_sets,
             repeats=repeats,
             min_spread_ratio=min_spread_ratio,
+            generator=generator,
         )
         with _executor(scheduler) as ex:
             summary = run_pipeline(
@@ -86,7 +93,10 @@ def run(
             "incidence_generated",
             "returned_fraction_training",
             "returned_fraction_generated",
-            "spread_ratio_median",
+            "spread_ratio_generated",
+            "iqr_ratio_generated",
+            "c2st_generated",
+            "c2st_noise_floor",
             "kl_train_first",
             "kl_train_last",
             "seconds",

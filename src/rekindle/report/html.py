@@ -87,6 +87,27 @@ KEY_RESULTS: tuple[KeyResult, ...] = (
         "fraction",
     ),
     KeyResult(
+        "iqr_ratio_generated",
+        "Width of the generated K_M by the interquartile range of ln K_M, over that of the "
+        "relevant ORACLE data (median over the K_M)",
+        "— (not reported)",
+        "fraction",
+    ),
+    KeyResult(
+        "c2st_generated",
+        "Classifier two-sample test, generated vs held-out relevant ORACLE models "
+        "(held-out accuracy; 0.5 = indistinguishable, 1 = told apart every time)",
+        "— (not reported)",
+        "fraction",
+    ),
+    KeyResult(
+        "c2st_noise_floor",
+        "The same test between two halves of the held-out ORACLE models (what 0.5 looks like "
+        "at this sample size)",
+        "— (not reported)",
+        "fraction",
+    ),
+    KeyResult(
         "returned_fraction_training",
         "Perturbed models returning to the steady state, training data (ORACLE)",
         f"{100 * ref.RETURNED_FRACTION_FDP1['ORACLE']:.2f} % (fdp1, perturbations 0.5–2× X_ref)",
