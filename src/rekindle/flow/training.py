@@ -20,21 +20,21 @@ import copy
 import math
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from rekindle.errors import ConfigError
+from rekindle.config import Settings, check, check_positive_int
 
 from .marginals import MarginalScores, Whitening
 from .modules import N_CLASSES, ConditionalFlow
 
 
 @dataclass(frozen=True)
-class FlowConfig:
+class FlowConfig(Settings):
     """Settings of the flow generator and its training.
 
     Attributes
@@ -86,8 +86,9 @@ class FlowConfig:
     seed: int = 0
     threads: int = 1
 
-    def __post_init__(self) -> None:
-        positive = (
+    def validate(self) -> None:
+        check_positive_int(
+            self,
             "hidden",
             "layers",
             "bins",
@@ -97,28 +98,9 @@ class FlowConfig:
             "chunk_rows",
             "threads",
         )
-        for name in positive:
-            if int(getattr(self, name)) < 1:
-                raise ConfigError(f"flow setting {name} must be >= 1, got {getattr(self, name)}")
-        if self.transforms < 0:
-            raise ConfigError(f"flow setting transforms must be >= 0, got {self.transforms}")
-        if not 0.0 < self.validation_fraction < 1.0:
-            raise ConfigError("flow setting validation_fraction must lie in (0, 1)")
-        if not self.learning_rate > 0:
-            raise ConfigError("flow setting learning_rate must be > 0")
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain dict of the settings."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> FlowConfig:
-        """Settings from :meth:`to_dict` output (unknown keys refused)."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"unknown flow settings {unknown}")
-        return cls(**data)
+        check_positive_int(self, "transforms", minimum=0)
+        check(0.0 < self.validation_fraction < 1.0, "validation_fraction must lie in (0, 1)")
+        check(self.learning_rate > 0, "learning_rate must be > 0")
 
 
 class ArraySource:
