@@ -87,3 +87,16 @@ def test_data_of_different_models_are_not_mixed(own, tmp_path):
     # a run folder of one model is not continued with another
     res = runner.invoke(app, shlex.split(f"run --profile smoke -o {run} -q"))
     assert res.exit_code == 2 and "different models" in " ".join(res.output.split()), res.output
+
+
+@pytest.mark.slow
+def test_flow_generator_carries_the_model_file(own, tmp_path):
+    """The default generator (flow) trained on model-file data generates without the model."""
+    _, run = own
+    _ok(f"train --generator flow --data {run}/oracle.h5 -o {tmp_path}/flow -q")
+    meta = torch.load(tmp_path / "flow" / "generator.pt", weights_only=True)["metadata"]
+    assert meta["model_sha256"] == read_dataset(run / "oracle.h5").metadata["model_sha256"]
+    gen = tmp_path / "g.h5"
+    _ok(f"generate -g {tmp_path}/flow/generator.pt --n 200 --validate --seed 1 -o {gen} -q")
+    g = read_dataset(gen)
+    assert g.bundle().model.name == "my_network" and np.isfinite(g.max_real_eigenvalue).all()

@@ -513,9 +513,10 @@ def train_flow(
     model = system.model
     if dataset.parameter_names != model.parameter_names:
         raise ValueError(f"dataset columns are not the parameters of model {model.name!r}")
+    from rekindle.io.model_bundle import bundle_from
+
     meta = {
-        "model": model.name,
-        "physiology": physiology.name,
+        **bundle_from(model, physiology).metadata(),  # the generator carries its model
         "threshold": float(dataset.metadata.get("threshold", DEFAULT_THRESHOLD)),
         "units": "uM",
         "scaling": "saturation",

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rekindle.gan.monitoring import kl_divergence_per_feature
+from rekindle.reference_values import RELEVANCE_THRESHOLD_PER_H
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ def collect_class_populations(
     max_real_eigenvalue: Callable[[np.ndarray], np.ndarray],
     n_per_class: int = 2000,
     *,
-    threshold: float = -9.0,
+    threshold: float = RELEVANCE_THRESHOLD_PER_H,
     batch_size: int = 20_000,
     max_generated: int = 2_000_000,
     seed: int = 0,

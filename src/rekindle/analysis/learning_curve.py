@@ -19,6 +19,7 @@ import numpy as np
 
 from rekindle.analysis.fidelity import fidelity_report
 from rekindle.kinetics.labelling import Labeller
+from rekindle.reference_values import RELEVANCE_THRESHOLD_PER_H
 
 __all__ = ["LEARNING_CURVE_FIELDS", "Generator", "evaluate_generator", "learning_curve"]
 
@@ -128,17 +129,17 @@ def learning_curve(
     list of dict
         One record per size with the keys of :data:`LEARNING_CURVE_FIELDS`.
     """
-    from rekindle.data import load_model, load_physiology
     from rekindle.flow import FlowConfig, KineticFlow
     from rekindle.io.dataset import read_dataset
     from rekindle.kinetics import KineticSystem
     from rekindle.sampling import km_reference_concentrations
 
     held = read_dataset(heldout)
-    model_name, phys_name = str(held.metadata["model"]), str(held.metadata["physiology"])
-    model, phys = load_model(model_name), load_physiology(model_name, phys_name)
+    bundle = held.bundle()  # the model the data carry (never reloaded by name)
+    model, phys = bundle.model, bundle.physiology
     system = KineticSystem(model)
-    labeller = Labeller(system, phys, float(held.metadata.get("threshold", -9.0)))
+    threshold = float(held.metadata.get("threshold", RELEVANCE_THRESHOLD_PER_H))
+    labeller = Labeller(system, phys, threshold)
     held_km = system.km_of(held.parameters[held.relevant])
     held_eig = held.max_real_eigenvalue[held.relevant]
     km_columns = np.array([model.parameter_index[k] for k in model.km_names])

@@ -218,18 +218,12 @@ def generate(
             raise _UserError(f"generator file not found: {generator}")
         check.require_device_available(device)  # imports torch: after every cheap check
 
-        from rekindle.gan import KineticGAN
         from rekindle.generation import generate_dataset, load_generator
 
         gan = load_generator(generator, device=device)
-        if isinstance(gan, KineticGAN):
-            from rekindle.io.model_bundle import generator_bundle
+        from rekindle.io.model_bundle import generator_bundle
 
-            n_parameters = generator_bundle(gan).model.n_parameters  # the model it carries
-        else:
-            from rekindle.data import load_model
-
-            n_parameters = load_model(str(gan.metadata["model"])).n_parameters
+        n_parameters = generator_bundle(gan).model.n_parameters  # the model it carries
         check.require_disk_space(output, n, n_parameters)
         with _executor(scheduler) as ex, progress_bar("generating", n, quiet) as update:
             res = generate_dataset(

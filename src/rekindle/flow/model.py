@@ -22,8 +22,13 @@ import torch
 
 from rekindle import __version__
 from rekindle.errors import GeneratorFileError
-from rekindle.gan.preprocessing import CLASS_NAMES, SaturationScaler, class_index
+from rekindle.gan.preprocessing import (
+    ConditionalGenerator,
+    SaturationScaler,
+    class_index,
+)
 from rekindle.io.atomic import torch_save
+from rekindle.reference_values import RELEVANCE_THRESHOLD_PER_H as DEFAULT_THRESHOLD
 
 from .marginals import MarginalScores, Whitening
 from .modules import N_CLASSES, ConditionalFlow
@@ -31,13 +36,12 @@ from .training import ArraySource, FileSource, FlowConfig, fit_flow
 
 FORMAT_NAME = "rekindle-flow"
 FORMAT_VERSION = 1
-DEFAULT_THRESHOLD = -9.0
 #: |w| of generated base noise mapped through the flow is bounded so that a rare extreme
 #: draw cannot overflow the coupling transforms
 _MAX_SCORE = 8.0
 
 
-class KineticFlow:
+class KineticFlow(ConditionalGenerator):
     """Class-conditional flow generator of K_M sets (see :mod:`rekindle.flow.modules`).
 
     Parameters
@@ -77,21 +81,6 @@ class KineticFlow:
         self.versions: dict[str, str] = {}
 
     # ------------------------------------------------------------------ properties
-    @property
-    def n_features(self) -> int:
-        """Number of K_M per parameter set."""
-        return len(self.feature_names)
-
-    @property
-    def threshold(self) -> float:
-        """Relevance threshold on the max real eigenvalue (1/h)."""
-        return float(self.metadata.get("threshold", DEFAULT_THRESHOLD))
-
-    @property
-    def class_names(self) -> tuple[str, ...]:
-        """Class names by class index."""
-        return CLASS_NAMES
-
     # ------------------------------------------------------------------ training
     def fit(
         self,
@@ -292,21 +281,15 @@ def train_flow_file(
     -------
     KineticFlow
     """
-    from rekindle.data import load_model, load_physiology
-    from rekindle.errors import DatasetError
     from rekindle.gan.monitoring import write_metrics_csv
     from rekindle.io.dataset import read_dataset
     from rekindle.sampling import km_reference_concentrations
 
     head = read_dataset(data, rows=slice(0, 0))
-    model_name = str(head.metadata.get("model"))
-    model = load_model(model_name)
-    phys = load_physiology(model_name, str(head.metadata.get("physiology")))
-    if head.parameter_names != model.parameter_names:
-        raise DatasetError(f"{data}: columns are not the parameters of model {model.name!r}")
+    bundle = head.bundle()  # the embedded model; checks the columns against it
+    model, phys = bundle.model, bundle.physiology
     meta = {
-        "model": model.name,
-        "physiology": phys.name,
+        **bundle.metadata(),  # the generator carries its model, as the cGAN's does
         "threshold": float(head.metadata.get("threshold", DEFAULT_THRESHOLD)),
         "units": "uM",
         "scaling": "saturation",

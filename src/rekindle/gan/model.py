@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from rekindle.errors import GeneratorFileError
+from rekindle.reference_values import RELEVANCE_THRESHOLD_PER_H as DEFAULT_THRESHOLD
 
 from .artefact import (
     FORMAT_NAME,
@@ -31,8 +32,8 @@ from .artefact import (
 from .config import ArchitectureConfig, TrainingConfig, transfer_config
 from .modules import Discriminator, Generator
 from .preprocessing import (
-    CLASS_NAMES,
     RELEVANT,
+    ConditionalGenerator,
     LogMinMaxScaler,
     Scaler,
     class_index,
@@ -49,7 +50,6 @@ __all__ = [
     "transfer_config",
 ]
 
-DEFAULT_THRESHOLD = -9.0
 
 
 def _freeze(generator: Generator, freeze: Sequence[str]) -> None:
@@ -98,7 +98,7 @@ def _pretrained_range(data: _Sets, clip: bool) -> _Sets:
     )
 
 
-class KineticGAN:
+class KineticGAN(ConditionalGenerator):
     """Conditional GAN over kinetic parameter sets (REKINDLE).
 
     Parameters
@@ -189,21 +189,6 @@ class KineticGAN:
         if d is not None and len(out) != d:
             raise ValueError(f"{len(out)} feature names for {d} features")
         return out
-
-    @property
-    def n_features(self) -> int:
-        """Number of K_M per parameter set."""
-        return len(self.feature_names)
-
-    @property
-    def threshold(self) -> float:
-        """Relevance threshold on the max real eigenvalue (1/h)."""
-        return float(self.metadata.get("threshold", DEFAULT_THRESHOLD))
-
-    @property
-    def class_names(self) -> tuple[str, ...]:
-        """Class names by class index."""
-        return CLASS_NAMES
 
     def _require_generator(self) -> Generator:
         if self.generator is None or self.scaler is None:

@@ -23,11 +23,14 @@ from typing import Any
 
 import numpy as np
 
+from rekindle.reference_values import RELEVANCE_THRESHOLD_PER_H as DEFAULT_THRESHOLD
+
 __all__ = [
     "CLASS_NAMES",
     "NOT_RELEVANT",
     "RELEVANT",
     "SCALINGS",
+    "ConditionalGenerator",
     "GlobalLogMinMaxScaler",
     "LogMinMaxScaler",
     "class_index",
@@ -41,6 +44,33 @@ CLASS_NAMES: tuple[str, ...] = ("relevant", "not_relevant")
 RELEVANT = 0
 #: Class index of models that are not biologically relevant.
 NOT_RELEVANT = 1
+
+
+class ConditionalGenerator:
+    """What every class-conditional generator of K_M exposes (cGAN and flow alike).
+
+    Subclasses set ``feature_names`` (the K_M names, in order) and ``metadata`` (with the
+    relevance ``threshold`` in 1/h).
+    """
+
+    feature_names: list[str]
+    metadata: dict
+
+    @property
+    def n_features(self) -> int:
+        """Number of K_M per parameter set."""
+        return len(self.feature_names)
+
+    @property
+    def threshold(self) -> float:
+        """Relevance threshold on the max real eigenvalue (1/h)."""
+        return float(self.metadata.get("threshold", DEFAULT_THRESHOLD))
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """Class names by class index."""
+        return CLASS_NAMES
+
 
 _ALIASES = {
     "relevant": RELEVANT,

@@ -73,6 +73,7 @@ from torch.nn import functional as F
 
 from rekindle.errors import CheckpointError
 from rekindle.progress import ProgressCallback
+from rekindle.reference_values import RELEVANCE_THRESHOLD_PER_H
 
 from .checkpoint import (
     CHECKPOINT_NAME,
@@ -296,7 +297,7 @@ class GANTrainer:
         config: TrainingConfig | None = None,
         *,
         labeller: Labeller | None = None,
-        threshold: float = -9.0,
+        threshold: float = RELEVANCE_THRESHOLD_PER_H,
         context: Mapping[str, Any] | None = None,
     ) -> None:
         self.generator = generator
