@@ -16,7 +16,7 @@ Stages and what they write (the summary they return in brackets):
 - :func:`generate_validation`: ``generated.h5`` (the engine-labelled dataset)
 - :func:`train_flow`: ``generator.pt``, ``flow_history.csv`` (the flow generator)
 - :func:`measure_spread`: nothing (:class:`SpreadSummary`)
-- :func:`measure_fidelity`: ``fig_fidelity.png`` (:class:`FidelitySummary`)
+- :func:`measure_fidelity`: ``fig_fidelity.png`` (:class:`FidelityReport`)
 - :func:`analyse_dynamics`: ``dynamics.csv``, Fig. 2d (a table per population)
 - :func:`analyse_perturbations`: ``perturbation.json``, Fig. 2e (:class:`PerturbationSummary`)
 - :func:`analyse_interpretability`: ``parameter_kl_ranking.csv``, Fig. 3
@@ -42,6 +42,7 @@ from rekindle.progress import LogFunction, ProgressFactory, no_log, no_progress
 from rekindle.reference_values import RELEVANCE_THRESHOLD_PER_H as DEFAULT_THRESHOLD
 
 if TYPE_CHECKING:
+    from rekindle.analysis.fidelity import FidelityReport
     from rekindle.analysis.perturbation import PerturbationResult, PerturbationSettings
     from rekindle.gan import KineticGAN, TrainingResult
     from rekindle.io.dataset import ParameterDataset
@@ -49,7 +50,6 @@ if TYPE_CHECKING:
     from rekindle.kinetics.labelling import Labeller
 
 __all__ = [
-    "FidelitySummary",
     "InterpretabilitySettings",
     "InterpretabilitySummary",
     "PerturbationSummary",
@@ -425,34 +425,6 @@ def measure_spread(km: np.ndarray, km_reference: np.ndarray) -> SpreadSummary:
     )
 
 
-@dataclass(frozen=True)
-class FidelitySummary:
-    """Fidelity of the generated relevant-class models (:mod:`rekindle.analysis.fidelity`).
-
-    Attributes
-    ----------
-    spread_ratio_generated, iqr_ratio_generated
-        Median std and IQR ratios of ln K_M against the relevant training sets.
-    c2st_generated, c2st_noise_floor
-        C2ST accuracy against held-out relevant ORACLE sets, and between two halves of them.
-    ks_max_eig
-        KS distance between the max Re(λ) of generated and relevant training models.
-    kl_marginals, kl_means
-        rekindle's KL (marginals of ln K_M, sees width) and the paper's (per-feature means).
-    n_c2st
-        Rows per side of each C2ST.
-    """
-
-    spread_ratio_generated: float
-    iqr_ratio_generated: float
-    c2st_generated: float
-    c2st_noise_floor: float
-    ks_max_eig: float
-    kl_marginals: float
-    kl_means: float
-    n_c2st: int
-
-
 def measure_fidelity(
     generated: ParameterDataset,
     oracle: ParameterDataset,
@@ -461,7 +433,7 @@ def measure_fidelity(
     *,
     seed: int,
     n_heldout: int = 10_000,
-) -> FidelitySummary:
+) -> FidelityReport:
     """Fidelity of generated relevant-class models → ``fig_fidelity.png``.
 
     ``n_heldout`` fresh ORACLE sets (seed ``seed``) give the held-out relevant models of the
@@ -484,12 +456,10 @@ def measure_fidelity(
         reference_max_eig=oracle.max_real_eigenvalue[oracle.relevant],
         seed=seed,
     )
-    fields_ = {k: v for k, v in report.to_dict().items() if k in FidelitySummary.__annotations__}
-    summary = FidelitySummary(**fields_)
     plot_fidelity_panel(
-        {**asdict(summary), "incidence": generated.incidence}, Path(out) / "fig_fidelity.png"
+        {**report.to_dict(), "incidence": generated.incidence}, Path(out) / "fig_fidelity.png"
     )
-    return summary
+    return report
 
 
 def train_flow(
@@ -506,28 +476,20 @@ def train_flow(
     Returns the :class:`~rekindle.flow.KineticFlow`; ``flow_history.csv`` holds its held-out
     negative log-likelihood per evaluation.
     """
-    from rekindle.flow import KineticFlow
-    from rekindle.gan.monitoring import write_metrics_csv
-    from rekindle.sampling import km_reference_concentrations
-
-    model = system.model
-    if dataset.parameter_names != model.parameter_names:
-        raise ValueError(f"dataset columns are not the parameters of model {model.name!r}")
+    from rekindle.flow.model import fit_flow_generator
     from rekindle.io.model_bundle import bundle_from
 
-    meta = {
-        **bundle_from(model, physiology).metadata(),  # the generator carries its model
-        "threshold": float(dataset.metadata.get("threshold", DEFAULT_THRESHOLD)),
-        "units": "uM",
-        "scaling": "saturation",
-        "rekindle_version": __version__,
-    }
-    flow = KineticFlow(km_reference_concentrations(model, physiology), model.km_names, meta, config)
-    flow.fit(system.km_of(dataset.parameters), dataset.relevant, log=log)
-    out = Path(output)
-    flow.save(out / "generator.pt")
-    write_metrics_csv(flow.history, out / "flow_history.csv")
-    return flow
+    if dataset.parameter_names != system.model.parameter_names:
+        raise ValueError(f"dataset columns are not the parameters of model {system.model.name!r}")
+    return fit_flow_generator(
+        bundle_from(system.model, physiology),
+        output,
+        config,
+        threshold=float(dataset.metadata.get("threshold", DEFAULT_THRESHOLD)),
+        km=system.km_of(dataset.parameters),
+        relevant=dataset.relevant,
+        log=log,
+    )
 
 
 # ----------------------------------------------------------------------------- dynamics

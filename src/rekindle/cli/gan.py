@@ -122,9 +122,6 @@ def train(
             _train_flow(data, output, transforms, max_sets, seed, quiet)
             return
 
-        from rekindle.io.dataset import require_training_data
-        from rekindle.stages import plot_training, train_generators
-
         plan = TrainingPlan(
             epochs=epochs,
             seed=seed,
@@ -139,24 +136,33 @@ def train(
             selection=selection,
             min_spread_ratio=min_spread_ratio,
         )
-        ds, system, phys, _ = _checked_dataset(data, allow_non_steady)
-        require_training_data(ds, str(data))
-        bars = no_progress if quiet else progress_bar
-        trained = train_generators(ds, system, phys, output, plan, progress=bars, log=console.print)
-        curves = plot_training(output, trained)
-        best = trained.best.result
-        console.print(
-            f"wrote {output / 'generator.pt'}: kept incidence {best.best_incidence:.4f} "
-            f"(repeat {trained.best_repeat}, spread ratio {best.best_spread_ratio:.2f}, "
-            f"IQR ratio {best.best_iqr_ratio:.2f}), "
-            f"KL(train) {curves.kl_train_first:.3f} → {curves.kl_train_last:.3f}, "
-            f"Spearman ρ(incidence, KL) = {curves.spearman_incidence_kl:.3f}"
-        )
+        _train_cgan(data, output, plan, allow_non_steady, quiet)
 
     def interrupted() -> str:
         return f"checkpoints kept in {output / 'training'}; rerun the same command to resume"
 
     _run(go, interrupted)
+
+
+def _train_cgan(
+    data: Path, output: Path, plan: TrainingPlan, allow_non_steady: bool, quiet: bool
+) -> None:
+    from rekindle.io.dataset import require_training_data
+    from rekindle.stages import plot_training, train_generators
+
+    ds, system, phys, _ = _checked_dataset(data, allow_non_steady)
+    require_training_data(ds, str(data))
+    bars = no_progress if quiet else progress_bar
+    trained = train_generators(ds, system, phys, output, plan, progress=bars, log=console.print)
+    curves = plot_training(output, trained)
+    best = trained.best.result
+    console.print(
+        f"wrote {output / 'generator.pt'}: kept incidence {best.best_incidence:.4f} "
+        f"(repeat {trained.best_repeat}, spread ratio {best.best_spread_ratio:.2f}, "
+        f"IQR ratio {best.best_iqr_ratio:.2f}), "
+        f"KL(train) {curves.kl_train_first:.3f} → {curves.kl_train_last:.3f}, "
+        f"Spearman ρ(incidence, KL) = {curves.spearman_incidence_kl:.3f}"
+    )
 
 
 def _train_flow(

@@ -256,6 +256,65 @@ class KineticFlow(ConditionalGenerator):
         )
 
 
+def fit_flow_generator(
+    bundle: Any,
+    output: str | os.PathLike[str],
+    config: FlowConfig | None = None,
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    data: str | os.PathLike[str] | None = None,
+    km: np.ndarray | None = None,
+    relevant: np.ndarray | None = None,
+    log: Callable[[str], None] = lambda _msg: None,
+) -> KineticFlow:
+    """Fit a flow generator of ``bundle``'s model → ``output/generator.pt``.
+
+    The generator carries the model and physiology (as the cGAN's does), so later
+    commands never reload them by name.
+
+    Parameters
+    ----------
+    bundle : rekindle.io.model_bundle.ModelBundle
+        The model and physiology the data were made from.
+    output : path
+        Folder for ``generator.pt`` and ``flow_history.csv`` (held-out NLL per evaluation).
+    config : FlowConfig, optional
+        Settings.
+    threshold : float
+        Relevance threshold of the data's labels, 1/h.
+    data : path, optional
+        A labelled dataset file, streamed ``config.chunk_rows`` rows at a time (any size) …
+    km, relevant : numpy.ndarray, optional
+        … or K_M (µM, shape (n, n_km)) and labels (shape (n,)) in memory.
+    log : callable
+        Progress lines.
+    """
+    from rekindle.gan.monitoring import write_metrics_csv
+    from rekindle.sampling import km_reference_concentrations
+
+    model = bundle.model
+    meta = {
+        **bundle.metadata(),
+        "threshold": float(threshold),
+        "units": "uM",
+        "scaling": "saturation",
+        "rekindle_version": __version__,
+    }
+    if data is not None:
+        meta["training_data"] = str(data)
+    reference = km_reference_concentrations(model, bundle.physiology)
+    flow = KineticFlow(reference, model.km_names, meta, config)
+    if data is not None:
+        columns = np.array([model.parameter_index[k] for k in model.km_names])
+        flow.fit(path=data, km_columns=columns, log=log)
+    else:
+        flow.fit(km, relevant, log=log)
+    out = Path(output)
+    flow.save(out / "generator.pt")
+    write_metrics_csv(flow.history, out / "flow_history.csv")
+    return flow
+
+
 def train_flow_file(
     data: str | os.PathLike[str],
     output: str | os.PathLike[str],
@@ -268,37 +327,13 @@ def train_flow_file(
     Parameters
     ----------
     data : path
-        A labelled dataset (``rekindle sample``) of any size; read ``config.chunk_rows`` rows
-        at a time.
-    output : path
-        Folder for ``generator.pt`` and ``flow_history.csv`` (held-out NLL per evaluation).
-    config : FlowConfig, optional
-        Settings.
-    log : callable
-        Progress lines.
-
-    Returns
-    -------
-    KineticFlow
+        A labelled dataset (``rekindle sample``) of any size.
+    output, config, log
+        As :func:`fit_flow_generator`.
     """
-    from rekindle.gan.monitoring import write_metrics_csv
     from rekindle.io.dataset import read_dataset
-    from rekindle.sampling import km_reference_concentrations
 
     head = read_dataset(data, rows=slice(0, 0))
+    threshold = float(head.metadata.get("threshold", DEFAULT_THRESHOLD))
     bundle = head.bundle()  # the embedded model; checks the columns against it
-    model, phys = bundle.model, bundle.physiology
-    meta = {
-        **bundle.metadata(),  # the generator carries its model, as the cGAN's does
-        "threshold": float(head.metadata.get("threshold", DEFAULT_THRESHOLD)),
-        "units": "uM",
-        "scaling": "saturation",
-        "training_data": str(data),
-    }
-    flow = KineticFlow(km_reference_concentrations(model, phys), model.km_names, meta, config)
-    columns = np.array([model.parameter_index[k] for k in model.km_names])
-    flow.fit(path=data, km_columns=columns, log=log)
-    out = Path(output)
-    flow.save(out / "generator.pt")
-    write_metrics_csv(flow.history, out / "flow_history.csv")
-    return flow
+    return fit_flow_generator(bundle, output, config, threshold=threshold, data=data, log=log)
