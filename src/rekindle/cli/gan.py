@@ -101,47 +101,58 @@ def train(
     """
 
     def go() -> None:
-        from rekindle import validation as check
-
-        for option, value in (
-            ("--epochs", epochs),
-            ("--repeats", repeats),
-            ("--batch-size", batch_size),
-            ("--eval-every", eval_every),
-            ("--n-eval", n_eval),
-        ):
-            check.require_positive(option, value)
-        check.require_seed(seed)
-        if not check.require_finite("--learning-rate", learning_rate) > 0:
-            raise _UserError(f"--learning-rate must be positive, got {learning_rate}")
-        check.require_finite("--min-spread-ratio", min_spread_ratio)
-        check.require_output_folder(output)
-        if generator not in ("cgan", "flow"):
-            raise _UserError(f"--generator must be cgan or flow, got {generator!r}")
+        _check_train_options(
+            output,
+            generator,
+            seed,
+            learning_rate,
+            min_spread_ratio,
+            {
+                "--epochs": epochs,
+                "--repeats": repeats,
+                "--batch-size": batch_size,
+                "--eval-every": eval_every,
+                "--n-eval": n_eval,
+            },
+        )
         if generator == "flow":
             _train_flow(data, output, transforms, max_sets, seed, quiet)
             return
 
         plan = TrainingPlan(
-            epochs=epochs,
-            seed=seed,
-            repeats=repeats,
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            eval_every=eval_every,
-            n_eval=n_eval,
-            scaling=scaling,
-            recipe=recipe,
-            label_encoding=label_encoding,
-            selection=selection,
+            epochs=epochs, seed=seed, repeats=repeats, batch_size=batch_size,
+            learning_rate=learning_rate, eval_every=eval_every, n_eval=n_eval, scaling=scaling,
+            recipe=recipe, label_encoding=label_encoding, selection=selection,
             min_spread_ratio=min_spread_ratio,
-        )
+        )  # fmt: skip
         _train_cgan(data, output, plan, allow_non_steady, quiet)
 
     def interrupted() -> str:
         return f"checkpoints kept in {output / 'training'}; rerun the same command to resume"
 
     _run(go, interrupted)
+
+
+def _check_train_options(
+    output: Path,
+    generator: str,
+    seed: int,
+    learning_rate: float,
+    min_spread_ratio: float,
+    counts: dict[str, int],
+) -> None:
+    """Refuse bad ``rekindle train`` options before any file is read or torch imported."""
+    from rekindle import validation as check
+
+    for option, value in counts.items():
+        check.require_positive(option, value)
+    check.require_seed(seed)
+    if not check.require_finite("--learning-rate", learning_rate) > 0:
+        raise _UserError(f"--learning-rate must be positive, got {learning_rate}")
+    check.require_finite("--min-spread-ratio", min_spread_ratio)
+    check.require_output_folder(output)
+    if generator not in ("cgan", "flow"):
+        raise _UserError(f"--generator must be cgan or flow, got {generator!r}")
 
 
 def _train_cgan(
