@@ -22,8 +22,10 @@ from rekindle.plots.perturbation import (
     FRACTION_FIGSIZE,
     PAPER_RETURNED_FRACTION,
     TRAJECTORY_FIGSIZE,
+    draw_pca_trajectories,
     plot_pca_trajectories,
     plot_returned_fraction,
+    trajectory_frame,
 )
 from rekindle.plots.transfer import (
     VALIDATION_FIGSIZE,
@@ -113,6 +115,42 @@ def test_plot_pca_trajectories(tmp_path, rng) -> None:
         pca, returned, tmp_path / "views.png", returned_view=pca_trajectories(trajs[returned])
     )
     _check_png(two, (2 * TRAJECTORY_FIGSIZE[0], TRAJECTORY_FIGSIZE[1]))
+
+
+def test_trajectory_plane_is_framed_by_the_returned_trajectories(tmp_path, rng) -> None:
+    """One escaped path 1000x larger than the rest leaves the frame and is counted."""
+    trajs, returned = _trajectories(rng)  # 4 returned, 1 escaped
+    scale = np.abs(trajs[returned]).max()
+    t = np.linspace(0.0, 1.0, trajs.shape[1])[:, None]
+    trajs[~returned] = 1000.0 * scale * t * rng.uniform(0.5, 1.0, trajs.shape[2])
+    pca = pca_trajectories(trajs)
+    xy = pca.scores[:, :, :2]
+    with _style.style():
+        ax = _style.new_figure(TRAJECTORY_FIGSIZE).subplots()
+        frame = draw_pca_trajectories(ax, xy, returned, pca.reference_scores)
+    assert ax.get_xlim() == pytest.approx(frame.xlim) and ax.get_ylim() == pytest.approx(frame.ylim)
+    inner = xy[returned].reshape(-1, 2)
+    lo, hi = inner.min(axis=0), inner.max(axis=0)
+    limits = np.array([frame.xlim, frame.ylim])  # (axis, low/high)
+    assert np.all(limits[:, 0] <= lo) and np.all(limits[:, 1] >= hi)  # every returned point
+    # the frame is the returned extent plus its margins, not the escaped path's
+    assert np.all((limits[:, 1] - limits[:, 0]) / (hi - lo) < 1.0 + 2 * 0.08 + 0.05)
+    escaped_extent = np.ptp(xy[~returned].reshape(-1, 2), axis=0)
+    assert escaped_extent.max() > 100 * (limits[:, 1] - limits[:, 0]).max()
+    assert frame.n_outside == 1
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "escaped (n=1, 1 leaves the frame)" in labels and "returned (n=4)" in labels
+    # without a returned trajectory: the 2.5–97.5 percentile range of all points
+    none_back = np.zeros_like(returned)
+    fallback = trajectory_frame(xy, none_back)
+    q_lo, q_hi = np.percentile(xy.reshape(-1, 2), [2.5, 97.5], axis=0)
+    pad = 0.08 * (q_hi - q_lo)
+    assert fallback.xlim == pytest.approx((q_lo[0] - pad[0], q_hi[0] + pad[0]))
+    assert fallback.ylim == pytest.approx((q_lo[1] - pad[1], q_hi[1] + pad[1]))
+    assert fallback.n_outside >= 1
+    out = plot_pca_trajectories(pca, returned, tmp_path / "escaped.png",
+                                returned_view=pca_trajectories(trajs[returned]))
+    _check_png(out, (2 * TRAJECTORY_FIGSIZE[0], TRAJECTORY_FIGSIZE[1]))
 
 
 def test_plot_returned_fraction(tmp_path) -> None:

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -78,9 +79,11 @@ def plot_pca_trajectories(
     arrows giving its direction in time (the first :data:`MAX_ARROWS` of each kind);
     trajectories that returned to the reference steady state are drawn in colour,
     those that escaped in grey dashed lines. The reference steady state is a black
-    triangle. One escaped trajectory can set the scale of the whole plane, so that
-    the returned ones collapse onto the reference: ``returned_view`` adds a second
-    panel with the returned trajectories alone, in the PCA of those trajectories.
+    triangle. The plane is framed by the returned trajectories
+    (:func:`trajectory_frame`): an escaped path, often orders of magnitude larger,
+    leaves the frame (clipped) instead of setting the scale, and the legend says how
+    many do. ``returned_view`` adds a second panel with the returned trajectories
+    alone, in the PCA of those trajectories.
 
     Parameters
     ----------
@@ -133,13 +136,13 @@ def plot_pca_trajectories(
     with _style.style():
         fig = _style.new_figure((n_panels * width, height))
         axes = fig.subplots(1, n_panels, squeeze=False)[0]
-        _draw_trajectories(axes[0], xy_all, ret, reference, explained_variance_ratio)
+        draw_pca_trajectories(axes[0], xy_all, ret, reference, explained_variance_ratio)
         axes[0].set_title(
             title or r"Perturbed trajectories in PCA space of $X/X_\mathrm{ref} - 1$"
         )
         if returned_view is not None:
             view = returned_view.scores[:, :, :2]
-            _draw_trajectories(
+            draw_pca_trajectories(
                 axes[1],
                 view,
                 np.ones(view.shape[0], dtype=bool),
@@ -164,14 +167,119 @@ def _median_end(xy: np.ndarray) -> np.ndarray | None:
     return np.median(np.asarray(ends), axis=0) if ends else None
 
 
-def _draw_trajectories(
+FRAME_MARGIN = 0.08
+"""Margin around the returned trajectories, as a fraction of their extent per axis."""
+
+FALLBACK_PERCENTILES: tuple[float, float] = (2.5, 97.5)
+"""Percentile range of all points that frames a plane without returned trajectories."""
+
+
+@dataclass(frozen=True)
+class TrajectoryFrame:
+    """Axis limits of a trajectory plane and what falls outside them.
+
+    Attributes
+    ----------
+    xlim, ylim : tuple of float
+        (low, high) limits of PC1 and PC2.
+    n_outside : int
+        Trajectories with at least one finite point outside the limits (drawn clipped).
+    """
+
+    xlim: tuple[float, float]
+    ylim: tuple[float, float]
+    n_outside: int
+
+
+def trajectory_frame(
+    xy_all: ArrayLike,
+    returned: ArrayLike,
+    reference: ArrayLike | None = None,
+    *,
+    margin: float = FRAME_MARGIN,
+) -> TrajectoryFrame:
+    """Limits that show the returned trajectories; escaped paths may leave them.
+
+    The frame is the full extent of the finite points of the returned trajectories
+    (and of ``reference``), padded by ``margin`` of that extent on each side. Without
+    a returned trajectory it is the :data:`FALLBACK_PERCENTILES` range of all finite
+    points. One escaped path thousands of times larger therefore no longer sets the
+    scale; it is clipped by the axes and counted in ``n_outside``.
+
+    Parameters
+    ----------
+    xy_all : array_like, shape (n_traj, n_times, 2)
+        Trajectories in the PC1-PC2 plane (NaN rows are ignored).
+    returned : array_like of bool, shape (n_traj,)
+        True where the trajectory returned to the reference steady state.
+    reference : array_like, shape (2,), optional
+        Reference steady state, kept inside the frame when finite.
+    margin : float, optional
+        Padding on each side, as a fraction of the extent (per axis).
+
+    Returns
+    -------
+    TrajectoryFrame
+    """
+    xy = np.asarray(xy_all, dtype=float)[:, :, :2]
+    ret = np.asarray(returned, dtype=bool).ravel()
+    finite = np.all(np.isfinite(xy), axis=2)  # (n_traj, n_times)
+    inner = xy[finite & ret[:, None]]
+    if reference is not None and inner.size:
+        ref = np.asarray(reference, dtype=float).ravel()[:2]
+        inner = np.vstack([inner, ref[None, :]]) if np.isfinite(ref).all() else inner
+    if inner.size:
+        lo, hi = inner.min(axis=0), inner.max(axis=0)
+    elif finite.any():
+        lo, hi = np.percentile(xy[finite], FALLBACK_PERCENTILES, axis=0)
+    else:
+        lo, hi = np.full(2, -1.0), np.full(2, 1.0)
+    span = hi - lo
+    # a degenerate axis (one point, a straight line) borrows the other's extent
+    fallback = float(span.max()) if span.max() > 0 else max(float(np.abs(lo).max()), 1.0)
+    pad = margin * np.where(span > 0, span, fallback)
+    lo, hi = lo - pad, hi + pad
+    with np.errstate(invalid="ignore"):
+        outside = finite & np.any((xy < lo) | (xy > hi), axis=2)
+    return TrajectoryFrame(
+        xlim=(float(lo[0]), float(hi[0])),
+        ylim=(float(lo[1]), float(hi[1])),
+        n_outside=int(outside.any(axis=1).sum()),
+    )
+
+
+def draw_pca_trajectories(
     ax: Axes,
-    xy_all: np.ndarray,
-    ret: np.ndarray,
-    reference: ArrayLike | None,
-    explained_variance_ratio: ArrayLike | None,
-) -> None:
-    """Trajectories ``xy_all`` (n, n_times, 2) on ``ax``: returned in colour, escaped grey."""
+    xy_all: ArrayLike,
+    returned: ArrayLike,
+    reference: ArrayLike | None = None,
+    explained_variance_ratio: ArrayLike | None = None,
+) -> TrajectoryFrame:
+    """Draw trajectories on ``ax``: returned in colour, escaped grey dashed.
+
+    The axes are framed by :func:`trajectory_frame` (the returned trajectories);
+    the legend says how many trajectories leave the frame.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+        Target axes.
+    xy_all : array_like, shape (n_traj, n_times, 2)
+        Trajectories in the PC1-PC2 plane.
+    returned : array_like of bool, shape (n_traj,)
+        True where the trajectory returned to the reference steady state.
+    reference : array_like, shape (2,), optional
+        Reference steady state (black triangle).
+    explained_variance_ratio : array_like, shape (>=2,), optional
+        Shown in the axis labels as percentages.
+
+    Returns
+    -------
+    TrajectoryFrame
+        The limits set on ``ax`` and the number of trajectories outside them.
+    """
+    xy_all = np.asarray(xy_all, dtype=float)[:, :, :2]
+    ret = np.asarray(returned, dtype=bool).ravel()
     many = xy_all.shape[0] > 12
     arrows = {True: 0, False: 0}
     color_idx = 0
@@ -197,22 +305,34 @@ def _draw_trajectories(
         ref = np.asarray(reference, dtype=float).ravel()[:2]
         ax.plot(ref[0], ref[1], marker="^", markersize=10, color="black", linestyle="none",
                 zorder=6)
-    n_ret, n_esc = int(ret.sum()), int((~ret).sum())
-    handles = [Line2D([], [], color=_style.PALETTE[0], label=f"returned (n={n_ret})")]
-    if n_esc:
-        handles.append(
-            Line2D([], [], color=ESCAPED_COLOR, linestyle="--", label=f"escaped (n={n_esc})")
-        )
-    handles.append(Line2D([], [], marker="o", markerfacecolor="none", markeredgecolor="black",
-                          linestyle="none", label="perturbed initial state"))
-    if reference is not None:
-        handles.append(Line2D([], [], marker="^", color="black", linestyle="none",
-                              label="reference steady state"))
-    ax.legend(handles=handles, loc="best", fontsize=8)
+    frame = trajectory_frame(xy_all, ret, reference)
+    ax.set_xlim(frame.xlim)
+    ax.set_ylim(frame.ylim)
+    ax.legend(handles=_legend_handles(ret, reference is not None, frame.n_outside),
+              loc="best", fontsize=8)
     evr = None if explained_variance_ratio is None else np.asarray(explained_variance_ratio)
     for axis, i in ((ax.set_xlabel, 0), (ax.set_ylabel, 1)):
         suffix = f" ({100 * evr[i]:.2f} % variance)" if evr is not None and evr.size > i else ""
         axis(f"PC{i + 1}{suffix}")
+    return frame
+
+
+def _legend_handles(ret: np.ndarray, has_reference: bool, n_outside: int) -> list[Line2D]:
+    """Legend entries of a trajectory plane; the escaped entry counts those off the frame."""
+    n_ret, n_esc = int(ret.sum()), int((~ret).sum())
+    handles = [Line2D([], [], color=_style.PALETTE[0], label=f"returned (n={n_ret})")]
+    if n_esc:
+        verb = "leaves" if n_outside == 1 else "leave"
+        off = f", {n_outside} {verb} the frame" if n_outside else ""
+        handles.append(
+            Line2D([], [], color=ESCAPED_COLOR, linestyle="--", label=f"escaped (n={n_esc}{off})")
+        )
+    handles.append(Line2D([], [], marker="o", markerfacecolor="none", markeredgecolor="black",
+                          linestyle="none", label="perturbed initial state"))
+    if has_reference:
+        handles.append(Line2D([], [], marker="^", color="black", linestyle="none",
+                              label="reference steady state"))
+    return handles
 
 
 def plot_returned_fraction(
