@@ -252,15 +252,36 @@ def test_run_with_the_flow_generator_and_generate_from_it(tmp_path):
     assert read_dataset(gen).n_models == 500
 
 
+def test_train_cgan_takes_the_options_given_and_the_plan_defaults(tmp_path):
+    """`train --generator cgan`: given options reach the training, the rest keep the plan's."""
+    from rekindle.data import load_model, load_physiology
+    from rekindle.generation import load_generator
+    from rekindle.sampling import sample_dataset
+    from rekindle.stages import TrainingPlan
+
+    data = sample_dataset(
+        load_model("toy"), load_physiology("toy", "ref"), 600, tmp_path / "d.h5", seed=0, n_jobs=1
+    )
+    out = tmp_path / "g"
+    args = ["train", "-d", str(data), "-o", str(out), "--generator", "cgan", "--epochs", "2"]
+    res = runner.invoke(app, [*args, "--eval-every", "1", "--n-eval", "100", "--batch-size", "64"])
+    assert res.exit_code == 0, res.output
+    cfg = load_generator(out / "generator.pt").training_config
+    assert (cfg.epochs, cfg.batch_size, cfg.eval_every, cfg.n_eval) == (2, 64, 1, 100)
+    assert cfg.learning_rate == TrainingPlan().learning_rate
+    rows = (out / "training" / "repeat_0" / "metrics.csv").read_text().splitlines()
+    assert [r.split(",")[0] for r in rows[1:]] == ["1", "2"]  # one evaluation per epoch
+
+
 def test_train_flow_and_learning_curve_commands(tmp_path):
-    """`train --generator flow` streams a dataset; `learning-curve` writes its table."""
+    """`train` (flow, the default) streams a dataset; `learning-curve` writes its table."""
     from rekindle.data import load_model, load_physiology
     from rekindle.sampling import sample_dataset
 
     model, phys = load_model("toy"), load_physiology("toy", "ref")
     data = sample_dataset(model, phys, 3000, tmp_path / "d.h5", seed=0, n_jobs=1)
     held = sample_dataset(model, phys, 2000, tmp_path / "h.h5", seed=1, n_jobs=1)
-    args = ["train", "--data", str(data), "--output", str(tmp_path / "f"), "--generator", "flow"]
+    args = ["train", "--data", str(data), "--output", str(tmp_path / "f")]  # the flow
     res = runner.invoke(app, [*args, "--max-sets", "2000", "-q"])
     assert res.exit_code == 0, res.output
     assert "flow on 1800 sets" in res.output

@@ -71,6 +71,7 @@ def world(tmp_path_factory) -> Path:
 S = ["sample", "-m", "ecoli", "-p", "fdp1", "-q"]
 G = ["generate", "--generator", "gen.pt"]
 L = ["label", "-m", "ecoli", "-p", "fdp1", "--parameters", "pop.h5", "-q"]
+TC = ["train", "-d", "good.h5", "--generator", "cgan"]  # the paper's cGAN, not the default
 
 CASES: list[tuple[str, list[str], str]] = [
     # id, arguments (run in the world folder), fragment of the one-line message
@@ -115,7 +116,15 @@ CASES: list[tuple[str, list[str], str]] = [
     ("interpret missing", ["interpret", "-g", "gen.pt", "-o", "i"], "gen.pt"),
     ("transfer zero sets", ["transfer", "-g", "gen.pt", "--n-sets", "0", "-o", "t"], "--n-sets"),
     ("run zero sets", ["run", "--n-sets", "0", "-o", "r"], "--n-sets must be at least 1"),
-    ("train epochs zero", ["train", "-d", "good.h5", "--epochs", "0", "-o", "tr"], "--epochs"),
+    ("train epochs zero", [*TC, "--epochs", "0", "-o", "tr"], "--epochs must be at least 1"),
+    ("train cgan non-steady", [*TC[:2], "nonsteady.h5", *TC[3:], "-o", "tr"], "not a steady"),
+    # the default generator is the flow: a cGAN-only option is refused, not ignored
+    (
+        "train cgan option",
+        ["train", "-d", "good.h5", "--epochs", "5", "--recipe", "paper", "-o", "tr"],
+        "--epochs, --recipe apply only to --generator cgan",
+    ),
+    ("train flow option", [*TC, "--transforms", "2", "-o", "tr"], "--transforms applies only"),
 ]
 
 

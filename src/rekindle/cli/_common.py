@@ -172,6 +172,45 @@ def _checked_dataset(path: Path, allow_non_steady: bool = False) -> tuple[Any, A
     return ds, system, phys, check.steady
 
 
+STREAM_CHECK_ROWS = 100_000
+"""Rows read at a time by :func:`_checked_stream`."""
+
+
+def _checked_stream(
+    path: Path, allow_non_steady: bool = False, max_sets: int | None = None
+) -> None:
+    """:func:`_checked_dataset` for data trained on chunk by chunk (the flow).
+
+    Reads the first ``max_sets`` rows (all by default) :data:`STREAM_CHECK_ROWS` at a
+    time, so a file larger than memory is checked too: every set must be a steady state
+    of the physiology (unless ``allow_non_steady``), and each class must be counted
+    often enough to train on (:func:`rekindle.io.dataset.require_class_counts`).
+    """
+    from rekindle.io.dataset import read_dataset, require_class_counts
+    from rekindle.kinetics.steady_state import require_steady_state
+
+    head = read_dataset(path, rows=slice(0, 0))
+    system, phys = _engine_of([head])
+    n = int(head.metadata["n_models"])
+    n = n if max_sets is None else min(n, max_sets)
+    n_relevant = n_failed = 0
+    for start in range(0, n, STREAM_CHECK_ROWS):
+        stop = min(start + STREAM_CHECK_ROWS, n)
+        chunk = read_dataset(path, rows=slice(start, stop))
+        check = require_steady_state(
+            system, phys, chunk.parameters, source=str(path),
+            set_names=[f"row {i}" for i in range(start, stop)],
+            allow_non_steady=allow_non_steady,
+        )  # fmt: skip
+        n_failed += check.n_failed
+        n_relevant += int(chunk.relevant.sum())
+    require_class_counts(n, n_relevant, str(path))
+    if n_failed:
+        console.print(
+            f"{path}: {n_failed} of {n} sets are not a steady state (kept: --allow-non-steady)"
+        )
+
+
 def _engine_of(datasets: list[Any], *, same_physiology: bool = True) -> tuple[Any, Any]:
     """The compiled model and the physiology the datasets carry (one model for all).
 

@@ -14,6 +14,7 @@ from rekindle.cli._common import (
     QuietOpt,
     SchedulerOpt,
     _checked_dataset,
+    _checked_stream,
     _executor,
     _run,
     _UserError,
@@ -29,103 +30,140 @@ _PLAN = TrainingPlan()
 _TRANSFER = TransferSettings()
 
 
+def _cgan(text: str, default: object) -> str:
+    """Help text of a cGAN-only option of ``rekindle train`` (its default in words)."""
+    return f"cgan only: {text.rstrip('.')} (default: {default})."
+
+
+# cGAN-only options of `rekindle train`: None = not given (the plan's default applies)
+EpochsOpt = Annotated[
+    int | None, typer.Option("--epochs", help=_cgan("training epochs.", _PLAN.epochs))
+]
+RepeatsOpt = Annotated[
+    int | None, typer.Option("--repeats", help=_cgan("independent trainings.", _PLAN.repeats))
+]
+BatchSizeOpt = Annotated[int | None, typer.Option(help=_cgan("mini-batch size.", _PLAN.batch_size))]
+LearningRateOpt = Annotated[
+    float | None, typer.Option(help=_cgan("Adam learning rate.", _PLAN.learning_rate))
+]
+EvalEveryOpt = Annotated[
+    int | None, typer.Option(help=_cgan("epochs between evaluations.", _PLAN.eval_every))
+]
+NEvalOpt = Annotated[
+    int | None, typer.Option(help=_cgan("models generated per evaluation.", _PLAN.n_eval))
+]
+ScalingOpt = Annotated[
+    str | None,
+    typer.Option(
+        help=_cgan(
+            "feature map: saturation (2σ−1), ln-global-minmax (the authors' code: ln, one "
+            "min/max over the whole matrix) or log10-minmax (min/max per feature).",
+            _PLAN.scaling,
+        )
+    ),
+]
+RecipeOpt = Annotated[
+    str | None,
+    typer.Option(
+        help=_cgan(
+            "training step and networks: default, or paper (the authors' code: two "
+            "discriminator updates on half a batch drawn with replacement + eval-mode "
+            "fakes, generator on a fresh batch, scalar label, D dropout 0.4, BN momentum "
+            "0.2, the highest incidence kept); sizes stay the options'.",
+            _PLAN.recipe,
+        )
+    ),
+]
+LabelEncodingOpt = Annotated[
+    str | None,
+    typer.Option(
+        help=_cgan("class label fed to the networks: onehot or scalar (±1).", "the recipe's")
+    ),
+]
+SelectionOpt = Annotated[
+    str | None,
+    typer.Option(
+        help=_cgan(
+            "kept generator: width-band (the highest incidence with spread and IQR ratio "
+            "of ln K_M in 0.9–1.1) or incidence (the paper's rule).",
+            "the recipe's",
+        )
+    ),
+]
+MinSpreadRatioOpt = Annotated[
+    float | None,
+    typer.Option(
+        help=_cgan(
+            "with --selection incidence, keep the best generator among those whose "
+            "spread ratio (std of generated ln K_M / std of the data's, median) reaches this.",
+            _PLAN.min_spread_ratio,
+        )
+    ),
+]
+
+
 @app.command()
 def train(
     data: Annotated[
         Path, typer.Option("--data", "-d", help="Labelled dataset (.h5) from `sample`.")
     ],
     output: Annotated[Path, typer.Option("--output", "-o", help="Output folder.")],
-    epochs: Annotated[int, typer.Option("--epochs", help="Training epochs.")] = _PLAN.epochs,
-    seed: Annotated[
-        int, typer.Option("--seed", help="Seed (repeat r uses seed + r).")
-    ] = _PLAN.seed,
-    repeats: Annotated[
-        int, typer.Option("--repeats", help="Independent trainings.")
-    ] = _PLAN.repeats,
-    batch_size: Annotated[int, typer.Option(help="Mini-batch size.")] = _PLAN.batch_size,
-    learning_rate: Annotated[float, typer.Option(help="Adam learning rate.")] = _PLAN.learning_rate,
-    eval_every: Annotated[int, typer.Option(help="Epochs between evaluations.")] = _PLAN.eval_every,
-    n_eval: Annotated[int, typer.Option(help="Models generated per evaluation.")] = _PLAN.n_eval,
-    scaling: Annotated[
-        str,
-        typer.Option(
-            help="Feature map: saturation (2σ−1), ln-global-minmax (the authors' code: ln, one "
-            "min/max over the whole matrix) or log10-minmax (min/max per feature)."
-        ),
-    ] = _PLAN.scaling,
-    recipe: Annotated[
-        str,
-        typer.Option(
-            help="Training step and networks: default, or paper (the authors' code: two "
-            "discriminator updates on half a batch drawn with replacement + eval-mode fakes, "
-            "generator on a fresh batch, scalar label, D dropout 0.4, BN momentum 0.2, the "
-            "highest incidence kept); sizes stay the options'."
-        ),
-    ] = _PLAN.recipe,
-    label_encoding: Annotated[
-        str | None,
-        typer.Option(help="Class label fed to the networks: onehot or scalar (±1) [the recipe's]."),
-    ] = _PLAN.label_encoding,
-    selection: Annotated[
-        str | None,
-        typer.Option(
-            help="Kept generator: width-band (the highest incidence with spread and IQR ratio "
-            "of ln K_M in 0.9–1.1) or incidence (the paper's rule) [the recipe's]."
-        ),
-    ] = _PLAN.selection,
-    min_spread_ratio: Annotated[
-        float,
-        typer.Option(
-            help="With --selection incidence: keep the best generator among those whose "
-            "spread ratio (std of generated ln K_M / std of the data's, median) reaches this."
-        ),
-    ] = _PLAN.min_spread_ratio,
-    allow_non_steady: AllowNonSteadyOpt = False,
     generator: Annotated[
-        str, typer.Option("--generator", help="cgan (the paper's) or flow (rekindle.flow).")
-    ] = "cgan",
+        str,
+        typer.Option(
+            "--generator", help="flow (rekindle.flow, the default) or cgan (the paper's)."
+        ),
+    ] = "flow",
+    seed: Annotated[
+        int, typer.Option("--seed", help="Seed (cgan: repeat r uses seed + r).")
+    ] = _PLAN.seed,
     transforms: Annotated[
-        int, typer.Option(help="flow: learnt coupling transforms (0: the Gaussian copula).")
-    ] = 0,
-    max_sets: Annotated[
-        int | None, typer.Option(help="flow: use only the first N sets of the dataset.")
+        int | None,
+        typer.Option(help="flow only: learnt coupling transforms (default 0: a Gaussian copula)."),
     ] = None,
+    max_sets: Annotated[
+        int | None, typer.Option(help="flow only: use only the first N sets of the dataset.")
+    ] = None,
+    epochs: EpochsOpt = None,
+    repeats: RepeatsOpt = None,
+    batch_size: BatchSizeOpt = None,
+    learning_rate: LearningRateOpt = None,
+    eval_every: EvalEveryOpt = None,
+    n_eval: NEvalOpt = None,
+    scaling: ScalingOpt = None,
+    recipe: RecipeOpt = None,
+    label_encoding: LabelEncodingOpt = None,
+    selection: SelectionOpt = None,
+    min_spread_ratio: MinSpreadRatioOpt = None,
+    allow_non_steady: AllowNonSteadyOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Train a generator on a labelled dataset → OUTPUT/generator.pt, metrics, figures.
 
-    ``--generator cgan`` (default): the conditional GAN; interrupted trainings resume from
-    OUTPUT/training/repeat_*/checkpoint.pt; the data must hold at least 100 sets and 10 of
-    each class (rekindle.io.dataset). ``--generator flow``: the class-conditional flow,
-    streamed from the dataset file chunk by chunk (any size).
+    ``--generator flow`` (default): the class-conditional flow, streamed from the dataset
+    file chunk by chunk (any size). ``--generator cgan``: the paper's conditional GAN;
+    interrupted trainings resume from OUTPUT/training/repeat_*/checkpoint.pt. Both first
+    check the data: steady states, at least 100 sets and 10 of each class
+    (rekindle.io.dataset; the flow's chunk by chunk). An option of the other generator
+    is refused.
     """
+    cgan_options = {
+        "--epochs": epochs, "--repeats": repeats, "--batch-size": batch_size,
+        "--learning-rate": learning_rate, "--eval-every": eval_every, "--n-eval": n_eval,
+        "--scaling": scaling, "--recipe": recipe, "--label-encoding": label_encoding,
+        "--selection": selection, "--min-spread-ratio": min_spread_ratio,
+    }  # fmt: skip
 
     def go() -> None:
-        _check_train_options(
-            output,
-            generator,
-            seed,
-            learning_rate,
-            min_spread_ratio,
-            {
-                "--epochs": epochs,
-                "--repeats": repeats,
-                "--batch-size": batch_size,
-                "--eval-every": eval_every,
-                "--n-eval": n_eval,
-            },
-        )
+        flow_options = {"--transforms": transforms, "--max-sets": max_sets}
+        _check_train_options(output, generator, seed, cgan_options, flow_options)
         if generator == "flow":
-            _train_flow(data, output, transforms, max_sets, seed, quiet)
+            _checked_stream(data, allow_non_steady, max_sets)
+            _train_flow(data, output, transforms or 0, max_sets, seed, quiet)
             return
-
-        plan = TrainingPlan(
-            epochs=epochs, seed=seed, repeats=repeats, batch_size=batch_size,
-            learning_rate=learning_rate, eval_every=eval_every, n_eval=n_eval, scaling=scaling,
-            recipe=recipe, label_encoding=label_encoding, selection=selection,
-            min_spread_ratio=min_spread_ratio,
-        )  # fmt: skip
-        _train_cgan(data, output, plan, allow_non_steady, quiet)
+        # --batch-size → TrainingPlan.batch_size …; an option not given keeps the plan's
+        given = {o[2:].replace("-", "_"): v for o, v in cgan_options.items() if v is not None}
+        _train_cgan(data, output, TrainingPlan(seed=seed, **given), allow_non_steady, quiet)
 
     def interrupted() -> str:
         return f"checkpoints kept in {output / 'training'}; rerun the same command to resume"
@@ -137,22 +175,39 @@ def _check_train_options(
     output: Path,
     generator: str,
     seed: int,
-    learning_rate: float,
-    min_spread_ratio: float,
-    counts: dict[str, int],
+    cgan_options: dict[str, object],
+    flow_options: dict[str, object],
 ) -> None:
-    """Refuse bad ``rekindle train`` options before any file is read or torch imported."""
+    """Refuse bad ``rekindle train`` options before any file is read or torch imported.
+
+    Options given (not None) for the other generator are refused, so none is silently
+    ignored.
+    """
     from rekindle import validation as check
 
-    for option, value in counts.items():
-        check.require_positive(option, value)
-    check.require_seed(seed)
-    if not check.require_finite("--learning-rate", learning_rate) > 0:
-        raise _UserError(f"--learning-rate must be positive, got {learning_rate}")
-    check.require_finite("--min-spread-ratio", min_spread_ratio)
-    check.require_output_folder(output)
     if generator not in ("cgan", "flow"):
         raise _UserError(f"--generator must be cgan or flow, got {generator!r}")
+    other = cgan_options if generator == "flow" else flow_options
+    given = [option for option, value in other.items() if value is not None]
+    if given:
+        raise _UserError(
+            f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} only to "
+            f"--generator {'cgan' if generator == 'flow' else 'flow'} "
+            f"(this is --generator {generator})"
+        )
+    counts = ("--epochs", "--repeats", "--batch-size", "--eval-every", "--n-eval", "--max-sets")
+    for option, value in {**cgan_options, **flow_options}.items():
+        if value is not None and option in counts:
+            check.require_positive(option, value)  # type: ignore[arg-type]
+    check.require_seed(seed)
+    learning_rate = cgan_options["--learning-rate"]
+    if learning_rate is not None and not check.require_finite("--learning-rate", learning_rate) > 0:
+        raise _UserError(f"--learning-rate must be positive, got {learning_rate}")
+    if cgan_options["--min-spread-ratio"] is not None:
+        check.require_finite("--min-spread-ratio", cgan_options["--min-spread-ratio"])
+    if flow_options["--transforms"] is not None and flow_options["--transforms"] < 0:
+        raise _UserError(f"--transforms must be 0 or more, got {flow_options['--transforms']}")
+    check.require_output_folder(output)
 
 
 def _train_cgan(

@@ -1,8 +1,9 @@
 """Configuration objects for the REKINDLE conditional GAN: one set of defaults.
 
 Two frozen dataclasses hold every knob of the method. Their defaults are
-rekindle's default recipe, the one ``rekindle train`` and ``rekindle run`` use, so
-``KineticGAN(...)`` in Python and the command line train the same way; each field
+rekindle's default recipe, the one ``rekindle train --generator cgan`` and
+``rekindle run --generator cgan`` use, so ``KineticGAN(...)`` in Python and the command
+line train the same way; each field
 says where its value comes from. :meth:`ArchitectureConfig.paper` and
 :meth:`TrainingConfig.paper` give the values of the REKINDLE paper and its
 reference code.

@@ -138,12 +138,24 @@ def require_training_data(dataset: ParameterDataset, source: str) -> None:
         Fewer than :data:`MIN_TRAINING_SETS` sets, or fewer than
         :data:`MIN_SETS_PER_CLASS` of either class.
     """
-    n = dataset.n_models
+    require_class_counts(dataset.n_models, int(np.count_nonzero(dataset.relevant)), source)
+
+
+def require_class_counts(n: int, n_relevant: int, source: str) -> None:
+    """:func:`require_training_data` from counts (data read chunk by chunk).
+
+    Parameters
+    ----------
+    n, n_relevant
+        Parameter sets, and relevant ones among them.
+    source
+        Names the data in the message (a file path).
+    """
     if n < MIN_TRAINING_SETS:
         raise DatasetError(
             f"{source}: {n} parameter sets; training needs at least {MIN_TRAINING_SETS}"
         )
-    n_rel = int(np.count_nonzero(dataset.relevant))
+    n_rel = n_relevant
     for cls, count in (("relevant", n_rel), ("not relevant", n - n_rel)):
         if count < MIN_SETS_PER_CLASS:
             raise DatasetError(
