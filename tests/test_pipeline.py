@@ -41,6 +41,8 @@ def test_run_writes_the_run_folder(smoke_run):
     ):
         assert key in summary, key
     assert summary["generator"] == "cgan"
+    assert summary["profile_settings"]["cgan"]["epochs"] == summary["epochs"] == 6
+    assert "flow" not in summary["profile_settings"]
     assert 0.3 < summary["c2st_noise_floor"] < 0.7
     oracle = read_dataset(smoke_run / "oracle.h5")
     assert summary["incidence_training"] == pytest.approx(oracle.incidence)
@@ -244,6 +246,12 @@ def test_run_with_the_flow_generator_and_generate_from_it(tmp_path):
     # exact marginals: the flow is as wide as the relevant training data
     assert summary["spread_ratio_generated"] == pytest.approx(1.0, abs=0.1)
     assert (out / "flow_history.csv").exists() and not (out / "training").exists()
+    # only the flow's settings are recorded, and the report shows no cGAN setting
+    settings = summary["profile_settings"]
+    assert settings["flow"] == {"flow_transforms": 0} and settings["n_sets"] == 3000
+    assert not {"cgan", "epochs", "repeats", "batch_size", "recipe"} & set(settings)
+    assert "epochs" not in summary and "repeats" not in summary
+    assert "epochs" not in (out / "report.html").read_text()
     gen = out / "g.h5"
     res = runner.invoke(
         app, ["generate", "--generator", str(out / "generator.pt"), "--n", "500", "-o", str(gen)]

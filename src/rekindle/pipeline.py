@@ -310,18 +310,40 @@ def _engine(cfg: RunConfig, executor: Executor | None) -> tuple[Labeller, Labell
     return labeller, Labeller(system, phys, cfg.threshold, n_jobs=1)
 
 
+CGAN_SETTINGS: frozenset[str] = frozenset(
+    f.name for f in fields(TrainingPlan) if f.name not in ("seed", "num_threads")
+)
+"""Settings of :class:`RunConfig` that only the cGAN uses (the flow's start with ``flow_``)."""
+
+
+def generator_settings(cfg: RunConfig) -> dict[str, Any]:
+    """The run's settings, keeping only those of the generator it trains.
+
+    The shared settings stay at the top level; the cGAN's (:data:`CGAN_SETTINGS`) go
+    under ``"cgan"`` for a cGAN run and the flow's (``flow_*``) under ``"flow"`` for a
+    flow run; the other generator's are left out (``summary.json``'s
+    ``profile_settings``).
+    """
+    settings = cfg.to_dict()
+    own = {
+        "cgan": {k: settings.pop(k) for k in sorted(CGAN_SETTINGS)},
+        "flow": {k: settings.pop(k) for k in list(settings) if k.startswith("flow_")},
+    }
+    return {**settings, cfg.generator: own[cfg.generator]}
+
+
 def _data_summary(
     cfg: RunConfig, labeller: Labeller, oracle: ParameterDataset, generated: ParameterDataset
 ) -> dict[str, Any]:
     """The run's settings and the incidences of its two datasets."""
+    cgan_sizes = {"epochs": cfg.epochs, "repeats": cfg.repeats} if cfg.generator == "cgan" else {}
     return {
         "model": labeller.system.model.name,
         "physiology": labeller.physiology.name,
-        "profile_settings": cfg.to_dict(),
+        "profile_settings": generator_settings(cfg),
         "n_training": int(oracle.n_models * 0.9),
         "n_oracle": oracle.n_models,
-        "epochs": cfg.epochs,
-        "repeats": cfg.repeats,
+        **cgan_sizes,
         "incidence_training": oracle.incidence,
         "incidence_generated": generated.incidence,
         "n_generated_validated": generated.n_models,

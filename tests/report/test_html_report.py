@@ -157,6 +157,31 @@ def test_report_bad_summary_json(tmp_path) -> None:
     assert "summary.json could not be read" in text
 
 
+def test_report_of_a_flow_run_shows_no_cgan_settings(tmp_path) -> None:
+    """A flow run's summary: the cGAN's settings are not shown, even in an old summary."""
+    from rekindle.pipeline import RunConfig, generator_settings
+
+    flow, cgan = RunConfig.from_profile("default"), RunConfig.from_profile("smoke")
+    for name, settings in (
+        ("new", generator_settings(flow)),
+        ("old", flow.to_dict()),  # written before settings were grouped: all of them
+    ):
+        d = tmp_path / name
+        d.mkdir()
+        summary = {"generator": "flow", "epochs": 30, "repeats": 5, "profile_settings": settings}
+        (d / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
+        body = " ".join(_parse(build_report(d).read_text(encoding="utf-8")).text)
+        assert "profile_settings.flow" in body or "profile_settings.flow_transforms" in body
+        for key in ("epochs", "repeats", "batch_size", "recipe", "min_spread_ratio", "cgan"):
+            assert key not in body, (name, key)
+    d = tmp_path / "cgan"
+    d.mkdir()
+    summary = {"generator": "cgan", "epochs": 6, "profile_settings": generator_settings(cgan)}
+    (d / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
+    body = " ".join(_parse(build_report(d).read_text(encoding="utf-8")).text)
+    assert "profile_settings.cgan.epochs" in body and "flow_transforms" not in body
+
+
 # --------------------------------------------------------------------------- browser
 def _chromium() -> str | None:
     for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):

@@ -342,6 +342,26 @@ def _key_results_section(summary: Mapping[str, Any]) -> str:
 
 
 # --------------------------------------------------------------------------- summary
+def _generator_view(summary: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A flow run's summary without the cGAN's settings.
+
+    Runs record only their generator's settings
+    (:func:`rekindle.pipeline.generator_settings`); summaries written before then
+    recorded the cGAN's epochs, repeats, … for a flow run too, and they are hidden here.
+    """
+    if summary.get("generator") != "flow":
+        return summary
+    from rekindle.pipeline import CGAN_SETTINGS
+
+    shown = {k: v for k, v in summary.items() if k not in ("epochs", "repeats")}
+    settings = shown.get("profile_settings")
+    if isinstance(settings, Mapping):
+        shown["profile_settings"] = {
+            k: v for k, v in settings.items() if k not in CGAN_SETTINGS and k != "cgan"
+        }
+    return shown
+
+
 def _walk(
     obj: Any, prefix: str, scalars: list[tuple[str, str]], tables: list[tuple[str, str]]
 ) -> None:
@@ -591,7 +611,7 @@ def build_report(
             summary_note = f"summary.json could not be read: {exc}"
         else:
             if isinstance(loaded, Mapping):
-                summary = loaded
+                summary = _generator_view(loaded)
             else:
                 summary = {"summary": loaded}
     else:
