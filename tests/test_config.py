@@ -10,6 +10,7 @@ from rekindle.analysis.perturbation import PerturbationSettings
 from rekindle.analysis.transfer import TransferSettings
 from rekindle.config import Settings
 from rekindle.errors import ConfigError
+from rekindle.flow import FlowConfig, GuideConfig
 from rekindle.gan.config import ArchitectureConfig, TrainingConfig
 from rekindle.integrate import IntegratorOptions
 from rekindle.pipeline import PROFILES, RunConfig
@@ -25,6 +26,8 @@ ALL = [
     IntegratorOptions,
     TrainingConfig,
     ArchitectureConfig,
+    FlowConfig,
+    GuideConfig,
 ]
 
 
@@ -49,6 +52,8 @@ def test_validation_errors_are_config_errors() -> None:
         IntegratorOptions(rtol=-1.0)
     with pytest.raises(ConfigError, match="n_sets"):
         TransferSettings(n_sets=(10, 0))
+    with pytest.raises(ConfigError, match="power"):
+        GuideConfig(power=0.0)
     with pytest.raises(ConfigError, match="unknown profile"):
         RunConfig.from_profile("fast")
 

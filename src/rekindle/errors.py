@@ -18,6 +18,7 @@ __all__ = [
     "CheckpointError",
     "ConfigError",
     "DatasetError",
+    "GenerationError",
     "GeneratorFileError",
     "MissingFileError",
     "ModelError",
@@ -79,3 +80,7 @@ class GeneratorFileError(RekindleError, ValueError):
         self.path = Path(path)
         self.problem = problem
         super().__init__(f"cannot load generator file '{self.path}': {problem}")
+
+
+class GenerationError(RekindleError, RuntimeError):
+    """A generator cannot make what was asked (e.g. a class its guide almost never keeps)."""

@@ -469,12 +469,14 @@ def train_flow(
     output: str | Path,
     config: Any = None,
     *,
+    guide_config: Any = None,
     log: LogFunction = no_log,
 ) -> Any:
     """Fit the flow generator on a labelled dataset in memory → ``generator.pt``.
 
     Returns the :class:`~rekindle.flow.KineticFlow`; ``flow_history.csv`` holds its held-out
-    negative log-likelihood per evaluation.
+    negative log-likelihood per evaluation. With a ``guide_config``
+    (:class:`~rekindle.flow.GuideConfig`) a relevance guide is trained with it.
     """
     from rekindle.flow.model import fit_flow_generator
     from rekindle.io.model_bundle import bundle_from
@@ -488,6 +490,8 @@ def train_flow(
         threshold=float(dataset.metadata.get("threshold", DEFAULT_THRESHOLD)),
         km=system.km_of(dataset.parameters),
         relevant=dataset.relevant,
+        max_eig=dataset.max_real_eigenvalue,
+        guide_config=guide_config,
         log=log,
     )
 

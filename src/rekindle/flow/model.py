@@ -6,7 +6,8 @@ loadable with ``weights_only=True``: ``format``, ``format_version``, ``config``
 each K_M's metabolite: the saturation map), ``cdf`` (n_classes, d, bins + 1), ``mean``
 (n_classes, d), ``cholesky`` (n_classes, d, d), ``state_dict`` (the learnt flow),
 ``metadata`` (``model``, ``physiology``, ``threshold`` …), ``training_summary``,
-``history`` and ``versions``.
+``history``, ``versions`` and, since version 2, ``guide`` (the relevance guide of
+:mod:`rekindle.flow.guide`, or None). Version 1 files (no guide) still load.
 """
 
 from __future__ import annotations
@@ -30,12 +31,17 @@ from rekindle.gan.preprocessing import (
 from rekindle.io.atomic import torch_save
 from rekindle.reference_values import RELEVANCE_THRESHOLD_PER_H as DEFAULT_THRESHOLD
 
+from .guide import GuideConfig, RelevanceGuide, fit_guide
 from .marginals import MarginalScores, Whitening
 from .modules import N_CLASSES, ConditionalFlow
-from .training import ArraySource, FileSource, FlowConfig, fit_flow
+from .training import ArraySource, FileSource, FlowConfig, count_passes, fit_flow, row_ranges
 
 FORMAT_NAME = "rekindle-flow"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: artefact versions :meth:`KineticFlow.load` reads
+READABLE_VERSIONS = (1, 2)
+#: guided generation refuses to go on when fewer than this share of draws is kept
+MIN_ACCEPTANCE = 1e-3
 #: |w| of generated base noise mapped through the flow is bounded so that a rare extreme
 #: draw cannot overflow the coupling transforms
 _MAX_SCORE = 8.0
@@ -54,6 +60,9 @@ class KineticFlow(ConditionalGenerator):
         ``model``, ``physiology``, ``threshold`` (1/h) … stored in the artefact.
     config : FlowConfig, optional
         Settings (defaults of :class:`FlowConfig`).
+    guide_config : GuideConfig, optional
+        Settings of the relevance guide trained with the flow (None: no guide; generation
+        then draws from the class-conditional flow alone).
     """
 
     def __init__(
@@ -62,6 +71,7 @@ class KineticFlow(ConditionalGenerator):
         feature_names: Sequence[str],
         metadata: Mapping[str, Any] | None = None,
         config: FlowConfig | None = None,
+        guide_config: GuideConfig | None = None,
     ) -> None:
         self.scaler = SaturationScaler(reference)
         self.feature_names = [str(n) for n in feature_names]
@@ -73,6 +83,12 @@ class KineticFlow(ConditionalGenerator):
         self.metadata.setdefault("threshold", DEFAULT_THRESHOLD)
         self.metadata["generator"] = "flow"
         self.config = config or FlowConfig()
+        self.guide_config = guide_config
+        self.guide: RelevanceGuide | None = None
+        #: marginals and copula of all training rows pooled: the proposal of guided generation
+        self.proposal: tuple[MarginalScores, Whitening] | None = None
+        #: draws and kept rows of the last guided :meth:`generate` call
+        self.last_acceptance: dict[str, int] = {}
         self.marginals: MarginalScores | None = None
         self.whitening: Whitening | None = None
         self.flow: ConditionalFlow | None = None
@@ -87,16 +103,21 @@ class KineticFlow(ConditionalGenerator):
         km: np.ndarray | None = None,
         relevant: np.ndarray | None = None,
         *,
+        max_eig: np.ndarray | None = None,
         path: str | os.PathLike[str] | None = None,
         km_columns: np.ndarray | None = None,
         log: Callable[[str], None] = lambda _msg: None,
     ) -> dict[str, Any]:
         """Fit on arrays in memory or, streaming, on a dataset file.
 
+        The flow is fitted first; then, with a ``guide_config``, the relevance guide on the
+        same training rows (its held-out rows are the flow's).
+
         Parameters
         ----------
         km, relevant : numpy.ndarray, shapes (n, d) and (n,)
-            K_M (µM) and relevance flags held in memory, or
+            K_M (µM) and relevance flags held in memory (``max_eig``, shape (n,), 1/h:
+            the max Re(λ) of each set, the guide's auxiliary target), or
         path, km_columns
             a dataset file and the column of each K_M in its parameter matrix: the file is
             read ``config.chunk_rows`` rows at a time.
@@ -113,16 +134,38 @@ class KineticFlow(ConditionalGenerator):
                 raise ValueError("km_columns are needed to read K_M from a dataset file")
             source: ArraySource | FileSource = FileSource(path, km_columns)
         elif km is not None and relevant is not None:
-            source = ArraySource(km, relevant)
+            source = ArraySource(km, relevant, max_eig)
         else:
             raise ValueError("give km and relevant, or path and km_columns")
         result = fit_flow(source, self.scaler.transform, self.config, log=log)
         self.marginals, self.whitening, self.flow = result.marginals, result.whitening, result.flow
         self.history = result.history
         self.training_summary = result.summary
-        return result.summary
+        if self.guide_config is not None:
+            rows = row_ranges(source.n_rows, self.config)
+            self.proposal = count_passes(
+                source, rows[0], self.scaler.transform, self.config, pooled=True
+            )
+            self.guide = fit_guide(
+                source,
+                self.scaler.transform,
+                rows,
+                float(self.metadata["threshold"]),
+                self.guide_config,
+                log=log,
+            )
+            guide_summary = {k: v for k, v in self.guide.summary.items() if k != "history"}
+            self.training_summary = {**result.summary, "guide": guide_summary}
+        return self.training_summary
 
     # ------------------------------------------------------------------ generation
+    @property
+    def class_prior(self) -> np.ndarray:
+        """Share of each class (relevant, not relevant) in the training rows, shape (2,)."""
+        if self.whitening is None:
+            raise RuntimeError("no trained flow")
+        return self.whitening.n / self.whitening.n.sum()
+
     @torch.no_grad()
     def generate(
         self,
@@ -134,8 +177,16 @@ class KineticFlow(ConditionalGenerator):
         scaled: bool = False,
         dtype: type[np.floating] = np.float64,
         device: str | torch.device | None = None,
+        guided: bool | None = None,
+        power: float | None = None,
     ) -> np.ndarray:
         """Generate ``n`` K_M sets of one class (the signature of ``KineticGAN.generate``).
+
+        Guided (the default when the flow has a guide): draws from the model of all the
+        training data pooled, ``p(y)`` (its exact marginals and Gaussian copula: ORACLE draws
+        the saturations independently, which this represents exactly), kept with probability
+        ``c(y)^power`` for the relevant class (``(1 − c(y))^power`` for the other): Bayes'
+        rule (:mod:`rekindle.flow.guide`). Unguided: draws from ``p(y | class)``.
 
         Parameters
         ----------
@@ -146,36 +197,93 @@ class KineticFlow(ConditionalGenerator):
         seed : int
             Seed of the base noise (a ``torch.Generator``; same seed, same output).
         batch_size : int
-            Sets per pass (bounds memory).
+            Draws per pass (bounds memory).
         scaled : bool
             Return the saturation features ``2σ − 1`` instead of K_M.
         dtype : numpy float type
             dtype of the result.
         device : ignored
             The flow runs on the CPU.
+        guided : bool, optional
+            Use the relevance guide (default: when there is one).
+        power : float, optional
+            Exponent of the acceptance (default: the guide's ``power``, 1 = Bayes' rule).
 
         Returns
         -------
         numpy.ndarray, shape (n, n_features)
             K_M in µM (or ``2σ − 1``).
+
+        Raises
+        ------
+        GenerationError
+            Guided, when fewer than :data:`MIN_ACCEPTANCE` of the draws are kept.
         """
         if self.flow is None or self.marginals is None or self.whitening is None:
             raise RuntimeError("no trained flow: call fit() or KineticFlow.load() first")
         if n < 0 or batch_size < 1:
             raise ValueError("n must be >= 0 and batch_size >= 1")
         idx = class_index(cls)
+        if guided is None:
+            guided = self.guide is not None
+        if guided and self.guide is None:
+            from rekindle.errors import GenerationError
+
+            raise GenerationError("this flow generator has no relevance guide (fit it with one)")
         noise = torch.Generator().manual_seed(int(seed))
-        out = np.empty((n, self.n_features), dtype=dtype)
         self.flow.eval()
-        for start in range(0, n, batch_size):
-            b = min(batch_size, n - start)
-            eps = torch.randn(b, self.n_features, generator=noise)
-            labels = np.full(b, idx)
-            w = self.flow.sample(torch.as_tensor(labels), eps).double().numpy()
-            w = np.clip(np.nan_to_num(w), -_MAX_SCORE, _MAX_SCORE)
-            y = self.marginals.from_scores(self.whitening.colour(w, labels), labels)
-            out[start : start + b] = y if scaled else self.scaler.inverse_transform(y)
-        return out
+        if guided:
+            y = self._generate_guided(n, idx, noise, batch_size, power)
+        else:
+            y = np.concatenate(
+                [np.empty((0, self.n_features))]
+                + [
+                    self._decode(
+                        np.full(b, idx),
+                        torch.randn(b, self.n_features, generator=noise),
+                    )
+                    for b in _batches(n, batch_size)
+                ]
+            )
+        return (y if scaled else self.scaler.inverse_transform(y)).astype(dtype, copy=False)
+
+    def _decode(self, labels: np.ndarray, eps: torch.Tensor) -> np.ndarray:
+        """Base noise (b, d) of each row's class → features ``y = 2σ − 1`` (b, d)."""
+        assert self.flow is not None and self.marginals is not None
+        assert self.whitening is not None
+        w = self.flow.sample(torch.as_tensor(labels), eps).double().numpy()
+        w = np.clip(np.nan_to_num(w), -_MAX_SCORE, _MAX_SCORE)
+        return self.marginals.from_scores(self.whitening.colour(w, labels), labels)
+
+    def _generate_guided(
+        self, n: int, idx: int, noise: torch.Generator, batch_size: int, power: float | None
+    ) -> np.ndarray:
+        """Rejection sampling of class ``idx`` under the guide → ``y`` (n, d)."""
+        from rekindle.errors import GenerationError
+
+        assert self.guide is not None and self.proposal is not None
+        marginals, whitening = self.proposal
+        kept: list[np.ndarray] = []
+        n_kept = n_drawn = 0
+        while n_kept < n:
+            # draw about twice what is still missing at the expected acceptance: few passes
+            b = int(min(batch_size, max(4096, 2 * (n - n_kept))))
+            pooled = np.zeros(b, dtype=np.int64)
+            eps = torch.randn(b, self.n_features, generator=noise).double().numpy()
+            eps = np.clip(eps, -_MAX_SCORE, _MAX_SCORE)
+            y = marginals.from_scores(whitening.colour(eps, pooled), pooled)
+            accept = self.guide.acceptance(y, idx, power)
+            keep = torch.rand(b, generator=noise).double().numpy() < accept
+            kept.append(y[keep])
+            n_kept += int(keep.sum())
+            n_drawn += b
+            if n_drawn >= 100_000 and n_kept < MIN_ACCEPTANCE * n_drawn:
+                raise GenerationError(
+                    f"the relevance guide keeps {n_kept} of {n_drawn} draws of class "
+                    f"{idx}: this generator cannot make that class (try a lower --power)"
+                )
+        self.last_acceptance = {"drawn": n_drawn, "kept": n_kept}
+        return np.concatenate(kept)[:n]
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike[str]) -> Path:
@@ -198,8 +306,19 @@ class KineticFlow(ConditionalGenerator):
             "training_summary": self.training_summary,
             "history": self.history,
             "versions": {"rekindle": __version__, "torch": str(torch.__version__)},
+            "guide": None if self.guide is None else self._guide_payload(),
         }
         return torch_save(payload, path)
+
+    def _guide_payload(self) -> dict[str, Any]:
+        assert self.guide is not None and self.proposal is not None
+        marginals, whitening = self.proposal
+        return {
+            **self.guide.to_payload(),
+            "proposal_cdf": torch.as_tensor(marginals.cdf),
+            "proposal_mean": torch.as_tensor(whitening.mean),
+            "proposal_cholesky": torch.as_tensor(whitening.cholesky),
+        }
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], device: str | None = None) -> KineticFlow:
@@ -219,7 +338,7 @@ class KineticFlow(ConditionalGenerator):
             raise GeneratorFileError(path, f"file is corrupted ({type(exc).__name__})") from exc
         if not isinstance(payload, dict) or payload.get("format") != FORMAT_NAME:
             raise GeneratorFileError(path, f"not a {FORMAT_NAME} artefact")
-        if payload.get("format_version") != FORMAT_VERSION:
+        if payload.get("format_version") not in READABLE_VERSIONS:
             raise GeneratorFileError(path, f"unsupported version {payload.get('format_version')}")
         try:
             return cls._from_payload(payload)
@@ -246,14 +365,30 @@ class KineticFlow(ConditionalGenerator):
         obj.training_summary = payload.get("training_summary")
         obj.history = list(payload.get("history") or [])
         obj.versions = dict(payload.get("versions") or {})
+        if payload.get("guide") is not None:
+            guide = payload["guide"]
+            obj.guide = RelevanceGuide.from_payload(guide)
+            obj.guide_config = obj.guide.config
+            marginals = MarginalScores(1, obj.n_features, config.bins)
+            marginals.cdf = guide["proposal_cdf"].numpy()
+            whitening = Whitening(1, obj.n_features)
+            whitening.mean = guide["proposal_mean"].numpy()
+            whitening.cholesky = guide["proposal_cholesky"].numpy()
+            obj.proposal = (marginals, whitening)
         return obj
 
     def __repr__(self) -> str:
         steps = (self.training_summary or {}).get("steps", math.nan)
+        guide = "guided" if self.guide is not None else "unguided"
         return (
             f"KineticFlow({self.n_features} K_M, {self.config.transforms} transforms, "
-            f"{steps} steps)"
+            f"{steps} steps, {guide})"
         )
+
+
+def _batches(n: int, batch_size: int) -> list[int]:
+    """Sizes of the passes that make ``n`` rows, ``batch_size`` at most each."""
+    return [min(batch_size, n - a) for a in range(0, n, batch_size)]
 
 
 def fit_flow_generator(
@@ -265,6 +400,8 @@ def fit_flow_generator(
     data: str | os.PathLike[str] | None = None,
     km: np.ndarray | None = None,
     relevant: np.ndarray | None = None,
+    max_eig: np.ndarray | None = None,
+    guide_config: GuideConfig | None = None,
     log: Callable[[str], None] = lambda _msg: None,
 ) -> KineticFlow:
     """Fit a flow generator of ``bundle``'s model → ``output/generator.pt``.
@@ -284,8 +421,11 @@ def fit_flow_generator(
         Relevance threshold of the data's labels, 1/h.
     data : path, optional
         A labelled dataset file, streamed ``config.chunk_rows`` rows at a time (any size) …
-    km, relevant : numpy.ndarray, optional
-        … or K_M (µM, shape (n, n_km)) and labels (shape (n,)) in memory.
+    km, relevant, max_eig : numpy.ndarray, optional
+        … or K_M (µM, shape (n, n_km)), labels (shape (n,)) and max Re(λ) (1/h, shape
+        (n,), the guide's auxiliary target) in memory.
+    guide_config : GuideConfig, optional
+        Train a relevance guide with these settings (None: an unguided flow).
     log : callable
         Progress lines.
     """
@@ -303,12 +443,12 @@ def fit_flow_generator(
     if data is not None:
         meta["training_data"] = str(data)
     reference = km_reference_concentrations(model, bundle.physiology)
-    flow = KineticFlow(reference, model.km_names, meta, config)
+    flow = KineticFlow(reference, model.km_names, meta, config, guide_config)
     if data is not None:
         columns = np.array([model.parameter_index[k] for k in model.km_names])
         flow.fit(path=data, km_columns=columns, log=log)
     else:
-        flow.fit(km, relevant, log=log)
+        flow.fit(km, relevant, max_eig=max_eig, log=log)
     out = Path(output)
     flow.save(out / "generator.pt")
     write_metrics_csv(flow.history, out / "flow_history.csv")
@@ -320,6 +460,7 @@ def train_flow_file(
     output: str | os.PathLike[str],
     config: FlowConfig | None = None,
     *,
+    guide_config: GuideConfig | None = None,
     log: Callable[[str], None] = lambda _msg: None,
 ) -> KineticFlow:
     """Fit a flow generator on a dataset file, streaming it → ``output/generator.pt``.
@@ -328,7 +469,7 @@ def train_flow_file(
     ----------
     data : path
         A labelled dataset (``rekindle sample``) of any size.
-    output, config, log
+    output, config, guide_config, log
         As :func:`fit_flow_generator`.
     """
     from rekindle.io.dataset import read_dataset
@@ -336,4 +477,6 @@ def train_flow_file(
     head = read_dataset(data, rows=slice(0, 0))
     threshold = float(head.metadata.get("threshold", DEFAULT_THRESHOLD))
     bundle = head.bundle()  # the embedded model; checks the columns against it
-    return fit_flow_generator(bundle, output, config, threshold=threshold, data=data, log=log)
+    return fit_flow_generator(
+        bundle, output, config, threshold=threshold, data=data, guide_config=guide_config, log=log
+    )

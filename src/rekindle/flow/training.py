@@ -104,16 +104,26 @@ class FlowConfig(Settings):
 
 
 class ArraySource:
-    """Training rows held in memory: K_M ``(n, d)`` and relevance flags ``(n,)``."""
+    """Training rows held in memory: K_M ``(n, d)``, relevance flags ``(n,)`` and, optionally,
+    max Re(λ) ``(n,)`` in 1/h (NaN where unknown)."""
 
-    def __init__(self, km: np.ndarray, relevant: np.ndarray) -> None:
+    def __init__(
+        self, km: np.ndarray, relevant: np.ndarray, max_eig: np.ndarray | None = None
+    ) -> None:
         self.km = np.asarray(km, dtype=np.float64)
         self.relevant = np.asarray(relevant, dtype=bool)
         self.n_rows = int(self.km.shape[0])
+        self.max_eig = (
+            np.full(self.n_rows, np.nan) if max_eig is None else np.asarray(max_eig, dtype=float)
+        )
 
     def read(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
         """Rows ``start:stop`` as ``(km, relevant)``."""
         return self.km[start:stop], self.relevant[start:stop]
+
+    def read_labelled(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Rows ``start:stop`` as ``(km, relevant, max_eig)``."""
+        return self.km[start:stop], self.relevant[start:stop], self.max_eig[start:stop]
 
 
 class FileSource:
@@ -140,6 +150,11 @@ class FileSource:
         ds = self._read(self.path, rows=slice(start, stop))
         return ds.parameters[:, self.km_columns], ds.relevant
 
+    def read_labelled(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Rows ``start:stop`` as ``(km, relevant, max_eig)`` (max Re(λ) in 1/h)."""
+        ds = self._read(self.path, rows=slice(start, stop))
+        return ds.parameters[:, self.km_columns], ds.relevant, ds.max_real_eigenvalue
+
 
 Source = ArraySource | FileSource
 
@@ -165,7 +180,8 @@ class FlowFit:
     summary: dict[str, Any]
 
 
-def _row_ranges(n_rows: int, config: FlowConfig) -> tuple[int, int]:
+def row_ranges(n_rows: int, config: FlowConfig) -> tuple[int, int]:
+    """``(n_train, n_total)``: rows ``0:n_train`` train, ``n_train:n_total`` are held out."""
     n = min(n_rows, config.max_sets) if config.max_sets else n_rows
     n_val = min(config.max_validation, max(1, round(n * config.validation_fraction)))
     if n - n_val < 2:
@@ -173,21 +189,33 @@ def _row_ranges(n_rows: int, config: FlowConfig) -> tuple[int, int]:
     return n - n_val, n
 
 
-def _count_passes(
-    source: Source, stop: int, to_y: Callable[[np.ndarray], np.ndarray], config: FlowConfig
+def count_passes(
+    source: Source,
+    stop: int,
+    to_y: Callable[[np.ndarray], np.ndarray],
+    config: FlowConfig,
+    *,
+    pooled: bool = False,
 ) -> tuple[MarginalScores, Whitening]:
+    """Marginal CDFs and copula of rows ``0:stop``, per class or (``pooled``) of all rows
+    as one class (index 0)."""
+    n_classes = 1 if pooled else N_CLASSES
+
+    def labels_of(rel: np.ndarray) -> np.ndarray:
+        return np.zeros(len(rel), dtype=np.int64) if pooled else _labels(rel)
+
     n_features = None
     marginals = whitening = None
     for km, rel in iter_chunks(source, 0, stop, config.chunk_rows):
         if marginals is None:
             n_features = km.shape[1]
-            marginals = MarginalScores(N_CLASSES, n_features, config.bins)
-        marginals.update(to_y(km), _labels(rel))
+            marginals = MarginalScores(n_classes, n_features, config.bins)
+        marginals.update(to_y(km), labels_of(rel))
     assert marginals is not None and n_features is not None
     marginals.finalize()
-    whitening = Whitening(N_CLASSES, n_features)
+    whitening = Whitening(n_classes, n_features)
     for km, rel in iter_chunks(source, 0, stop, config.chunk_rows):
-        labels = _labels(rel)
+        labels = labels_of(rel)
         whitening.update(marginals.to_scores(to_y(km), labels), labels)
     return marginals, whitening.finalize()
 
@@ -223,8 +251,8 @@ def fit_flow(
     FlowFit
     """
     t0 = time.perf_counter()
-    n_train, n_total = _row_ranges(source.n_rows, config)
-    marginals, whitening = _count_passes(source, n_train, to_y, config)
+    n_train, n_total = row_ranges(source.n_rows, config)
+    marginals, whitening = count_passes(source, n_train, to_y, config)
 
     def encode(km: np.ndarray, rel: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         labels = _labels(rel)

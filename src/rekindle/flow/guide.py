@@ -1,0 +1,384 @@
+"""Relevance guide of the flow generator: a classifier ``c(y) ≈ P(relevant | y)``.
+
+Why
+---
+ORACLE draws every K_M saturation independently; what makes a model *relevant* (max Re(λ)
+of its Jacobian below the threshold) is a property of the whole set. A class-conditional
+copula reproduces every marginal and pairwise dependence of the relevant sets, yet only
+76 % of its output is relevant (independent marginals: 71 %), and learnt coupling layers
+did not raise that even on 2·10⁶ sets (README, learning curve): the joint structure that
+decides relevance is a sharp, high-order function of the K_M, learnt far more easily
+as a classifier than as a density.
+
+Bayes' rule turns such a classifier into a generator without giving up fidelity::
+
+    p(y | relevant) = p(y) · P(relevant | y) / P(relevant)
+
+so drawing ``y`` from the flow's model of *all* data, ``p(y) = Σ_c π_c p(y | c)``, and
+keeping it with probability ``c(y)`` samples ``p(y | relevant)`` exactly when ``c`` is the
+true conditional probability (rejection sampling with bound ``1/P(relevant)``; the share
+kept is ``P(relevant)``). Nothing narrows the class: where ``c`` is calibrated, the output
+has the width of the class in the data, and with a perfect classifier every output model
+is relevant. ``power > 1`` (keeping with ``c^power``) trades fidelity for incidence, a
+knob like a GAN's truncation, recorded in every output.
+
+The network (:class:`RelevanceNet`, ``torch.nn`` only) reads the saturation features
+``y = 2σ − 1`` and has two heads: the relevance logit (binary cross-entropy) and, as an
+auxiliary target, the stability margin ``asinh(λ_max / |threshold|)`` with a Gaussian
+likelihood (the eigenvalue carries more information per set than its label). The state
+with the lowest held-out cross-entropy is kept (a proper scoring rule: it rewards
+calibration, not just accuracy), and one temperature fitted on the held-out rows
+calibrates the logit (Guo et al., ICML 2017, "On calibration of modern neural networks").
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from scipy.optimize import minimize_scalar
+
+from rekindle.config import Settings, check, check_positive_int
+
+#: rows per forward pass when scoring (bounds memory)
+_SCORE_ROWS = 65_536
+
+
+@dataclass(frozen=True)
+class GuideConfig(Settings):
+    """Settings of the relevance guide and its training.
+
+    Attributes
+    ----------
+    hidden, layers : int
+        Units per hidden layer and hidden layers of the classifier.
+    epochs : int
+        Passes over the training rows (one-cycle learning-rate schedule).
+    batch_size : int
+        Rows per AdamW step.
+    learning_rate : float
+        Peak AdamW learning rate.
+    weight_decay : float
+        AdamW weight decay.
+    auxiliary_weight : float
+        Weight of the eigenvalue head's loss (0: classification alone).
+    power : float
+        Generation keeps a draw with probability ``c^power`` (1: Bayes' rule, the class
+        as in the data; above 1: more selective, narrower).
+    chunk_rows : int
+        Rows read from the source at a time.
+    seed : int
+        Seed of the initialisation and shuffling.
+    threads : int
+        PyTorch threads during training (0: PyTorch's default).
+    """
+
+    hidden: int = 512
+    layers: int = 3
+    epochs: int = 12
+    batch_size: int = 1024
+    learning_rate: float = 2e-3
+    weight_decay: float = 1e-4
+    auxiliary_weight: float = 1.0
+    power: float = 1.0
+    chunk_rows: int = 50_000
+    seed: int = 0
+    threads: int = 0
+
+    def validate(self) -> None:
+        check_positive_int(self, "hidden", "layers", "epochs", "batch_size", "chunk_rows")
+        check_positive_int(self, "threads", minimum=0)
+        check(self.learning_rate > 0, "learning_rate must be > 0")
+        check(self.weight_decay >= 0, "weight_decay must be >= 0")
+        check(self.auxiliary_weight >= 0, "auxiliary_weight must be >= 0")
+        check(self.power > 0 and math.isfinite(self.power), "power must be a finite number > 0")
+
+
+class RelevanceNet(torch.nn.Module):
+    """MLP ``y (n, d) → (logit, μ, ln s)``, each of shape (n,).
+
+    ``logit`` is the log-odds of relevance; ``μ`` and ``s`` the mean and spread of the
+    predicted ``asinh(λ_max / |threshold|)`` (auxiliary head).
+
+    Parameters
+    ----------
+    n_features : int
+        Number of K_M (259 for E. coli).
+    hidden, layers : int
+        Width and depth of the trunk.
+    """
+
+    def __init__(self, n_features: int, hidden: int, layers: int) -> None:
+        super().__init__()
+        self.n_features = int(n_features)
+        blocks: list[torch.nn.Module] = []
+        width = int(n_features)
+        for _ in range(int(layers)):
+            blocks += [torch.nn.Linear(width, int(hidden)), torch.nn.SiLU()]
+            width = int(hidden)
+        self.trunk = torch.nn.Sequential(*blocks)
+        self.head = torch.nn.Linear(width, 3)
+
+    def forward(self, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        out = self.head(self.trunk(y))
+        return out[:, 0], out[:, 1], out[:, 2].clamp(-5.0, 3.0)
+
+
+class LabelledSource(Protocol):
+    """Rows with K_M, labels and max Re(λ) (see :mod:`rekindle.flow.training`)."""
+
+    n_rows: int
+
+    def read_labelled(
+        self, start: int, stop: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+
+
+class RelevanceGuide:
+    """A trained :class:`RelevanceNet` with its calibration temperature.
+
+    Parameters
+    ----------
+    net : RelevanceNet
+        The classifier.
+    temperature : float
+        The logit is divided by it (fitted on held-out rows).
+    config : GuideConfig
+        The settings it was trained with (``power`` is read at generation).
+    summary : dict, optional
+        Training summary (held-out accuracy, cross-entropy, expected incidence …).
+    """
+
+    def __init__(
+        self,
+        net: RelevanceNet,
+        temperature: float,
+        config: GuideConfig,
+        summary: dict[str, Any] | None = None,
+    ) -> None:
+        self.net = net.eval()
+        self.temperature = float(temperature)
+        self.config = config
+        self.summary = dict(summary or {})
+
+    @torch.no_grad()
+    def logits(self, y: np.ndarray) -> np.ndarray:
+        """Calibrated log-odds of relevance, shape (n,), for features ``y`` (n, d)."""
+        self.net.eval()
+        yt = torch.as_tensor(np.asarray(y), dtype=torch.float32)
+        out = [self.net(yt[i : i + _SCORE_ROWS])[0] for i in range(0, yt.shape[0], _SCORE_ROWS)]
+        return (torch.cat(out).double() / self.temperature).numpy() if out else np.empty(0)
+
+    def prob_relevant(self, y: np.ndarray) -> np.ndarray:
+        """``c(y) ≈ P(relevant | y)``, shape (n,), for features ``y = 2σ − 1`` (n, d)."""
+        return 1.0 / (1.0 + np.exp(-self.logits(y)))
+
+    def acceptance(self, y: np.ndarray, class_index: int, power: float | None = None) -> np.ndarray:
+        """Probability of keeping each row of ``y`` for class 0 (relevant) or 1, shape (n,)."""
+        c = self.prob_relevant(y)
+        p = c if class_index == 0 else 1.0 - c
+        return p ** (self.config.power if power is None else float(power))
+
+    def to_payload(self) -> dict[str, Any]:
+        """Tensors and plain values for ``torch.save(weights_only=True)``."""
+        return {
+            "config": self.config.to_dict(),
+            "n_features": self.net.n_features,
+            "state_dict": {k: v.detach().cpu().clone() for k, v in self.net.state_dict().items()},
+            "temperature": self.temperature,
+            "summary": self.summary,
+        }
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> RelevanceGuide:
+        """Inverse of :meth:`to_payload`."""
+        config = GuideConfig.from_dict(payload["config"])
+        net = RelevanceNet(int(payload["n_features"]), config.hidden, config.layers)
+        net.load_state_dict(payload["state_dict"])
+        return cls(net, float(payload["temperature"]), config, payload.get("summary"))
+
+
+def stability_margin(max_eig: np.ndarray, threshold: float) -> np.ndarray:
+    """Auxiliary target ``asinh(λ_max / |threshold|)`` (NaN where λ is unknown), shape (n,)."""
+    return np.arcsinh(np.asarray(max_eig, dtype=np.float64) / abs(float(threshold)))
+
+
+def fit_guide(
+    source: LabelledSource,
+    to_y: Callable[[np.ndarray], np.ndarray],
+    rows: tuple[int, int],
+    threshold: float,
+    config: GuideConfig,
+    *,
+    log: Callable[[str], None] = lambda _msg: None,
+) -> RelevanceGuide:
+    """Train the relevance guide on a source's rows (streamed chunk by chunk).
+
+    Parameters
+    ----------
+    source : LabelledSource
+        Rows ``0:n_train`` train, ``n_train:n_total`` are held out.
+    to_y : callable
+        K_M (n, d) in µM → features ``2σ − 1`` (n, d).
+    rows : (int, int)
+        ``(n_train, n_total)``.
+    threshold : float
+        Relevance threshold of the labels, 1/h (scales the auxiliary target).
+    config : GuideConfig
+        Settings.
+    log : callable
+        One line per epoch.
+
+    Returns
+    -------
+    RelevanceGuide
+    """
+    t0 = time.perf_counter()
+    n_train, n_total = rows
+    y_val, rel_val, _ = _encode(source.read_labelled(n_train, n_total), to_y, threshold)
+    if y_val.shape[0] == 0 or n_train < config.batch_size:
+        raise ValueError(f"too few rows to train the relevance guide: {n_train}")
+    torch.manual_seed(config.seed)
+    net = RelevanceNet(y_val.shape[1], config.hidden, config.layers)
+    threads = torch.get_num_threads()
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    try:
+        history, best = _train(net, source, to_y, n_train, threshold, (y_val, rel_val), config, log)
+    finally:
+        torch.set_num_threads(threads)
+    net.load_state_dict(best)
+    guide = RelevanceGuide(net, 1.0, config)
+    guide.temperature = _fit_temperature(guide.logits(y_val), rel_val.numpy())
+    z = guide.logits(y_val)
+    c = 1.0 / (1.0 + np.exp(-z))
+    rel = rel_val.numpy().astype(bool)
+    guide.summary = {
+        "n_train": n_train,
+        "n_validation": n_total - n_train,
+        "epochs": config.epochs,
+        "best_epoch": int(min(history, key=lambda h: h["validation_bce"])["epoch"]),
+        "temperature": guide.temperature,
+        "validation_accuracy": float(np.mean((c > 0.5) == rel)),
+        "validation_bce": _bce(z, rel),
+        "expected_incidence": float(np.sum(c * rel) / np.sum(c)),
+        "seconds": time.perf_counter() - t0,
+        "history": history,
+    }
+    return guide
+
+
+def _encode(
+    chunk: tuple[np.ndarray, np.ndarray, np.ndarray],
+    to_y: Callable[[np.ndarray], np.ndarray],
+    threshold: float,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    km, relevant, max_eig = chunk
+    return (
+        torch.as_tensor(to_y(km), dtype=torch.float32),
+        torch.as_tensor(np.asarray(relevant, dtype=np.float32)),
+        torch.as_tensor(stability_margin(max_eig, threshold), dtype=torch.float32),
+    )
+
+
+def _bce(logits: np.ndarray, relevant: np.ndarray) -> float:
+    """Mean binary cross-entropy (nats) of log-odds against 0/1 labels."""
+    z = np.asarray(logits, dtype=np.float64)
+    return float(np.mean(np.logaddexp(0.0, z) - np.asarray(relevant, dtype=np.float64) * z))
+
+
+def _fit_temperature(logits: np.ndarray, relevant: np.ndarray) -> float:
+    """The temperature ``T`` minimising the cross-entropy of ``logits / T`` (bounded search)."""
+    res = minimize_scalar(
+        lambda log_t: _bce(logits / math.exp(log_t), relevant),
+        bounds=(math.log(0.2), math.log(5.0)),
+        method="bounded",
+    )
+    return float(math.exp(res.x))
+
+
+def _loss(
+    net: RelevanceNet, y: torch.Tensor, rel: torch.Tensor, margin: torch.Tensor, weight: float
+) -> torch.Tensor:
+    logit, mu, log_s = net(y)
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(logit, rel)
+    known = torch.isfinite(margin)
+    if weight > 0 and bool(known.any()):
+        z = (margin[known] - mu[known]) / log_s[known].exp()
+        loss = loss + weight * (0.5 * z**2 + log_s[known]).mean()
+    return loss
+
+
+def _train(
+    net: RelevanceNet,
+    source: LabelledSource,
+    to_y: Callable[[np.ndarray], np.ndarray],
+    n_train: int,
+    threshold: float,
+    validation: tuple[torch.Tensor, torch.Tensor],
+    config: GuideConfig,
+    log: Callable[[str], None],
+) -> tuple[list[dict[str, float]], dict[str, torch.Tensor]]:
+    """AdamW with a one-cycle schedule; the state of lowest held-out cross-entropy."""
+    starts = np.arange(0, n_train, config.chunk_rows)
+    steps_per_epoch = int(sum(
+        (min(int(a) + config.chunk_rows, n_train) - int(a)) // config.batch_size for a in starts
+    ))
+    opt = torch.optim.AdamW(
+        net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+    )
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=config.learning_rate, total_steps=max(1, config.epochs * steps_per_epoch)
+    )
+    rng = np.random.default_rng(config.seed)
+    y_val, rel_val = validation
+    history: list[dict[str, float]] = []
+    best: dict[str, torch.Tensor] = copy.deepcopy(net.state_dict())
+    best_bce = math.inf
+    for epoch in range(1, config.epochs + 1):
+        net.train()
+        for i in rng.permutation(starts.size):
+            a = int(starts[i])
+            y, rel, margin = _encode(
+                source.read_labelled(a, min(a + config.chunk_rows, n_train)), to_y, threshold
+            )
+            perm = torch.as_tensor(rng.permutation(y.shape[0]))
+            for b in range(0, y.shape[0] - config.batch_size + 1, config.batch_size):
+                idx = perm[b : b + config.batch_size]
+                opt.zero_grad()
+                _loss(net, y[idx], rel[idx], margin[idx], config.auxiliary_weight).backward()
+                opt.step()
+                schedule.step()
+        rec = _evaluate(net, y_val, rel_val, epoch)
+        history.append(rec)
+        log(
+            f"guide epoch {epoch}/{config.epochs}: held-out accuracy "
+            f"{rec['validation_accuracy']:.4f}, cross-entropy {rec['validation_bce']:.4f}, "
+            f"expected incidence {rec['expected_incidence']:.4f}"
+        )
+        if rec["validation_bce"] < best_bce:
+            best_bce = rec["validation_bce"]
+            best = copy.deepcopy(net.state_dict())
+    return history, best
+
+
+@torch.no_grad()
+def _evaluate(
+    net: RelevanceNet, y: torch.Tensor, rel: torch.Tensor, epoch: int
+) -> dict[str, float]:
+    net.eval()
+    logit = torch.cat([net(y[i : i + _SCORE_ROWS])[0] for i in range(0, y.shape[0], _SCORE_ROWS)])
+    z, r = logit.double().numpy(), rel.numpy().astype(bool)
+    c = 1.0 / (1.0 + np.exp(-z))
+    return {
+        "epoch": epoch,
+        "validation_accuracy": float(np.mean((c > 0.5) == r)),
+        "validation_bce": _bce(z, r),
+        "expected_incidence": float(np.sum(c * r) / np.sum(c)),
+    }
