@@ -16,6 +16,7 @@ import torch
 from typer.testing import CliRunner
 
 from rekindle.cli import app
+from rekindle.flow import KineticFlow
 from rekindle.io.dataset import read_dataset
 
 runner = CliRunner()
@@ -60,7 +61,7 @@ def test_later_commands_need_no_model_name(own, tmp_path):
     assert (tmp_path / "pert" / "perturbation.json").is_file()
     _ok(f"interpret -g {run}/generator.pt -o {tmp_path}/i --n-per-class 30 --n-subpopulation 300")
     assert (tmp_path / "i" / "interpretability.json").is_file()
-    _ok(f"train --data {run}/oracle.h5 -o {tmp_path}/tr --epochs 1 --n-eval 100 -q")
+    _ok(f"train --generator cgan -d {run}/oracle.h5 -o {tmp_path}/tr --epochs 1 --n-eval 100 -q")
     trained = torch.load(tmp_path / "tr" / "generator.pt", weights_only=True)["metadata"]
     assert trained["model_sha256"] == read_dataset(run / "oracle.h5").metadata["model_sha256"]
     _ok(
@@ -93,7 +94,8 @@ def test_data_of_different_models_are_not_mixed(own, tmp_path):
 def test_flow_generator_carries_the_model_file(own, tmp_path):
     """The default generator (flow) trained on model-file data generates without the model."""
     _, run = own
-    _ok(f"train --generator flow --data {run}/oracle.h5 -o {tmp_path}/flow -q")
+    _ok(f"train --generator flow --data {run}/oracle.h5 -o {tmp_path}/flow --guide-steps 300 -q")
+    assert KineticFlow.load(tmp_path / "flow" / "generator.pt").guide is not None
     meta = torch.load(tmp_path / "flow" / "generator.pt", weights_only=True)["metadata"]
     assert meta["model_sha256"] == read_dataset(run / "oracle.h5").metadata["model_sha256"]
     gen = tmp_path / "g.h5"

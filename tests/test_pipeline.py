@@ -248,7 +248,16 @@ def test_run_with_the_flow_generator_and_generate_from_it(tmp_path):
     assert (out / "flow_history.csv").exists() and not (out / "training").exists()
     # only the flow's settings are recorded, and the report shows no cGAN setting
     settings = summary["profile_settings"]
-    assert settings["flow"] == {"flow_transforms": 0} and settings["n_sets"] == 3000
+    assert settings["flow"] == {
+        "flow_transforms": 0,
+        "flow_guide": True,
+        "flow_guide_steps": 300,
+        "flow_guide_power": 1.0,
+    }
+    assert settings["n_sets"] == 3000
+    # the relevance guide was trained and reports its held-out accuracy
+    guide = summary["flow_training"]["guide"]
+    assert guide["steps"] == 300 and 0.5 < guide["validation_accuracy"] <= 1.0
     assert not {"cgan", "epochs", "repeats", "batch_size", "recipe"} & set(settings)
     assert "epochs" not in summary and "repeats" not in summary
     assert "epochs" not in (out / "report.html").read_text()
@@ -290,14 +299,16 @@ def test_train_flow_and_learning_curve_commands(tmp_path):
     data = sample_dataset(model, phys, 3000, tmp_path / "d.h5", seed=0, n_jobs=1)
     held = sample_dataset(model, phys, 2000, tmp_path / "h.h5", seed=1, n_jobs=1)
     args = ["train", "--data", str(data), "--output", str(tmp_path / "f")]  # the flow
-    res = runner.invoke(app, [*args, "--max-sets", "2000", "-q"])
+    res = runner.invoke(app, [*args, "--max-sets", "2000", "--guide-steps", "200"])
     assert res.exit_code == 0, res.output
-    assert "flow on 1800 sets" in res.output
+    assert "flow on 1800 sets" in res.output and "guide held-out accuracy" in res.output
     res = runner.invoke(
         app, ["train", "--data", str(data), "-o", str(tmp_path / "x"), "--generator", "vae"]
     )
     assert res.exit_code == 2 and "--generator must be cgan or flow" in res.output
     lc = ["learning-curve", "--data", str(data), "--heldout", str(held), "-o", str(tmp_path / "lc")]
-    res = runner.invoke(app, [*lc, "--sizes", "1000", "--sizes", "3000", "--n-eval", "500"])
+    lc += ["--sizes", "1000", "--sizes", "3000", "--n-eval", "500", "--guide-steps", "200"]
+    res = runner.invoke(app, lc)
     assert res.exit_code == 0, res.output
-    assert len((tmp_path / "lc" / "learning_curve.csv").read_text().splitlines()) == 3
+    # header + (copula, guided) × 2 sizes
+    assert len((tmp_path / "lc" / "learning_curve.csv").read_text().splitlines()) == 5

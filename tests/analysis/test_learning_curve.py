@@ -13,7 +13,7 @@ from rekindle.analysis.learning_curve import (
     learning_curve,
     write_learning_curve,
 )
-from rekindle.flow import FlowConfig
+from rekindle.flow import FlowConfig, GuideConfig
 
 
 @pytest.fixture(scope="module")
@@ -48,3 +48,28 @@ def test_learning_curve_on_toy_prefixes(toy_files, tmp_path):
     assert header == list(LEARNING_CURVE_FIELDS)
     assert len(json.loads(paths["json"].read_text())) == 2
     assert np.isfinite([r["ks_max_eig"] for r in rows]).all()
+
+
+def test_learning_curve_with_the_guide_evaluates_both_modes(toy_files, tmp_path):
+    data, held = toy_files
+    guide = GuideConfig(
+        hidden=64, layers=2, steps=600, eval_every=200, batch_size=256, chunk_rows=1500
+    )
+    rows = learning_curve(
+        data,
+        held,
+        [6000],
+        FlowConfig(transforms=0, chunk_rows=1500),
+        guide_config=guide,
+        powers=[1.0, 3.0],
+        n_eval=1000,
+    )
+    assert [r["generator"] for r in rows] == [
+        "copula flow",
+        "guided flow (power 1)",
+        "guided flow (power 3)",
+    ]
+    print({r["generator"]: (r["incidence"], r["spread_ratio_generated"]) for r in rows})
+    assert rows[1]["guide"]["n_train"] == rows[0]["n_relevant_train"] * 0 + 5400
+    paths = write_learning_curve(rows, tmp_path / "lc")
+    assert paths["figure"].stat().st_size > 10_000

@@ -125,6 +125,13 @@ CASES: list[tuple[str, list[str], str]] = [
         "--epochs, --recipe apply only to --generator cgan",
     ),
     ("train flow option", [*TC, "--transforms", "2", "-o", "tr"], "--transforms applies only"),
+    ("train flow guide option", [*TC, "--no-guide", "-o", "tr"], "--guide/--no-guide applies"),
+    (
+        "train power zero",
+        ["train", "-d", "good.h5", "--power", "0", "-o", "tr"],
+        "--power must be positive",
+    ),
+    ("run power negative", ["run", "--power", "-1", "-o", "r"], "--power must be positive"),
 ]
 
 

@@ -4,7 +4,8 @@
 engine (exact max Re(λ)) and compares them with relevant ORACLE models
 (:mod:`rekindle.analysis.fidelity`). :func:`learning_curve` fits the flow generator on the
 first ``n`` sets of one dataset file for several ``n`` (streaming, so ``n`` can reach
-10⁶–10⁷) and evaluates each against held-out ORACLE data.
+10⁶–10⁷) and evaluates each against held-out ORACLE data: the class-conditional copula
+alone and, when the flow has a relevance guide, guided generation at each ``power``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from rekindle.reference_values import RELEVANCE_THRESHOLD_PER_H
 __all__ = ["LEARNING_CURVE_FIELDS", "Generator", "evaluate_generator", "learning_curve"]
 
 LEARNING_CURVE_FIELDS = (
+    "generator",
     "n_sets",
     "n_relevant_train",
     "incidence",
@@ -43,6 +45,20 @@ class Generator(Protocol):
     """What the evaluation needs of a generator (KineticGAN and KineticFlow have it)."""
 
     def generate(self, n: int, cls: str | int = "relevant", seed: int = 0) -> np.ndarray: ...
+
+
+class _FlowMode:
+    """A flow generating in one mode (unguided, or guided at one power)."""
+
+    def __init__(self, flow: Any, guided: bool, power: float | None = None) -> None:
+        self.flow, self.guided, self.power = flow, guided, power
+
+    @property
+    def label(self) -> str:
+        return f"guided flow (power {self.power:g})" if self.guided else "copula flow"
+
+    def generate(self, n: int, cls: str | int = "relevant", seed: int = 0) -> np.ndarray:
+        return self.flow.generate(n, cls, seed, guided=self.guided, power=self.power)
 
 
 def evaluate_generator(
@@ -99,6 +115,8 @@ def learning_curve(
     sizes: Sequence[int],
     config: Any = None,
     *,
+    guide_config: Any = None,
+    powers: Sequence[float] = (1.0,),
     n_eval: int = 3000,
     seed: int = 7,
     log: Callable[[str], None] = lambda _msg: None,
@@ -117,6 +135,10 @@ def learning_curve(
         Training-set sizes (sets of both classes, before the validation split).
     config : FlowConfig, optional
         Flow settings (``max_sets`` is set to each size).
+    guide_config : GuideConfig, optional
+        Train a relevance guide with each flow and evaluate guided generation too.
+    powers : sequence of float
+        Acceptance exponents of the guided generation evaluated (1: Bayes' rule).
     n_eval : int
         Relevant-class models generated per size.
     seed : int
@@ -127,7 +149,8 @@ def learning_curve(
     Returns
     -------
     list of dict
-        One record per size with the keys of :data:`LEARNING_CURVE_FIELDS`.
+        One record per size and generation mode with the keys of
+        :data:`LEARNING_CURVE_FIELDS`.
     """
     from rekindle.flow import FlowConfig, KineticFlow
     from rekindle.io.dataset import read_dataset
@@ -152,25 +175,35 @@ def learning_curve(
             model.km_names,
             {"model": model.name, "physiology": phys.name},
             replace(config, max_sets=size),
+            guide_config,
         )
         summary = flow.fit(path=data, km_columns=km_columns, log=log)
         fit_seconds = time.perf_counter() - t0
         # width reference: relevant training sets (a bounded sample of them)
         train = read_dataset(data, rows=slice(0, min(size, 200_000)))
         train_km = system.km_of(train.parameters[train.relevant])
-        row = evaluate_generator(flow, labeller, train_km, held_km, held_eig, n=n_eval, seed=seed)
-        row.update(
-            n_sets=size,
-            n_relevant_train=summary["n_relevant_train"],
-            steps=summary["steps"],
-            fit_seconds=fit_seconds,
-        )
-        log(
-            f"n = {size}: incidence {row['incidence']:.3f}, "
-            f"spread {row['spread_ratio_generated']:.3f}, "
-            f"C2ST {row['c2st_generated']:.3f} (floor {row['c2st_noise_floor']:.3f})"
-        )
-        rows.append(row)
+        modes = [_FlowMode(flow, guided=False)]
+        if flow.guide is not None:
+            modes += [_FlowMode(flow, guided=True, power=float(p)) for p in powers]
+        for mode in modes:
+            row = evaluate_generator(
+                mode, labeller, train_km, held_km, held_eig, n=n_eval, seed=seed
+            )
+            row.update(
+                generator=mode.label,
+                power=mode.power,
+                n_sets=size,
+                n_relevant_train=summary["n_relevant_train"],
+                steps=summary["steps"],
+                fit_seconds=fit_seconds,
+                guide=summary.get("guide"),
+            )
+            log(
+                f"n = {size}, {mode.label}: incidence {row['incidence']:.3f}, "
+                f"spread {row['spread_ratio_generated']:.3f}, "
+                f"C2ST {row['c2st_generated']:.3f} (floor {row['c2st_noise_floor']:.3f})"
+            )
+            rows.append(row)
     return rows
 
 

@@ -25,11 +25,13 @@ from rekindle.cli._common import (
     progress_bar,
     stdout,
 )
+from rekindle.flow.config import GuideConfig
 from rekindle.progress import no_progress
 from rekindle.reference_values import RELEVANCE_THRESHOLD_PER_H as DEFAULT_THRESHOLD
 from rekindle.stages import InterpretabilitySettings
 
 _INTERPRETABILITY = InterpretabilitySettings()
+_GUIDE = GuideConfig()
 
 LabelOpt = Annotated[
     list[str],
@@ -245,18 +247,29 @@ def learning_curve_command(
         int, typer.Option(help="Learnt coupling transforms of the flow (0: the copula).")
     ] = 0,
     epochs: Annotated[int, typer.Option(help="Passes of the learnt layers.")] = 1,
+    guide: Annotated[
+        bool, typer.Option("--guide/--no-guide", help="Train the relevance guide too.")
+    ] = True,
+    guide_steps: Annotated[int, typer.Option(help="AdamW steps of the relevance guide.")] = (
+        _GUIDE.steps
+    ),
+    powers: Annotated[
+        list[float] | None,
+        typer.Option("--power", help="Guided acceptance exponent(s) evaluated (repeat; 1).")
+    ] = None,
     n_eval: Annotated[int, typer.Option(help="Relevant-class models generated per size.")] = 3000,
     seed: Annotated[int, typer.Option("--seed")] = 7,
 ) -> None:
     """Train the flow generator on the first N sets of DATA for each size; report incidence
-    (engine-labelled), width and C2ST at each → learning_curve.csv/.json/.png.
+    (engine-labelled), width and C2ST at each → learning_curve.csv/.json/.png. With the guide
+    (default) both the copula alone and guided generation are evaluated.
 
     Sizes default to 20 000, 200 000 and 2 000 000 sets (DATA must hold as many).
     """
 
     def go() -> None:
         from rekindle.analysis.learning_curve import learning_curve, write_learning_curve
-        from rekindle.flow import FlowConfig
+        from rekindle.flow import FlowConfig, GuideConfig
 
         config = FlowConfig(transforms=transforms, epochs=epochs)
         rows = learning_curve(
@@ -264,16 +277,20 @@ def learning_curve_command(
             heldout,
             sizes or [20_000, 200_000, 2_000_000],
             config,
+            guide_config=GuideConfig(steps=guide_steps) if guide else None,
+            powers=powers or [1.0],
             n_eval=n_eval,
             seed=seed,
             log=console.print,
         )
         paths = write_learning_curve(rows, output)
         table = Table(title="flow generator vs training-set size (relevant class)")
-        for col in ("sets", "incidence", "std ratio", "IQR ratio", "C2ST", "floor", "KS λ"):
+        columns = ("generator", "sets", "incidence", "std ratio", "IQR ratio", "C2ST", "floor")
+        for col in (*columns, "KS λ"):
             table.add_column(col, justify="right")
         for r in rows:
             table.add_row(
+                r["generator"],
                 f"{r['n_sets']:,}",
                 f"{r['incidence']:.3f}",
                 f"{r['spread_ratio_generated']:.3f}",

@@ -23,9 +23,11 @@ from rekindle.cli._common import (
     progress_bar,
     stdout,
 )
+from rekindle.flow.config import GuideConfig
 from rekindle.progress import no_progress
 from rekindle.stages import TrainingPlan
 
+_GUIDE = GuideConfig()
 _PLAN = TrainingPlan()
 _TRANSFER = TransferSettings()
 
@@ -124,6 +126,25 @@ def train(
     max_sets: Annotated[
         int | None, typer.Option(help="flow only: use only the first N sets of the dataset.")
     ] = None,
+    guide: Annotated[
+        bool | None,
+        typer.Option(
+            "--guide/--no-guide",
+            help="flow only: train the relevance guide (default: yes; generation of a class "
+            "by Bayes' rule, rekindle.flow.guide).",
+        ),
+    ] = None,
+    guide_steps: Annotated[
+        int | None,
+        typer.Option(help=f"flow only: AdamW steps of the guide (default {_GUIDE.steps})."),
+    ] = None,
+    power: Annotated[
+        float | None,
+        typer.Option(
+            help="flow only: guided generation keeps a draw with probability c^power "
+            "(default 1: Bayes' rule, the class as wide as in the data)."
+        ),
+    ] = None,
     epochs: EpochsOpt = None,
     repeats: RepeatsOpt = None,
     batch_size: BatchSizeOpt = None,
@@ -155,11 +176,23 @@ def train(
     }  # fmt: skip
 
     def go() -> None:
-        flow_options = {"--transforms": transforms, "--max-sets": max_sets}
+        flow_options = {
+            "--transforms": transforms, "--max-sets": max_sets, "--guide/--no-guide": guide,
+            "--guide-steps": guide_steps, "--power": power,
+        }  # fmt: skip
         _check_train_options(output, generator, seed, cgan_options, flow_options)
         if generator == "flow":
             _checked_stream(data, allow_non_steady, max_sets)
-            _train_flow(data, output, transforms or 0, max_sets, seed, quiet)
+            guide_config = (
+                None
+                if guide is False
+                else _GUIDE.replace(
+                    seed=seed,
+                    **({"steps": guide_steps} if guide_steps is not None else {}),
+                    **({"power": power} if power is not None else {}),
+                )
+            )
+            _train_flow(data, output, transforms or 0, max_sets, seed, guide_config, quiet)
             return
         # --batch-size → TrainingPlan.batch_size …; an option not given keeps the plan's
         given = {o[2:].replace("-", "_"): v for o, v in cgan_options.items() if v is not None}
@@ -195,7 +228,10 @@ def _check_train_options(
             f"--generator {'cgan' if generator == 'flow' else 'flow'} "
             f"(this is --generator {generator})"
         )
-    counts = ("--epochs", "--repeats", "--batch-size", "--eval-every", "--n-eval", "--max-sets")
+    counts = (
+        "--epochs", "--repeats", "--batch-size", "--eval-every", "--n-eval", "--max-sets",
+        "--guide-steps",
+    )  # fmt: skip
     for option, value in {**cgan_options, **flow_options}.items():
         if value is not None and option in counts:
             check.require_positive(option, value)  # type: ignore[arg-type]
@@ -207,6 +243,11 @@ def _check_train_options(
         check.require_finite("--min-spread-ratio", cgan_options["--min-spread-ratio"])
     if flow_options["--transforms"] is not None and flow_options["--transforms"] < 0:
         raise _UserError(f"--transforms must be 0 or more, got {flow_options['--transforms']}")
+    power = flow_options["--power"]
+    if power is not None and not check.require_finite("--power", power) > 0:  # type: ignore[arg-type]
+        raise _UserError(f"--power must be positive, got {power}")
+    if power is not None and flow_options["--guide/--no-guide"] is False:
+        raise _UserError("--power applies only with the guide (drop --no-guide)")
     check.require_output_folder(output)
 
 
@@ -232,19 +273,33 @@ def _train_cgan(
 
 
 def _train_flow(
-    data: Path, output: Path, transforms: int, max_sets: int | None, seed: int, quiet: bool
+    data: Path,
+    output: Path,
+    transforms: int,
+    max_sets: int | None,
+    seed: int,
+    guide_config: GuideConfig | None,
+    quiet: bool,
 ) -> None:
     from rekindle.flow import FlowConfig
     from rekindle.flow.model import train_flow_file
 
     config = FlowConfig(transforms=transforms, max_sets=max_sets, seed=seed)
-    flow = train_flow_file(data, output, config, log=(lambda _m: None) if quiet else console.print)
+    log = (lambda _m: None) if quiet else console.print
+    flow = train_flow_file(data, output, config, guide_config=guide_config, log=log)
     s = flow.training_summary or {}
-    console.print(
+    msg = (
         f"wrote {output / 'generator.pt'}: flow on {s.get('n_train')} sets "
         f"({s.get('n_relevant_train')} relevant), held-out NLL "
-        f"{s.get('validation_nll_best', float('nan')):.4f} nats/K_M, {s.get('seconds', 0):.1f} s"
+        f"{s.get('validation_nll_best', float('nan')):.4f} nats/K_M"
     )
+    if "guide" in s:
+        g = s["guide"]
+        msg += (
+            f"; guide held-out accuracy {g['validation_accuracy']:.4f}, expected incidence "
+            f"{g['expected_incidence']:.4f}"
+        )
+    console.print(msg)
 
 
 @app.command()
@@ -268,6 +323,18 @@ def generate(
     force: Annotated[
         bool, typer.Option(help="Discard the OUTPUT.partial of an interrupted generation.")
     ] = False,
+    guided: Annotated[
+        bool | None,
+        typer.Option(
+            "--guided/--unguided",
+            help="Flow with a relevance guide: Bayes-rule generation (default) or the "
+            "class-conditional flow alone.",
+        ),
+    ] = None,
+    power: Annotated[
+        float | None,
+        typer.Option(help="Guided flow: keep a draw with probability c^power (default 1)."),
+    ] = None,
     scheduler: SchedulerOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
@@ -285,6 +352,10 @@ def generate(
         check.require_output_file(output)
         if skimpy is not None:
             check.require_output_file(skimpy, "--skimpy")
+        if power is not None and not check.require_finite("--power", power) > 0:
+            raise _UserError(f"--power must be positive, got {power}")
+        if power is not None and guided is False:
+            raise _UserError("--power applies only to guided generation (drop --unguided)")
         check.require_disk_space(output, n, 1)  # a lower bound, before anything heavy
         if not generator.is_file():
             raise _UserError(f"generator file not found: {generator}")
@@ -293,6 +364,13 @@ def generate(
         from rekindle.generation import generate_dataset, load_generator
 
         gan = load_generator(generator, device=device)
+        if guided is not None or power is not None:
+            if getattr(gan, "guide", None) is None:
+                raise _UserError(
+                    f"--guided/--unguided/--power need a flow generator with a relevance "
+                    f"guide; {generator} has none"
+                )
+            gan.set_guidance(guided, power)
         from rekindle.io.model_bundle import generator_bundle
 
         n_parameters = generator_bundle(gan).model.n_parameters  # the model it carries

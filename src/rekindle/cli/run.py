@@ -49,6 +49,17 @@ def run(
             "--generator", help="Override the profile: flow (default profile) or cgan (paper)."
         ),
     ] = None,
+    guide: Annotated[
+        bool | None,
+        typer.Option(
+            "--guide/--no-guide",
+            help="Override the profile: the flow's relevance guide (default profile: on).",
+        ),
+    ] = None,
+    power: Annotated[
+        float | None,
+        typer.Option(help="Override the profile: guided acceptance exponent (default 1)."),
+    ] = None,
     scheduler: SchedulerOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
@@ -61,6 +72,8 @@ def run(
             if value is not None:
                 check.require_positive(option, value)
         check.require_seed(seed)
+        if power is not None and not check.require_finite("--power", power) > 0:
+            raise _UserError(f"--power must be positive, got {power}")
         check.require_output_folder(output)
 
         from rekindle.pipeline import run_pipeline
@@ -75,6 +88,8 @@ def run(
             repeats=repeats,
             min_spread_ratio=min_spread_ratio,
             generator=generator,
+            flow_guide=guide,
+            flow_guide_power=power,
         )
         with _executor(scheduler) as ex:
             summary = run_pipeline(

@@ -37,67 +37,16 @@ import copy
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 import torch
 from scipy.optimize import minimize_scalar
 
-from rekindle.config import Settings, check, check_positive_int
+from .config import GuideConfig
 
 #: rows per forward pass when scoring (bounds memory)
 _SCORE_ROWS = 65_536
-
-
-@dataclass(frozen=True)
-class GuideConfig(Settings):
-    """Settings of the relevance guide and its training.
-
-    Attributes
-    ----------
-    hidden, layers : int
-        Units per hidden layer and hidden layers of the classifier.
-    epochs : int
-        Passes over the training rows (one-cycle learning-rate schedule).
-    batch_size : int
-        Rows per AdamW step.
-    learning_rate : float
-        Peak AdamW learning rate.
-    weight_decay : float
-        AdamW weight decay.
-    auxiliary_weight : float
-        Weight of the eigenvalue head's loss (0: classification alone).
-    power : float
-        Generation keeps a draw with probability ``c^power`` (1: Bayes' rule, the class
-        as in the data; above 1: more selective, narrower).
-    chunk_rows : int
-        Rows read from the source at a time.
-    seed : int
-        Seed of the initialisation and shuffling.
-    threads : int
-        PyTorch threads during training (0: PyTorch's default).
-    """
-
-    hidden: int = 512
-    layers: int = 3
-    epochs: int = 12
-    batch_size: int = 1024
-    learning_rate: float = 2e-3
-    weight_decay: float = 1e-4
-    auxiliary_weight: float = 1.0
-    power: float = 1.0
-    chunk_rows: int = 50_000
-    seed: int = 0
-    threads: int = 0
-
-    def validate(self) -> None:
-        check_positive_int(self, "hidden", "layers", "epochs", "batch_size", "chunk_rows")
-        check_positive_int(self, "threads", minimum=0)
-        check(self.learning_rate > 0, "learning_rate must be > 0")
-        check(self.weight_decay >= 0, "weight_decay must be >= 0")
-        check(self.auxiliary_weight >= 0, "auxiliary_weight must be >= 0")
-        check(self.power > 0 and math.isfinite(self.power), "power must be a finite number > 0")
 
 
 class RelevanceNet(torch.nn.Module):
@@ -112,15 +61,19 @@ class RelevanceNet(torch.nn.Module):
         Number of K_M (259 for E. coli).
     hidden, layers : int
         Width and depth of the trunk.
+    dropout : float
+        Dropout after each hidden layer (active in training mode only).
     """
 
-    def __init__(self, n_features: int, hidden: int, layers: int) -> None:
+    def __init__(self, n_features: int, hidden: int, layers: int, dropout: float = 0.0) -> None:
         super().__init__()
         self.n_features = int(n_features)
         blocks: list[torch.nn.Module] = []
         width = int(n_features)
         for _ in range(int(layers)):
             blocks += [torch.nn.Linear(width, int(hidden)), torch.nn.SiLU()]
+            if dropout > 0:
+                blocks.append(torch.nn.Dropout(float(dropout)))
             width = int(hidden)
         self.trunk = torch.nn.Sequential(*blocks)
         self.head = torch.nn.Linear(width, 3)
@@ -199,7 +152,7 @@ class RelevanceGuide:
     def from_payload(cls, payload: dict[str, Any]) -> RelevanceGuide:
         """Inverse of :meth:`to_payload`."""
         config = GuideConfig.from_dict(payload["config"])
-        net = RelevanceNet(int(payload["n_features"]), config.hidden, config.layers)
+        net = RelevanceNet(int(payload["n_features"]), config.hidden, config.layers, config.dropout)
         net.load_state_dict(payload["state_dict"])
         return cls(net, float(payload["temperature"]), config, payload.get("summary"))
 
@@ -233,7 +186,7 @@ def fit_guide(
     config : GuideConfig
         Settings.
     log : callable
-        One line per epoch.
+        One line per evaluation.
 
     Returns
     -------
@@ -242,10 +195,10 @@ def fit_guide(
     t0 = time.perf_counter()
     n_train, n_total = rows
     y_val, rel_val, _ = _encode(source.read_labelled(n_train, n_total), to_y, threshold)
-    if y_val.shape[0] == 0 or n_train < config.batch_size:
+    if y_val.shape[0] == 0 or n_train < 2 or n_train > source.n_rows:
         raise ValueError(f"too few rows to train the relevance guide: {n_train}")
     torch.manual_seed(config.seed)
-    net = RelevanceNet(y_val.shape[1], config.hidden, config.layers)
+    net = RelevanceNet(y_val.shape[1], config.hidden, config.layers, config.dropout)
     threads = torch.get_num_threads()
     if config.threads:
         torch.set_num_threads(config.threads)
@@ -262,8 +215,8 @@ def fit_guide(
     guide.summary = {
         "n_train": n_train,
         "n_validation": n_total - n_train,
-        "epochs": config.epochs,
-        "best_epoch": int(min(history, key=lambda h: h["validation_bce"])["epoch"]),
+        "steps": config.steps,
+        "best_step": int(min(history, key=lambda h: h["validation_bce"])["step"]),
         "temperature": guide.temperature,
         "validation_accuracy": float(np.mean((c > 0.5) == rel)),
         "validation_bce": _bce(z, rel),
@@ -325,59 +278,66 @@ def _train(
     config: GuideConfig,
     log: Callable[[str], None],
 ) -> tuple[list[dict[str, float]], dict[str, torch.Tensor]]:
-    """AdamW with a one-cycle schedule; the state of lowest held-out cross-entropy."""
+    """``config.steps`` AdamW steps, one-cycle schedule, over passes of the training rows in
+    shuffled chunks; returns the evaluation history and the state of lowest held-out
+    cross-entropy."""
     starts = np.arange(0, n_train, config.chunk_rows)
-    steps_per_epoch = int(sum(
-        (min(int(a) + config.chunk_rows, n_train) - int(a)) // config.batch_size for a in starts
-    ))
+    # fewer training rows than a batch (small data sets): one batch is all of them
+    batch_size = min(config.batch_size, n_train, config.chunk_rows)
     opt = torch.optim.AdamW(
         net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
     )
     schedule = torch.optim.lr_scheduler.OneCycleLR(
-        opt, max_lr=config.learning_rate, total_steps=max(1, config.epochs * steps_per_epoch)
+        opt, max_lr=config.learning_rate, total_steps=config.steps
     )
     rng = np.random.default_rng(config.seed)
     y_val, rel_val = validation
     history: list[dict[str, float]] = []
     best: dict[str, torch.Tensor] = copy.deepcopy(net.state_dict())
     best_bce = math.inf
-    for epoch in range(1, config.epochs + 1):
-        net.train()
+    step = 0
+    while step < config.steps:
         for i in rng.permutation(starts.size):
             a = int(starts[i])
             y, rel, margin = _encode(
                 source.read_labelled(a, min(a + config.chunk_rows, n_train)), to_y, threshold
             )
             perm = torch.as_tensor(rng.permutation(y.shape[0]))
-            for b in range(0, y.shape[0] - config.batch_size + 1, config.batch_size):
-                idx = perm[b : b + config.batch_size]
+            for b in range(0, y.shape[0] - batch_size + 1, batch_size):
+                if step >= config.steps:
+                    break
+                net.train()
+                idx = perm[b : b + batch_size]
                 opt.zero_grad()
                 _loss(net, y[idx], rel[idx], margin[idx], config.auxiliary_weight).backward()
                 opt.step()
                 schedule.step()
-        rec = _evaluate(net, y_val, rel_val, epoch)
-        history.append(rec)
-        log(
-            f"guide epoch {epoch}/{config.epochs}: held-out accuracy "
-            f"{rec['validation_accuracy']:.4f}, cross-entropy {rec['validation_bce']:.4f}, "
-            f"expected incidence {rec['expected_incidence']:.4f}"
-        )
-        if rec["validation_bce"] < best_bce:
-            best_bce = rec["validation_bce"]
-            best = copy.deepcopy(net.state_dict())
+                step += 1
+                if step % config.eval_every and step < config.steps:
+                    continue
+                rec = _evaluate(net, y_val, rel_val, step)
+                history.append(rec)
+                log(
+                    f"guide step {step}/{config.steps}: held-out accuracy "
+                    f"{rec['validation_accuracy']:.4f}, cross-entropy "
+                    f"{rec['validation_bce']:.4f}, expected incidence "
+                    f"{rec['expected_incidence']:.4f}"
+                )
+                if rec["validation_bce"] < best_bce:
+                    best_bce, best = rec["validation_bce"], copy.deepcopy(net.state_dict())
     return history, best
 
 
 @torch.no_grad()
 def _evaluate(
-    net: RelevanceNet, y: torch.Tensor, rel: torch.Tensor, epoch: int
+    net: RelevanceNet, y: torch.Tensor, rel: torch.Tensor, step: int
 ) -> dict[str, float]:
     net.eval()
     logit = torch.cat([net(y[i : i + _SCORE_ROWS])[0] for i in range(0, y.shape[0], _SCORE_ROWS)])
     z, r = logit.double().numpy(), rel.numpy().astype(bool)
     c = 1.0 / (1.0 + np.exp(-z))
     return {
-        "epoch": epoch,
+        "step": step,
         "validation_accuracy": float(np.mean((c > 0.5) == r)),
         "validation_bce": _bce(z, r),
         "expected_incidence": float(np.sum(c * r) / np.sum(c)),

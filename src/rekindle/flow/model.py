@@ -89,6 +89,9 @@ class KineticFlow(ConditionalGenerator):
         self.proposal: tuple[MarginalScores, Whitening] | None = None
         #: draws and kept rows of the last guided :meth:`generate` call
         self.last_acceptance: dict[str, int] = {}
+        #: defaults of :meth:`generate` (see :meth:`set_guidance`)
+        self.default_guided: bool | None = None
+        self.default_power: float | None = None
         self.marginals: MarginalScores | None = None
         self.whitening: Whitening | None = None
         self.flow: ConditionalFlow | None = None
@@ -166,6 +169,38 @@ class KineticFlow(ConditionalGenerator):
             raise RuntimeError("no trained flow")
         return self.whitening.n / self.whitening.n.sum()
 
+    def set_guidance(self, guided: bool | None = None, power: float | None = None) -> KineticFlow:
+        """Set the mode :meth:`generate` uses when not told (for callers that pass only
+        ``n, cls, seed``, such as :func:`rekindle.generation.generate_dataset`).
+
+        Parameters
+        ----------
+        guided : bool, optional
+            Guided generation (None: when the flow has a guide).
+        power : float, optional
+            Acceptance exponent (None: the guide's).
+
+        Returns
+        -------
+        KineticFlow
+            ``self``.
+
+        Raises
+        ------
+        GenerationError
+            If guidance is asked of a flow without a guide, or ``power`` is not > 0.
+        """
+        from rekindle.errors import GenerationError
+
+        if (guided or power is not None) and self.guide is None:
+            raise GenerationError("this flow generator has no relevance guide")
+        if power is not None and not (math.isfinite(power) and power > 0):
+            raise GenerationError(f"power must be a finite number > 0, got {power}")
+        if guided is False and power is not None:
+            raise GenerationError("power applies only to guided generation")
+        self.default_guided, self.default_power = guided, power
+        return self
+
     @torch.no_grad()
     def generate(
         self,
@@ -225,7 +260,11 @@ class KineticFlow(ConditionalGenerator):
             raise ValueError("n must be >= 0 and batch_size >= 1")
         idx = class_index(cls)
         if guided is None:
+            guided = self.default_guided
+        if guided is None:
             guided = self.guide is not None
+        if power is None:
+            power = self.default_power
         if guided and self.guide is None:
             from rekindle.errors import GenerationError
 

@@ -27,80 +27,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from rekindle.config import Settings, check, check_positive_int
-
+from .config import FlowConfig
 from .marginals import MarginalScores, Whitening
 from .modules import N_CLASSES, ConditionalFlow
-
-
-@dataclass(frozen=True)
-class FlowConfig(Settings):
-    """Settings of the flow generator and its training.
-
-    Attributes
-    ----------
-    transforms : int
-        Coupling transforms of the learnt flow (0: the Gaussian copula alone).
-    hidden, layers : int
-        Units per hidden layer and hidden layers of each conditioner.
-    bins : int
-        Histogram bins per feature for the marginal CDFs on (−1, 1).
-    epochs : int
-        Passes over the training rows for the flow (after the two counting passes).
-    max_steps : int or None
-        Stop the flow training after this many Adam steps (a compute budget).
-    batch_size : int
-        Rows per Adam step.
-    learning_rate : float
-        Adam learning rate.
-    max_sets : int or None
-        Use only the first ``max_sets`` rows of the source (learning curves).
-    validation_fraction : float
-        Share of the rows held out for model selection (at most ``max_validation``).
-    max_validation : int
-        Cap on held-out rows.
-    eval_every : int
-        Adam steps between held-out evaluations.
-    chunk_rows : int
-        Rows read from the source at a time (bounds memory).
-    seed : int
-        Seed of the flow initialisation and the shuffling.
-    threads : int
-        PyTorch threads during the fit (small matrices: one thread wastes least on a
-        shared machine).
-    """
-
-    transforms: int = 4
-    hidden: int = 128
-    layers: int = 2
-    bins: int = 1024
-    epochs: int = 1
-    max_steps: int | None = None
-    batch_size: int = 512
-    learning_rate: float = 1e-3
-    max_sets: int | None = None
-    validation_fraction: float = 0.1
-    max_validation: int = 20_000
-    eval_every: int = 200
-    chunk_rows: int = 50_000
-    seed: int = 0
-    threads: int = 1
-
-    def validate(self) -> None:
-        check_positive_int(
-            self,
-            "hidden",
-            "layers",
-            "bins",
-            "epochs",
-            "batch_size",
-            "eval_every",
-            "chunk_rows",
-            "threads",
-        )
-        check_positive_int(self, "transforms", minimum=0)
-        check(0.0 < self.validation_fraction < 1.0, "validation_fraction must lie in (0, 1)")
-        check(self.learning_rate > 0, "learning_rate must be > 0")
 
 
 class ArraySource:

@@ -64,7 +64,7 @@ def plot_fidelity_panel(fidelity: Mapping[str, float], path: str | Path) -> Path
 
 
 def plot_learning_curve(rows: Sequence[Mapping[str, float]], path: str | Path) -> Path:
-    """Incidence, width and C2ST of the generator against the number of training sets.
+    """Incidence, width and C2ST of each generator against the number of training sets.
 
     Parameters
     ----------
@@ -77,29 +77,38 @@ def plot_learning_curve(rows: Sequence[Mapping[str, float]], path: str | Path) -
     -------
     pathlib.Path
     """
-    rows = sorted(rows, key=lambda r: float(r["n_sets"]))
-    n = np.array([float(r["n_sets"]) for r in rows])
-
-    def col(key: str) -> np.ndarray:
-        return np.array([float(r.get(key, np.nan)) for r in rows])
-
+    groups: dict[str, list[Mapping[str, float]]] = {}
+    for r in rows:
+        groups.setdefault(str(r.get("generator", "flow")), []).append(r)
     with _style.style():
         fig = _style.new_figure((10.0, 3.4))
         ax_i, ax_w, ax_c = fig.subplots(1, 3)
-        ax_i.plot(n, col("incidence"), marker="o", color="#2166ac")
+        floor: list[tuple[float, float]] = []
+        for k, (label, group) in enumerate(groups.items()):
+            group = sorted(group, key=lambda r: float(r["n_sets"]))
+            n = np.array([float(r["n_sets"]) for r in group])
+
+            def col(key: str, group: list[Mapping[str, float]] = group) -> np.ndarray:
+                return np.array([float(r.get(key, np.nan)) for r in group])
+
+            colour = f"C{k}"
+            ax_i.plot(n, col("incidence"), marker="o", color=colour, label=label)
+            ax_w.plot(n, col("spread_ratio_generated"), marker="o", color=colour)
+            ax_w.plot(n, col("iqr_ratio_generated"), marker="s", ls="--", color=colour)
+            ax_c.plot(n, col("c2st_generated"), marker="o", color=colour)
+            floor += list(zip(n, col("c2st_noise_floor"), strict=True))
         ax_i.set_ylabel("incidence (engine-labelled)")
         ax_i.set_title("Selectivity")
-        ax_w.plot(n, col("spread_ratio_generated"), marker="o", label="std ratio")
-        ax_w.plot(n, col("iqr_ratio_generated"), marker="s", label="IQR ratio")
+        ax_i.legend(fontsize=7)
         ax_w.axhspan(0.9, 1.1, color="#4daf4a", alpha=0.15)
         ax_w.set_ylabel("width, generated / data")
-        ax_w.set_title("Width of ln K_M")
-        ax_w.legend(fontsize=7)
-        ax_c.plot(n, col("c2st_generated"), marker="o", label="generated vs data")
-        ax_c.plot(n, col("c2st_noise_floor"), marker="s", color="#9e9e9e", label="noise floor")
+        ax_w.set_title("Width of ln K_M (o std, s IQR)")
+        if floor:
+            fx, fy = zip(*sorted(set(floor)), strict=True)
+            ax_c.plot(fx, fy, marker="s", color="#9e9e9e", label="noise floor")
+            ax_c.legend(fontsize=7)
         ax_c.set_ylabel("C2ST accuracy")
         ax_c.set_title("Two-sample test (0.5 = indistinguishable)")
-        ax_c.legend(fontsize=7)
         for ax in (ax_i, ax_w, ax_c):
             ax.set_xscale("log")
             ax.set_xlabel("training sets (both classes)")
