@@ -94,7 +94,7 @@ def test_data_of_different_models_are_not_mixed(own, tmp_path):
 def test_flow_generator_carries_the_model_file(own, tmp_path):
     """The default generator (flow) trained on model-file data generates without the model."""
     _, run = own
-    _ok(f"train --generator flow --data {run}/oracle.h5 -o {tmp_path}/flow --guide-steps 300 -q")
+    _ok(f"train --generator flow --data {run}/oracle.h5 -o {tmp_path}/flow --guide-epochs 4 -q")
     assert KineticFlow.load(tmp_path / "flow" / "generator.pt").guide is not None
     meta = torch.load(tmp_path / "flow" / "generator.pt", weights_only=True)["metadata"]
     assert meta["model_sha256"] == read_dataset(run / "oracle.h5").metadata["model_sha256"]

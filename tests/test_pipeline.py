@@ -251,13 +251,14 @@ def test_run_with_the_flow_generator_and_generate_from_it(tmp_path):
     assert settings["flow"] == {
         "flow_transforms": 0,
         "flow_guide": True,
-        "flow_guide_steps": 300,
+        "flow_guide_epochs": 4.0,
         "flow_guide_power": 1.0,
     }
     assert settings["n_sets"] == 3000
     # the relevance guide was trained and reports its held-out accuracy
     guide = summary["flow_training"]["guide"]
-    assert guide["steps"] == 300 and 0.5 < guide["validation_accuracy"] <= 1.0
+    # 2 700 training rows / 1024 = 2 steps per pass, 4 passes
+    assert guide["steps"] == 8 and 0.4 < guide["validation_accuracy"] <= 1.0
     assert not {"cgan", "epochs", "repeats", "batch_size", "recipe"} & set(settings)
     assert "epochs" not in summary and "repeats" not in summary
     assert "epochs" not in (out / "report.html").read_text()
@@ -299,15 +300,28 @@ def test_train_flow_and_learning_curve_commands(tmp_path):
     data = sample_dataset(model, phys, 3000, tmp_path / "d.h5", seed=0, n_jobs=1)
     held = sample_dataset(model, phys, 2000, tmp_path / "h.h5", seed=1, n_jobs=1)
     args = ["train", "--data", str(data), "--output", str(tmp_path / "f")]  # the flow
-    res = runner.invoke(app, [*args, "--max-sets", "2000", "--guide-steps", "200"])
+    res = runner.invoke(app, [*args, "--max-sets", "2000", "--guide-epochs", "4"])
     assert res.exit_code == 0, res.output
     assert "flow on 1800 sets" in res.output and "guide held-out accuracy" in res.output
+    # the mode kept is the one with the higher incidence (guide's held-out estimate against
+    # engine-labelled copula draws), and the saved generator generates in it by default
+    from rekindle.flow import KineticFlow
+
+    assert "generation mode:" in res.output
+    flow = KineticFlow.load(tmp_path / "f" / "generator.pt")
+    choice = flow.training_summary["mode_choice"]
+    assert 0.0 < choice["copula_incidence"] < 1.0
+    guided = choice["guided_expected_incidence"] > choice["copula_incidence"]
+    assert choice["mode"] == ("guided" if guided else "copula")
+    assert flow.default_guided is guided
+    kept = flow.generate(50, "relevant", seed=3)
+    assert np.array_equal(kept, flow.generate(50, "relevant", seed=3, guided=guided))
     res = runner.invoke(
         app, ["train", "--data", str(data), "-o", str(tmp_path / "x"), "--generator", "vae"]
     )
     assert res.exit_code == 2 and "--generator must be cgan or flow" in res.output
     lc = ["learning-curve", "--data", str(data), "--heldout", str(held), "-o", str(tmp_path / "lc")]
-    lc += ["--sizes", "1000", "--sizes", "3000", "--n-eval", "500", "--guide-steps", "200"]
+    lc += ["--sizes", "1000", "--sizes", "3000", "--n-eval", "500", "--guide-epochs", "4"]
     res = runner.invoke(app, lc)
     assert res.exit_code == 0, res.output
     # header + (copula, guided) × 2 sizes

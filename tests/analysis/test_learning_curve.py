@@ -53,7 +53,7 @@ def test_learning_curve_on_toy_prefixes(toy_files, tmp_path):
 def test_learning_curve_with_the_guide_evaluates_both_modes(toy_files, tmp_path):
     data, held = toy_files
     guide = GuideConfig(
-        hidden=64, layers=2, steps=600, eval_every=200, batch_size=256, chunk_rows=1500
+        hidden=64, layers=2, epochs=30, eval_every=200, batch_size=256, chunk_rows=1500
     )
     rows = learning_curve(
         data,

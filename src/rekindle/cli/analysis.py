@@ -250,9 +250,9 @@ def learning_curve_command(
     guide: Annotated[
         bool, typer.Option("--guide/--no-guide", help="Train the relevance guide too.")
     ] = True,
-    guide_steps: Annotated[int, typer.Option(help="AdamW steps of the relevance guide.")] = (
-        _GUIDE.steps
-    ),
+    guide_epochs: Annotated[
+        float, typer.Option(help="Passes of the relevance guide over the data.")
+    ] = _GUIDE.epochs,
     powers: Annotated[
         list[float] | None,
         typer.Option("--power", help="Guided acceptance exponent(s) evaluated (repeat; 1).")
@@ -277,7 +277,7 @@ def learning_curve_command(
             heldout,
             sizes or [20_000, 200_000, 2_000_000],
             config,
-            guide_config=GuideConfig(steps=guide_steps) if guide else None,
+            guide_config=GuideConfig(epochs=guide_epochs) if guide else None,
             powers=powers or [1.0],
             n_eval=n_eval,
             seed=seed,

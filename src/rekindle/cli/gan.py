@@ -134,9 +134,12 @@ def train(
             "by Bayes' rule, rekindle.flow.guide).",
         ),
     ] = None,
-    guide_steps: Annotated[
-        int | None,
-        typer.Option(help=f"flow only: AdamW steps of the guide (default {_GUIDE.steps})."),
+    guide_epochs: Annotated[
+        float | None,
+        typer.Option(
+            help=f"flow only: passes of the guide over the data (default {_GUIDE.epochs:g}, "
+            f"at most {_GUIDE.max_steps} steps)."
+        ),
     ] = None,
     power: Annotated[
         float | None,
@@ -178,7 +181,7 @@ def train(
     def go() -> None:
         flow_options = {
             "--transforms": transforms, "--max-sets": max_sets, "--guide/--no-guide": guide,
-            "--guide-steps": guide_steps, "--power": power,
+            "--guide-epochs": guide_epochs, "--power": power,
         }  # fmt: skip
         _check_train_options(output, generator, seed, cgan_options, flow_options)
         if generator == "flow":
@@ -188,7 +191,7 @@ def train(
                 if guide is False
                 else _GUIDE.replace(
                     seed=seed,
-                    **({"steps": guide_steps} if guide_steps is not None else {}),
+                    **({"epochs": guide_epochs} if guide_epochs is not None else {}),
                     **({"power": power} if power is not None else {}),
                 )
             )
@@ -228,10 +231,7 @@ def _check_train_options(
             f"--generator {'cgan' if generator == 'flow' else 'flow'} "
             f"(this is --generator {generator})"
         )
-    counts = (
-        "--epochs", "--repeats", "--batch-size", "--eval-every", "--n-eval", "--max-sets",
-        "--guide-steps",
-    )  # fmt: skip
+    counts = ("--epochs", "--repeats", "--batch-size", "--eval-every", "--n-eval", "--max-sets")
     for option, value in {**cgan_options, **flow_options}.items():
         if value is not None and option in counts:
             check.require_positive(option, value)  # type: ignore[arg-type]
@@ -243,9 +243,11 @@ def _check_train_options(
         check.require_finite("--min-spread-ratio", cgan_options["--min-spread-ratio"])
     if flow_options["--transforms"] is not None and flow_options["--transforms"] < 0:
         raise _UserError(f"--transforms must be 0 or more, got {flow_options['--transforms']}")
+    for option in ("--power", "--guide-epochs"):
+        value = flow_options[option]
+        if value is not None and not check.require_finite(option, value) > 0:  # type: ignore[arg-type]
+            raise _UserError(f"{option} must be positive, got {value}")
     power = flow_options["--power"]
-    if power is not None and not check.require_finite("--power", power) > 0:  # type: ignore[arg-type]
-        raise _UserError(f"--power must be positive, got {power}")
     if power is not None and flow_options["--guide/--no-guide"] is False:
         raise _UserError("--power applies only with the guide (drop --no-guide)")
     check.require_output_folder(output)

@@ -87,9 +87,13 @@ class GuideConfig(Settings):
     ----------
     hidden, layers : int
         Units per hidden layer and hidden layers of the classifier.
-    steps : int
-        AdamW steps (one-cycle learning-rate schedule over them; as many passes over the
-        training rows as they take: few rows are seen many times, many rows once).
+    epochs : float
+        Passes over the training rows (one-cycle learning-rate schedule over them); the
+        number of AdamW steps is ``epochs · n_train / batch_size``, at most ``max_steps``.
+        With 1.8·10⁵ E. coli training rows the held-out cross-entropy is lowest after
+        ~11 passes and rises after ~14 (over-fitting).
+    max_steps : int
+        Cap on the AdamW steps (a compute budget for very large data sets).
     eval_every : int
         Steps between held-out evaluations (the state of lowest held-out cross-entropy is
         kept).
@@ -116,7 +120,8 @@ class GuideConfig(Settings):
 
     hidden: int = 512
     layers: int = 3
-    steps: int = 6000
+    epochs: float = 12.0
+    max_steps: int = 20_000
     eval_every: int = 500
     batch_size: int = 1024
     learning_rate: float = 2e-3
@@ -130,11 +135,17 @@ class GuideConfig(Settings):
 
     def validate(self) -> None:
         check_positive_int(
-            self, "hidden", "layers", "steps", "eval_every", "batch_size", "chunk_rows"
+            self, "hidden", "layers", "max_steps", "eval_every", "batch_size", "chunk_rows"
         )
+        check(self.epochs > 0 and math.isfinite(self.epochs), "epochs must be > 0")
         check_positive_int(self, "threads", minimum=0)
         check(self.learning_rate > 0, "learning_rate must be > 0")
         check(self.weight_decay >= 0, "weight_decay must be >= 0")
         check(0.0 <= self.dropout < 1.0, "dropout must lie in [0, 1)")
         check(self.auxiliary_weight >= 0, "auxiliary_weight must be >= 0")
         check(self.power > 0 and math.isfinite(self.power), "power must be a finite number > 0")
+
+    def steps_for(self, n_train: int) -> int:
+        """AdamW steps for ``n_train`` training rows (at least one)."""
+        per_epoch = max(1, n_train // max(1, min(self.batch_size, n_train)))
+        return max(1, min(self.max_steps, math.ceil(self.epochs * per_epoch)))

@@ -42,6 +42,9 @@ FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 #: guided generation refuses to go on when fewer than this share of draws is kept
 MIN_ACCEPTANCE = 1e-3
+#: unguided relevant-class draws labelled by the engine at fit time, to compare the copula
+#: with the guide's held-out estimate of its own incidence (standard error ~0.01)
+MODE_CHECK_MODELS = 2000
 #: |w| of generated base noise mapped through the flow is bounded so that a rare extreme
 #: draw cannot overflow the coupling transforms
 _MAX_SCORE = 8.0
@@ -346,6 +349,7 @@ class KineticFlow(ConditionalGenerator):
             "history": self.history,
             "versions": {"rekindle": __version__, "torch": str(torch.__version__)},
             "guide": None if self.guide is None else self._guide_payload(),
+            "generation_defaults": {"guided": self.default_guided, "power": self.default_power},
         }
         return torch_save(payload, path)
 
@@ -414,6 +418,9 @@ class KineticFlow(ConditionalGenerator):
             whitening.mean = guide["proposal_mean"].numpy()
             whitening.cholesky = guide["proposal_cholesky"].numpy()
             obj.proposal = (marginals, whitening)
+        defaults = payload.get("generation_defaults") or {}
+        obj.default_guided = defaults.get("guided")
+        obj.default_power = defaults.get("power")
         return obj
 
     def __repr__(self) -> str:
@@ -488,10 +495,72 @@ def fit_flow_generator(
         flow.fit(path=data, km_columns=columns, log=log)
     else:
         flow.fit(km, relevant, max_eig=max_eig, log=log)
+    if flow.guide is not None:
+        choose_generation_mode(flow, bundle, float(threshold), log=log)
     out = Path(output)
     flow.save(out / "generator.pt")
     write_metrics_csv(flow.history, out / "flow_history.csv")
     return flow
+
+
+def choose_generation_mode(
+    flow: KineticFlow,
+    bundle: Any,
+    threshold: float,
+    *,
+    n: int = MODE_CHECK_MODELS,
+    seed: int = 0,
+    log: Callable[[str], None] = lambda _msg: None,
+) -> dict[str, Any]:
+    """Keep guided generation as the default only where it beats the copula alone.
+
+    The guide's held-out ``expected_incidence`` is an unbiased estimate of the incidence of
+    guided generation (Bayes' rule on draws of the data's own distribution); the copula's is
+    measured by labelling ``n`` of its relevant-class draws with the engine. With little
+    data the guide knows less than the class-conditional copula (2·10⁴ E. coli sets: 0.69
+    against 0.76); from ~2·10⁵ sets it knows more. Both are as wide as the data, so the
+    higher incidence is kept (recorded in ``training_summary["mode_choice"]``; either mode
+    stays available through ``generate(guided=...)``).
+
+    Parameters
+    ----------
+    flow : KineticFlow
+        A fitted flow with a guide.
+    bundle : rekindle.io.model_bundle.ModelBundle
+        Its model and physiology.
+    threshold : float
+        Relevance threshold, 1/h.
+    n, seed : int
+        Copula draws labelled, and their seed.
+    log : callable
+        One line with the choice.
+
+    Returns
+    -------
+    dict
+        ``copula_incidence``, ``guided_expected_incidence``, ``mode``.
+    """
+    from rekindle.kinetics import KineticSystem
+    from rekindle.kinetics.labelling import Labeller
+
+    assert flow.guide is not None
+    labeller = Labeller(KineticSystem(bundle.model), bundle.physiology, threshold)
+    km = flow.generate(n, "relevant", seed=seed, guided=False)
+    _, relevant = labeller.label(labeller.system.complete_parameters(km, bundle.physiology))
+    copula = float(np.mean(relevant))
+    guided = float(flow.guide.summary["expected_incidence"])
+    flow.default_guided = guided > copula
+    choice = {
+        "copula_incidence": copula,
+        "guided_expected_incidence": guided,
+        "mode": "guided" if flow.default_guided else "copula",
+    }
+    flow.training_summary = {**(flow.training_summary or {}), "mode_choice": choice}
+    log(
+        f"generation mode: {choice['mode']} (guided, held-out estimate {guided:.3f}; "
+        f"copula alone, {n} engine-labelled draws {copula:.3f})"
+    )
+    return choice
 
 
 def train_flow_file(
