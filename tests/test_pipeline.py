@@ -268,6 +268,12 @@ def test_run_with_the_flow_generator_and_generate_from_it(tmp_path):
     )
     assert res.exit_code == 0, res.output
     assert read_dataset(gen).n_models == 500
+    # the two generation modes of a guided flow, chosen on the command line
+    for extra, name in ((["--unguided"], "u.h5"), (["--guided", "--power", "2"], "p.h5")):
+        args = ["generate", "-g", str(out / "generator.pt"), "--n", "200", "-o", str(out / name)]
+        res = runner.invoke(app, [*args, *extra])
+        assert res.exit_code == 0, res.output
+        assert read_dataset(out / name).n_models == 200
 
 
 def test_train_cgan_takes_the_options_given_and_the_plan_defaults(tmp_path):

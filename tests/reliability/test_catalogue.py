@@ -92,6 +92,12 @@ CASES: list[tuple[str, list[str], str]] = [
     ("generate device bogus", [*G, "--device", "bogus", "-o", "out.h5"], "--device must be"),
     ("generate output folder", [*G, "-o", "a_folder.h5"], "a_folder.h5 is a folder"),
     ("generate missing file", [*G, "-o", "out.h5"], "gen.pt"),
+    ("generate power zero", [*G, "--power", "0", "-o", "out.h5"], "--power must be positive"),
+    (
+        "generate power unguided",
+        [*G, "--unguided", "--power", "2", "-o", "out.h5"],
+        "--power applies only to guided generation",
+    ),
     ("label wrong physiology", [*L[:4], "fdp2", *L[5:], "-o", "out.csv"], "not a steady state"),
     (
         "label swapped names",
