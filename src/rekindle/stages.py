@@ -472,12 +472,8 @@ def train_flow(
     guide_config: Any = None,
     log: LogFunction = no_log,
 ) -> Any:
-    """Fit the flow generator on a labelled dataset in memory → ``generator.pt``.
-
-    Returns the :class:`~rekindle.flow.KineticFlow`; ``flow_history.csv`` holds its held-out
-    negative log-likelihood per evaluation. With a ``guide_config``
-    (:class:`~rekindle.flow.GuideConfig`) a relevance guide is trained with it.
-    """
+    """Fit the flow generator (with a relevance guide if ``guide_config``) on a labelled
+    dataset in memory → ``generator.pt``, ``flow_history.csv``; returns the KineticFlow."""
     from rekindle.flow.model import fit_flow_generator
     from rekindle.io.model_bundle import bundle_from
 

@@ -354,10 +354,7 @@ def generate(
         check.require_output_file(output)
         if skimpy is not None:
             check.require_output_file(skimpy, "--skimpy")
-        if power is not None and not check.require_finite("--power", power) > 0:
-            raise _UserError(f"--power must be positive, got {power}")
-        if power is not None and guided is False:
-            raise _UserError("--power applies only to guided generation (drop --unguided)")
+        _check_guidance(guided, power)
         check.require_disk_space(output, n, 1)  # a lower bound, before anything heavy
         if not generator.is_file():
             raise _UserError(f"generator file not found: {generator}")
@@ -368,10 +365,7 @@ def generate(
         gan = load_generator(generator, device=device)
         if guided is not None or power is not None:
             if getattr(gan, "guide", None) is None:
-                raise _UserError(
-                    f"--guided/--unguided/--power need a flow generator with a relevance "
-                    f"guide; {generator} has none"
-                )
+                raise _UserError(f"--guided/--unguided/--power need a guided flow: {generator}")
             gan.set_guidance(guided, power)
         from rekindle.io.model_bundle import generator_bundle
 
@@ -407,6 +401,16 @@ def generate(
             console.print(f"wrote {skimpy} (SKiMpy layout)")
 
     _run(go)
+
+
+def _check_guidance(guided: bool | None, power: float | None) -> None:
+    """``generate``'s --guided/--unguided and --power, before anything is read."""
+    from rekindle import validation as check
+
+    if power is not None and not check.require_finite("--power", power) > 0:
+        raise _UserError(f"--power must be positive, got {power}")
+    if power is not None and guided is False:
+        raise _UserError("--power applies only to guided generation (drop --unguided)")
 
 
 @app.command()
