@@ -208,19 +208,16 @@ def fit_guide(
         torch.set_num_threads(threads)
     net.load_state_dict(best)
     guide = RelevanceGuide(net, 1.0, config)
-    guide.temperature = _fit_temperature(guide.logits(y_val), rel_val.numpy())
-    z = guide.logits(y_val)
-    c = 1.0 / (1.0 + np.exp(-z))
     rel = rel_val.numpy().astype(bool)
+    guide.temperature = _fit_temperature(guide.logits(y_val), rel)
+    z = guide.logits(y_val)
     guide.summary = {
         "n_train": n_train,
         "n_validation": n_total - n_train,
         "steps": config.steps_for(n_train),
         "best_step": int(min(history, key=lambda h: h["validation_bce"])["step"]),
         "temperature": guide.temperature,
-        "validation_accuracy": float(np.mean((c > 0.5) == rel)),
-        "validation_bce": _bce(z, rel),
-        "expected_incidence": float(np.sum(c * rel) / np.sum(c)),
+        **_held_out_scores(z, rel),
         "power_max_likelihood": likelihood_optimal_power(z, rel),
         "seconds": time.perf_counter() - t0,
         "history": history,
@@ -372,11 +369,15 @@ def _evaluate(
 ) -> dict[str, float]:
     net.eval()
     logit = torch.cat([net(y[i : i + _SCORE_ROWS])[0] for i in range(0, y.shape[0], _SCORE_ROWS)])
-    z, r = logit.double().numpy(), rel.numpy().astype(bool)
-    c = 1.0 / (1.0 + np.exp(-z))
+    return {"step": step, **_held_out_scores(logit.double().numpy(), rel.numpy().astype(bool))}
+
+
+def _held_out_scores(logits: np.ndarray, relevant: np.ndarray) -> dict[str, float]:
+    """Accuracy, cross-entropy and the expected incidence of Bayes-rule generation
+    (``Σ c·rel / Σ c``: unbiased for draws of the data's distribution kept with ``c``)."""
+    c = 1.0 / (1.0 + np.exp(-logits))
     return {
-        "step": step,
-        "validation_accuracy": float(np.mean((c > 0.5) == r)),
-        "validation_bce": _bce(z, r),
-        "expected_incidence": float(np.sum(c * r) / np.sum(c)),
+        "validation_accuracy": float(np.mean((c > 0.5) == relevant)),
+        "validation_bce": _bce(logits, relevant),
+        "expected_incidence": float(np.sum(c * relevant) / np.sum(c)),
     }
