@@ -173,7 +173,8 @@ def test_report_of_a_flow_run_shows_no_cgan_settings(tmp_path) -> None:
         body = " ".join(_parse(build_report(d).read_text(encoding="utf-8")).text)
         assert "profile_settings.flow" in body or "profile_settings.flow_transforms" in body
         for key in ("epochs", "repeats", "batch_size", "recipe", "min_spread_ratio", "cgan"):
-            assert key not in body, (name, key)
+            # a cGAN setting as a word of its own (the flow's flow_guide_epochs is not one)
+            assert not re.search(rf"(?<![A-Za-z_]){key}\b", body), (name, key)
     d = tmp_path / "cgan"
     d.mkdir()
     summary = {"generator": "cgan", "epochs": 6, "profile_settings": generator_settings(cgan)}
