@@ -108,7 +108,7 @@ def plot_learning_curve(rows: Sequence[Mapping[str, float]], path: str | Path) -
             ax_c.plot(fx, fy, marker="s", color="#9e9e9e", label="noise floor")
             ax_c.legend(fontsize=7)
         ax_c.set_ylabel("C2ST accuracy")
-        ax_c.set_title("Two-sample test (0.5 = indistinguishable)")
+        ax_c.set_title("C2ST (0.5 = indistinguishable)")
         for ax in (ax_i, ax_w, ax_c):
             ax.set_xscale("log")
             ax.set_xlabel("training sets (both classes)")
