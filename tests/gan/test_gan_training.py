@@ -38,6 +38,7 @@ def test_learns_label_conditional_shift(synthetic: Any) -> None:
     assert 0.9 <= kept["spread_ratio"] <= 1.1 and 0.9 <= kept["iqr_ratio"] <= 1.1
     assert len(result.metrics) == 6 and len(result.history) == 30
     assert all(math.isfinite(m["kl_train"]) and math.isfinite(m["kl_test"]) for m in result.metrics)
+    assert all(m["kl_means_train"] >= 0.0 for m in result.metrics)
     assert result.metrics[-1]["kl_train"] < result.metrics[0]["kl_train"]
 
     rel = gan.generate(3000, "relevant", seed=1)

@@ -43,7 +43,7 @@ import numpy as np
 import torch
 from scipy import stats
 
-from rekindle.gan.monitoring import kl_divergence, spread_ratios
+from rekindle.gan.monitoring import kl_divergence, means_kl, spread_ratios
 
 __all__ = [
     "FidelityReport",
@@ -117,27 +117,6 @@ def ks_distance(a: np.ndarray, b: np.ndarray) -> float:
     if a.size == 0 or b.size == 0:
         return math.nan
     return float(stats.ks_2samp(a, b).statistic)
-
-
-def means_kl(p: np.ndarray, q: np.ndarray, *, n_bins: int = 30) -> float:
-    """The paper's KL: between histograms of the per-feature means of two populations.
-
-    Parameters
-    ----------
-    p, q : numpy.ndarray, shapes (n_p, d) and (n_q, d)
-        Populations in one feature space (e.g. scaled or ln K_M).
-    n_bins : int
-        Bins of the histogram of the ``d`` means (shared range).
-
-    Returns
-    -------
-    float
-        KL(P̄ ‖ Q̄) in nats where P̄, Q̄ are the distributions of the ``d`` column means.
-        Blind to width: it depends on the means only.
-    """
-    mp = np.mean(np.asarray(p, dtype=np.float64), axis=0)
-    mq = np.mean(np.asarray(q, dtype=np.float64), axis=0)
-    return kl_divergence(mp, mq, n_bins=n_bins)
 
 
 class _Classifier(torch.nn.Module):

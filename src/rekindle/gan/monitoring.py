@@ -50,6 +50,7 @@ __all__ = [
     "gaussian_kl",
     "kl_divergence",
     "kl_divergence_per_feature",
+    "means_kl",
     "read_metrics_csv",
     "spearman",
     "spread_ratio",
@@ -167,6 +168,27 @@ def kl_divergence(
             kl_divergence_per_feature(p, q, n_bins=n_bins, pseudocount=pseudocount, bounds=bounds)
         )
     )
+
+
+def means_kl(p: np.ndarray, q: np.ndarray, *, n_bins: int = 30) -> float:
+    """The paper's KL: between histograms of the per-feature means of two populations.
+
+    Parameters
+    ----------
+    p, q : numpy.ndarray, shapes (n_p, d) and (n_q, d)
+        Populations in one feature space (e.g. scaled or ln K_M).
+    n_bins : int
+        Bins of the histogram of the ``d`` means (shared range).
+
+    Returns
+    -------
+    float
+        KL(P̄ ‖ Q̄) in nats where P̄, Q̄ are the distributions of the ``d`` column means.
+        Blind to width: it depends on the means only.
+    """
+    mp = np.mean(np.asarray(p, dtype=np.float64), axis=0)
+    mq = np.mean(np.asarray(q, dtype=np.float64), axis=0)
+    return kl_divergence(mp, mq, n_bins=n_bins)
 
 
 def gaussian_kl(mu1: float, sigma1: float, mu2: float, sigma2: float) -> float:

@@ -87,7 +87,7 @@ from .checkpoint import (
 )
 from .config import TrainingConfig
 from .modules import Discriminator, Generator
-from .monitoring import WidthReference, kl_divergence, width_ratios, write_metrics_csv
+from .monitoring import WidthReference, kl_divergence, means_kl, width_ratios, write_metrics_csv
 from .preprocessing import RELEVANT, Scaler
 from .selection import is_better
 
@@ -536,7 +536,7 @@ class GANTrainer:
     def evaluate(self, epoch: int, refs: _References) -> dict[str, float]:
         """Generate ``n_eval`` relevant-class models in eval mode and score them.
 
-        Returns ``incidence``, ``kl_train``, ``kl_test`` and the width,
+        Returns ``incidence``, ``kl_train``, ``kl_test``, ``kl_means_train`` and the width,
         ``spread_ratio`` and ``iqr_ratio`` (:func:`~rekindle.gan.monitoring.width_ratios`).
         """
         cfg = self.config
@@ -571,6 +571,8 @@ class GANTrainer:
             "incidence": incidence,
             "kl_train": kl_train,
             "kl_test": kl_test,
+            # the paper's KL: histograms of the per-feature means (blind to width)
+            "kl_means_train": means_kl(xs, refs.train) if len(refs.train) else math.nan,
             "spread_ratio": spread,
             "iqr_ratio": iqr,
         }
