@@ -30,7 +30,15 @@ def _sample(out: Path, *extra: str, nice: bool = False) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # a test run started in the background (`pytest … &`) hands its children SIGINT
+        # ignored, and Python then never raises KeyboardInterrupt: give the sampler the
+        # default disposition, as a foreground shell would
+        preexec_fn=_default_sigint,
     )
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _wait_for_chunks(proc: subprocess.Popen, journal: Path, k: int) -> None:
