@@ -34,7 +34,7 @@ from rekindle.reference_values import RELEVANCE_THRESHOLD_PER_H as DEFAULT_THRES
 from .guide import GuideConfig, RelevanceGuide, fit_guide
 from .marginals import MarginalScores, Whitening
 from .modules import N_CLASSES, ConditionalFlow
-from .training import ArraySource, FileSource, FlowConfig, count_passes, fit_flow, row_ranges
+from .training import ArraySource, FileSource, FlowConfig, fit_flow, row_ranges
 
 FORMAT_NAME = "rekindle-flow"
 FORMAT_VERSION = 2
@@ -143,19 +143,19 @@ class KineticFlow(ConditionalGenerator):
             source = ArraySource(km, relevant, max_eig)
         else:
             raise ValueError("give km and relevant, or path and km_columns")
-        result = fit_flow(source, self.scaler.transform, self.config, log=log)
+        guided = self.guide_config is not None
+        result = fit_flow(
+            source, self.scaler.transform, self.config, with_proposal=guided, log=log
+        )
         self.marginals, self.whitening, self.flow = result.marginals, result.whitening, result.flow
         self.history = result.history
         self.training_summary = result.summary
         if self.guide_config is not None:
-            rows = row_ranges(source.n_rows, self.config)
-            self.proposal = count_passes(
-                source, rows[0], self.scaler.transform, self.config, pooled=True
-            )
+            self.proposal = result.proposal
             self.guide = fit_guide(
                 source,
                 self.scaler.transform,
-                rows,
+                row_ranges(source.n_rows, self.config),
                 float(self.metadata["threshold"]),
                 self.guide_config,
                 log=log,

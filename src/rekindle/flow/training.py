@@ -107,6 +107,8 @@ class FlowFit:
     flow: ConditionalFlow
     history: list[dict[str, float]]
     summary: dict[str, Any]
+    #: marginals and copula of all training rows pooled (guided generation's proposal)
+    proposal: tuple[MarginalScores, Whitening] | None = None
 
 
 def row_ranges(n_rows: int, config: FlowConfig) -> tuple[int, int]:
@@ -118,35 +120,41 @@ def row_ranges(n_rows: int, config: FlowConfig) -> tuple[int, int]:
     return n - n_val, n
 
 
+#: a copula's marginal CDFs and whitening, fitted together
+Maps = tuple[MarginalScores, Whitening]
+
+
 def count_passes(
     source: Source,
     stop: int,
     to_y: Callable[[np.ndarray], np.ndarray],
     config: FlowConfig,
     *,
-    pooled: bool = False,
-) -> tuple[MarginalScores, Whitening]:
-    """Marginal CDFs and copula of rows ``0:stop``, per class or (``pooled``) of all rows
-    as one class (index 0)."""
-    n_classes = 1 if pooled else N_CLASSES
-
-    def labels_of(rel: np.ndarray) -> np.ndarray:
-        return np.zeros(len(rel), dtype=np.int64) if pooled else _labels(rel)
-
-    n_features = None
-    marginals = whitening = None
+    with_pooled: bool = False,
+) -> tuple[Maps, Maps | None]:
+    """Marginal CDFs and copula of rows ``0:stop`` per class and, ``with_pooled``, of all
+    rows as one class (index 0), counted in the same two reads of the source."""
+    groups: list[tuple[int, Callable[[np.ndarray], np.ndarray]]] = [(N_CLASSES, _labels)]
+    if with_pooled:
+        groups.append((1, lambda rel: np.zeros(len(rel), dtype=np.int64)))
+    marginals: list[MarginalScores] = []
     for km, rel in iter_chunks(source, 0, stop, config.chunk_rows):
-        if marginals is None:
-            n_features = km.shape[1]
-            marginals = MarginalScores(n_classes, n_features, config.bins)
-        marginals.update(to_y(km), labels_of(rel))
-    assert marginals is not None and n_features is not None
-    marginals.finalize()
-    whitening = Whitening(n_classes, n_features)
+        if not marginals:
+            marginals = [MarginalScores(k, km.shape[1], config.bins) for k, _ in groups]
+        y = to_y(km)
+        for marg, (_, labels_of) in zip(marginals, groups, strict=True):
+            marg.update(y, labels_of(rel))
+    for marg in marginals:
+        marg.finalize()
+    n_features = marginals[0].counts.shape[1]
+    whitenings = [Whitening(k, n_features) for k, _ in groups]
     for km, rel in iter_chunks(source, 0, stop, config.chunk_rows):
-        labels = labels_of(rel)
-        whitening.update(marginals.to_scores(to_y(km), labels), labels)
-    return marginals, whitening.finalize()
+        y = to_y(km)
+        for marg, whit, (_, labels_of) in zip(marginals, whitenings, groups, strict=True):
+            labels = labels_of(rel)
+            whit.update(marg.to_scores(y, labels), labels)
+    maps = [(marg, whit.finalize()) for marg, whit in zip(marginals, whitenings, strict=True)]
+    return maps[0], (maps[1] if with_pooled else None)
 
 
 def _labels(relevant: np.ndarray) -> np.ndarray:
@@ -159,6 +167,7 @@ def fit_flow(
     to_y: Callable[[np.ndarray], np.ndarray],
     config: FlowConfig,
     *,
+    with_proposal: bool = False,
     log: Callable[[str], None] = lambda _msg: None,
 ) -> FlowFit:
     """Fit the whole generator on a source (see the module docstring).
@@ -172,6 +181,9 @@ def fit_flow(
         K_M (n, d) → saturation features ``2σ − 1`` (n, d).
     config : FlowConfig
         Settings.
+    with_proposal : bool
+        Also count the pooled marginals and copula of all rows (:attr:`FlowFit.proposal`),
+        in the same reads of the source.
     log : callable
         Receives one line per evaluation.
 
@@ -181,7 +193,9 @@ def fit_flow(
     """
     t0 = time.perf_counter()
     n_train, n_total = row_ranges(source.n_rows, config)
-    marginals, whitening = count_passes(source, n_train, to_y, config)
+    (marginals, whitening), proposal = count_passes(
+        source, n_train, to_y, config, with_pooled=with_proposal
+    )
 
     def encode(km: np.ndarray, rel: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         labels = _labels(rel)
@@ -213,7 +227,7 @@ def fit_flow(
         "best_step": int(history[int(np.argmin(val_nll))]["step"]) if val_nll else 0,
         "seconds": time.perf_counter() - t0,
     }
-    return FlowFit(marginals, whitening, flow, history, summary)
+    return FlowFit(marginals, whitening, flow, history, summary, proposal)
 
 
 @torch.no_grad()
