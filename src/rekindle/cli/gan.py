@@ -186,14 +186,11 @@ def train(
         _check_train_options(output, generator, seed, cgan_options, flow_options)
         if generator == "flow":
             _checked_stream(data, allow_non_steady, max_sets)
+            given = {"epochs": guide_epochs, "power": power}
             guide_config = (
                 None
                 if guide is False
-                else _GUIDE.replace(
-                    seed=seed,
-                    **({"epochs": guide_epochs} if guide_epochs is not None else {}),
-                    **({"power": power} if power is not None else {}),
-                )
+                else _GUIDE.replace(seed=seed, **{k: v for k, v in given.items() if v is not None})
             )
             _train_flow(data, output, transforms or 0, max_sets, seed, guide_config, quiet)
             return
