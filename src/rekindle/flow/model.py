@@ -165,13 +165,6 @@ class KineticFlow(ConditionalGenerator):
         return self.training_summary
 
     # ------------------------------------------------------------------ generation
-    @property
-    def class_prior(self) -> np.ndarray:
-        """Share of each class (relevant, not relevant) in the training rows, shape (2,)."""
-        if self.whitening is None:
-            raise RuntimeError("no trained flow")
-        return self.whitening.n / self.whitening.n.sum()
-
     def set_guidance(self, guided: bool | None = None, power: float | None = None) -> KineticFlow:
         """Set the mode :meth:`generate` uses when not told (for callers that pass only
         ``n, cls, seed``, such as :func:`rekindle.generation.generate_dataset`).
