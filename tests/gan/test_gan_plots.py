@@ -23,6 +23,7 @@ def _fake_run(seed: int, n: int = 20) -> list[dict[str, float]]:
             "incidence": float(1 - k) * 0.9,
             "kl_train": float(k),
             "kl_test": float(k) + 0.02,
+            "kl_means_train": 0.5 * float(k),
             "spread_ratio": 0.6 + 0.4 * float(1 - k),
             "iqr_ratio": 0.65 + 0.4 * float(1 - k),
             "seconds": float(e),
