@@ -162,6 +162,7 @@ def plot_training_curves(
         ``path``.
     """
     data = _load_runs(runs)
+    band_label = "min-max over repeats" if len(data) > 1 else None  # one repeat: no band
     _, spread = _aligned(data, "spread_ratio")
     with_spread = bool(np.any(np.isfinite(spread)))
     fig = Figure(figsize=(7.0, 8.5 if with_spread else 6.0), layout="constrained")
@@ -170,7 +171,7 @@ def plot_training_curves(
 
     epochs, kl = _aligned(data, "kl_train")
     mean, lo, hi = _band(kl)
-    ax_kl.fill_between(epochs, lo, hi, color="tab:orange", alpha=0.35, lw=0, label="min-max")
+    ax_kl.fill_between(epochs, lo, hi, color="tab:orange", alpha=0.35, lw=0, label=band_label)
     if show_runs and len(data) > 1:
         for row in kl:
             ax_kl.plot(epochs, row, color="tab:orange", lw=0.6, alpha=0.8)
@@ -196,7 +197,7 @@ def plot_training_curves(
 
     _, inc = _aligned(data, "incidence")
     mean, lo, hi = _band(inc)
-    ax_inc.fill_between(epochs, lo, hi, color="tab:green", alpha=0.35, lw=0, label="min-max")
+    ax_inc.fill_between(epochs, lo, hi, color="tab:green", alpha=0.35, lw=0, label=band_label)
     if show_runs and len(data) > 1:
         for row in inc:
             ax_inc.plot(epochs, row, color="tab:green", lw=0.6, alpha=0.8)
@@ -207,13 +208,13 @@ def plot_training_curves(
             ax_inc.plot(epochs[j], row[j], marker="^", color="black", ms=7, ls="none")
     ax_inc.set_ylim(-0.02, 1.02)
     ax_inc.set_ylabel("incidence of relevant models")
-    ax_inc.legend(frameon=False, loc="lower right")
+    ax_inc.legend(frameon=False, loc="best")
     ax_inc.set_title("b", loc="left", fontweight="bold")
     if with_spread:
         ax_sp = axes[2]
         mean, lo, hi = _band(spread)
         ax_sp.axhspan(0.9, 1.1, color="grey", alpha=0.15, lw=0, label="width band 0.9–1.1")
-        ax_sp.fill_between(epochs, lo, hi, color="tab:blue", alpha=0.3, lw=0, label="min-max")
+        ax_sp.fill_between(epochs, lo, hi, color="tab:blue", alpha=0.3, lw=0, label=band_label)
         ax_sp.plot(epochs, mean, color="black", lw=1.6, label="mean spread ratio (std)")
         _, iqr = _aligned(data, "iqr_ratio")
         if np.any(np.isfinite(iqr)):
