@@ -138,6 +138,12 @@ CASES: list[tuple[str, list[str], str]] = [
         "--power must be positive",
     ),
     ("run power negative", ["run", "--power", "-1", "-o", "r"], "--power must be positive"),
+    (
+        "train guide steps zero",
+        ["train", "-d", "good.h5", "--guide-max-steps", "0", "-o", "tr"],
+        "--guide-max-steps must be 1 or more",
+    ),
+    ("train guide steps with cgan", [*TC, "--guide-max-steps", "9", "-o", "tr"], "--guide-max-st"),
 ]
 
 

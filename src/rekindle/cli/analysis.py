@@ -253,6 +253,9 @@ def learning_curve_command(
     guide_epochs: Annotated[
         float, typer.Option(help="Passes of the relevance guide over the data.")
     ] = _GUIDE.epochs,
+    guide_max_steps: Annotated[
+        int, typer.Option(min=1, help="Cap on the guide's AdamW steps.")
+    ] = _GUIDE.max_steps,
     powers: Annotated[
         list[float] | None,
         typer.Option("--power", help="Guided acceptance exponent(s) evaluated (repeat; 1).")
@@ -277,7 +280,9 @@ def learning_curve_command(
             heldout,
             sizes or [20_000, 200_000, 2_000_000],
             config,
-            guide_config=GuideConfig(epochs=guide_epochs) if guide else None,
+            guide_config=(
+                GuideConfig(epochs=guide_epochs, max_steps=guide_max_steps) if guide else None
+            ),
             powers=powers or [1.0],
             n_eval=n_eval,
             seed=seed,

@@ -141,6 +141,13 @@ def train(
             f"at most {_GUIDE.max_steps} steps)."
         ),
     ] = None,
+    guide_max_steps: Annotated[
+        int | None,
+        typer.Option(
+            help=f"flow only: cap on the guide's AdamW steps (default {_GUIDE.max_steps}; "
+            "raise it for 10⁶ sets and more)."
+        ),
+    ] = None,
     power: Annotated[
         float | None,
         typer.Option(
@@ -181,12 +188,13 @@ def train(
     def go() -> None:
         flow_options = {
             "--transforms": transforms, "--max-sets": max_sets, "--guide/--no-guide": guide,
-            "--guide-epochs": guide_epochs, "--power": power,
+            "--guide-epochs": guide_epochs, "--guide-max-steps": guide_max_steps,
+            "--power": power,
         }  # fmt: skip
         _check_train_options(output, generator, seed, cgan_options, flow_options)
         if generator == "flow":
             _checked_stream(data, allow_non_steady, max_sets)
-            given = {"epochs": guide_epochs, "power": power}
+            given = {"epochs": guide_epochs, "max_steps": guide_max_steps, "power": power}
             guide_config = (
                 None
                 if guide is False
@@ -244,6 +252,9 @@ def _check_train_options(
         value = flow_options[option]
         if value is not None and not check.require_finite(option, value) > 0:  # type: ignore[arg-type]
             raise _UserError(f"{option} must be positive, got {value}")
+    max_steps = flow_options["--guide-max-steps"]
+    if max_steps is not None and max_steps < 1:  # type: ignore[operator]
+        raise _UserError(f"--guide-max-steps must be 1 or more, got {max_steps}")
     power = flow_options["--power"]
     if power is not None and flow_options["--guide/--no-guide"] is False:
         raise _UserError("--power applies only with the guide (drop --no-guide)")
