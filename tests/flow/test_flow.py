@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from scipy.special import ndtr
 
 from rekindle.errors import GeneratorFileError
 from rekindle.flow import FlowConfig, KineticFlow
@@ -41,6 +42,25 @@ def test_marginal_scores_round_trip_and_are_standard_normal():
     assert np.allclose(g.mean(axis=0), 0.0, atol=0.02)
     assert np.allclose(g.std(axis=0), 1.0, atol=0.02)
     assert np.max(np.abs(marg.from_scores(g, labels) - y)) < 1e-12
+
+
+def test_inverse_cdf_equals_a_sorted_search_on_a_very_uneven_histogram():
+    """The index table + stepping finds the bin a sorted search finds, even where one
+    cell of the table spans hundreds of nearly empty bins (all data in three bins)."""
+    rng = np.random.default_rng(1)
+    y = rng.choice([-0.9, 0.001, 0.5], size=(50_000, 2)) + rng.uniform(0, 1e-3, (50_000, 2))
+    marg = MarginalScores(1, 2, 256, alpha=1e-3)
+    marg.update(y, np.zeros(50_000, dtype=np.int64))
+    cdf = marg.finalize().cdf
+    assert cdf is not None
+    g = np.concatenate([rng.standard_normal((5000, 2)) * 3, [[-40.0, 40.0], [0.0, 0.0]]])
+    u = ndtr(g)
+    got = marg.from_scores(g, np.zeros(len(g), dtype=np.int64))
+    for j in range(2):
+        k = np.clip(np.searchsorted(cdf[0, j], u[:, j], side="right") - 1, 0, 255)
+        lo, hi = cdf[0, j, k], cdf[0, j, k + 1]
+        want = (k + np.clip((u[:, j] - lo) / (hi - lo), 0, 1)) * (2 / 256) - 1
+        assert np.array_equal(got[:, j], want)
 
 
 def test_copula_reproduces_a_known_correlation_and_the_marginal_width():

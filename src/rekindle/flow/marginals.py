@@ -32,6 +32,8 @@ class MarginalScores:
         self.counts = np.zeros((n_classes, n_features, bins), dtype=np.float64)
         self.alpha = float(alpha)
         self.cdf: np.ndarray | None = None
+        self._table: np.ndarray | None = None  # index table of ``_table_of`` (from_scores)
+        self._table_of: np.ndarray | None = None
 
     @property
     def bins(self) -> int:
@@ -72,18 +74,45 @@ class MarginalScores:
         lo, hi = cdf[c, j, k], cdf[c, j, k + 1]
         return ndtri(np.clip(lo + np.clip(frac, 0.0, 1.0) * (hi - lo), CDF_EDGE, 1 - CDF_EDGE))
 
-    def from_scores(self, g: np.ndarray, labels: np.ndarray) -> np.ndarray:
-        """Normal scores ``g`` (n, d) → ``y`` (n, d), the inverse of :meth:`to_scores`."""
+    def _index_table(self) -> np.ndarray:
+        """Per (class, feature), the bin ``k`` with ``cdf[k] ≤ i/G < cdf[k+1]`` for each cell
+        ``i`` of ``G = 2·bins`` equal cells of (0, 1), shape ``(n_classes, d, G)`` (the
+        guide table of inverse-CDF sampling: Devroye 1986, *Non-Uniform Random Variate
+        Generation*, §III.2.4). Built once per finalised CDF."""
         cdf = self._require()
+        if self._table is not None and self._table_of is cdf:
+            return self._table
         n_classes, d, edges = cdf.shape
+        cells = np.arange(2 * (edges - 1)) / (2 * (edges - 1))
+        table = np.empty((n_classes, d, cells.size), dtype=np.int64)
+        for c in range(n_classes):
+            for j in range(d):
+                table[c, j] = np.searchsorted(cdf[c, j], cells, side="right") - 1
+        self._table, self._table_of = np.clip(table, 0, edges - 2), cdf
+        return self._table
+
+    def from_scores(self, g: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        """Normal scores ``g`` (n, d) → ``y`` (n, d), the inverse of :meth:`to_scores`.
+
+        The bin of each ``u = Φ(g)`` starts from the index table's cell of ``u`` and steps
+        up while the next edge is ``≤ u``: exactly the bin a sorted search finds, in O(1)
+        steps where the bins are not far lighter than ``1/(2·bins)``."""
+        cdf = self._require()
+        table = self._index_table()
+        d, edges = cdf.shape[1:]
+        cells = table.shape[2]
         u = ndtr(g)
-        # one sorted search over all (class, feature) CDFs, each shifted by 2 per block
-        offset = 2.0 * (labels[:, None] * d + np.arange(d)[None, :])
-        flat = (cdf + 2.0 * np.arange(n_classes * d).reshape(n_classes, d, 1)).ravel()
-        pos = np.searchsorted(flat, (u + offset).ravel(), side="right").reshape(u.shape) - 1
-        k = np.clip(pos - (labels[:, None] * d + np.arange(d)[None, :]) * edges, 0, edges - 2)
-        c, j = labels[:, None], np.arange(d)[None, :]
-        lo, hi = cdf[c, j, k], cdf[c, j, k + 1]
+        block = labels[:, None] * d + np.arange(d)[None, :]  # (class, feature) of each entry
+        cell = np.minimum((u * cells).astype(np.int64), cells - 1)
+        k = table.reshape(-1)[block * cells + cell]
+        flat_cdf = cdf.reshape(-1)
+        base = block * edges
+        while True:  # the cell's first bin may end below u: step up (a few entries, rarely)
+            step = (k < edges - 2) & (flat_cdf[base + k + 1] <= u)
+            if not step.any():
+                break
+            k += step
+        lo, hi = flat_cdf[base + k], flat_cdf[base + k + 1]
         frac = np.clip((u - lo) / (hi - lo), 0.0, 1.0)
         return (k + frac) * (2.0 / self.bins) - 1.0
 
@@ -137,9 +166,12 @@ class Whitening:
     def colour(self, w: np.ndarray, labels: np.ndarray) -> np.ndarray:
         """``g = μ_c + L_c w``, the inverse of :meth:`whiten`."""
         assert self.mean is not None and self.cholesky is not None
+        classes = np.unique(labels)
+        if classes.size == 1:  # one class (generation of a class): no row selection
+            c = int(classes[0])
+            return self.mean[c] + w @ self.cholesky[c].T
         g = np.empty_like(w)
-        for c in range(self.n.size):
+        for c in classes:
             rows = labels == c
-            if rows.any():
-                g[rows] = self.mean[c] + w[rows] @ self.cholesky[c].T
+            g[rows] = self.mean[c] + w[rows] @ self.cholesky[c].T
         return g
