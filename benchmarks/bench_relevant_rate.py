@@ -1,15 +1,16 @@
 """What a user gets per second: relevant models and how faithful they are.
 
-Run:  .venv/bin/python benchmarks/bench_relevant_rate.py --generator G.pt --data oracle.h5
-      [--n 30000] [--seed 11]
+Run:  .venv/bin/python benchmarks/bench_relevant_rate.py --generator G.pt [--generator G2.pt]
+      --data oracle.h5 [--n 30000] [--seed 11] [--repeats 3]
 
 Two ways to obtain relevant E. coli models, timed in one run on this machine:
 
 (a) ORACLE sampling + the exact filter (max Re(λ) < threshold);
-(b) generation by ``--generator`` (cGAN or flow) + the exact filter (engine labels).
+(b) generation by each ``--generator`` (cGAN or flow) + the exact filter (engine labels).
 
 For each: wall time for ``--n`` candidate models (sampling or generating, V_max
-back-calculation, labelling), relevant models per second, and the fidelity of the kept
+back-calculation, labelling; the median of ``--repeats`` timings of the same work),
+relevant models per second, and the fidelity of the kept
 relevant models against the relevant sets of ``--data`` (the generator's training data):
 width (median std and IQR ratio of ln K_M) and C2ST accuracy against relevant ORACLE models
 of an independent draw (the noise floor is what (a) itself scores).
@@ -19,6 +20,9 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 from rich.console import Console
@@ -33,55 +37,72 @@ from rekindle.kinetics.labelling import Labeller
 from rekindle.sampling import sample_parameters
 
 
+def _median_time(work: Callable[[], np.ndarray], repeats: int) -> tuple[float, np.ndarray]:
+    """Median wall time of ``repeats`` runs of ``work`` and its (deterministic) result."""
+    times, out = [], np.empty(0)
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = work()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times)), out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--generator", required=True, help="generator.pt (cGAN or flow)")
-    ap.add_argument("--data", required=True, help="the generator's training dataset")
+    ap.add_argument(
+        "--generator", required=True, action="append", help="generator.pt (cGAN or flow; repeat)"
+    )
+    ap.add_argument("--data", required=True, help="an ORACLE dataset of the generators' model")
     ap.add_argument("--n", type=int, default=30_000, help="candidate models per method")
     ap.add_argument("--seed", type=int, default=11)
+    ap.add_argument("--repeats", type=int, default=3, help="timings per method (median)")
     args = ap.parse_args()
-    gen = load_generator(args.generator)
+    gens = [load_generator(path) for path in args.generator]
+    gen = gens[0]
     model_name, phys_name = str(gen.metadata["model"]), str(gen.metadata["physiology"])
     model, phys = load_model(model_name), load_physiology(model_name, phys_name)
     system = KineticSystem(model)
     labeller = Labeller(system, phys, float(gen.threshold))
     train = read_dataset(args.data, rows=slice(0, 200_000))
     reference = system.km_of(train.parameters[train.relevant])
-    # an independent ORACLE draw: the C2ST reference for both methods
+    # an independent ORACLE draw: the C2ST reference for every method
     p_ref, _, rel_ref = sample_parameters(model, phys, args.n, seed=args.seed + 1000)
     heldout = system.km_of(p_ref[rel_ref])
 
-    t0 = time.perf_counter()
-    params, _, rel = sample_parameters(model, phys, args.n, seed=args.seed)
-    t_oracle = time.perf_counter() - t0
-    km_oracle = system.km_of(params[rel])
+    def oracle() -> np.ndarray:
+        params, _, rel = sample_parameters(model, phys, args.n, seed=args.seed)
+        return system.km_of(params[rel])
 
-    t0 = time.perf_counter()
-    km = gen.generate(args.n, "relevant", seed=args.seed)
-    _, rel_gen = labeller.label(system.complete_parameters(km, phys))
-    t_gen = time.perf_counter() - t0
-    km_gen = km[rel_gen]
+    rows = [("ORACLE + exact filter", *_median_time(oracle, args.repeats))]
+    for path, g in zip(args.generator, gens, strict=True):
+        if (g.metadata["model"], g.metadata["physiology"]) != (model_name, phys_name):
+            raise SystemExit(f"{path}: another model or physiology than {args.generator[0]}")
+
+        def generated(g: Any = g) -> np.ndarray:
+            km = g.generate(args.n, "relevant", seed=args.seed)
+            _, rel_gen = labeller.label(system.complete_parameters(km, phys))
+            return km[rel_gen]
+
+        name = f"{g.metadata.get('generator', 'cgan')} ({Path(path).parent.name}) + exact filter"
+        rows.append((name, *_median_time(generated, args.repeats)))
 
     table = Table(title=f"Relevant models per second, {model_name}/{phys_name}, n = {args.n:,}")
     for col in ("method", "seconds", "incidence", "relevant/s", "std ratio", "IQR ratio", "C2ST"):
         table.add_column(col, justify="right")
-    for name, seconds, kept in (
-        ("ORACLE + exact filter", t_oracle, km_oracle),
-        (f"{gen.metadata.get('generator', 'cgan')} + exact filter", t_gen, km_gen),
-    ):
+    for name, seconds, kept in rows:
         spread, iqr = width_ratios(kept, reference)
         n_c2st = min(3000, kept.shape[0], heldout.shape[0])
         acc = c2st(np.log(kept), np.log(heldout), max_samples=n_c2st, seed=args.seed)
         table.add_row(
             name,
-            f"{seconds:.1f}",
+            f"{seconds:.2f}",
             f"{kept.shape[0] / args.n:.3f}",
             f"{kept.shape[0] / seconds:,.0f}",
             f"{spread:.3f}",
             f"{iqr:.3f}",
             f"{acc:.3f}",
         )
-    Console().print(table)
+    Console(width=150).print(table)
 
 
 if __name__ == "__main__":
