@@ -9,7 +9,8 @@ Two ways to obtain relevant E. coli models, timed in one run on this machine:
 (b) generation by each ``--generator`` (cGAN or flow) + the exact filter (engine labels).
 
 For each: wall time for ``--n`` candidate models (sampling or generating, V_max
-back-calculation, labelling; the median of ``--repeats`` timings of the same work),
+back-calculation, labelling; the median of ``--repeats`` timings of the same work) and, for a
+generator, the part spent generating (without the filter),
 relevant models per second, and the fidelity of the kept
 relevant models against the relevant sets of ``--data`` (the generator's training data):
 width (median std and IQR ratio of ln K_M) and C2ST accuracy against relevant ORACLE models
@@ -73,29 +74,35 @@ def main() -> None:
         params, _, rel = sample_parameters(model, phys, args.n, seed=args.seed)
         return system.km_of(params[rel])
 
-    rows = [("ORACLE + exact filter", *_median_time(oracle, args.repeats))]
+    rows = [("ORACLE + exact filter", *_median_time(oracle, args.repeats), float("nan"))]
     for path, g in zip(args.generator, gens, strict=True):
         if (g.metadata["model"], g.metadata["physiology"]) != (model_name, phys_name):
             raise SystemExit(f"{path}: another model or physiology than {args.generator[0]}")
 
-        def generated(g: Any = g) -> np.ndarray:
+        drawing: list[float] = []
+
+        def generated(g: Any = g, drawing: list[float] = drawing) -> np.ndarray:
+            t0 = time.perf_counter()
             km = g.generate(args.n, "relevant", seed=args.seed)
+            drawing.append(time.perf_counter() - t0)
             _, rel_gen = labeller.label(system.complete_parameters(km, phys))
             return km[rel_gen]
 
         name = f"{g.metadata.get('generator', 'cgan')} ({Path(path).parent.name}) + exact filter"
-        rows.append((name, *_median_time(generated, args.repeats)))
+        rows.append((name, *_median_time(generated, args.repeats), float(np.median(drawing))))
 
     table = Table(title=f"Relevant models per second, {model_name}/{phys_name}, n = {args.n:,}")
-    for col in ("method", "seconds", "incidence", "relevant/s", "std ratio", "IQR ratio", "C2ST"):
+    columns = ("method", "seconds", "of which drawing", "incidence", "relevant/s")
+    for col in (*columns, "std ratio", "IQR ratio", "C2ST"):
         table.add_column(col, justify="right")
-    for name, seconds, kept in rows:
+    for name, seconds, kept, drawing_s in rows:
         spread, iqr = width_ratios(kept, reference)
         n_c2st = min(3000, kept.shape[0], heldout.shape[0])
         acc = c2st(np.log(kept), np.log(heldout), max_samples=n_c2st, seed=args.seed)
         table.add_row(
             name,
             f"{seconds:.2f}",
+            "" if np.isnan(drawing_s) else f"{drawing_s:.2f}",
             f"{kept.shape[0] / args.n:.3f}",
             f"{kept.shape[0] / seconds:,.0f}",
             f"{spread:.3f}",
