@@ -10,6 +10,8 @@ so datasets of any size stream through them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from scipy.special import ndtr, ndtri
 
@@ -33,9 +35,18 @@ class MarginalScores:
     def __init__(self, n_classes: int, n_features: int, bins: int, alpha: float = 0.5) -> None:
         self.counts = np.zeros((n_classes, n_features, bins), dtype=np.float64)
         self.alpha = float(alpha)
-        self.cdf: np.ndarray | None = None
-        self._table: np.ndarray | None = None  # index table of ``_table_of`` (from_scores)
-        self._table_of: np.ndarray | None = None
+        self._cdf: np.ndarray | None = None
+        self._table: np.ndarray | None = None  # index table of the CDF (from_scores)
+
+    @property
+    def cdf(self) -> np.ndarray | None:
+        """CDFs at the bin edges, shape ``(n_classes, d, bins + 1)`` (None before
+        :meth:`finalize`); setting it (a loaded artefact) drops the derived index table."""
+        return self._cdf
+
+    @cdf.setter
+    def cdf(self, value: np.ndarray | None) -> None:
+        self._cdf, self._table = value, None
 
     @property
     def bins(self) -> int:
@@ -82,7 +93,7 @@ class MarginalScores:
         guide table of inverse-CDF sampling: Devroye 1986, *Non-Uniform Random Variate
         Generation*, §III.2.4). Built once per finalised CDF."""
         cdf = self._require()
-        if self._table is not None and self._table_of is cdf:
+        if self._table is not None:
             return self._table
         n_classes, d, edges = cdf.shape
         cells = np.arange(2 * (edges - 1)) / (2 * (edges - 1))
@@ -90,7 +101,7 @@ class MarginalScores:
         for c in range(n_classes):
             for j in range(d):
                 table[c, j] = np.searchsorted(cdf[c, j], cells, side="right") - 1
-        self._table, self._table_of = np.clip(table, 0, edges - 2), cdf
+        self._table = np.clip(table, 0, edges - 2)
         return self._table
 
     def from_scores(self, g: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -112,9 +123,7 @@ class MarginalScores:
         cells = table.shape[2]
         # feature-major layout: neighbouring entries read one feature's table and CDF
         u = np.ascontiguousarray(ndtr(g).T)  # (d, n)
-        classes = np.unique(labels)
-        c = classes[0] if classes.size == 1 else labels[None, :]
-        block = c * d + np.arange(d)[:, None]  # (class, feature) of each entry
+        block = labels[None, :] * d + np.arange(d)[:, None]  # (class, feature) of each entry
         cell = np.minimum((u * cells).astype(np.int64), cells - 1)
         pos = block * edges + table.reshape(-1)[block * cells + cell]  # flat lower-edge index
         flat_cdf = cdf.reshape(-1)
@@ -170,22 +179,26 @@ class Whitening:
     def whiten(self, g: np.ndarray, labels: np.ndarray) -> np.ndarray:
         """``w = L_c⁻¹ (g − μ_c)`` row by row, shape (n, d)."""
         assert self.mean is not None and self.cholesky is not None
-        w = np.empty_like(g)
-        for c in range(self.n.size):
-            rows = labels == c
-            if rows.any():
-                w[rows] = np.linalg.solve(self.cholesky[c], (g[rows] - self.mean[c]).T).T
-        return w
+        mean, chol = self.mean, self.cholesky
+        return _by_class(g, labels, lambda c, x: np.linalg.solve(chol[c], (x - mean[c]).T).T)
 
     def colour(self, w: np.ndarray, labels: np.ndarray) -> np.ndarray:
         """``g = μ_c + L_c w``, the inverse of :meth:`whiten`."""
         assert self.mean is not None and self.cholesky is not None
-        classes = np.unique(labels)
-        if classes.size == 1:  # one class (generation of a class): no row selection
-            c = int(classes[0])
-            return self.mean[c] + w @ self.cholesky[c].T
-        g = np.empty_like(w)
-        for c in classes:
-            rows = labels == c
-            g[rows] = self.mean[c] + w[rows] @ self.cholesky[c].T
-        return g
+        mean, chol = self.mean, self.cholesky
+        return _by_class(w, labels, lambda c, x: mean[c] + x @ chol[c].T)
+
+
+def _by_class(
+    x: np.ndarray, labels: np.ndarray, apply: Callable[[int, np.ndarray], np.ndarray]
+) -> np.ndarray:
+    """``apply(c, rows of x in class c)`` for each class present, back in row order, shape
+    of ``x``; one class (generating a class) passes ``x`` whole, without row selection."""
+    classes = np.unique(labels)
+    if classes.size == 1:
+        return apply(int(classes[0]), x)
+    out = np.empty_like(x)
+    for c in classes:
+        rows = labels == c
+        out[rows] = apply(int(c), x[rows])
+    return out

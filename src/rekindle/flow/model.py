@@ -143,9 +143,12 @@ class KineticFlow(ConditionalGenerator):
             source = ArraySource(km, relevant, max_eig)
         else:
             raise ValueError("give km and relevant, or path and km_columns")
-        guided = self.guide_config is not None
         result = fit_flow(
-            source, self.scaler.transform, self.config, with_proposal=guided, log=log
+            source,
+            self.scaler.transform,
+            self.config,
+            with_proposal=self.guide_config is not None,
+            log=log,
         )
         self.marginals, self.whitening, self.flow = result.marginals, result.whitening, result.flow
         self.history = result.history

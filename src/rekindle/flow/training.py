@@ -98,6 +98,10 @@ def iter_chunks(
         yield source.read(a, min(a + chunk_rows, stop))
 
 
+#: a copula's marginal CDFs and whitening, fitted together
+Maps = tuple[MarginalScores, Whitening]
+
+
 @dataclass
 class FlowFit:
     """What a fit produced: the fixed maps, the trained flow and its history."""
@@ -108,7 +112,7 @@ class FlowFit:
     history: list[dict[str, float]]
     summary: dict[str, Any]
     #: marginals and copula of all training rows pooled (guided generation's proposal)
-    proposal: tuple[MarginalScores, Whitening] | None = None
+    proposal: Maps | None = None
 
 
 def row_ranges(n_rows: int, config: FlowConfig) -> tuple[int, int]:
@@ -118,10 +122,6 @@ def row_ranges(n_rows: int, config: FlowConfig) -> tuple[int, int]:
     if n - n_val < 2:
         raise ValueError(f"too few parameter sets to train a flow: {n}")
     return n - n_val, n
-
-
-#: a copula's marginal CDFs and whitening, fitted together
-Maps = tuple[MarginalScores, Whitening]
 
 
 def count_passes(
