@@ -6,6 +6,26 @@ solver), ``analysis`` (dynamics, perturbation, interpretability, transfer), ``pl
 ``report`` and ``io`` (one module per format; ``io.atomic`` writes every output).
 :mod:`rekindle.stages` holds the workflow's stages as verbs over these objects;
 :mod:`rekindle.pipeline` (``rekindle run``) and :mod:`rekindle.cli` call them.
+
+Floors (lowest first; a module imports its own floor or lower ones only, and the
+import graph has no circle -- ``tests/test_architecture.py`` keeps it so, counting
+function-local and ``TYPE_CHECKING`` imports too):
+
+1. foundation: ``errors``, ``config``, ``progress``, ``reference_values``,
+   ``validation``, ``io.atomic``, ``io._hdf5``, ``io._journal``, ``scale``;
+2. ``kinetics``;
+3. ``io`` (the formats), ``data`` (the bundled models), ``integrate``;
+4. ``sampling``;
+5. ``features`` (the feature maps both generators use);
+6. the generators ``gan`` and ``flow`` (which never import each other);
+7. ``generation``;
+8. ``analysis``;
+9. ``plots``;
+10. ``report``;
+11. ``stages``;
+12. ``pipeline``;
+13. ``cli``.
+
 Settings derive from :class:`rekindle.config.Settings`, errors from
 :class:`rekindle.errors.RekindleError`; the paper's numbers live in
 :mod:`rekindle.reference_values`.
