@@ -1,0 +1,112 @@
+"""Stage: perturbation analysis of several populations (Fig. 2e)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from rekindle.io.atomic import write_json
+from rekindle.progress import LogFunction, ProgressFactory, no_log, no_progress
+
+if TYPE_CHECKING:
+    from rekindle.analysis.perturbation import PerturbationResult, PerturbationSettings
+    from rekindle.kinetics import KineticSystem, Physiology
+
+
+SUMMARY_ALIASES = {"ORACLE": "training", "REKINDLE": "generated"}
+"""Population names of a run and the suffix of their ``returned_fraction_*`` key."""
+
+
+@dataclass(frozen=True)
+class PerturbationSummary:
+    """Perturbation analyses of several populations (paper Fig. 2e)."""
+
+    results: dict[str, PerturbationResult]
+
+    @property
+    def returned_fraction(self) -> dict[str, float]:
+        """``{population: fraction of perturbations that returned}``."""
+        return {name: r.fraction_returned for name, r in self.results.items()}
+
+    @property
+    def rows(self) -> dict[str, dict[str, Any]]:
+        """``{population: summary record}`` (the content of ``perturbation.json``)."""
+        return {name: r.summary() for name, r in self.results.items()}
+
+    def summary(self) -> dict[str, Any]:
+        """``perturbation`` and ``returned_fraction_<population>`` (ORACLE → training,
+        REKINDLE → generated)."""
+        numbers: dict[str, Any] = {"perturbation": self.rows}
+        for name, fraction in self.returned_fraction.items():
+            numbers[f"returned_fraction_{SUMMARY_ALIASES.get(name, name)}"] = fraction
+        return numbers
+
+
+def analyse_perturbations(
+    system: KineticSystem,
+    physiology: Physiology,
+    populations: Mapping[str, np.ndarray],
+    out: str | Path,
+    settings: PerturbationSettings | None = None,
+    *,
+    n_models: int = 1000,
+    progress: ProgressFactory = no_progress,
+    log: LogFunction = no_log,
+    executor: Executor | None = None,
+) -> PerturbationSummary:
+    """Perturbation analysis of several populations → ``perturbation.json``, Fig. 2e.
+
+    Parameters
+    ----------
+    populations
+        ``{name: parameter sets (n, n_parameters)}``; ``n_models`` of each are drawn
+        at random (seeded by ``settings.seed``).
+    settings
+        Protocol, criterion, perturbations per model, seed, … (default: the
+        :class:`~rekindle.analysis.perturbation.PerturbationSettings` defaults).
+    executor
+        Map the integrations over this :class:`concurrent.futures.Executor` (e.g. a
+        Dask cluster) instead of local threads.
+    """
+    from rekindle.analysis.perturbation import PerturbationSettings, perturbation_analysis
+    from rekindle.analysis.trajectories import pca_trajectories
+    from rekindle.integrate import Status
+    from rekindle.plots.perturbation import plot_pca_trajectories, plot_returned_fraction
+
+    out = Path(out)
+    settings = settings or PerturbationSettings()
+    rng = np.random.default_rng(settings.seed)
+    res = {}
+    for name, params in populations.items():
+        m = min(n_models, params.shape[0])
+        if m == 0:
+            continue
+        pick = params[np.sort(rng.choice(params.shape[0], m, replace=False))]
+        # the bar counts models: perturbation_analysis reports models done so far
+        with progress(f"perturbation analysis ({name}, models)", m) as set_done:
+            res[name] = perturbation_analysis(
+                system, physiology, pick, settings, progress=set_done, executor=executor
+            )
+        log(f"perturbation {name}: {res[name].fraction_returned:.4f} returned")
+    # blow-ups and numerical failures count as not returned (only draws without an
+    # admissible initial state are left out)
+    counts = {k: r.returned[r.status != Status.NO_INITIAL_STATE] for k, r in res.items()}
+    plot_returned_fraction(counts, out / "fig2e_returned_fraction.png")
+    traj, returned = res[list(res)[-1]].stored_trajectories()
+    if traj.size:
+        # every stored trajectory, and a panel of the returned ones in their own PCA
+        view = pca_trajectories(traj[returned]) if returned.any() else None
+        plot_pca_trajectories(
+            pca_trajectories(traj),
+            returned,
+            out / "fig2e_pca_trajectories.png",
+            returned_view=view,
+        )
+    summary = PerturbationSummary(res)
+    write_json(out / "perturbation.json", summary.rows)
+    return summary

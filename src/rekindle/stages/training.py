@@ -1,0 +1,306 @@
+"""Stages: generator training (the GAN's repeats, their figures, the flow generator)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from rekindle import __version__
+from rekindle.config import Settings, check_choice
+from rekindle.gan.config import ArchitectureConfig, TrainingConfig
+from rekindle.progress import LogFunction, ProgressFactory, no_log, no_progress
+from rekindle.reference_values import RELEVANCE_THRESHOLD_PER_H as DEFAULT_THRESHOLD
+
+if TYPE_CHECKING:
+    from rekindle.gan import KineticGAN, TrainingResult
+    from rekindle.io.dataset import ParameterDataset
+    from rekindle.kinetics import KineticSystem, Physiology
+    from rekindle.kinetics.labelling import Labeller
+
+
+SCALINGS = ("saturation", "ln-global-minmax", "log10-minmax", "log-minmax")
+"""Feature maps of the GAN: ``2σ − 1`` at the reference state; the authors' natural log with
+one global min–max; log10 with a min–max per feature (``"log-minmax"``: its earlier name)."""
+RECIPES = ("default", "paper")
+"""Training steps and networks: rekindle's defaults, or the authors' code's."""
+
+
+# the GAN's defaults have one home: the settings dataclasses of rekindle.gan.config
+_TRAIN, _ARCH = TrainingConfig(), ArchitectureConfig()
+
+
+@dataclass(frozen=True)
+class TrainingPlan(Settings):
+    """How ``rekindle train`` and ``rekindle run`` train their generators.
+
+    Attributes
+    ----------
+    epochs, batch_size, learning_rate, eval_every, n_eval
+        GAN training of each repeat (paper: 1000 epochs, batch 128, lr 2e-4, every
+        10 epochs 300 models).
+    repeats
+        Independent trainings (seeds ``seed + r``); the best generator is kept.
+    scaling
+        Feature map: ``"saturation"`` (``2σ − 1`` at the reference state),
+        ``"ln-global-minmax"`` (the authors' code: natural log, one min/max over the
+        whole training matrix) or ``"log10-minmax"`` (log10, min/max per feature).
+    recipe
+        Training step and networks: ``"default"`` (:class:`rekindle.gan.TrainingConfig`,
+        :class:`rekindle.gan.ArchitectureConfig`) or ``"paper"`` (the authors' code:
+        ``TrainingConfig.paper()``, ``ArchitectureConfig.paper()``); the sizes above
+        stay the plan's.
+    label_encoding, fake_labels, selection
+        Class conditioning and the rule that keeps the generator (within a repeat and
+        over repeats, :mod:`rekindle.gan.selection`); None: the recipe's.
+    min_spread_ratio
+        With ``selection="incidence"``: keep only generators whose spread ratio (std
+        of generated ln K_M over that of the relevant training data, median over the
+        K_M) reaches this; 0: the paper's highest-incidence rule.
+    seed
+        Repeat ``r`` trains with seed ``seed + r`` on the train/test split of ``seed``.
+    num_threads
+        PyTorch threads (default: PyTorch's choice).
+    """
+
+    epochs: int = _TRAIN.epochs
+    repeats: int = 1
+    batch_size: int = _TRAIN.batch_size
+    learning_rate: float = _TRAIN.learning_rate
+    eval_every: int = _TRAIN.eval_every
+    n_eval: int = _TRAIN.n_eval
+    scaling: str = "saturation"
+    recipe: str = "default"
+    label_encoding: str | None = None
+    fake_labels: str | None = None
+    selection: str | None = None
+    min_spread_ratio: float = _TRAIN.min_spread_ratio
+    seed: int = 0
+    num_threads: int | None = None
+
+    def validate(self) -> None:
+        check_choice(self, "scaling", SCALINGS)
+        check_choice(self, "recipe", RECIPES)
+
+    def architecture(self) -> ArchitectureConfig:
+        """The networks of this plan."""
+        base = ArchitectureConfig.paper() if self.recipe == "paper" else ArchitectureConfig()
+        return (
+            base
+            if self.label_encoding is None
+            else base.replace(label_encoding=self.label_encoding)
+        )
+
+    def training_config(self, repeat: int) -> TrainingConfig:
+        """The training plan of repeat ``repeat``: the recipe's step with this plan's sizes."""
+        base = TrainingConfig.paper() if self.recipe == "paper" else TrainingConfig()
+        chosen = {"fake_labels": self.fake_labels, "selection": self.selection}
+        return base.replace(
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            learning_rate=self.learning_rate,
+            eval_every=self.eval_every,
+            n_eval=self.n_eval,
+            seed=self.seed + repeat,
+            split_seed=self.seed,
+            min_spread_ratio=self.min_spread_ratio,
+            num_threads=self.num_threads,
+            **{k: v for k, v in chosen.items() if v is not None},
+        )
+
+
+@dataclass(frozen=True)
+class RepeatOutcome:
+    """One training repeat: its index, its result and its generator."""
+
+    repeat: int
+    result: TrainingResult
+    gan: KineticGAN
+
+
+@dataclass(frozen=True)
+class TrainedGenerators:
+    """The repeats of :func:`train_generators` and the generator kept."""
+
+    repeats: list[RepeatOutcome]
+    best_repeat: int
+
+    @property
+    def best(self) -> RepeatOutcome:
+        """The kept repeat (by the rule of the plan's ``selection``)."""
+        return self.repeats[self.best_repeat]
+
+    def summary(self) -> dict[str, Any]:
+        """``best_repeat``, ``best_epoch``, ``incidence_monitor_best``, ``repeat_results``."""
+        best = self.best.result
+        return {
+            "best_repeat": self.best_repeat,
+            "best_epoch": best.best_epoch,
+            "incidence_monitor_best": best.best_incidence,
+            "repeat_results": [
+                {
+                    "repeat": rep.repeat,
+                    "best_epoch": rep.result.best_epoch,
+                    "best_incidence": rep.result.best_incidence,
+                    "best_spread_ratio": rep.result.best_spread_ratio,
+                    "best_iqr_ratio": rep.result.best_iqr_ratio,
+                    "failed": rep.result.failed,
+                    "samples_per_second": rep.result.samples_per_second,
+                }
+                for rep in self.repeats
+            ],
+        }
+
+
+def make_scaler(scaling: str, system: KineticSystem, physiology: Physiology) -> Any:
+    """The GAN's feature map by name (:data:`SCALINGS`)."""
+    from rekindle.gan import GlobalLogMinMaxScaler, LogMinMaxScaler, SaturationScaler
+    from rekindle.sampling import km_reference_concentrations
+
+    if scaling == "saturation":
+        return SaturationScaler(km_reference_concentrations(system.model, physiology))
+    if scaling == "ln-global-minmax":
+        return GlobalLogMinMaxScaler()
+    return LogMinMaxScaler()
+
+
+def train_generators(
+    dataset: ParameterDataset,
+    system: KineticSystem,
+    physiology: Physiology,
+    output: str | Path,
+    plan: TrainingPlan,
+    *,
+    monitor: Labeller | None = None,
+    progress: ProgressFactory = no_progress,
+    log: LogFunction = no_log,
+) -> TrainedGenerators:
+    """Train ``plan.repeats`` GANs on a labelled dataset; keep the best generator.
+
+    Parameters
+    ----------
+    dataset
+        ORACLE data of ``system``'s model, labelled at ``physiology``.
+    output
+        Folder: ``training/repeat_<r>/`` per repeat and ``generator.pt`` (the repeat
+        kept by the plan's selection rule).
+    monitor
+        Labeller of K_M sets (default: the engine at ``physiology``, one thread).
+    progress
+        One bar per repeat, counting epochs.
+    """
+    from rekindle.gan import KineticGAN
+    from rekindle.gan.selection import is_better
+    from rekindle.io.model_bundle import ModelBundle
+    from rekindle.kinetics.labelling import Labeller
+
+    model = system.model
+    if dataset.parameter_names != model.parameter_names:
+        raise ValueError(f"dataset columns are not the parameters of model {model.name!r}")
+    threshold = float(dataset.metadata.get("threshold", DEFAULT_THRESHOLD))
+    monitor = monitor or Labeller(system, physiology, threshold, n_jobs=1)
+    km = system.km_of(dataset.parameters)
+    meta = {
+        **ModelBundle(model, physiology).metadata(),  # the generator carries its model
+        "threshold": threshold,
+        "units": "uM",
+        "scaling": plan.scaling,
+        "recipe": plan.recipe,
+        "rekindle_version": __version__,
+    }
+    repeats: list[RepeatOutcome] = []
+    kept: dict[str, float] | None = None
+    best_repeat = 0
+    for r in range(plan.repeats):
+        gan = KineticGAN(
+            km,
+            dataset.relevant,
+            model.km_names,
+            meta,
+            scaler=make_scaler(plan.scaling, system, physiology),
+            architecture=plan.architecture(),
+        )
+        tcfg = plan.training_config(r)
+        with progress(f"GAN repeat {r}", plan.epochs) as update:
+            result = gan.train(
+                monitor, tcfg, Path(output) / "training" / f"repeat_{r}", progress=update
+            )
+        repeats.append(RepeatOutcome(r, result, gan))
+        # over repeats, the rule that keeps the generator within a repeat
+        evaluation = result.best_evaluation
+        if r == 0 or (evaluation and is_better(evaluation, kept, tcfg, by_incidence=True)):
+            best_repeat, kept = r, evaluation
+        log(
+            f"repeat {r}: kept incidence {result.best_incidence:.3f} (width: spread ratio "
+            f"{result.best_spread_ratio:.2f}, IQR ratio {result.best_iqr_ratio:.2f}) at epoch "
+            f"{result.best_epoch}, {result.samples_per_second:,.0f} samples/s"
+        )
+    trained = TrainedGenerators(repeats, best_repeat)
+    trained.best.gan.save(Path(output) / "generator.pt")
+    return trained
+
+
+@dataclass(frozen=True)
+class TrainingCurves:
+    """How the monitored incidence and KL moved during training (paper Fig. 2c)."""
+
+    spearman_incidence_kl: float
+    kl_train_first: float
+    kl_train_last: float
+    kl_test_last: float | None
+    kl_decreased: bool
+
+
+def plot_training(output: str | Path, trained: TrainedGenerators) -> TrainingCurves:
+    """Figures 2a–c and the losses/accuracy plot of the kept repeat."""
+    from rekindle.gan.monitoring import spearman
+    from rekindle.plots.training import plot_incidence_vs_kl, plot_losses, plot_training_curves
+
+    out = Path(output)
+    runs = [rep.result.metrics for rep in trained.repeats]
+    plot_training_curves(runs, out / "fig2ab_training_curves.png")
+    plot_incidence_vs_kl(runs, out / "fig2c_incidence_vs_kl.png")
+    plot_losses(trained.best.result.history, out / "losses_accuracy.png")
+    inc = np.concatenate([[m["incidence"] for m in r] for r in runs])
+    kl = np.concatenate([[m["kl_train"] for m in r] for r in runs])
+    rho, _ = spearman(inc, kl)
+    first, last = runs[trained.best_repeat][0], runs[trained.best_repeat][-1]
+    return TrainingCurves(
+        spearman_incidence_kl=rho,
+        kl_train_first=first["kl_train"],
+        kl_train_last=last["kl_train"],
+        kl_test_last=last.get("kl_test"),
+        kl_decreased=bool(last["kl_train"] < first["kl_train"]),
+    )
+
+
+def train_flow(
+    dataset: ParameterDataset,
+    system: KineticSystem,
+    physiology: Physiology,
+    output: str | Path,
+    config: Any = None,
+    *,
+    guide_config: Any = None,
+    log: LogFunction = no_log,
+) -> Any:
+    """Fit the flow generator (with a relevance guide if ``guide_config``) on a labelled
+    dataset in memory → ``generator.pt``, ``flow_history.csv``; returns the KineticFlow."""
+    from rekindle.flow.model import fit_flow_generator
+    from rekindle.io.model_bundle import bundle_from
+
+    if dataset.parameter_names != system.model.parameter_names:
+        raise ValueError(f"dataset columns are not the parameters of model {system.model.name!r}")
+    return fit_flow_generator(
+        bundle_from(system.model, physiology),
+        output,
+        config,
+        threshold=float(dataset.metadata.get("threshold", DEFAULT_THRESHOLD)),
+        km=system.km_of(dataset.parameters),
+        relevant=dataset.relevant,
+        max_eig=dataset.max_real_eigenvalue,
+        guide_config=guide_config,
+        log=log,
+    )
