@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from rekindle.config import Settings, check_choice
 from rekindle.errors import ConfigError
 from rekindle.flow.config import GuideConfig
-from rekindle.gan.config import TrainingConfig
+from rekindle.gan.config import CGAN_SETTINGS, TrainingConfig
 from rekindle.progress import LogFunction, ProgressFactory, no_log, no_progress
 from rekindle.reference_values import RELEVANCE_THRESHOLD_PER_H as DEFAULT_THRESHOLD
 from rekindle.stages import SCALINGS, InterpretabilitySettings, TrainingPlan
@@ -338,12 +338,6 @@ def _engine(cfg: RunConfig, executor: Executor | None) -> tuple[Labeller, Labell
     system, phys = KineticSystem(bundle.model), bundle.physiology
     labeller = Labeller(system, phys, cfg.threshold, executor=executor)
     return labeller, Labeller(system, phys, cfg.threshold, n_jobs=1)
-
-
-CGAN_SETTINGS: frozenset[str] = frozenset(
-    f.name for f in fields(TrainingPlan) if f.name not in ("seed", "num_threads")
-)
-"""Settings of :class:`RunConfig` that only the cGAN uses (the flow's start with ``flow_``)."""
 
 
 def generator_settings(cfg: RunConfig) -> dict[str, Any]:

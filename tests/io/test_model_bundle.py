@@ -15,12 +15,12 @@ from rekindle.io.model_bundle import (
     common_bundle,
     content_hash,
     load_bundle,
-    upgrade_data_file,
 )
 from rekindle.io.model_yaml import write_model, write_physiology
 from rekindle.kinetics import KineticSystem
 from rekindle.kinetics.labelling import Labeller
 from rekindle.sampling import sample_dataset
+from rekindle.upgrade import upgrade_data_file
 
 
 @pytest.fixture()

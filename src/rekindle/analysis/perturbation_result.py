@@ -14,21 +14,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from rekindle.analysis.perturbation_settings import CRITERIA
 from rekindle.integrate.solution import BLOWN_UP_STATUSES, FAILED_STATUSES, Status
 
 if TYPE_CHECKING:
-    from rekindle.analysis.perturbation import PerturbationSettings
-
-CRITERIA: tuple[str, ...] = ("abs-l2", "rel-l2", "rel-max")
-"""Return criteria, each ``< return_tolerance`` at ``t_end``:
-
-* ``abs-l2`` — ``‖X − X_ref‖₂ / ‖X_ref‖₂``, the paper's Methods formula (dominated by
-  the largest pools);
-* ``rel-l2`` — ``‖X/X_ref − 1‖₂``, the relative norm of the authors' code (its
-  blow-up root function), every state weighted alike;
-* ``rel-max`` — ``max_i |X_i/X_ref,i − 1|``, every state within the tolerance.
-"""
-
+    from rekindle.analysis.perturbation_settings import PerturbationSettings
 
 def deviations(x: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """Distance of states ``x`` (n, n_states) µM to ``reference`` under each of

@@ -83,7 +83,8 @@ def upgrade(
     """Embed the model and physiology into data files written by an older rekindle."""
 
     def go() -> None:
-        from rekindle.io.model_bundle import load_bundle, upgrade_data_file
+        from rekindle.io.model_bundle import load_bundle
+        from rekindle.upgrade import upgrade_data_file
 
         bundle = load_bundle(model, physiology)
         for path in files:

@@ -14,13 +14,22 @@ refusing unknown keys, ``replace``, validation on construction).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
-from rekindle.config import Settings, check, is_int, is_real
+from rekindle.config import Settings, check, check_choice, is_int, is_real
 from rekindle.errors import ConfigError
 
-__all__ = ["ArchitectureConfig", "ConfigError", "TrainingConfig", "transfer_config"]
+__all__ = [
+    "CGAN_SETTINGS",
+    "RECIPES",
+    "SCALING_CHOICES",
+    "ArchitectureConfig",
+    "ConfigError",
+    "TrainingConfig",
+    "TrainingPlan",
+    "transfer_config",
+]
 
 
 @dataclass(frozen=True)
@@ -87,9 +96,7 @@ class ArchitectureConfig(Settings):
         return base.replace(**changes)
 
     def validate(self) -> None:
-        check(
-            is_int(self.latent_dim) and self.latent_dim > 0, "latent_dim must be a positive int"
-        )
+        check(is_int(self.latent_dim) and self.latent_dim > 0, "latent_dim must be a positive int")
         for name in ("generator_hidden", "discriminator_hidden"):
             value = getattr(self, name)
             check(
@@ -389,3 +396,103 @@ def transfer_config(n_train: int, **overrides: Any) -> TrainingConfig:
     }
     base.update(overrides)
     return TrainingConfig.from_dict(base)
+
+
+SCALING_CHOICES = ("saturation", "ln-global-minmax", "log10-minmax", "log-minmax")
+"""Names of the feature maps of :class:`TrainingPlan` (``rekindle.stages.SCALINGS``):
+``2σ − 1`` at the reference state; the authors' natural log with one global min–max;
+log10 with a min–max per feature (``"log-minmax"``: its earlier name)."""
+RECIPES = ("default", "paper")
+"""Training steps and networks: rekindle's defaults, or the authors' code's."""
+
+
+# the GAN's defaults have one home: the settings dataclasses above
+_TRAIN, _ARCH = TrainingConfig(), ArchitectureConfig()
+
+
+@dataclass(frozen=True)
+class TrainingPlan(Settings):
+    """How ``rekindle train`` and ``rekindle run`` train their generators.
+
+    Attributes
+    ----------
+    epochs, batch_size, learning_rate, eval_every, n_eval
+        GAN training of each repeat (paper: 1000 epochs, batch 128, lr 2e-4, every
+        10 epochs 300 models).
+    repeats
+        Independent trainings (seeds ``seed + r``); the best generator is kept.
+    scaling
+        Feature map: ``"saturation"`` (``2σ − 1`` at the reference state),
+        ``"ln-global-minmax"`` (the authors' code: natural log, one min/max over the
+        whole training matrix) or ``"log10-minmax"`` (log10, min/max per feature).
+    recipe
+        Training step and networks: ``"default"`` (:class:`rekindle.gan.TrainingConfig`,
+        :class:`rekindle.gan.ArchitectureConfig`) or ``"paper"`` (the authors' code:
+        ``TrainingConfig.paper()``, ``ArchitectureConfig.paper()``); the sizes above
+        stay the plan's.
+    label_encoding, fake_labels, selection
+        Class conditioning and the rule that keeps the generator (within a repeat and
+        over repeats, :mod:`rekindle.gan.selection`); None: the recipe's.
+    min_spread_ratio
+        With ``selection="incidence"``: keep only generators whose spread ratio (std
+        of generated ln K_M over that of the relevant training data, median over the
+        K_M) reaches this; 0: the paper's highest-incidence rule.
+    seed
+        Repeat ``r`` trains with seed ``seed + r`` on the train/test split of ``seed``.
+    num_threads
+        PyTorch threads (default: PyTorch's choice).
+    """
+
+    epochs: int = _TRAIN.epochs
+    repeats: int = 1
+    batch_size: int = _TRAIN.batch_size
+    learning_rate: float = _TRAIN.learning_rate
+    eval_every: int = _TRAIN.eval_every
+    n_eval: int = _TRAIN.n_eval
+    scaling: str = "saturation"
+    recipe: str = "default"
+    label_encoding: str | None = None
+    fake_labels: str | None = None
+    selection: str | None = None
+    min_spread_ratio: float = _TRAIN.min_spread_ratio
+    seed: int = 0
+    num_threads: int | None = None
+
+    def validate(self) -> None:
+        check_choice(self, "scaling", SCALING_CHOICES)
+        check_choice(self, "recipe", RECIPES)
+
+    def architecture(self) -> ArchitectureConfig:
+        """The networks of this plan."""
+        base = ArchitectureConfig.paper() if self.recipe == "paper" else ArchitectureConfig()
+        return (
+            base
+            if self.label_encoding is None
+            else base.replace(label_encoding=self.label_encoding)
+        )
+
+    def training_config(self, repeat: int) -> TrainingConfig:
+        """The training plan of repeat ``repeat``: the recipe's step with this plan's sizes."""
+        base = TrainingConfig.paper() if self.recipe == "paper" else TrainingConfig()
+        chosen = {"fake_labels": self.fake_labels, "selection": self.selection}
+        return base.replace(
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            learning_rate=self.learning_rate,
+            eval_every=self.eval_every,
+            n_eval=self.n_eval,
+            seed=self.seed + repeat,
+            split_seed=self.seed,
+            min_spread_ratio=self.min_spread_ratio,
+            num_threads=self.num_threads,
+            **{k: v for k, v in chosen.items() if v is not None},
+        )
+
+
+CGAN_SETTINGS: frozenset[str] = frozenset(
+    f.name for f in fields(TrainingPlan) if f.name not in ("seed", "num_threads")
+)
+"""Settings of a run (:class:`rekindle.pipeline.RunConfig`) that only the cGAN uses: the
+fields of :class:`TrainingPlan` but the seed and the threads (the flow's start with
+``flow_``). Here so that the run (:mod:`rekindle.pipeline`) and its report
+(:mod:`rekindle.report.html`) both import it downward."""

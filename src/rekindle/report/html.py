@@ -351,7 +351,7 @@ def _generator_view(summary: Mapping[str, Any]) -> Mapping[str, Any]:
     """
     if summary.get("generator") != "flow":
         return summary
-    from rekindle.pipeline import CGAN_SETTINGS
+    from rekindle.gan.config import CGAN_SETTINGS
 
     shown = {k: v for k, v in summary.items() if k not in ("epochs", "repeats")}
     settings = shown.get("profile_settings")

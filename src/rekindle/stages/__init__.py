@@ -12,7 +12,8 @@ Stages and what they write (the summary they return in brackets), by module:
 
 - ``sampling``: :func:`sample_data`: ``oracle.h5`` (the labelled dataset)
 - ``training``: :func:`train_generators`: ``training/repeat_<r>/``, ``generator.pt``
-  (:class:`TrainedGenerators`, planned by :class:`TrainingPlan`);
+  (:class:`TrainedGenerators`, planned by :class:`TrainingPlan`, which lives in
+  :mod:`rekindle.gan.config` with :data:`SCALINGS` and :data:`RECIPES`);
   :func:`plot_training`: Figs. 2a–c and the losses (:class:`TrainingCurves`);
   :func:`train_flow`: ``generator.pt``, ``flow_history.csv`` (the flow generator)
 - ``fidelity``: :func:`generate_validation`: ``generated.h5`` (the engine-labelled
@@ -31,6 +32,8 @@ Every public name is re-exported here: ``from rekindle.stages import X`` works f
 
 from __future__ import annotations
 
+from rekindle.gan.config import RECIPES, TrainingPlan
+from rekindle.gan.config import SCALING_CHOICES as SCALINGS
 from rekindle.stages.dynamics import analyse_dynamics
 from rekindle.stages.fidelity import (
     SpreadSummary,
@@ -51,12 +54,9 @@ from rekindle.stages.perturbation import (
 from rekindle.stages.sampling import sample_data
 from rekindle.stages.summary import provenance, versions, write_summary
 from rekindle.stages.training import (
-    RECIPES,
-    SCALINGS,
     RepeatOutcome,
     TrainedGenerators,
     TrainingCurves,
-    TrainingPlan,
     make_scaler,
     plot_training,
     train_flow,

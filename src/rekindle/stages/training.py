@@ -9,8 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rekindle import __version__
-from rekindle.config import Settings, check_choice
-from rekindle.gan.config import ArchitectureConfig, TrainingConfig
+from rekindle.gan.config import TrainingPlan
 from rekindle.progress import LogFunction, ProgressFactory, no_log, no_progress
 from rekindle.reference_values import RELEVANCE_THRESHOLD_PER_H as DEFAULT_THRESHOLD
 
@@ -19,96 +18,6 @@ if TYPE_CHECKING:
     from rekindle.io.dataset import ParameterDataset
     from rekindle.kinetics import KineticSystem, Physiology
     from rekindle.kinetics.labelling import Labeller
-
-
-SCALINGS = ("saturation", "ln-global-minmax", "log10-minmax", "log-minmax")
-"""Feature maps of the GAN: ``2σ − 1`` at the reference state; the authors' natural log with
-one global min–max; log10 with a min–max per feature (``"log-minmax"``: its earlier name)."""
-RECIPES = ("default", "paper")
-"""Training steps and networks: rekindle's defaults, or the authors' code's."""
-
-
-# the GAN's defaults have one home: the settings dataclasses of rekindle.gan.config
-_TRAIN, _ARCH = TrainingConfig(), ArchitectureConfig()
-
-
-@dataclass(frozen=True)
-class TrainingPlan(Settings):
-    """How ``rekindle train`` and ``rekindle run`` train their generators.
-
-    Attributes
-    ----------
-    epochs, batch_size, learning_rate, eval_every, n_eval
-        GAN training of each repeat (paper: 1000 epochs, batch 128, lr 2e-4, every
-        10 epochs 300 models).
-    repeats
-        Independent trainings (seeds ``seed + r``); the best generator is kept.
-    scaling
-        Feature map: ``"saturation"`` (``2σ − 1`` at the reference state),
-        ``"ln-global-minmax"`` (the authors' code: natural log, one min/max over the
-        whole training matrix) or ``"log10-minmax"`` (log10, min/max per feature).
-    recipe
-        Training step and networks: ``"default"`` (:class:`rekindle.gan.TrainingConfig`,
-        :class:`rekindle.gan.ArchitectureConfig`) or ``"paper"`` (the authors' code:
-        ``TrainingConfig.paper()``, ``ArchitectureConfig.paper()``); the sizes above
-        stay the plan's.
-    label_encoding, fake_labels, selection
-        Class conditioning and the rule that keeps the generator (within a repeat and
-        over repeats, :mod:`rekindle.gan.selection`); None: the recipe's.
-    min_spread_ratio
-        With ``selection="incidence"``: keep only generators whose spread ratio (std
-        of generated ln K_M over that of the relevant training data, median over the
-        K_M) reaches this; 0: the paper's highest-incidence rule.
-    seed
-        Repeat ``r`` trains with seed ``seed + r`` on the train/test split of ``seed``.
-    num_threads
-        PyTorch threads (default: PyTorch's choice).
-    """
-
-    epochs: int = _TRAIN.epochs
-    repeats: int = 1
-    batch_size: int = _TRAIN.batch_size
-    learning_rate: float = _TRAIN.learning_rate
-    eval_every: int = _TRAIN.eval_every
-    n_eval: int = _TRAIN.n_eval
-    scaling: str = "saturation"
-    recipe: str = "default"
-    label_encoding: str | None = None
-    fake_labels: str | None = None
-    selection: str | None = None
-    min_spread_ratio: float = _TRAIN.min_spread_ratio
-    seed: int = 0
-    num_threads: int | None = None
-
-    def validate(self) -> None:
-        check_choice(self, "scaling", SCALINGS)
-        check_choice(self, "recipe", RECIPES)
-
-    def architecture(self) -> ArchitectureConfig:
-        """The networks of this plan."""
-        base = ArchitectureConfig.paper() if self.recipe == "paper" else ArchitectureConfig()
-        return (
-            base
-            if self.label_encoding is None
-            else base.replace(label_encoding=self.label_encoding)
-        )
-
-    def training_config(self, repeat: int) -> TrainingConfig:
-        """The training plan of repeat ``repeat``: the recipe's step with this plan's sizes."""
-        base = TrainingConfig.paper() if self.recipe == "paper" else TrainingConfig()
-        chosen = {"fake_labels": self.fake_labels, "selection": self.selection}
-        return base.replace(
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            learning_rate=self.learning_rate,
-            eval_every=self.eval_every,
-            n_eval=self.n_eval,
-            seed=self.seed + repeat,
-            split_seed=self.seed,
-            min_spread_ratio=self.min_spread_ratio,
-            num_threads=self.num_threads,
-            **{k: v for k, v in chosen.items() if v is not None},
-        )
 
 
 @dataclass(frozen=True)
