@@ -23,7 +23,7 @@ import torch
 
 from rekindle import __version__
 from rekindle.errors import GeneratorFileError
-from rekindle.gan.preprocessing import (
+from rekindle.features import (
     ConditionalGenerator,
     SaturationScaler,
     class_index,
@@ -471,7 +471,7 @@ def fit_flow_generator(
     log : callable
         Progress lines.
     """
-    from rekindle.gan.monitoring import write_metrics_csv
+    from rekindle.io.metrics_csv import write_metrics_csv
     from rekindle.sampling import km_reference_concentrations
 
     model = bundle.model

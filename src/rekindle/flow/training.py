@@ -158,7 +158,7 @@ def count_passes(
 
 
 def _labels(relevant: np.ndarray) -> np.ndarray:
-    # class index 0 = relevant, 1 = not relevant (rekindle.gan.preprocessing)
+    # class index 0 = relevant, 1 = not relevant (rekindle.features.classes)
     return np.where(np.asarray(relevant, dtype=bool), 0, 1)
 
 

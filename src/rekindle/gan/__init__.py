@@ -3,8 +3,10 @@
 Public entry point: :class:`KineticGAN` (train, generate, save/load, fine-tune).
 
 Layout: ``config`` (the settings dataclasses: one set of defaults for Python and
-the CLI), ``modules`` (the networks, torch.nn only), ``preprocessing`` (feature
-maps, labels, split), ``monitoring`` (KL, width, Spearman, metrics CSV),
+the CLI, and :class:`~rekindle.gan.config.TrainingPlan`), ``modules`` (the networks,
+torch.nn only), ``preprocessing`` (the train/test split; the feature maps and labels
+it re-exports live in :mod:`rekindle.features`, shared with the flow generator),
+``monitoring`` (KL, width, Spearman; the metrics CSV of :mod:`rekindle.io.metrics_csv`),
 ``selection`` (which evaluation gives the kept generator), ``training`` (the loop
 in named phases over a state dataclass; progress injected), ``checkpoint``
 (resumable training state), ``artefact`` (the ``generator.pt`` format), ``model``
