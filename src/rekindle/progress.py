@@ -9,13 +9,16 @@ rich bars are one; :func:`no_progress` draws nothing).
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
+from types import TracebackType
 from typing import Protocol
 
 __all__ = [
     "PROGRESS_LINE_INTERVAL_S",
+    "Heartbeat",
     "LineProgress",
     "LogFunction",
     "ProgressCallback",
@@ -94,3 +97,97 @@ class LineProgress:
         if self.total and 0 < done < self.total:
             line += f", ~{elapsed * (self.total - done) / done:.0f} s left"
         self.write(line)
+
+
+class Heartbeat:
+    """Guarantees a line at least every ``interval`` s while a long step runs unattended.
+
+    Wraps a :data:`LogFunction`: lines written through :meth:`write` (progress lines,
+    stage logs) reset the timer; when ``interval`` seconds pass without one -- checks,
+    counting passes, a long single step -- a background thread writes
+    ``description: still working, N s elapsed (last: ...)``. Use as a context manager;
+    the thread stops on exit.
+
+    Parameters
+    ----------
+    description : str
+        What runs (the command name), first word of every heartbeat line.
+    write : LogFunction
+        Where lines go (stderr in the CLI).
+    interval : float or None
+        Seconds without a line before a heartbeat (None:
+        :data:`PROGRESS_LINE_INTERVAL_S`).
+    clock : callable
+        Monotonic seconds; replaceable by a fake clock in tests.
+    poll : float or None
+        Seconds between the thread's looks at the clock (default ``interval / 10``).
+    """
+
+    def __init__(
+        self,
+        description: str,
+        write: LogFunction,
+        *,
+        interval: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        poll: float | None = None,
+    ) -> None:
+        if interval is None:
+            interval = PROGRESS_LINE_INTERVAL_S
+        self.description, self._write, self.interval, self.clock = (
+            description,
+            write,
+            interval,
+            clock,
+        )
+        self.poll = interval / 10 if poll is None else poll
+        self.start = self.last = clock()
+        self.last_line = ""
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def write(self, line: str) -> None:
+        """Write ``line`` and reset the timer (a :data:`LogFunction`)."""
+        with self._lock:
+            self.last, self.last_line = self.clock(), line
+            self._write(line)
+
+    def touch(self, line: str = "") -> None:
+        """Reset the timer: ``line`` was written elsewhere (a progress bar, a log)."""
+        with self._lock:
+            self.last = self.clock()
+            if line.strip():
+                self.last_line = line.strip()
+
+    def beat(self) -> bool:
+        """Write a heartbeat line if ``interval`` s passed since the last line; whether it did."""
+        with self._lock:
+            now = self.clock()
+            if now - self.last < self.interval:
+                return False
+            line = f"{self.description}: still working, {now - self.start:.0f} s elapsed"
+            if self.last_line:
+                line += f" (last: {self.last_line})"
+            self.last = now
+            self._write(line)
+            return True
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.poll):
+            self.beat()
+
+    def __enter__(self) -> Heartbeat:
+        self._thread = threading.Thread(target=self._loop, name="rekindle-heartbeat", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()

@@ -20,7 +20,7 @@ from rich.progress import (
 
 from rekindle import __version__
 from rekindle.errors import RekindleError, UsageError
-from rekindle.progress import LineProgress, ProgressCallback
+from rekindle.progress import Heartbeat, LineProgress, ProgressCallback
 
 app = typer.Typer(
     name="rekindle",
@@ -29,8 +29,33 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+_heartbeat: Heartbeat | None = None
+_command: list[str] = []
+"""The name of the command being run (set by the app's callback)."""
+"""The running command's heartbeat (unattended runs only): every line printed resets it."""
+
+
+def _touch_heartbeat(line: str = "") -> None:
+    if _heartbeat is not None:
+        _heartbeat.touch(line)
+
+
+class _StampedConsole(Console):
+    """A rich console whose every ``print`` resets the heartbeat."""
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        super().print(*objects, **kwargs)
+        _touch_heartbeat(" ".join(str(o) for o in objects))
+
+
+def _err_line(line: str) -> None:
+    """One plain line on stderr (progress lines of unattended runs); resets the heartbeat."""
+    typer.echo(line, err=True)
+    _touch_heartbeat(line)
+
+
 # plain text: no markup or highlighting (a path with "[/b]" prints as it is), no wrapping
-console = Console(stderr=True, markup=False, highlight=False, soft_wrap=True)
+console = _StampedConsole(stderr=True, markup=False, highlight=False, soft_wrap=True)
 stdout = Console(markup=False, highlight=False, soft_wrap=True)
 
 ModelOpt = Annotated[
@@ -61,14 +86,23 @@ def _one_line(message: str) -> str:
     return " ".join(message.split("\n")).strip()
 
 
-def _run(func: Callable[[], Any], interrupted: Callable[[], str] | None = None) -> Any:
+def _run(
+    func: Callable[[], Any],
+    interrupted: Callable[[], str] | None = None,
+    *,
+    quiet: bool = False,
+) -> Any:
     """Run a command body: a :class:`RekindleError` becomes one plain line and exit 2.
 
     Anything else is a bug and keeps its traceback. Ctrl-C prints one line (what was
-    kept, how to resume: ``interrupted()``) and exits with 130.
+    kept, how to resume: ``interrupted()``) and exits with 130. When stderr is not a
+    terminal and ``--quiet`` is not given, a :class:`~rekindle.progress.Heartbeat`
+    prints a line whenever :data:`~rekindle.progress.PROGRESS_LINE_INTERVAL_S` seconds
+    pass without one (checks and counting passes included).
     """
     try:
-        return func()
+        with _unattended_heartbeat(quiet):
+            return func()
     except RekindleError as exc:
         typer.echo(f"Error: {_one_line(str(exc))}", err=True)
         raise typer.Exit(2) from None
@@ -76,6 +110,22 @@ def _run(func: Callable[[], Any], interrupted: Callable[[], str] | None = None) 
         what = interrupted() if interrupted else "no output was written"
         typer.echo(f"Interrupted: {_one_line(what)}", err=True)
         raise typer.Exit(130) from None
+
+
+@contextmanager
+def _unattended_heartbeat(quiet: bool) -> Iterator[None]:
+    """A heartbeat for the running command when nobody watches a terminal."""
+    global _heartbeat
+    if quiet or console.is_terminal or _heartbeat is not None:
+        yield
+        return
+    name = f"rekindle {_command[0]}" if _command else "rekindle"
+    with Heartbeat(name, lambda line: typer.echo(line, err=True)) as beat:
+        _heartbeat = beat
+        try:
+            yield
+        finally:
+            _heartbeat = None
 
 
 @contextmanager
@@ -92,7 +142,7 @@ def progress_bar(
         yield lambda _done: None
         return
     if not console.is_terminal:
-        yield LineProgress(description, total, lambda line: typer.echo(line, err=True))
+        yield LineProgress(description, total, _err_line)
         return
     with Progress(
         TextColumn("[bold]{task.description}"),
@@ -231,8 +281,10 @@ def _engine_of(datasets: list[Any], *, same_physiology: bool = True) -> tuple[An
 
 @app.callback(invoke_without_command=True)
 def _main(
+    ctx: typer.Context,
     version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
 ) -> None:
+    _command[:] = [ctx.invoked_subcommand] if ctx.invoked_subcommand else []
     if version:
         typer.echo(f"rekindle {__version__}")
         raise typer.Exit()

@@ -182,7 +182,7 @@ def perturb(
             )
         console.print(f"wrote {output / 'perturbation.json'}")
 
-    _run(go)
+    _run(go, quiet=quiet)
 
 
 @app.command()

@@ -137,7 +137,7 @@ def sample(
             "--resume to continue"
         )
 
-    _run(go, interrupted)
+    _run(go, interrupted, quiet=quiet)
 
 
 @app.command()
@@ -214,7 +214,7 @@ def label(
             + (f", {int((~steady).sum())} not a steady state" if allow_non_steady else "")
         )
 
-    _run(go)
+    _run(go, quiet=quiet)
 
 
 @app.command()

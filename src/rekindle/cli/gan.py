@@ -209,7 +209,7 @@ def train(
     def interrupted() -> str:
         return f"checkpoints kept in {output / 'training'}; rerun the same command to resume"
 
-    _run(go, interrupted)
+    _run(go, interrupted, quiet=quiet)
 
 
 def _check_train_options(
@@ -408,7 +408,7 @@ def generate(
             write_parameter_population(skimpy, ds.parameters, ds.parameter_names)
             console.print(f"wrote {skimpy} (SKiMpy layout)")
 
-    _run(go)
+    _run(go, quiet=quiet)
 
 
 def _check_guidance(guided: bool | None, power: float | None) -> None:

@@ -124,7 +124,7 @@ def run(
         stdout.print(table)
         console.print(f"run folder: {output}  (open {output / 'report.html'})")
 
-    _run(go)
+    _run(go, quiet=quiet)
 
 
 @app.command()
