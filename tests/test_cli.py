@@ -136,3 +136,15 @@ def test_perturb_paper_protocol_writes_three_criteria(tmp_path):
     bad = runner.invoke(app, ["perturb", str(d), "--output", str(out), "--criterion", "l1"])
     assert bad.exit_code == 2 and "criterion" in bad.output
 
+
+
+def test_version_option_prints_the_installed_distribution_version() -> None:
+    from importlib.metadata import version
+
+    from typer.testing import CliRunner
+
+    from rekindle.cli import app
+
+    res = CliRunner().invoke(app, ["--version"])
+    assert res.exit_code == 0
+    assert res.output.strip() == f"rekindle {version('rekindle')}"
