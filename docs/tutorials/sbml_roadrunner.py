@@ -56,7 +56,13 @@ x_ref = system.steady_state_concentrations(phys)
 x0, _ = draw_initial_states(system, x_ref, N, "fold", np.random.default_rng(0))
 times = np.linspace(0.0, 0.35, 8)
 ours = integrate_batch(
-    system, params, x0, times[-1], times=times, store=list(range(N)), scale=x_ref,
+    system,
+    params,
+    x0,
+    times[-1],
+    times=times,
+    store=list(range(N)),
+    scale=x_ref,
     options=IntegratorOptions(rtol=1e-7, atol=1e-9),
 )
 for k, path in enumerate(paths):
