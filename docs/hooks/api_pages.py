@@ -9,6 +9,7 @@ appears in the site without any file or nav edit; nothing here is committed per 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,11 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "src" / "rekindle"
 API_DIR = "reference/api"
 NAV_TITLE = "Python API"
+# Sphinx roles in the docstrings (:func:`x`, :class:`~a.B`) reach the HTML as
+# ":func:<code>x</code>"; the role is dropped (and a leading "~" shortened to the last name).
+_ROLE = re.compile(
+    r":(?:py:)?(?:func|class|mod|meth|attr|data|obj|exc|const):<code>(~?)([^<]*)</code>"
+)
 
 
 def public_modules(package: Path = PACKAGE) -> list[str]:
@@ -84,3 +90,15 @@ def on_files(files: Files, config: Any) -> Files:
     for module in public_modules():
         files.append(File.generated(config, page_path(module), content=page_content(module)))
     return files
+
+
+def _drop_role(match: re.Match[str]) -> str:
+    name = match.group(2)
+    return f"<code>{name.rsplit('.', 1)[-1] if match.group(1) else name}</code>"
+
+
+def on_page_content(html: str, page: Any, config: Any, files: Files) -> str:
+    """API pages: show Sphinx roles of the docstrings as plain code."""
+    if page.file.src_uri.startswith(API_DIR + "/"):
+        return _ROLE.sub(_drop_role, html)
+    return html
