@@ -117,3 +117,10 @@ def test_strict_build_renders_every_module(tmp_path: Path) -> None:
         assert page.is_file(), module
         assert f'id="{module}' in page.read_text() or module in page.read_text()
     assert "rekindle-sample" in (site / "reference" / "cli" / "index.html").read_text()
+
+
+def test_every_science_page_is_in_the_nav() -> None:
+    config = _hook("science_pages").on_config(_Config())
+    pages = _nav_pages(config.nav)
+    for path in (DOCS / "science").glob("*.md"):
+        assert f"science/{path.name}" in pages, path.name
