@@ -18,12 +18,14 @@ ROOT = Path(__file__).resolve().parents[2]
 TUTORIALS = ROOT / "docs" / "tutorials"
 REFERENCE = ROOT.parent / "shared" / "reference"
 
-# script → (size, marks, text the output must contain); slow: > 20 s on a quiet core
+# script → (size, marks, text the output must contain); slow: > 20 s. Measured (2 cores,
+# load 7): choose_generator 45 s, sbml_roadrunner 29 s (size 2), ecoli_end_to_end 21 s,
+# scale_with_dask 10 s, own_network_cobra 5 s, from_skimpy 2 s
 CASES = {
     "ecoli_end_to_end.py": (2000, [pytest.mark.slow], "C2ST"),
     "own_network_cobra.py": (500, [], "e_coli_core: 40 reactions"),
     "from_skimpy.py": (300, [], "identical to the embedded ecoli model: True"),
-    "sbml_roadrunner.py": (2, [pytest.mark.slow], "roadrunner"),
+    "sbml_roadrunner.py": (1, [pytest.mark.slow], "roadrunner"),
     "choose_generator.py": (3000, [pytest.mark.slow], "flow, guided"),
     "scale_with_dask.py": (1000, [], "identical: True"),
 }
