@@ -28,7 +28,6 @@ from rekindle.sampling import km_from_saturation, km_reference_concentrations, s
 
 N = int(os.environ.get("REKINDLE_TUTORIAL_N", "4000"))
 OUT = Path(os.environ.get("REKINDLE_TUTORIAL_OUT") or tempfile.mkdtemp(prefix="rekindle-"))
-M = 600  # models per judged population
 
 model, phys = load_model("ecoli"), load_physiology("ecoli", "fdp1")
 system = KineticSystem(model)
@@ -37,6 +36,7 @@ data_path = sample_dataset(model, phys, N, OUT / "oracle.h5", seed=0)
 oracle = read_dataset(data_path)
 reference = system.km_of(oracle.parameters)[oracle.relevant]  # relevant ORACLE K_M
 train_km, heldout_km = reference[: len(reference) // 2], reference[len(reference) // 2 :]
+M = min(600, len(heldout_km) // 2)  # models per judged population
 
 
 def judge(name: str, km: np.ndarray) -> None:
@@ -55,7 +55,7 @@ rng = np.random.default_rng(1)
 x_km = km_reference_concentrations(model, phys)
 narrow = km_from_saturation(rng.uniform(0.25, 0.75, (M, x_km.size)), x_km)
 judge("narrow ORACLE (the trap)", narrow)
-judge("relevant ORACLE (held out)", heldout_km[-M:])
+judge("relevant ORACLE (held out)", heldout_km[-M:])  # C2ST against heldout_km[:M]
 
 # 2. The flow generator, copula alone and guided by a (short) relevance classifier.
 guide = GuideConfig(epochs=3, seed=0)
