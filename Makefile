@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # CPU build of PyTorch (an unpinned torch pulls a multi-GB CUDA build)
 TORCH := torch==2.13.0
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup run test lint docs bench clean
 
 $(BIN)/rekindle: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,15 +19,19 @@ setup: $(BIN)/rekindle  ## create .venv with rekindle installed
 run: setup  ## the main job on the embedded default (E. coli, fdp1): sample, train, generate, validate
 	$(BIN)/rekindle run --output runs/default
 
-test: setup  ## the whole test suite (slow end-to-end tests included) and the linter
-	$(BIN)/ruff check src tests benchmarks tools
+test: setup  ## the linter, the whole test suite (slow end-to-end tests included), the docs in strict mode
+	$(BIN)/ruff check src tests benchmarks tools docs
 	$(BIN)/python -m pytest
+	$(MAKE) docs
 
 lint: setup
-	$(BIN)/ruff check src tests benchmarks tools
+	$(BIN)/ruff check src tests benchmarks tools docs
+
+docs: setup  ## the documentation site → build/site (any warning fails)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir build/site
 
 bench: setup  ## speed benchmarks, printed as tables
 	$(BIN)/python benchmarks/bench_sampling.py
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) runs .pytest_cache build/site

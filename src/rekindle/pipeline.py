@@ -212,7 +212,10 @@ def run_pipeline(
         :class:`concurrent.futures.Executor`, e.g. a Dask cluster
         (:func:`rekindle.scale.dask_executor`); the results are the same as on threads.
 
-    Returns the content of ``summary.json``.
+    Returns
+    -------
+    dict
+        The content of ``summary.json`` (see the getting-started page of the docs).
     """
     from dataclasses import asdict
 
