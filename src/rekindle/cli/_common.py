@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -56,6 +57,26 @@ SchedulerOpt = Annotated[
 
 _UserError = UsageError  # raised inside commands for bad input
 
+# errors of the file system about a path the user named (a read-only folder, a name too
+# long, a full disk): reported in one line, like a RekindleError
+_USER_OS_ERRORS = frozenset(
+    getattr(errno, name)
+    for name in (
+        "EACCES",
+        "EPERM",
+        "EROFS",
+        "ENAMETOOLONG",
+        "ENOSPC",
+        "EDQUOT",
+        "ENOTDIR",
+        "EISDIR",
+        "ELOOP",
+        "EFBIG",
+        "ENXIO",
+    )
+    if hasattr(errno, name)
+)
+
 
 def _one_line(message: str) -> str:
     return " ".join(message.split("\n")).strip()
@@ -71,6 +92,11 @@ def _run(func: Callable[[], Any], interrupted: Callable[[], str] | None = None) 
         return func()
     except RekindleError as exc:
         typer.echo(f"Error: {_one_line(str(exc))}", err=True)
+        raise typer.Exit(2) from None
+    except OSError as exc:
+        if exc.errno not in _USER_OS_ERRORS or exc.filename is None:
+            raise  # not about a path the user gave: a bug, keep the traceback
+        typer.echo(f"Error: {exc.filename}: {_one_line(exc.strerror or str(exc))}", err=True)
         raise typer.Exit(2) from None
     except KeyboardInterrupt:
         what = interrupted() if interrupted else "no output was written"
@@ -118,7 +144,9 @@ def _executor(scheduler: str | None) -> Iterator[Any]:
         yield None
         return
     from rekindle.scale import dask_executor
+    from rekindle.validation import require_scheduler_address
 
+    scheduler = require_scheduler_address(scheduler)
     with ExitStack() as stack:
         try:  # only connecting is translated; errors of the work itself pass through
             ex = stack.enter_context(dask_executor(scheduler, timeout=SCHEDULER_CONNECT_TIMEOUT_S))
