@@ -332,3 +332,30 @@ def require_scheduler_address(
             f"cannot reach the Dask scheduler {address}: {exc.strerror or exc}"
         ) from None
     return f"{scheme}://{match['host']}:{port}"
+
+
+# Upper bounds of the command-line sizes: beyond them a run would take days, exhaust
+# memory or never end on any machine rekindle targets; each is far above what the paper
+# or the profiles use (documented in docs/reliability.md).
+MAX_CHUNK_SIZE = 1_000_000
+"""Models per chunk (``--chunk-size``): one chunk is held in memory (411 parameters:
+3.3 GB at the bound)."""
+MAX_TRANSFORMS = 64
+"""Learnt coupling transforms of the flow (``--transforms``; the default is 0, and no gain
+was measured beyond a handful)."""
+MAX_EPOCHS = 100_000
+"""Training epochs (``--epochs``; the paper trains 1000)."""
+MAX_REPEATS = 1000
+"""Independent trainings (``--repeats``; the paper runs 5)."""
+MAX_GUIDE_STEPS = 10_000_000
+"""AdamW steps of the relevance guide (``--guide-max-steps``; default 20 000)."""
+MAX_GUIDE_EPOCHS = 10_000.0
+"""Passes of the relevance guide over the data (``--guide-epochs``; default 12)."""
+MAX_PERTURBATIONS = 100_000
+"""Perturbations per model (``--perturbations``; the paper draws 10)."""
+MAX_T_END_H = 100.0
+"""Time of the perturbation return test, h (``--t-end``; 0.35 h by default). Stiff
+integrations beyond it fail for almost every model."""
+MAX_EVAL_MODELS = 10_000_000
+"""Models generated for one evaluation (``--n-eval``, ``--n-per-class``,
+``--n-subpopulation``, ``--validation-models``)."""

@@ -182,7 +182,7 @@ def _checked_dataset(path: Path, allow_non_steady: bool = False) -> tuple[Any, A
     -------
     dataset, system, physiology, steady (bool per set)
     """
-    from rekindle.io.dataset import read_dataset
+    from rekindle.io.dataset import read_dataset, require_consistent_labels
     from rekindle.kinetics.steady_state import require_steady_state
 
     ds = read_dataset(path)
@@ -192,6 +192,10 @@ def _checked_dataset(path: Path, allow_non_steady: bool = False) -> tuple[Any, A
     check = require_steady_state(
         system, phys, ds.parameters, source=str(path), allow_non_steady=allow_non_steady
     )
+    require_consistent_labels(
+        ds.relevant, ds.max_real_eigenvalue, _threshold_of(ds.metadata), str(path),
+        steady=check.steady,
+    )  # fmt: skip
     if check.n_failed:
         console.print(
             f"{path}: {check.n_failed} of {ds.n_models} sets are not a steady state "
@@ -214,7 +218,11 @@ def _checked_stream(
     of the physiology (unless ``allow_non_steady``), and each class must be counted
     often enough to train on (:func:`rekindle.io.dataset.require_class_counts`).
     """
-    from rekindle.io.dataset import read_dataset, require_class_counts
+    from rekindle.io.dataset import (
+        read_dataset,
+        require_class_counts,
+        require_consistent_labels,
+    )
     from rekindle.kinetics.steady_state import require_steady_state
 
     head = read_dataset(path, rows=slice(0, 0))
@@ -230,6 +238,10 @@ def _checked_stream(
             set_names=[f"row {i}" for i in range(start, stop)],
             allow_non_steady=allow_non_steady,
         )  # fmt: skip
+        require_consistent_labels(
+            chunk.relevant, chunk.max_real_eigenvalue, _threshold_of(head.metadata), str(path),
+            row_offset=start, steady=check.steady,
+        )  # fmt: skip
         n_failed += check.n_failed
         n_relevant += int(chunk.relevant.sum())
     require_class_counts(n, n_relevant, str(path))
@@ -237,6 +249,14 @@ def _checked_stream(
         console.print(
             f"{path}: {n_failed} of {n} sets are not a steady state (kept: --allow-non-steady)"
         )
+
+
+def _threshold_of(metadata: dict[str, Any]) -> float:
+    """The relevance threshold a dataset was labelled with (h⁻¹)."""
+    from rekindle.reference_values import RELEVANCE_THRESHOLD_PER_H
+
+    value = metadata.get("threshold")
+    return RELEVANCE_THRESHOLD_PER_H if value is None else float(value)
 
 
 def _engine_of(datasets: list[Any], *, same_physiology: bool = True) -> tuple[Any, Any]:

@@ -374,6 +374,8 @@ class KineticFlow(ConditionalGenerator):
             If the file is missing, corrupted or not a flow artefact.
         """
         path = Path(path)
+        if path.exists() and not path.is_file():  # a folder, or a named pipe that would block
+            raise GeneratorFileError(path, "not a regular file")
         try:
             payload = torch.load(path, map_location="cpu", weights_only=True)
         except FileNotFoundError as exc:

@@ -303,6 +303,8 @@ def read_generator(
         names the file and the problem.
     """
     path = Path(path)
+    if path.exists() and not path.is_file():  # a folder, or a named pipe that would block
+        raise GeneratorFileError(path, "not a regular file")
     if not path.is_file():
         raise MissingFileError(f"generator file not found: {path}")
     dev = resolve_device(device) if device is not None else torch.device("cpu")

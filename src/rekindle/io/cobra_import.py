@@ -33,6 +33,7 @@ How the kinetic model is made, following SKiMpy's conventions:
 from __future__ import annotations
 
 import csv
+import io
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -44,6 +45,7 @@ from rekindle.io.model_yaml import load_yaml_mapping, write_model, write_physiol
 from rekindle.kinetics.mechanisms import MECHANISMS
 from rekindle.kinetics.model import Compartment, KineticModel, Metabolite, Modifier, Reaction
 from rekindle.kinetics.physiology import Physiology, check_physiology
+from rekindle.validation import read_text_input
 
 STATE_UNITS = {"concentration": "uM", "flux": "uM/h", "gibbs_energy": "kcal/mol"}
 """The kinds of a reference-state row and the unit each must be given in."""
@@ -98,7 +100,7 @@ def read_reference_state(path: str | Path) -> dict[str, dict[str, float]]:
     if not path.is_file():
         raise PhysiologyError(f"reference state not found: {path}")
     out: dict[str, dict[str, float]] = {kind: {} for kind in STATE_UNITS}
-    with path.open(newline="") as fh:
+    with io.StringIO(read_text_input(path, "--steady-state"), newline="") as fh:
         rows = csv.DictReader(fh)
         if rows.fieldnames is None or set(rows.fieldnames) != {"kind", "id", "value", "unit"}:
             raise PhysiologyError(f"{path}: expected the columns kind,id,value,unit")
