@@ -230,7 +230,12 @@ def read_text_input(path: Path, option: str) -> str:
         raise UsageError(f"{option} {path} is not UTF-8 text (byte {exc.start})") from None
 
 
-def require_distinct(output: Path, output_option: str, *inputs: tuple[str, Path | None]) -> Path:
+def require_distinct(
+    output: Path,
+    output_option: str,
+    *inputs: tuple[str, Path | None],
+    reason: str = "writing it would replace that input",
+) -> Path:
     """Refuse an output that is one of the inputs (same resolved path or same file).
 
     Parameters
@@ -239,6 +244,8 @@ def require_distinct(output: Path, output_option: str, *inputs: tuple[str, Path 
         The output path and the option that gave it.
     *inputs
         ``(option, path)`` of each input (``None`` paths are skipped).
+    reason
+        Why the two must differ (the end of the message).
     """
     out = Path(output)
     out_resolved = out.resolve()
@@ -253,8 +260,7 @@ def require_distinct(output: Path, output_option: str, *inputs: tuple[str, Path 
                 same = False
         if same:
             raise UsageError(
-                f"{output_option} {output} is the same file as {option} {path}; "
-                "writing it would replace that input"
+                f"{output_option} {output} is the same file as {option} {path}; {reason}"
             )
     return out
 

@@ -314,7 +314,9 @@ def learning_curve_command(
         check.require_at_most("--n-eval", n_eval, check.MAX_EVAL_MODELS)
         check.require_seed(seed)
         check.require_output_folder(output)
-        check.require_distinct(heldout, "--heldout", ("--data", data))
+        check.require_distinct(
+            heldout, "--heldout", ("--data", data), reason="the held-out data must be independent"
+        )
 
         from rekindle.analysis.learning_curve import learning_curve, write_learning_curve
         from rekindle.flow import FlowConfig, GuideConfig

@@ -206,7 +206,9 @@ def _load_payload(path: Path) -> dict[str, Any]:
         except TypeError as exc:
             raise GeneratorFileError(path, f"unexpected entry ({exc})") from exc
         if payload.get(DIGEST_KEY) != digest:
-            raise GeneratorFileError(path, "checksum mismatch: the file is corrupted (or was edited)")
+            raise GeneratorFileError(
+                path, "checksum mismatch: the file is corrupted (or was edited)"
+            )
     missing = [k for k in _REQUIRED if k not in payload]
     if missing:
         raise GeneratorFileError(path, f"missing entries {missing}")
