@@ -342,7 +342,7 @@ def require_scheduler_address(
 
 # Upper bounds of the command-line sizes: beyond them a run would take days, exhaust
 # memory or never end on any machine rekindle targets; each is far above what the paper
-# or the profiles use (documented in docs/reliability.md).
+# or the profiles use (listed in docs/science/harden.md).
 MAX_CHUNK_SIZE = 1_000_000
 """Models per chunk (``--chunk-size``): one chunk is held in memory (411 parameters:
 3.3 GB at the bound)."""
