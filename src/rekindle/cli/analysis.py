@@ -16,6 +16,7 @@ from rekindle.cli._common import (
     SchedulerOpt,
     ThresholdOpt,
     _checked_dataset,
+    _checked_stream,
     _engine_of,
     _executor,
     _run,
@@ -246,6 +247,16 @@ def interpret(
     _run(go)
 
 
+def _require_classes_per_size(data: Path, sizes: list[int]) -> None:
+    """Each training size (the first N sets) holds enough sets of each class to train on."""
+    from rekindle.io.dataset import open_dataset, require_class_counts
+
+    with open_dataset(data) as f:
+        relevant = np.asarray(f["relevant"][: max(sizes)], dtype=bool)
+    for size in sizes:
+        require_class_counts(size, int(relevant[:size].sum()), f"--sizes {size} ({data})")
+
+
 DEFAULT_CURVE_SIZES = (20_000, 200_000, 2_000_000)
 """``learning-curve`` sizes when --sizes is not given."""
 
@@ -332,6 +343,11 @@ def learning_curve_command(
                 f"--sizes {', '.join(map(str, too_large))}: {data} has only {n_data} sets "
                 "(each size trains on the first N sets)"
             )
+        # the data as `train` checks them (steady states, flags consistent with λ) up to the
+        # largest size, each size with enough sets of each class; the held-out data whole
+        _require_classes_per_size(data, chosen)
+        _checked_stream(data, max_sets=max(chosen))
+        _checked_dataset(heldout)
         config = FlowConfig(transforms=transforms, epochs=epochs)
         rows = learning_curve(
             data,
