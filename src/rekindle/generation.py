@@ -67,6 +67,8 @@ def load_generator(path: str | Path, device: str | None = None) -> KineticGAN | 
     from rekindle.flow import FORMAT_NAME as FLOW_FORMAT
 
     path = Path(path)
+    if path.exists() and not path.is_file():  # a folder, or a named pipe that would block
+        raise GeneratorFileError(path, "not a regular file")
     try:
         fmt = torch.load(path, map_location="cpu", weights_only=True).get("format")
     except FileNotFoundError as exc:

@@ -42,8 +42,13 @@ _PLAN = TrainingPlan()
 _INTERPRETABILITY = InterpretabilitySettings()
 _PAPER = TrainingConfig.paper()
 _GUIDE = GuideConfig()
-#: ORACLE sets sampled by a run without ``n_sets``, per generator
+#: ORACLE sets sampled by a run without ``n_sets``, per generator, for a model of
+#: :data:`REFERENCE_PARAMETERS` parameters (E. coli); see :meth:`RunConfig.sample_size_for`
 DEFAULT_SETS = {"flow": 500_000, "cgan": 20_000}
+#: parameters of the embedded E. coli model, for which :data:`DEFAULT_SETS` were measured
+REFERENCE_PARAMETERS = 411
+#: fewest ORACLE sets a run samples by default, however large its model
+MIN_DEFAULT_SETS = {"flow": 20_000, "cgan": 5_000}
 
 
 @dataclass(frozen=True)
@@ -58,8 +63,9 @@ class RunConfig(Settings):
         Master seed: sampling, training repeats (``seed + r``), generation.
     n_sets
         ORACLE parameter sets sampled for training (split 9:1 train/test); None: the
-        generator's default, :data:`DEFAULT_SETS` (the guided flow learns from 5·10⁵ sets,
-        labelled in ~1.5 min on 2 cores; the cGAN's epochs scale with the data).
+        generator's default for the model's size, :meth:`sample_size_for` (E. coli:
+        :data:`DEFAULT_SETS`; the guided flow learns from 5·10⁵ sets, labelled in ~1.5 min
+        on 2 cores; the cGAN's epochs scale with the data).
     epochs, repeats, batch_size, learning_rate, eval_every, n_eval
         GAN training (paper: 1000 epochs, 5 repeats, lr 2e-4, every 10 epochs 300 models).
     recipe, label_encoding, fake_labels, selection, min_spread_ratio, scaling
@@ -138,8 +144,23 @@ class RunConfig(Settings):
 
     @property
     def sample_size(self) -> int:
-        """ORACLE sets this run samples: ``n_sets`` or the generator's default."""
-        return self.n_sets if self.n_sets is not None else DEFAULT_SETS[self.generator]
+        """ORACLE sets this run samples for an E. coli-sized model (see
+        :meth:`sample_size_for`)."""
+        return self.sample_size_for(REFERENCE_PARAMETERS)
+
+    def sample_size_for(self, n_parameters: int) -> int:
+        """ORACLE sets this run samples for a model of ``n_parameters`` parameters.
+
+        ``n_sets`` when given; else the generator's :data:`DEFAULT_SETS` scaled by
+        :data:`REFERENCE_PARAMETERS` / ``n_parameters`` (never up: the data's bytes and
+        at least the labelling time stay those of E. coli's default), and at least
+        :data:`MIN_DEFAULT_SETS`.
+        """
+        if self.n_sets is not None:
+            return self.n_sets
+        scale = min(1.0, REFERENCE_PARAMETERS / max(int(n_parameters), 1))
+        n = int(round(DEFAULT_SETS[self.generator] * scale, -3))
+        return max(MIN_DEFAULT_SETS[self.generator], n)
 
     def training_plan(self) -> TrainingPlan:
         """The GAN-training settings of this run."""
@@ -233,7 +254,7 @@ def run_pipeline(
             system,
             phys,
             out / "oracle.h5",
-            cfg.sample_size,
+            cfg.sample_size_for(system.model.n_parameters),
             seed=cfg.seed,
             threshold=cfg.threshold,
             progress=prog,

@@ -1,5 +1,7 @@
 """Old data files brought up to date: :func:`upgrade_data_file` embeds a model bundle
-into a dataset or a GAN ``generator.pt`` written before files carried their model.
+into a dataset or a ``generator.pt`` (cGAN or flow) written before files carried their
+model, and rewrites a generator in the current format (with its checksum,
+:mod:`rekindle.io.digest`).
 
 It reads both kinds of file, so it sits above the generators (not in
 :mod:`rekindle.io.model_bundle`, which datasets and generators import).
@@ -56,9 +58,9 @@ def upgrade_data_file(path: str | Path, bundle: ModelBundle) -> str:
             ),
         )
         return "dataset"
-    from rekindle.gan import KineticGAN  # torch: imported for generator files only
+    from rekindle.generation import load_generator  # torch: for generator files only
 
-    gan = KineticGAN.load(path)
+    gan = load_generator(path)  # either kind; an old flow file gains its checksum here
     _same_names(gan.metadata, bundle, path)
     if list(gan.feature_names) != list(bundle.model.km_names):
         raise DatasetError(f"{path}: the generator's features are not the K_M of the model")

@@ -18,6 +18,7 @@ from rekindle.gan import (
     TrainingConfig,
     transfer_config,
 )
+from rekindle.io.digest import DIGEST_KEY, payload_sha256
 
 
 def test_round_trip(pretrained_path: Path, tmp_path: Path) -> None:
@@ -90,6 +91,8 @@ def test_refuses_truncated_and_corrupted(pretrained_path: Path, tmp_path: Path) 
 def _rewrite(src: Path, dst: Path, edit: Callable[[dict[str, Any]], None]) -> Path:
     payload = torch.load(src, weights_only=True)
     edit(payload)
+    # a consistent file (its checksum recomputed) that is wrong inside: the deeper checks
+    payload[DIGEST_KEY] = payload_sha256(payload)
     torch.save(payload, dst)
     return dst
 

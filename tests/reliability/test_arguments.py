@@ -53,3 +53,66 @@ def test_output_checks(tmp_path):
     assert require_output_file(tmp_path / "new" / "deeper" / "d.h5")
     assert require_seed(0) == 0 and require_seed(MAX_SEED) == MAX_SEED
     assert require_device("cuda:1") == "cuda:1" and require_device(None) is None
+
+
+def test_input_files_must_be_regular_readable_and_text_where_text_is_expected(tmp_path):
+    import os
+
+    from rekindle.errors import MissingFileError
+    from rekindle.validation import read_text_input, require_input_file
+
+    with pytest.raises(MissingFileError, match="--x nope: file not found"):
+        require_input_file(Path("nope"), "--x")
+    with pytest.raises(UsageError, match="is a folder"):
+        require_input_file(tmp_path, "--x")
+    os.mkfifo(tmp_path / "pipe")
+    with pytest.raises(UsageError, match="is a named pipe"):
+        require_input_file(tmp_path / "pipe", "--x")
+    (tmp_path / "nul.txt").write_bytes(b"abc\0def")
+    with pytest.raises(UsageError, match="is a binary file"):
+        require_input_file(tmp_path / "nul.txt", "--x", text=True)
+    assert require_input_file(tmp_path / "nul.txt", "--x")  # binary is fine where expected
+    # a multi-byte character cut by the 8 KiB sniff window is still text
+    (tmp_path / "u.txt").write_text("a" * 8191 + "é" * 10, encoding="utf-8")
+    assert read_text_input(tmp_path / "u.txt", "--x").endswith("é")
+
+
+def test_outputs_equal_to_an_input_are_refused(tmp_path):
+    import os
+
+    from rekindle.validation import require_distinct
+
+    (tmp_path / "a.h5").write_bytes(b"x")
+    os.symlink(tmp_path / "a.h5", tmp_path / "link.h5")
+    for same in (tmp_path / "a.h5", tmp_path / "sub" / ".." / "a.h5", tmp_path / "link.h5"):
+        with pytest.raises(UsageError, match="is the same file as --in"):
+            require_distinct(same, "-o", ("--in", tmp_path / "a.h5"))
+    assert require_distinct(tmp_path / "b.h5", "-o", ("--in", tmp_path / "a.h5"), ("--n", None))
+
+
+def test_output_names_longer_than_the_file_system_allows(tmp_path):
+    with pytest.raises(UsageError, match="has 300 bytes; this file system allows 255"):
+        require_output_file(tmp_path / ("x" * 300))
+
+
+def test_scheduler_addresses(tmp_path):
+    import socket
+
+    from rekindle.validation import require_scheduler_address
+
+    assert require_scheduler_address(None) is None
+    for bad, match in (
+        ("not a url", "must be tcp://host:port"),
+        ("ftp://h:1", "unknown scheme 'ftp'"),
+        ("tcp://h:70000", "port 70000 is not in"),
+        ("tcp://127.0.0.1:1", "cannot reach the Dask scheduler"),
+    ):
+        with pytest.raises(UsageError, match=match):
+            require_scheduler_address(bad, timeout=0.5)
+    # something listens but never greets (a web server waits for a request): no hang
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        with pytest.raises(UsageError, match="does not answer as a Dask scheduler"):
+            require_scheduler_address(f"127.0.0.1:{port}", timeout=0.5)

@@ -50,8 +50,9 @@ def world(tmp_path_factory) -> Path:
     shifted[11, names.index(km[2])] *= 10.0
     write_dataset(w / "nonsteady.h5", ParameterDataset(shifted, names, lam, rel, meta))
     write_dataset(w / "tiny.h5", ParameterDataset(params[:5], names, lam[:5], rel[:5], meta))
-    norel = np.zeros(300, bool)
-    write_dataset(w / "norel.h5", ParameterDataset(params, names, lam, norel, meta))
+    norel = np.zeros(300, bool)  # consistent with λ: a threshold no model reaches
+    strict = {**meta, "threshold": -1e6}
+    write_dataset(w / "norel.h5", ParameterDataset(params, names, lam, norel, strict))
     writer = DatasetWriter(w / "half.h5", names, meta)
     writer.append(params[:10], lam[:10], rel[:10])
     writer.abort()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -81,6 +82,26 @@ SchedulerOpt = Annotated[
 
 _UserError = UsageError  # raised inside commands for bad input
 
+# errors of the file system about a path the user named (a read-only folder, a name too
+# long, a full disk): reported in one line, like a RekindleError
+_USER_OS_ERRORS = frozenset(
+    getattr(errno, name)
+    for name in (
+        "EACCES",
+        "EPERM",
+        "EROFS",
+        "ENAMETOOLONG",
+        "ENOSPC",
+        "EDQUOT",
+        "ENOTDIR",
+        "EISDIR",
+        "ELOOP",
+        "EFBIG",
+        "ENXIO",
+    )
+    if hasattr(errno, name)
+)
+
 
 def _one_line(message: str) -> str:
     return " ".join(message.split("\n")).strip()
@@ -105,6 +126,11 @@ def _run(
             return func()
     except RekindleError as exc:
         typer.echo(f"Error: {_one_line(str(exc))}", err=True)
+        raise typer.Exit(2) from None
+    except OSError as exc:
+        if exc.errno not in _USER_OS_ERRORS or exc.filename is None:
+            raise  # not about a path the user gave: a bug, keep the traceback
+        typer.echo(f"Error: {exc.filename}: {_one_line(exc.strerror or str(exc))}", err=True)
         raise typer.Exit(2) from None
     except KeyboardInterrupt:
         what = interrupted() if interrupted else "no output was written"
@@ -168,7 +194,9 @@ def _executor(scheduler: str | None) -> Iterator[Any]:
         yield None
         return
     from rekindle.scale import dask_executor
+    from rekindle.validation import require_scheduler_address
 
+    scheduler = require_scheduler_address(scheduler)
     with ExitStack() as stack:
         try:  # only connecting is translated; errors of the work itself pass through
             ex = stack.enter_context(dask_executor(scheduler, timeout=SCHEDULER_CONNECT_TIMEOUT_S))
@@ -204,7 +232,7 @@ def _checked_dataset(path: Path, allow_non_steady: bool = False) -> tuple[Any, A
     -------
     dataset, system, physiology, steady (bool per set)
     """
-    from rekindle.io.dataset import read_dataset
+    from rekindle.io.dataset import read_dataset, require_consistent_labels
     from rekindle.kinetics.steady_state import require_steady_state
 
     ds = read_dataset(path)
@@ -214,6 +242,10 @@ def _checked_dataset(path: Path, allow_non_steady: bool = False) -> tuple[Any, A
     check = require_steady_state(
         system, phys, ds.parameters, source=str(path), allow_non_steady=allow_non_steady
     )
+    require_consistent_labels(
+        ds.relevant, ds.max_real_eigenvalue, _threshold_of(ds.metadata), str(path),
+        steady=check.steady,
+    )  # fmt: skip
     if check.n_failed:
         console.print(
             f"{path}: {check.n_failed} of {ds.n_models} sets are not a steady state "
@@ -236,7 +268,11 @@ def _checked_stream(
     of the physiology (unless ``allow_non_steady``), and each class must be counted
     often enough to train on (:func:`rekindle.io.dataset.require_class_counts`).
     """
-    from rekindle.io.dataset import read_dataset, require_class_counts
+    from rekindle.io.dataset import (
+        read_dataset,
+        require_class_counts,
+        require_consistent_labels,
+    )
     from rekindle.kinetics.steady_state import require_steady_state
 
     head = read_dataset(path, rows=slice(0, 0))
@@ -252,6 +288,10 @@ def _checked_stream(
             set_names=[f"row {i}" for i in range(start, stop)],
             allow_non_steady=allow_non_steady,
         )  # fmt: skip
+        require_consistent_labels(
+            chunk.relevant, chunk.max_real_eigenvalue, _threshold_of(head.metadata), str(path),
+            row_offset=start, steady=check.steady,
+        )  # fmt: skip
         n_failed += check.n_failed
         n_relevant += int(chunk.relevant.sum())
     require_class_counts(n, n_relevant, str(path))
@@ -259,6 +299,14 @@ def _checked_stream(
         console.print(
             f"{path}: {n_failed} of {n} sets are not a steady state (kept: --allow-non-steady)"
         )
+
+
+def _threshold_of(metadata: dict[str, Any]) -> float:
+    """The relevance threshold a dataset was labelled with (h⁻¹)."""
+    from rekindle.reference_values import RELEVANCE_THRESHOLD_PER_H
+
+    value = metadata.get("threshold")
+    return RELEVANCE_THRESHOLD_PER_H if value is None else float(value)
 
 
 def _engine_of(datasets: list[Any], *, same_physiology: bool = True) -> tuple[Any, Any]:

@@ -16,6 +16,7 @@ from rekindle.cli._common import (
     SchedulerOpt,
     ThresholdOpt,
     _checked_dataset,
+    _checked_stream,
     _engine_of,
     _executor,
     _run,
@@ -144,7 +145,14 @@ def perturb(
 
         check.require_positive("--models", models)
         check.require_positive("--perturbations", perturbations)
+        check.require_at_most("--perturbations", perturbations, check.MAX_PERTURBATIONS)
+        if not check.require_finite("--t-end", t_end) > 0:
+            raise _UserError(f"--t-end must be positive, got {t_end}")
+        check.require_at_most(
+            "--t-end", t_end, check.MAX_T_END_H, "h; stiff integrations beyond fail"
+        )
         check.require_seed(seed)
+        check.require_scheduler_address(scheduler)
         settings = _PERTURBATION(
             protocol=protocol,
             n_perturbations=perturbations,
@@ -158,6 +166,11 @@ def perturb(
         pops, data = {}, []
         for name, path in zip(names, datasets, strict=True):
             ds, _, _, _ = _checked_dataset(path, allow_non_steady)
+            if not ds.relevant.any():
+                raise _UserError(
+                    f"{path} has no relevant model to perturb ({ds.n_models} sets, none "
+                    "labelled relevant)"
+                )
             data.append(ds)
             pops[name] = ds.parameters[ds.relevant]
         system, phys = _engine_of(data)  # one model and physiology, carried by the data
@@ -204,10 +217,13 @@ def interpret(
 
         check.require_positive("--n-per-class", n_per_class)
         check.require_positive("--n-subpopulation", n_subpopulation)
+        check.require_at_most("--n-per-class", n_per_class, check.MAX_EVAL_MODELS)
+        check.require_at_most("--n-subpopulation", n_subpopulation, check.MAX_EVAL_MODELS)
         check.require_seed(seed)
         check.require_output_folder(output)
-        if not generator.is_file():
+        if not generator.exists():
             raise _UserError(f"generator file not found: {generator}")
+        check.require_input_file(generator, "--generator")
 
         from rekindle.gan import KineticGAN
         from rekindle.generation import labeller_for
@@ -229,6 +245,20 @@ def interpret(
         stdout.print(table)
 
     _run(go)
+
+
+def _require_classes_per_size(data: Path, sizes: list[int]) -> None:
+    """Each training size (the first N sets) holds enough sets of each class to train on."""
+    from rekindle.io.dataset import open_dataset, require_class_counts
+
+    with open_dataset(data) as f:
+        relevant = np.asarray(f["relevant"][: max(sizes)], dtype=bool)
+    for size in sizes:
+        require_class_counts(size, int(relevant[:size].sum()), f"--sizes {size} ({data})")
+
+
+DEFAULT_CURVE_SIZES = (20_000, 200_000, 2_000_000)
+"""``learning-curve`` sizes when --sizes is not given."""
 
 
 @app.command("learning-curve")
@@ -271,14 +301,58 @@ def learning_curve_command(
     """
 
     def go() -> None:
+        from rekindle import validation as check
+
+        chosen = sorted(set(sizes or DEFAULT_CURVE_SIZES))
+        for size in chosen:
+            check.require_positive("--sizes", size)
+        if not 0 <= transforms <= check.MAX_TRANSFORMS:
+            raise _UserError(
+                f"--transforms must be in 0…{check.MAX_TRANSFORMS}, got {transforms}"
+            )
+        check.require_positive("--epochs", epochs)
+        check.require_at_most("--epochs", epochs, check.MAX_EPOCHS)
+        if not check.require_finite("--guide-epochs", guide_epochs) > 0:
+            raise _UserError(f"--guide-epochs must be positive, got {guide_epochs}")
+        check.require_at_most("--guide-epochs", guide_epochs, check.MAX_GUIDE_EPOCHS)
+        check.require_at_most("--guide-max-steps", guide_max_steps, check.MAX_GUIDE_STEPS)
+        for p in powers or []:
+            if not check.require_finite("--power", p) > 0:
+                raise _UserError(f"--power must be positive, got {p}")
+        if powers and not guide:
+            raise _UserError("--power applies only with the guide (drop --no-guide)")
+        check.require_positive("--n-eval", n_eval)
+        check.require_at_most("--n-eval", n_eval, check.MAX_EVAL_MODELS)
+        check.require_seed(seed)
+        check.require_output_folder(output)
+        check.require_distinct(
+            heldout, "--heldout", ("--data", data), reason="the held-out data must be independent"
+        )
+
         from rekindle.analysis.learning_curve import learning_curve, write_learning_curve
         from rekindle.flow import FlowConfig, GuideConfig
+        from rekindle.io.dataset import read_dataset
 
+        for option, path in (("--data", data), ("--heldout", heldout)):
+            if path.exists():
+                check.require_input_file(path, option)
+        n_data = read_dataset(data, rows=slice(0, 0)).metadata.get("n_models")
+        too_large = [s for s in chosen if n_data is not None and s > int(n_data)]
+        if too_large:
+            raise _UserError(
+                f"--sizes {', '.join(map(str, too_large))}: {data} has only {n_data} sets "
+                "(each size trains on the first N sets)"
+            )
+        # the data as `train` checks them (steady states, flags consistent with λ) up to the
+        # largest size, each size with enough sets of each class; the held-out data whole
+        _require_classes_per_size(data, chosen)
+        _checked_stream(data, max_sets=max(chosen))
+        _checked_dataset(heldout)
         config = FlowConfig(transforms=transforms, epochs=epochs)
         rows = learning_curve(
             data,
             heldout,
-            sizes or [20_000, 200_000, 2_000_000],
+            chosen,
             config,
             guide_config=(
                 GuideConfig(epochs=guide_epochs, max_steps=guide_max_steps) if guide else None

@@ -85,12 +85,14 @@ def sample(
         from rekindle import validation as check
 
         check.require_positive("--n", n)
-        check.require_positive("--chunk-size", chunk_size)
+        check.require_chunk_size(chunk_size, bound=check.MAX_CHUNK_SIZE)
+        check.require_jobs(jobs)
         check.require_seed(seed)
         check.require_finite("--threshold", threshold)
         check.require_output_file(output)
         if resume and force:
             raise _UserError("--resume and --force exclude each other")
+        check.require_scheduler_address(scheduler)
 
         from rekindle.io.dataset import read_dataset
         from rekindle.sampling import sample_dataset
@@ -167,6 +169,13 @@ def label(
 
         check.require_finite("--threshold", threshold)
         check.require_output_file(output)
+        check.require_input_file(parameters, "--parameters")
+        if parameter_names is not None:
+            check.require_input_file(parameter_names, "--parameter-names", text=True)
+        check.require_distinct(
+            output, "--output", ("--parameters", parameters), ("--parameter-names", parameter_names)
+        )
+        check.require_scheduler_address(scheduler)
 
         from rekindle.io.atomic import write_csv
         from rekindle.io.skimpy_hdf5 import (
@@ -247,6 +256,7 @@ def export(
             check.require_output_folder(output)
         else:
             check.require_output_file(output)
+        check.require_distinct(output, "--output", ("DATASET", dataset))
 
         from rekindle.io.skimpy_hdf5 import write_parameter_population
 

@@ -258,6 +258,18 @@ def _check_train_options(
     power = flow_options["--power"]
     if power is not None and flow_options["--guide/--no-guide"] is False:
         raise _UserError("--power applies only with the guide (drop --no-guide)")
+    for option, bound in (
+        ("--transforms", check.MAX_TRANSFORMS),
+        ("--guide-max-steps", check.MAX_GUIDE_STEPS),
+        ("--guide-epochs", check.MAX_GUIDE_EPOCHS),
+        ("--epochs", check.MAX_EPOCHS),
+        ("--repeats", check.MAX_REPEATS),
+        ("--n-eval", check.MAX_EVAL_MODELS),
+        ("--batch-size", check.MAX_CHUNK_SIZE),
+    ):
+        value = {**cgan_options, **flow_options}[option]
+        if value is not None:
+            check.require_at_most(option, value, bound)  # type: ignore[arg-type]
     check.require_output_folder(output)
 
 
@@ -354,18 +366,24 @@ def generate(
         from rekindle import validation as check
 
         check.require_positive("--n", n)
-        check.require_positive("--chunk-size", chunk_size)
+        check.require_chunk_size(chunk_size, bound=check.MAX_CHUNK_SIZE)
         check.require_seed(seed)
         if cls not in ("relevant", "not_relevant"):
             raise _UserError(f"--class must be relevant or not_relevant, got {cls!r}")
         check.require_device(device)
         check.require_output_file(output)
+        check.require_distinct(output, "--output", ("--generator", generator))
         if skimpy is not None:
             check.require_output_file(skimpy, "--skimpy")
+            check.require_distinct(
+                skimpy, "--skimpy", ("--output", output), ("--generator", generator)
+            )
         _check_guidance(guided, power)
         check.require_disk_space(output, n, 1)  # a lower bound, before anything heavy
-        if not generator.is_file():
+        if not generator.exists():
             raise _UserError(f"generator file not found: {generator}")
+        check.require_input_file(generator, "--generator")
+        check.require_scheduler_address(scheduler)
         check.require_device_available(device)  # imports torch: after every cheap check
 
         from rekindle.generation import generate_dataset, load_generator
@@ -462,10 +480,19 @@ def transfer(
             *(("--n-sets", k) for k in n_sets),
         ):
             check.require_positive(option, value)
+        for k in n_sets:
+            check.require_at_most("--n-sets", k, check.MAX_EVAL_MODELS)
+        check.require_at_most("--repeats", repeats, check.MAX_REPEATS)
+        check.require_at_most("--epochs", epochs, check.MAX_EPOCHS)
+        check.require_at_most("--scratch-epochs", scratch_epochs, check.MAX_EPOCHS)
+        if validation_models < 0:
+            raise _UserError(f"--validation-models must be 0 or more, got {validation_models}")
+        check.require_at_most("--validation-models", validation_models, check.MAX_EVAL_MODELS)
         check.require_seed(seed)
         check.require_output_folder(output)
-        if not generator.is_file():
+        if not generator.exists():
             raise _UserError(f"generator file not found: {generator}")
+        check.require_input_file(generator, "--generator")
 
         from rekindle.analysis.transfer import run_transfer_experiment
 

@@ -35,6 +35,14 @@ def import_model(
     """Import a SKiMpy model and its steady states → OUTPUT/model.yaml + one physiology each."""
 
     def go() -> None:
+        from rekindle import validation as check
+
+        check.require_output_folder(output)
+        check.require_input_file(skimpy, "--skimpy", text=True)
+        for state in steady_states:
+            check.require_input_file(state, "--steady-state", text=True)
+        if extra is not None:
+            check.require_input_file(extra, "--extra", text=True)
         from rekindle.io.skimpy_import import import_skimpy
 
         imported = import_skimpy(skimpy, steady_states, extra)
@@ -60,12 +68,19 @@ def build_model(
     """Build a kinetic model from a COBRA network → OUTPUT/model.yaml + OUTPUT/<state>.yaml."""
 
     def go() -> None:
+        from rekindle import validation as check
+
+        check.require_output_folder(output)
+        check.require_input_file(sbml, "--sbml", text=True)
+        check.require_input_file(steady_state, "--steady-state", text=True)
+        if mechanisms is not None:
+            check.require_input_file(mechanisms, "--mechanisms", text=True)
         from rekindle.io.cobra_import import build_model as build
         from rekindle.io.cobra_import import read_mechanism_map
 
         built = build(sbml, steady_state, read_mechanism_map(mechanisms), name=name)
         _report_model_files(built.write(output), built.model)
-        console.print(f"{len(built.left_out)} network reactions left out (boundaries, no flux)")
+        console.print(built.left_out_summary())
 
     _run(go)
 
@@ -83,9 +98,12 @@ def upgrade(
     """Embed the model and physiology into data files written by an older rekindle."""
 
     def go() -> None:
+        from rekindle import validation as check
         from rekindle.io.model_bundle import load_bundle
         from rekindle.upgrade import upgrade_data_file
 
+        for path in files:
+            check.require_input_file(path, "FILE")
         bundle = load_bundle(model, physiology)
         for path in files:
             kind = upgrade_data_file(path, bundle)

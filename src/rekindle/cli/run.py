@@ -60,6 +60,15 @@ def run(
         float | None,
         typer.Option(help="Override the profile: guided acceptance exponent (default 1)."),
     ] = None,
+    threshold: Annotated[
+        float | None,
+        typer.Option(
+            "--threshold",
+            help="Override the profile: relevance threshold on max Re(λ), 1/h (default "
+            f"{_DEFAULT.threshold:g}, E. coli's doubling time; a larger network whose "
+            "slowest mode never falls below it needs its own).",
+        ),
+    ] = None,
     scheduler: SchedulerOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
@@ -71,10 +80,29 @@ def run(
         for option, value in (("--epochs", epochs), ("--n-sets", n_sets), ("--repeats", repeats)):
             if value is not None:
                 check.require_positive(option, value)
+        if epochs is not None:
+            check.require_at_most("--epochs", epochs, check.MAX_EPOCHS)
+        if repeats is not None:
+            check.require_at_most("--repeats", repeats, check.MAX_REPEATS)
         check.require_seed(seed)
         if power is not None and not check.require_finite("--power", power) > 0:
             raise _UserError(f"--power must be positive, got {power}")
+        if min_spread_ratio is not None:
+            check.require_finite("--min-spread-ratio", min_spread_ratio)
+        if threshold is not None:
+            check.require_finite("--threshold", threshold)
+        if profile not in PROFILES:
+            raise _UserError(f"unknown profile {profile!r} (known: {', '.join(PROFILES)})")
+        _refuse_ignored_options(
+            generator or PROFILES[profile].generator,
+            profile,
+            {"--epochs": epochs, "--repeats": repeats, "--min-spread-ratio": min_spread_ratio},
+            {"--guide/--no-guide": guide, "--power": power},
+        )
+        if power is not None and guide is False:
+            raise _UserError("--power applies only with the guide (drop --no-guide)")
         check.require_output_folder(output)
+        check.require_scheduler_address(scheduler)
 
         from rekindle.pipeline import run_pipeline
 
@@ -90,7 +118,9 @@ def run(
             generator=generator,
             flow_guide=guide,
             flow_guide_power=power,
+            threshold=threshold,
         )
+        _require_run_fits(output, cfg)
         with _executor(scheduler) as ex:
             summary = run_pipeline(
                 output,
@@ -125,6 +155,38 @@ def run(
         console.print(f"run folder: {output}  (open {output / 'report.html'})")
 
     _run(go, quiet=quiet)
+
+
+def _refuse_ignored_options(
+    generator: str,
+    profile: str,
+    cgan_options: dict[str, object],
+    flow_options: dict[str, object],
+) -> None:
+    """Refuse options that the run's generator would ignore (cGAN-only with the flow,
+    flow-only with the cGAN)."""
+    if generator not in ("flow", "cgan"):
+        raise _UserError(f"--generator must be flow or cgan, got {generator!r}")
+    other = cgan_options if generator == "flow" else flow_options
+    given = [option for option, value in other.items() if value is not None]
+    if given:
+        raise _UserError(
+            f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} only to "
+            f"--generator {'cgan' if generator == 'flow' else 'flow'} (this run: --generator "
+            f"{generator}, profile {profile})"
+        )
+
+
+def _require_run_fits(output: Path, cfg: RunConfig) -> None:
+    """Refuse a run whose ORACLE data cannot fit on the output's disk (as ``sample``)."""
+    from rekindle import validation as check
+    from rekindle.io.model_bundle import load_bundle
+
+    model = load_bundle(cfg.model, cfg.physiology).model
+    check.require_disk_space(
+        output / "oracle.h5", cfg.sample_size_for(model.n_parameters), model.n_parameters,
+        "--n-sets",
+    )  # fmt: skip
 
 
 @app.command()

@@ -6,8 +6,11 @@ loadable with ``weights_only=True``: ``format``, ``format_version``, ``config``
 each K_M's metabolite: the saturation map), ``cdf`` (n_classes, d, bins + 1), ``mean``
 (n_classes, d), ``cholesky`` (n_classes, d, d), ``state_dict`` (the learnt flow),
 ``metadata`` (``model``, ``physiology``, ``threshold`` …), ``training_summary``,
-``history``, ``versions`` and, since version 2, ``guide`` (the relevance guide of
-:mod:`rekindle.flow.guide`, or None). Version 1 files (no guide) still load.
+``history``, ``versions``, since version 2 ``guide`` (the relevance guide of
+:mod:`rekindle.flow.guide`, or None) and since version 3 ``payload_sha256``
+(:func:`rekindle.io.digest.payload_sha256` of every other entry, checked on load: a
+flipped byte anywhere is refused). Version 1 and 2 files (no checksum) still load;
+``rekindle upgrade FILE`` rewrites one with its checksum.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from rekindle.features import (
     class_index,
 )
 from rekindle.io.atomic import torch_save
+from rekindle.io.digest import DIGEST_KEY, payload_sha256
 from rekindle.reference_values import RELEVANCE_THRESHOLD_PER_H as DEFAULT_THRESHOLD
 
 from .guide import GuideConfig, RelevanceGuide, fit_guide
@@ -37,9 +41,9 @@ from .modules import N_CLASSES, ConditionalFlow
 from .training import ArraySource, FileSource, FlowConfig, fit_flow, row_ranges
 
 FORMAT_NAME = "rekindle-flow"
-FORMAT_VERSION = 2
-#: artefact versions :meth:`KineticFlow.load` reads
-READABLE_VERSIONS = (1, 2)
+FORMAT_VERSION = 3
+#: artefact versions :meth:`KineticFlow.load` reads (1 and 2 have no checksum)
+READABLE_VERSIONS = (1, 2, 3)
 #: guided generation refuses to go on when fewer than this share of draws is kept
 MIN_ACCEPTANCE = 1e-3
 #: unguided relevant-class draws labelled by the engine at fit time, to compare the copula
@@ -347,6 +351,7 @@ class KineticFlow(ConditionalGenerator):
             "guide": None if self.guide is None else self._guide_payload(),
             "generation_defaults": {"guided": self.default_guided, "power": self.default_power},
         }
+        payload[DIGEST_KEY] = payload_sha256(payload)
         return torch_save(payload, path)
 
     def _guide_payload(self) -> dict[str, Any]:
@@ -369,6 +374,8 @@ class KineticFlow(ConditionalGenerator):
             If the file is missing, corrupted or not a flow artefact.
         """
         path = Path(path)
+        if path.exists() and not path.is_file():  # a folder, or a named pipe that would block
+            raise GeneratorFileError(path, "not a regular file")
         try:
             payload = torch.load(path, map_location="cpu", weights_only=True)
         except FileNotFoundError as exc:
@@ -377,8 +384,22 @@ class KineticFlow(ConditionalGenerator):
             raise GeneratorFileError(path, f"file is corrupted ({type(exc).__name__})") from exc
         if not isinstance(payload, dict) or payload.get("format") != FORMAT_NAME:
             raise GeneratorFileError(path, f"not a {FORMAT_NAME} artefact")
-        if payload.get("format_version") not in READABLE_VERSIONS:
-            raise GeneratorFileError(path, f"unsupported version {payload.get('format_version')}")
+        version = payload.get("format_version")
+        if version not in READABLE_VERSIONS:
+            raise GeneratorFileError(
+                path,
+                f"unsupported version {version!r} (this rekindle reads "
+                f"{', '.join(map(str, READABLE_VERSIONS))})",
+            )
+        if version >= 3:
+            try:
+                digest = payload_sha256(payload)
+            except TypeError as exc:
+                raise GeneratorFileError(path, f"inconsistent contents ({exc})") from exc
+            if payload.get(DIGEST_KEY) != digest:
+                raise GeneratorFileError(
+                    path, "checksum mismatch: the file is corrupted (or was edited)"
+                )
         try:
             return cls._from_payload(payload)
         except (KeyError, ValueError, RuntimeError, TypeError) as exc:

@@ -9,7 +9,7 @@ generator network rebuilt and its weights verified.
 key                    content
 =====================  ==========================================================
 ``format``             ``"rekindle-generator"`` (:data:`FORMAT_NAME`)
-``format_version``     ``1`` (:data:`FORMAT_VERSION`)
+``format_version``     ``2`` (:data:`FORMAT_VERSION`; version 1 is read too)
 ``architecture``       :meth:`ArchitectureConfig.to_dict`
 ``n_features``         int
 ``feature_names``      list of str (length ``n_features``)
@@ -21,7 +21,11 @@ key                    content
 ``training_config``    :meth:`TrainingConfig.to_dict` of the last training, or None
 ``training_summary``   :meth:`TrainingResult.summary`, or None
 ``versions``           ``{"rekindle": ..., "torch": ...}``
+``payload_sha256``     since version 2: :func:`rekindle.io.digest.payload_sha256`
+                       of every other entry (scaler, metadata … not only the weights)
 =====================  ==========================================================
+
+Version 1 files (weights checksum only) still load.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ import torch
 
 from rekindle import __version__
 from rekindle.errors import ConfigError, GeneratorFileError, MissingFileError
+from rekindle.io.digest import DIGEST_KEY, payload_sha256
 
 from .checkpoint import atomic_torch_save, resolve_device
 from .config import ArchitectureConfig, TrainingConfig
@@ -55,7 +60,9 @@ __all__ = [
 ]
 
 FORMAT_NAME = "rekindle-generator"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: versions :func:`read_generator` reads (1: no checksum of the whole payload)
+READABLE_VERSIONS = (1, 2)
 _REQUIRED = (
     "architecture",
     "n_features",
@@ -172,6 +179,7 @@ def write_generator(path: str | os.PathLike[str], artefact: GeneratorArtefact) -
         "training_summary": artefact.training_summary,
         "versions": {"rekindle": __version__, "torch": str(torch.__version__)},
     }
+    payload[DIGEST_KEY] = payload_sha256(payload)
     return atomic_torch_save(payload, path)
 
 
@@ -186,12 +194,21 @@ def _load_payload(path: Path) -> dict[str, Any]:
     if not isinstance(payload, dict) or payload.get("format") != FORMAT_NAME:
         raise GeneratorFileError(path, f"not a {FORMAT_NAME} artefact")
     version = payload.get("format_version")
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS:
         raise GeneratorFileError(
             path,
-            f"unsupported format version {version!r} (this rekindle reads version "
-            f"{FORMAT_VERSION})",
+            f"unsupported format version {version!r} (this rekindle reads versions "
+            f"{', '.join(map(str, READABLE_VERSIONS))})",
         )
+    if version >= 2:
+        try:
+            digest = payload_sha256(payload)
+        except TypeError as exc:
+            raise GeneratorFileError(path, f"unexpected entry ({exc})") from exc
+        if payload.get(DIGEST_KEY) != digest:
+            raise GeneratorFileError(
+                path, "checksum mismatch: the file is corrupted (or was edited)"
+            )
     missing = [k for k in _REQUIRED if k not in payload]
     if missing:
         raise GeneratorFileError(path, f"missing entries {missing}")
@@ -288,6 +305,8 @@ def read_generator(
         names the file and the problem.
     """
     path = Path(path)
+    if path.exists() and not path.is_file():  # a folder, or a named pipe that would block
+        raise GeneratorFileError(path, "not a regular file")
     if not path.is_file():
         raise MissingFileError(f"generator file not found: {path}")
     dev = resolve_device(device) if device is not None else torch.device("cpu")

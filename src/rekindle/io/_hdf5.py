@@ -22,6 +22,10 @@ def open_for_reading(path: str | Path, error: type[Exception], what: str) -> h5p
     path = Path(path)
     if not path.exists():
         raise error(f"{what} not found: {path}")
+    import stat
+
+    if not stat.S_ISREG(path.stat().st_mode):  # a folder, a named pipe (would block), a device
+        raise error(f"{path}: not a regular file (a {what} is an HDF5 file)")
     try:
         return h5py.File(path, "r")
     except OSError as exc:

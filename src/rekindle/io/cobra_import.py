@@ -18,6 +18,12 @@ How the kinetic model is made, following SKiMpy's conventions:
 * **small molecules**: water (``h2o_*``) is dropped; protons (``h_*``) leave the rate law
   and act as displacement modifiers with their net stoichiometry, so they stay in the
   mass balance and in the equilibrium constant;
+* **transports of water or protons only** (``Htex``, ``H2Otex`` …) have no rate law left
+  once the small molecules are out and are left out; the protons such a transport moves
+  with a flux at the reference state become boundary species (constant, as the pH is
+  held), since without it their mass balance could not close;
+* **what is left out** is listed with the reason in ``left_out.csv`` beside the model
+  (:meth:`BuiltModel.write`) and counted by reason on the command line;
 * **mechanisms** (unless ``mechanisms`` names one): reversible rate laws whose direction
   and equilibrium follow the reference state's ΔG, as SKiMpy assigns them to a
   thermodynamically curated network: ``ReversibleMichaelisMenten`` for one substrate and
@@ -28,11 +34,31 @@ How the kinetic model is made, following SKiMpy's conventions:
   bounds are not used: the flux and ΔG of the reference state fix each direction);
 * **conserved moieties** are found by the engine from the stoichiometric matrix
   (:mod:`rekindle.kinetics.conservation`).
+
+Limits of the rate laws (substrate and product places; a reactant of stoichiometry *n*
+takes *n* places), checked for every reaction at once, all offenders named in one
+message:
+
+=============================  ==========  ==========
+mechanism                      substrates  products
+=============================  ==========  ==========
+ReversibleMichaelisMenten      1           1
+UniBiReversibleHill            1           2
+BiUniReversibleHill            2           1
+H1GeneralizedReversibleHill    1–8         1–8
+Convenience                    1–8         1–8
+IrrevMichaelisMenten           1–64        0–64
+=============================  ==========  ==========
+
+A reaction beyond them (e.g. a lumped reaction with nine substrate places) needs another
+mechanism in ``--mechanisms`` (``IrrevMichaelisMenten`` takes up to 64 substrates) or to
+be removed from the network.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -44,9 +70,13 @@ from rekindle.io.model_yaml import load_yaml_mapping, write_model, write_physiol
 from rekindle.kinetics.mechanisms import MECHANISMS
 from rekindle.kinetics.model import Compartment, KineticModel, Metabolite, Modifier, Reaction
 from rekindle.kinetics.physiology import Physiology, check_physiology
+from rekindle.validation import read_text_input
 
 STATE_UNITS = {"concentration": "uM", "flux": "uM/h", "gibbs_energy": "kcal/mol"}
 """The kinds of a reference-state row and the unit each must be given in."""
+
+LEFT_OUT_FILE = "left_out.csv"
+"""Written beside the model: each network reaction that is not a kinetic reaction, and why."""
 
 PROTON = re.compile(r"^h_[A-Za-z0-9]+$")
 WATER = re.compile(r"^h2o_[A-Za-z0-9]+$")
@@ -70,14 +100,31 @@ class BuiltModel:
     left_out: dict[str, str] = field(default_factory=dict)
 
     def write(self, output: str | Path) -> list[Path]:
-        """Write ``output/model.yaml`` and ``output/<physiology>.yaml`` (atomically)."""
+        """Write ``output/model.yaml``, ``output/<physiology>.yaml`` and
+        ``output/left_out.csv`` (reaction, reason; atomically)."""
+        from rekindle.io.atomic import write_csv
+
         out = Path(output)
         return [
             write_model(self.model, out / "model.yaml"),
             write_physiology(
                 self.physiology, self.model.name, out / f"{self.physiology.name}.yaml"
             ),
+            write_csv(
+                out / LEFT_OUT_FILE, sorted(self.left_out.items()), header=("reaction", "reason")
+            ),
         ]
+
+    def left_out_summary(self) -> str:
+        """One line: how many network reactions were left out, by reason."""
+        counts: dict[str, int] = {}
+        for reason in self.left_out.values():
+            key = reason.split(" (")[0].split(":")[0]
+            counts[key] = counts.get(key, 0) + 1
+        parts = ", ".join(f"{n} {why}" for why, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+        return f"{len(self.left_out)} network reactions left out" + (
+            f" ({parts}); listed in {LEFT_OUT_FILE}" if self.left_out else ""
+        )
 
 
 def read_reference_state(path: str | Path) -> dict[str, dict[str, float]]:
@@ -98,7 +145,7 @@ def read_reference_state(path: str | Path) -> dict[str, dict[str, float]]:
     if not path.is_file():
         raise PhysiologyError(f"reference state not found: {path}")
     out: dict[str, dict[str, float]] = {kind: {} for kind in STATE_UNITS}
-    with path.open(newline="") as fh:
+    with io.StringIO(read_text_input(path, "--steady-state"), newline="") as fh:
         rows = csv.DictReader(fh)
         if rows.fieldnames is None or set(rows.fieldnames) != {"kind", "id", "value", "unit"}:
             raise PhysiologyError(f"{path}: expected the columns kind,id,value,unit")
@@ -198,6 +245,7 @@ def build_model(
         raise ModelError(f"mechanisms: unknown reaction(s) {', '.join(unknown)}")
     boundary_species = {m.id for r in net.boundary for m in r.metabolites}
     left_out: dict[str, str] = {}
+    held: set[str] = set()  # protons moved by a left-out proton transport: boundary
     reactions = []
     for rxn in net.reactions:
         if rxn in net.boundary:
@@ -207,9 +255,16 @@ def build_model(
         elif ref["flux"][rxn.id] == 0.0:
             left_out[rxn.id] = "no flux at the reference state"
         elif all(WATER.match(m.id) or PROTON.match(m.id) for m in rxn.metabolites):
-            left_out[rxn.id] = "moves only water or protons"
+            protons = sorted(m.id for m in rxn.metabolites if PROTON.match(m.id))
+            held.update(protons)
+            left_out[rxn.id] = "moves only water or protons" + (
+                f" (flux {ref['flux'][rxn.id]:g} uM/h: {', '.join(protons)} held constant)"
+                if protons
+                else ""
+            )
         else:
             reactions.append(_kinetic_reaction(rxn, mechanisms))
+    _require_rate_law_limits(reactions, sbml)
     used: set[str] = set()
     for r in reactions:
         used.update(m for m, _ in r.substrates + r.products)
@@ -220,18 +275,44 @@ def build_model(
         model = KineticModel(
             name or str(net.id or Path(sbml).stem),
             tuple(Compartment(c) for c in comps),
-            tuple(Metabolite(m.id, m.compartment, m.id in boundary_species) for m in mets),
+            tuple(
+                Metabolite(m.id, m.compartment, m.id in boundary_species or m.id in held)
+                for m in mets
+            ),
             tuple(reactions),
             f"built by rekindle build-model from {Path(sbml).name} and {Path(state).name}",
         )
     except ModelError as exc:
         raise ModelError(f"{sbml}: {exc}") from None
-    phys = _physiology(model, ref, state)
+    phys = _physiology(model, ref, state, left_out)
     return BuiltModel(model, phys, left_out)
 
 
+def _require_rate_law_limits(reactions: list[Reaction], sbml: str | Path) -> None:
+    """Every reaction within its mechanism's substrate and product places (all named)."""
+    bad = []
+    for r in reactions:
+        spec = MECHANISMS[r.mechanism]
+        for role, items, (lo, hi) in (
+            ("substrate", r.substrates, spec.n_substrates),
+            ("product", r.products, spec.n_products),
+        ):
+            if not lo <= len(items) <= hi:
+                bad.append(f"{r.id} ({r.mechanism}: {len(items)} {role} places, takes {lo}–{hi})")
+    if bad:
+        raise ModelError(
+            f"{sbml}: {len(bad)} reaction(s) exceed the limits of their rate law: "
+            + "; ".join(bad)
+            + " — give them another mechanism with --mechanisms (IrrevMichaelisMenten takes "
+            "up to 64 substrates) or remove them from the network"
+        )
+
+
 def _physiology(
-    model: KineticModel, ref: dict[str, dict[str, float]], state: str | Path
+    model: KineticModel,
+    ref: dict[str, dict[str, float]],
+    state: str | Path,
+    left_out: Mapping[str, str] | None = None,
 ) -> Physiology:
     missing = [m for m in model.metabolite_ids if m not in ref["concentration"]]
     if missing:
@@ -250,8 +331,20 @@ def _physiology(
     try:
         check_physiology(model, phys)
     except PhysiologyError as exc:
-        raise PhysiologyError(f"{state}: {exc}") from None
+        raise PhysiologyError(f"{state}: {exc}{_proton_hint(str(exc), left_out or {})}") from None
     return phys
+
+
+def _proton_hint(message: str, left_out: Mapping[str, str]) -> str:
+    """Why a proton may not balance: it leaves rate laws but stays in the mass balance."""
+    protons = sorted(set(re.findall(r"'(h_[A-Za-z0-9]+)'", message)))
+    if not protons:
+        return ""
+    return (
+        f" ({', '.join(protons)}: protons leave the rate laws but stay in the mass balance; "
+        "the reference fluxes must balance them, or a proton transport with a flux must "
+        f"move them — {len(left_out)} reactions were left out, see {LEFT_OUT_FILE})"
+    )
 
 
 def _read_sbml(path: str | Path) -> Any:

@@ -164,6 +164,57 @@ def require_class_counts(n: int, n_relevant: int, source: str) -> None:
             )
 
 
+def require_consistent_labels(
+    relevant: np.ndarray,
+    max_real_eigenvalue: np.ndarray,
+    threshold: float,
+    source: str,
+    *,
+    row_offset: int = 0,
+    steady: np.ndarray | None = None,
+) -> None:
+    """Refuse relevance flags that contradict the stored eigenvalues.
+
+    A set is relevant exactly when its max Re(λ) is finite and below the threshold
+    (``rekindle sample``, ``label`` and ``generate --validate`` write it so). Sets
+    without an eigenvalue (NaN: generated without ``--validate``) and sets that are no
+    steady state (``steady`` False: labelled not relevant whatever their λ) are not
+    checked.
+
+    Parameters
+    ----------
+    relevant : numpy.ndarray of bool, shape (n,)
+    max_real_eigenvalue : numpy.ndarray, shape (n,)
+        h⁻¹.
+    threshold : float
+        The dataset's relevance threshold, h⁻¹.
+    source : str
+        Names the data in the message.
+    row_offset : int
+        Row number of the first set (data read chunk by chunk).
+    steady : numpy.ndarray of bool, shape (n,), optional
+
+    Raises
+    ------
+    DatasetError
+        Naming the count and the first contradicting row.
+    """
+    lam = np.asarray(max_real_eigenvalue, dtype=float)
+    rel = np.asarray(relevant, dtype=bool)
+    expected = np.isfinite(lam) & (lam < threshold)
+    bad = (rel != expected) & ~np.isnan(lam)
+    if steady is not None:
+        bad &= np.asarray(steady, dtype=bool)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DatasetError(
+            f"{source}: {int(bad.sum())} of {rel.size} sets have a relevant flag that "
+            f"contradicts their stored max Re(λ) and the threshold {threshold:g} 1/h (first: "
+            f"row {row_offset + i}, max Re(λ) = {lam[i]:.4g}, relevant = {bool(rel[i])}); "
+            "relabel the data with `rekindle label`"
+        )
+
+
 def _metadata_attrs(metadata: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in metadata.items():

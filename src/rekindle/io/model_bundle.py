@@ -150,7 +150,7 @@ def load_bundle(model: str, physiology: str | None = None) -> ModelBundle:
     from rekindle.data import available_models, load_model, load_physiology
 
     if _is_file_spec(model):
-        if not Path(model).is_file():
+        if not Path(model).exists():
             raise ModelError(f"model file not found: {model}")
         m = read_model(model)
         if physiology is None:

@@ -45,6 +45,7 @@ from rekindle.io.atomic import atomic_write_text
 from rekindle.kinetics.model import Compartment, KineticModel, Metabolite, ModelError, Modifier
 from rekindle.kinetics.model import Reaction as _Reaction
 from rekindle.kinetics.physiology import Physiology, PhysiologyError
+from rekindle.validation import read_text_input
 
 MODEL_FORMAT = "rekindle-model/1"
 PHYSIOLOGY_FORMAT = "rekindle-physiology/1"
@@ -55,12 +56,12 @@ def load_yaml_mapping(path: str | Path, what: str = "file") -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"{what} not found: {path}")
-    return _load_yaml(path)
+    return _load_yaml(path, what)
 
 
-def _load_yaml(path: Path) -> dict[str, Any]:
+def _load_yaml(path: Path, what: str = "model file") -> dict[str, Any]:
     try:
-        data = yaml.safe_load(Path(path).read_text())
+        data = yaml.safe_load(read_text_input(Path(path), what))
     except yaml.YAMLError as exc:
         raise ModelError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
@@ -224,7 +225,10 @@ def read_physiology(path: str | Path) -> Physiology:
     path = Path(path)
     if not path.exists():
         raise MissingFileError(f"physiology file not found: {path}")
-    data = yaml.safe_load(path.read_text())
+    try:
+        data = yaml.safe_load(read_text_input(path, "physiology file"))
+    except yaml.YAMLError as exc:
+        raise PhysiologyError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(data, dict):
         raise PhysiologyError(f"{path}: expected a mapping at the top level")
     return physiology_from_dict(data, str(path))

@@ -535,7 +535,37 @@ def write_sbml_models(
         validate(doc, f"parameter set {label.index}")
         path = folder / sbml_file_name(label.index)
         written.append(atomic_write_text(path, libsbml.writeSBMLToString(doc)))
+    _replace_manifest(folder, written)
     return written
+
+
+_SBML_NAME = re.compile(r"^parameter_set_\d+\.xml$")
+
+SBML_MANIFEST = "sbml_manifest.json"
+"""Written beside an SBML export: the files it wrote. The next export into the folder
+removes those of them it does not write again (and nothing else), so no stale set of an
+older, larger export is left among the new ones."""
+
+
+def _replace_manifest(folder: Path, written: Sequence[Path]) -> None:
+    """Remove the files of the previous export that this one did not write; record these."""
+    import json
+
+    from rekindle.io.atomic import write_json
+
+    manifest = folder / SBML_MANIFEST
+    names = {p.name for p in written}
+    previous: list[str] = []
+    if manifest.is_file():
+        try:
+            previous = list(json.loads(manifest.read_text()).get("files", []))
+        except (ValueError, AttributeError, TypeError):
+            previous = []  # a damaged manifest: remove nothing
+    for name in previous:
+        # only plain names of this layout: a manifest cannot point outside the folder
+        if isinstance(name, str) and _SBML_NAME.match(name) and name not in names:
+            (folder / name).unlink(missing_ok=True)
+    write_json(manifest, {"files": sorted(names)})
 
 
 def export_dataset_sbml(

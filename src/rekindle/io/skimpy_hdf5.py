@@ -27,7 +27,10 @@ _OPTIONAL_PREFIXES = ("volume_", "cell_volume_", "hill_coefficient_")
 
 def read_parameter_names(path: str | Path) -> list[str]:
     """Read a names file: one parameter name per line (blank lines ignored)."""
-    return [ln.strip() for ln in Path(path).read_text().splitlines() if ln.strip()]
+    from rekindle.validation import read_text_input
+
+    text = read_text_input(Path(path), "--parameter-names")
+    return [ln.strip() for ln in text.splitlines() if ln.strip()]
 
 
 def read_parameter_population(

@@ -16,6 +16,7 @@ import yaml
 
 from rekindle.kinetics.model import Compartment, KineticModel, Metabolite, ModelError, Modifier
 from rekindle.kinetics.model import Reaction as _Reaction
+from rekindle.validation import read_text_input
 
 MODIFIER_CLASSES = {
     "DisplacementSmallMoleculeModifier": "displacement",
@@ -54,7 +55,7 @@ def read_skimpy_model(path: str | Path) -> KineticModel:
     """
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(read_text_input(path, "--skimpy"))
     except yaml.YAMLError as exc:
         raise ModelError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(data, dict) or "reactions" not in data or "reactants" not in data:

@@ -9,12 +9,14 @@ kcal mol⁻¹). Metabolite ids are mapped to the model's (``glc-D`` → ``glc_D`
 from __future__ import annotations
 
 import csv
+import io
 import math
 import re
 from pathlib import Path
 
 from rekindle.kinetics.model import KineticModel
 from rekindle.kinetics.physiology import Physiology, PhysiologyError
+from rekindle.validation import read_text_input
 
 # mmol gDW⁻¹ h⁻¹ → µM h⁻¹: 1e-3 mol/mmol × 0.38 gDW/gWW × 1105 gWW/L (cell density) × 1e6 µM/M
 FLUX_TO_MICROMOLAR_PER_HOUR = 1e-3 * 0.38 * 1105.0 * 1e6
@@ -54,8 +56,7 @@ def read_steady_state_csv(
         Concentrations in µM, net fluxes in µM h⁻¹, ΔG in kcal mol⁻¹.
     """
     path = Path(path)
-    with path.open(newline="") as fh:
-        rows = list(csv.reader(fh))
+    rows = list(csv.reader(io.StringIO(read_text_input(path, "--steady-state"), newline="")))
     if len(rows) < 2:
         raise PhysiologyError(f"{path}: expected a header and one data row")
     row = dict(zip(rows[0], rows[1], strict=False))

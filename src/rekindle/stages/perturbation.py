@@ -92,15 +92,20 @@ def analyse_perturbations(
             res[name] = perturbation_analysis(
                 system, physiology, pick, settings, progress=set_done, executor=executor
             )
+        _require_some_integrations(name, res[name], settings)
         log(f"perturbation {name}: {res[name].fraction_returned:.4f} returned")
     # blow-ups and numerical failures count as not returned (only draws without an
     # admissible initial state are left out)
     counts = {k: r.returned[r.status != Status.NO_INITIAL_STATE] for k, r in res.items()}
     plot_returned_fraction(counts, out / "fig2e_returned_fraction.png")
     traj, returned = res[list(res)[-1]].stored_trajectories()
-    if traj.size:
+    # a PCA needs two finite time points (a population whose stored integrations all
+    # failed has none: no trajectory figure then)
+    finite_points = int(np.all(np.isfinite(traj), axis=-1).sum()) if traj.size else 0
+    if finite_points >= 2:
         # every stored trajectory, and a panel of the returned ones in their own PCA
-        view = pca_trajectories(traj[returned]) if returned.any() else None
+        returned_points = np.all(np.isfinite(traj[returned]), axis=-1).sum()
+        view = pca_trajectories(traj[returned]) if returned_points >= 2 else None
         plot_pca_trajectories(
             pca_trajectories(traj),
             returned,
@@ -110,3 +115,28 @@ def analyse_perturbations(
     summary = PerturbationSummary(res)
     write_json(out / "perturbation.json", summary.rows)
     return summary
+
+
+def _require_some_integrations(name: str, result: Any, settings: Any) -> None:
+    """Refuse a result with nothing to count: no admissible initial state, or every
+    integration failed (a fraction of 0 or NaN would read as a finding).
+
+    Raises
+    ------
+    GenerationError
+        Naming the population and the setting to change.
+    """
+    from rekindle.errors import GenerationError
+
+    drawn = int(result.status.size)
+    if result.n_no_initial_state == drawn:
+        raise GenerationError(
+            f"perturbation of {name}: none of the {drawn} perturbed states drawn by "
+            f"--protocol {settings.protocol} with --followers {settings.followers} keeps the "
+            "moiety totals inside the protocol's bounds (try --followers largest)"
+        )
+    if result.n_integrations and result.n_failed == result.n_integrations:
+        raise GenerationError(
+            f"perturbation of {name}: every one of the {result.n_integrations} integrations "
+            f"failed before --t-end {settings.t_end:g} h (lower --t-end)"
+        )
