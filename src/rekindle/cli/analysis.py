@@ -197,7 +197,10 @@ def interpret(
     ] = _INTERPRETABILITY.n_subpopulation,
     seed: Annotated[int, typer.Option("--seed")] = _INTERPRETABILITY.seed,
 ) -> None:
-    """Rank the K_M by KL divergence between generated relevant and non-relevant models (Fig. 3)."""
+    """Rank the K_M by KL divergence between generated relevant and non-relevant models (Fig. 3).
+
+    GENERATOR is either kind (the flow, the default, or the cGAN).
+    """
 
     def go() -> None:
         from rekindle import validation as check
@@ -209,13 +212,12 @@ def interpret(
         if not generator.is_file():
             raise _UserError(f"generator file not found: {generator}")
 
-        from rekindle.gan import KineticGAN
-        from rekindle.generation import labeller_for
+        from rekindle.generation import labeller_for, load_generator
         from rekindle.io.atomic import write_json
         from rekindle.stages import analyse_interpretability
 
         settings = InterpretabilitySettings(n_per_class, n_subpopulation, seed)
-        gan = KineticGAN.load(generator)
+        gan = load_generator(generator)  # the cGAN or the flow, by the file's format
         res = analyse_interpretability(
             gan, labeller_for(gan), output, settings, log=console.print
         ).summary()
@@ -258,7 +260,7 @@ def learning_curve_command(
     ] = _GUIDE.max_steps,
     powers: Annotated[
         list[float] | None,
-        typer.Option("--power", help="Guided acceptance exponent(s) evaluated (repeat; 1).")
+        typer.Option("--power", help="Guided acceptance exponent(s) evaluated (repeat; 1)."),
     ] = None,
     n_eval: Annotated[int, typer.Option(help="Relevant-class models generated per size.")] = 3000,
     seed: Annotated[int, typer.Option("--seed")] = 7,
