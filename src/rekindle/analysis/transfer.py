@@ -91,8 +91,8 @@ class TransferSettings(Settings):
     seed: int = 0
     n_validation_models: int = 100
     n_validation_perturbations: int = 5
-    prior_sets: float = 30.0
-    copula_prior_sets: float = 30.0
+    prior_sets: float = 100.0
+    copula_prior_sets: float = 1000.0
     n_reference: int = 0
 
     def validate(self) -> None:

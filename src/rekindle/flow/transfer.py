@@ -46,8 +46,8 @@ from .modules import N_CLASSES, ConditionalFlow
 #: negligible against ``prior_sets`` spread over the bins)
 PRIOR_ALPHA = 1e-3
 #: default prior weights, in sets per class (those of ``TransferSettings``)
-DEFAULT_PRIOR_SETS = 30.0
-DEFAULT_COPULA_PRIOR_SETS = 30.0
+DEFAULT_PRIOR_SETS = 100.0
+DEFAULT_COPULA_PRIOR_SETS = 1000.0
 
 
 def marginals_with_prior(
