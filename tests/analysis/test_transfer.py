@@ -120,3 +120,12 @@ def test_cli_transfer_and_interpret_take_the_flow(flow_file, tmp_path):
     names = [r["name"] for r in summary["top_parameters"]]
     assert set(names) <= set(load_model("ecoli").km_names)
     assert (tmp_path / "i" / "fig3b_deciles.png").stat().st_size > 0
+
+
+def test_transfer_settings_refuse_bad_prior_weights():
+    from rekindle.errors import ConfigError
+
+    for bad in ({"prior_sets": 0.0}, {"copula_prior_sets": 1.0}, {"n_reference": 5}):
+        with pytest.raises(ConfigError, match=next(iter(bad))):
+            TransferSettings(**bad)
+    assert TransferSettings(n_reference=0).n_reference == 0

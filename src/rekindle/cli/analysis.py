@@ -260,7 +260,7 @@ def learning_curve_command(
     ] = _GUIDE.max_steps,
     powers: Annotated[
         list[float] | None,
-        typer.Option("--power", help="Guided acceptance exponent(s) evaluated (repeat; 1)."),
+        typer.Option("--power", help="Guided acceptance exponent(s) evaluated (repeat; 1).")
     ] = None,
     n_eval: Annotated[int, typer.Option(help="Relevant-class models generated per size.")] = 3000,
     seed: Annotated[int, typer.Option("--seed")] = 7,
