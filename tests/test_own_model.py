@@ -92,8 +92,9 @@ def test_data_of_different_models_are_not_mixed(own, tmp_path):
 
 @pytest.mark.slow
 def test_flow_generator_carries_the_model_file(own, tmp_path):
-    """The default generator (flow) trained on model-file data generates without the model."""
-    _, run = own
+    """The default generator (flow) trained on model-file data generates, is interpreted and
+    transferred to another physiology file without the model."""
+    root, run = own
     _ok(f"train --generator flow --data {run}/oracle.h5 -o {tmp_path}/flow --guide-epochs 4 -q")
     assert KineticFlow.load(tmp_path / "flow" / "generator.pt").guide is not None
     meta = torch.load(tmp_path / "flow" / "generator.pt", weights_only=True)["metadata"]
@@ -102,3 +103,13 @@ def test_flow_generator_carries_the_model_file(own, tmp_path):
     _ok(f"generate -g {tmp_path}/flow/generator.pt --n 200 --validate --seed 1 -o {gen} -q")
     g = read_dataset(gen)
     assert g.bundle().model.name == "my_network" and np.isfinite(g.max_real_eigenvalue).all()
+    flow = f"{tmp_path}/flow/generator.pt"
+    _ok(f"interpret -g {flow} -o {tmp_path}/i --n-per-class 30 --n-subpopulation 300")
+    assert (tmp_path / "i" / "interpretability.json").is_file()
+    _ok(
+        f"transfer -g {flow} -o {tmp_path}/tl --target {root}/cond_b.yaml --n-sets 10 "
+        "--n-eval 200 --validation-models 0"
+    )
+    saved = json.loads((tmp_path / "tl" / "transfer.json").read_text())
+    assert saved["generator"] == "flow" and saved["source"] == "cond"
+    assert {r["target"] for r in saved["rows"]} == {"cond_b"}

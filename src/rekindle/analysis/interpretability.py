@@ -4,17 +4,44 @@ REKINDLE (Methods, "Generation of biologically irrelevant kinetic models"): gene
 models with the *relevant* label until 2 000 of them turn out relevant and 2 000 turn
 out not relevant (the generator's small error rate supplies the latter), then rank the
 parameters by the KL divergence between the two populations' distributions.
+
+Any class-conditional generator serves (:class:`Generator`: the cGAN
+:class:`rekindle.gan.KineticGAN` and the flow :class:`rekindle.flow.KineticFlow` alike);
+:func:`interpret_generator` collects its populations and ranks its parameters.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from rekindle.gan.monitoring import kl_divergence_per_feature
 from rekindle.reference_values import RELEVANCE_THRESHOLD_PER_H
+
+
+@runtime_checkable
+class Generator(Protocol):
+    """What interpretability needs of a generator (KineticGAN and KineticFlow have it).
+
+    Attributes
+    ----------
+    feature_names
+        The K_M names, in the order of the generated columns.
+    threshold
+        Relevance threshold on max Re(λ), h⁻¹.
+    """
+
+    feature_names: list[str]
+
+    @property
+    def threshold(self) -> float: ...
+
+    def generate(self, n: int, cls: str | int = "relevant", seed: int = 0) -> np.ndarray:
+        """``n`` K_M sets of class ``cls`` (µM), shape ``(n, len(feature_names))``."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -145,3 +172,55 @@ def rank_parameters(
     kl = np.asarray(kl_divergence_per_feature(a, b, n_bins=n_bins), dtype=float)
     order = np.argsort(-kl, kind="stable")
     return ParameterRanking([names[i] for i in order], kl[order])
+
+
+def interpret_generator(
+    generator: Generator,
+    max_real_eigenvalue: Callable[[np.ndarray], np.ndarray],
+    n_per_class: int = 2000,
+    *,
+    seed: int = 0,
+    n_bins: int = 30,
+    min_per_class: int = 10,
+    **collect_kwargs: int,
+) -> tuple[ClassPopulations, ParameterRanking | None]:
+    """Collect a generator's relevant and not-relevant populations and rank its K_M.
+
+    Parameters
+    ----------
+    generator
+        Any :class:`Generator` (cGAN or flow); its relevant class is generated.
+    max_real_eigenvalue
+        Engine labeller ``K_M (n, n_km) -> max Re(λ) (n,)`` h⁻¹, at the generator's
+        physiology.
+    n_per_class
+        Models of each engine class to collect (paper: 2000).
+    seed
+        Seed of the first generated batch (batch ``i`` uses ``seed + i``).
+    n_bins
+        Histogram bins of the KL estimator.
+    min_per_class
+        Rank only when both classes have at least this many models.
+    **collect_kwargs
+        ``batch_size``, ``max_generated`` of :func:`collect_class_populations`.
+
+    Returns
+    -------
+    populations, ranking
+        The ranking is None when a class has fewer than ``min_per_class`` models (a
+        generator that never errs has nothing to contrast).
+    """
+    pops = collect_class_populations(
+        lambda n, s: generator.generate(n, "relevant", seed=s),
+        max_real_eigenvalue,
+        n_per_class,
+        threshold=generator.threshold,
+        seed=seed,
+        **collect_kwargs,
+    )
+    if min(pops.relevant.shape[0], pops.not_relevant.shape[0]) < min_per_class:
+        return pops, None
+    ranking = rank_parameters(
+        pops.relevant, pops.not_relevant, list(generator.feature_names), n_bins=n_bins
+    )
+    return pops, ranking

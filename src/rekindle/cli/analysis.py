@@ -210,7 +210,10 @@ def interpret(
     ] = _INTERPRETABILITY.n_subpopulation,
     seed: Annotated[int, typer.Option("--seed")] = _INTERPRETABILITY.seed,
 ) -> None:
-    """Rank the K_M by KL divergence between generated relevant and non-relevant models (Fig. 3)."""
+    """Rank the K_M by KL divergence between generated relevant and non-relevant models (Fig. 3).
+
+    GENERATOR is either kind (the flow, the default, or the cGAN).
+    """
 
     def go() -> None:
         from rekindle import validation as check
@@ -225,13 +228,12 @@ def interpret(
             raise _UserError(f"generator file not found: {generator}")
         check.require_input_file(generator, "--generator")
 
-        from rekindle.gan import KineticGAN
-        from rekindle.generation import labeller_for
+        from rekindle.generation import labeller_for, load_generator
         from rekindle.io.atomic import write_json
         from rekindle.stages import analyse_interpretability
 
         settings = InterpretabilitySettings(n_per_class, n_subpopulation, seed)
-        gan = KineticGAN.load(generator)
+        gan = load_generator(generator)  # the cGAN or the flow, by the file's format
         res = analyse_interpretability(
             gan, labeller_for(gan), output, settings, log=console.print
         ).summary()

@@ -452,23 +452,48 @@ def transfer(
     ] = list(_TRANSFER.n_sets),  # noqa: B006
     repeats: Annotated[int, typer.Option(help="Repeats per case.")] = _TRANSFER.repeats,
     epochs: Annotated[
-        int, typer.Option(help="Fine-tuning epochs (paper 300).")
+        int, typer.Option(help="cgan only: fine-tuning epochs (paper 300).")
     ] = _TRANSFER.epochs_transfer,
     scratch_epochs: Annotated[
-        int, typer.Option(help="From-scratch epochs (paper 1000).")
+        int, typer.Option(help="cgan only: from-scratch epochs (paper 1000).")
     ] = _TRANSFER.epochs_scratch,
     no_scratch: Annotated[
         bool, typer.Option(help="Skip the from-scratch comparison.")
     ] = not _TRANSFER.scratch,
     freeze: Annotated[
-        list[str], typer.Option(help="Generator layer to freeze (repeat).")
+        list[str], typer.Option(help="cgan only: generator layer to freeze (repeat).")
     ] = list(_TRANSFER.freeze),  # noqa: B006
+    prior_sets: Annotated[
+        float,
+        typer.Option(help="flow only: weight of the source's marginals, in sets per class."),
+    ] = _TRANSFER.prior_sets,
+    copula_prior_sets: Annotated[
+        float,
+        typer.Option(
+            help="flow only: weight of the source's dependence structure, in sets per class."
+        ),
+    ] = _TRANSFER.copula_prior_sets,
+    n_eval: Annotated[
+        int, typer.Option(help="Relevant-class models labelled per evaluation (paper 1000).")
+    ] = _TRANSFER.n_eval,
+    n_reference: Annotated[
+        int,
+        typer.Option(
+            help="Independent ORACLE sets per target for the width and C2ST of every "
+            "generator (0: none)."
+        ),
+    ] = _TRANSFER.n_reference,
     validation_models: Annotated[
         int, typer.Option(help="Relevant models per generator perturbed for Fig. 4c (0: none).")
     ] = _TRANSFER.n_validation_models,
     seed: Annotated[int, typer.Option("--seed")] = _TRANSFER.seed,
 ) -> None:
-    """Transfer learning: fine-tune a generator on few sets of other physiologies (Fig. 4)."""
+    """Transfer learning: adapt a generator to few sets of other physiologies (Fig. 4).
+
+    Either generator: the cGAN is fine-tuned (and trained from scratch); the flow's marginals
+    are re-fitted to the target with the source's as the prior and its dependence kept from
+    the source (from scratch: the same with a flat prior; rekindle.flow.transfer).
+    """
 
     def go() -> None:
         from rekindle import validation as check
@@ -477,6 +502,7 @@ def transfer(
             ("--repeats", repeats),
             ("--epochs", epochs),
             ("--scratch-epochs", scratch_epochs),
+            ("--n-eval", n_eval),
             *(("--n-sets", k) for k in n_sets),
         ):
             check.require_positive(option, value)
@@ -489,6 +515,14 @@ def transfer(
             raise _UserError(f"--validation-models must be 0 or more, got {validation_models}")
         check.require_at_most("--validation-models", validation_models, check.MAX_EVAL_MODELS)
         check.require_seed(seed)
+        check.require_finite("--prior-sets", prior_sets)
+        check.require_finite("--copula-prior-sets", copula_prior_sets)
+        if prior_sets <= 0:
+            raise _UserError(f"--prior-sets must be positive, got {prior_sets}")
+        if copula_prior_sets < 2:
+            raise _UserError(f"--copula-prior-sets must be 2 or more, got {copula_prior_sets}")
+        if n_reference != 0 and n_reference < 10:
+            raise _UserError(f"--n-reference must be 0 or at least 10, got {n_reference}")
         check.require_output_folder(output)
         if not generator.exists():
             raise _UserError(f"generator file not found: {generator}")
@@ -506,14 +540,25 @@ def transfer(
             freeze=tuple(freeze),
             seed=seed,
             n_validation_models=validation_models,
+            n_eval=n_eval,
+            prior_sets=prior_sets,
+            copula_prior_sets=copula_prior_sets,
+            n_reference=n_reference,
         )
         rows = run_transfer_experiment(generator, output, st, log=console.print)
         table = Table(title="incidence of relevant models (engine-labelled, target physiology)")
-        for col in ("target", "n sets", "mode", "repeat", "incidence"):
+        reference = ("width", "C2ST") if n_reference else ()  # against independent ORACLE sets
+        for col in ("target", "n sets", "mode", "repeat", "incidence", *reference):
             table.add_column(col)
         for r in rows:
+            fidelity = (r["spread_ratio_reference"], r["c2st_reference"]) if n_reference else ()
             table.add_row(
-                r["target"], str(r["n_sets"]), r["mode"], str(r["repeat"]), f"{r['incidence']:.3f}"
+                r["target"],
+                str(r["n_sets"]),
+                r["mode"],
+                str(r["repeat"]),
+                f"{r['incidence']:.3f}",
+                *(f"{v:.3f}" for v in fidelity),
             )
         stdout.print(table)
 

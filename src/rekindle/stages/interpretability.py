@@ -13,7 +13,7 @@ from rekindle.io.atomic import write_csv
 from rekindle.progress import LogFunction, no_log
 
 if TYPE_CHECKING:
-    from rekindle.gan import KineticGAN
+    from rekindle.analysis.interpretability import Generator
     from rekindle.kinetics.labelling import Labeller
 
 
@@ -68,7 +68,7 @@ class InterpretabilitySettings(Settings):
 
 
 def analyse_interpretability(
-    gan: KineticGAN,
+    gan: Generator,
     labeller: Labeller,
     out: str | Path,
     settings: InterpretabilitySettings | None = None,
@@ -79,11 +79,12 @@ def analyse_interpretability(
 
     Relevant and non-relevant populations are collected as in the paper: generate with
     the *relevant* label and sort by the engine's label (``labeller``, at the
-    generator's physiology) until each has ``settings.n_per_class`` models.
+    generator's physiology) until each has ``settings.n_per_class`` models. ``gan`` is
+    any :class:`~rekindle.analysis.interpretability.Generator`: the cGAN or the flow.
     """
     st = settings or InterpretabilitySettings()
     n_per_class, n_subpopulation, seed = st.n_per_class, st.n_subpopulation, st.seed
-    from rekindle.analysis.interpretability import collect_class_populations, rank_parameters
+    from rekindle.analysis.interpretability import interpret_generator
     from rekindle.analysis.subpopulations import quantile_bin_stats
     from rekindle.plots.interpretability import plot_decile_eigenvalues, plot_top_parameters
 
@@ -94,17 +95,12 @@ def analyse_interpretability(
     def max_real_eigenvalue(km: np.ndarray) -> np.ndarray:
         return labeller.label_km(km, check=False)[1]
 
-    pops = collect_class_populations(
-        lambda n, s: gan.generate(n, "relevant", seed=s),
-        max_real_eigenvalue,
-        n_per_class,
-        threshold=threshold,
-        seed=seed + 20_000,
-    )
-    if pops.not_relevant.shape[0] < 10:
-        log("interpretability: the generator produced too few non-relevant models")
+    if list(gan.feature_names) != list(km_names):
+        raise ValueError("the generator's K_M are not those of the labeller's model")
+    pops, ranking = interpret_generator(gan, max_real_eigenvalue, n_per_class, seed=seed + 20_000)
+    if ranking is None:
+        log("interpretability: the generator produced too few models of one class")
         return InterpretabilitySummary(top_parameters=[])
-    ranking = rank_parameters(pops.relevant, pops.not_relevant, km_names)
     kl_by_name = dict(zip(ranking.names, ranking.kl, strict=True))
     plot_top_parameters(
         pops.relevant,
