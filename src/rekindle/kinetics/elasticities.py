@@ -447,15 +447,25 @@ class ElasticityAssembly:
         n = entries.shape[0]
         return (self.to_derivatives.T @ entries.T).T.reshape(n, self.n_reactions, self.n_states)
 
-    def reduced_jacobian(self, entries: Array) -> Array:
+    def scaled_map(self, row_scale: Array, col_scale: Array) -> scipy.sparse.csr_matrix:
+        """The map to ``diag(row_scale) N_R ∂v/∂x L diag(col_scale)`` (for
+        :meth:`reduced_jacobian`'s ``scatter``), shapes ``(r,)`` and ``(r,)``."""
+        factor = (np.asarray(row_scale)[:, None] * np.asarray(col_scale)[None, :]).reshape(-1)
+        return scipy.sparse.csr_matrix(scipy.sparse.diags(factor) @ self._to_reduced_t)
+
+    def reduced_jacobian(
+        self, entries: Array, scatter: scipy.sparse.csr_matrix | None = None
+    ) -> Array:
         """``N_R ∂v/∂x L`` ``(n, r, r)``, h⁻¹, from entries ``(n, n_entries)`` of ``∂v/∂x``.
 
         One sparse product per block of :data:`ASSEMBLY_BLOCK` models, so that the
-        transposition of its result stays in cache.
+        transposition of its result stays in cache. ``scatter`` replaces the map (a
+        :meth:`scaled_map`).
         """
         n, r = entries.shape[0], self.n_reduced
+        m = self._to_reduced_t if scatter is None else scatter
         out = np.empty((n, r * r))
         for i in range(0, n, ASSEMBLY_BLOCK):
             block = np.ascontiguousarray(entries[i : i + ASSEMBLY_BLOCK].T)
-            out[i : i + ASSEMBLY_BLOCK] = (self._to_reduced_t @ block).T
+            out[i : i + ASSEMBLY_BLOCK] = (m @ block).T
         return out.reshape(n, r, r)
