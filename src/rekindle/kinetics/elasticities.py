@@ -288,6 +288,10 @@ class RateGroup(Protocol):
     fwd_exponents: np.ndarray
     bwd_exponents: np.ndarray
 
+    def evaluate(self, c: np.ndarray, p: np.ndarray, unit_vmax: bool = False) -> np.ndarray:
+        """Net rates ``(n, R)`` by the mechanism's rate law."""
+        ...
+
 
 def group_gradient(group: RateGroup, c: Array, p: Array) -> tuple[Array, Array]:
     """Unit-``V`` net rates and their gradient over the group's slots.
@@ -414,8 +418,10 @@ class ElasticityAssembly:
         )
         self._to_reduced_t = self.to_reduced.T.tocsr()
 
-    def entries(self, c_full: Array, p: Array, vmax: Array | None = None) -> tuple[Array, Array]:
-        """Unit-``V`` rates ``(n, n_reactions)`` and elasticity entries ``(n, n_entries)``.
+    def entries(
+        self, c_full: Array, p: Array, vmax: Array | None = None, *, with_rates: bool = False
+    ) -> tuple[Array | None, Array]:
+        """Elasticity entries ``(n, n_entries)`` and, on request, unit-``V`` rates.
 
         Parameters
         ----------
@@ -427,15 +433,22 @@ class ElasticityAssembly:
         vmax
             ``V_max`` per reaction ``(n, n_reactions)``; if given, the entries are those
             of ``∂v/∂x`` (else of ``∂(v/V)/∂x``).
+        with_rates
+            Also return ``v/V`` ``(n, n_reactions)``, evaluated by the mechanisms' own
+            rate laws (bit-identical to :meth:`KineticSystem.rates
+            <rekindle.kinetics.system.KineticSystem.rates>` with ``unit_vmax``), else
+            ``None``.
         """
         n = p.shape[0]
-        rates = np.empty((n, self.n_reactions))
+        rates = np.empty((n, self.n_reactions)) if with_rates else None
         out = np.empty((n, self.n_entries))
         for g, act, o0, o1 in zip(
             self.groups, self.active, self.offsets[:-1], self.offsets[1:], strict=True
         ):
-            v, grad = group_gradient(g, c_full[:, g.slots], p)
-            rates[:, g.reactions] = v
+            cg = c_full[:, g.slots]
+            _, grad = group_gradient(g, cg, p)
+            if rates is not None:
+                rates[:, g.reactions] = g.evaluate(cg, p, True)
             ga = grad[:, :, act]
             if vmax is not None:
                 ga = ga * vmax[:, g.reactions, None]

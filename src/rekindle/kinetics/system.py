@@ -445,7 +445,7 @@ class KineticSystem:
         x = self.steady_state_concentrations(physiology)
         c = self._full_concentrations(x, p)
         with np.errstate(all="ignore"):
-            unit, entries = self.elasticities.entries(c, p)
+            unit, entries = self.elasticities.entries(c, p, with_rates=True)
             flux = physiology.flux_vector(self.model.reaction_ids)
             vmax = flux[None, :] / unit
         self._set_vmax(p, vmax, check)
