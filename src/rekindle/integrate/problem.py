@@ -78,6 +78,13 @@ class ReducedProblem:
         return self.system.elasticities.reduced_jacobian(entries, self.jac_map)
 
 
+    def rhs_and_jacobian(self, z: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`rhs` ``(n, r)`` and :meth:`jacobian` ``(n, r, r)`` in one pass over the
+        rate laws (the right-hand side equal to :meth:`rhs` to rounding)."""
+        v, entries = self.system.rates_and_elasticity_entries(z * self.scale, p)
+        return v @ self.f_map, self.system.elasticities.reduced_jacobian(entries, self.jac_map)
+
+
 def derivative_pattern(system: KineticSystem) -> np.ndarray:
     """Where ``∂v_j/∂x_i`` can be non-zero, shape ``(n_reactions, n_states)`` bool.
 

@@ -419,7 +419,12 @@ class ElasticityAssembly:
         self._to_reduced_t = self.to_reduced.T.tocsr()
 
     def entries(
-        self, c_full: Array, p: Array, vmax: Array | None = None, *, with_rates: bool = False
+        self,
+        c_full: Array,
+        p: Array,
+        vmax: Array | None = None,
+        *,
+        with_rates: bool | str = False,
     ) -> tuple[Array | None, Array]:
         """Elasticity entries ``(n, n_entries)`` and, on request, unit-``V`` rates.
 
@@ -434,10 +439,11 @@ class ElasticityAssembly:
             ``V_max`` per reaction ``(n, n_reactions)``; if given, the entries are those
             of ``∂v/∂x`` (else of ``∂(v/V)/∂x``).
         with_rates
-            Also return ``v/V`` ``(n, n_reactions)``, evaluated by the mechanisms' own
-            rate laws (bit-identical to :meth:`KineticSystem.rates
-            <rekindle.kinetics.system.KineticSystem.rates>` with ``unit_vmax``), else
-            ``None``.
+            ``True``: also return ``v/V`` ``(n, n_reactions)``, evaluated by the
+            mechanisms' own rate laws (bit-identical to :meth:`KineticSystem.rates
+            <rekindle.kinetics.system.KineticSystem.rates>` with ``unit_vmax``);
+            ``"gradient"``: the rates that come with the gradient at no cost (equal to
+            rounding), times ``vmax`` when given; ``False``: ``None``.
         """
         n = p.shape[0]
         rates = np.empty((n, self.n_reactions)) if with_rates else None
@@ -446,8 +452,10 @@ class ElasticityAssembly:
             self.groups, self.active, self.offsets[:-1], self.offsets[1:], strict=True
         ):
             cg = c_full[:, g.slots]
-            _, grad = group_gradient(g, cg, p)
-            if rates is not None:
+            v, grad = group_gradient(g, cg, p)
+            if with_rates == "gradient":
+                rates[:, g.reactions] = v if vmax is None else v * vmax[:, g.reactions]
+            elif rates is not None:
                 rates[:, g.reactions] = g.evaluate(cg, p, True)
             ga = grad[:, :, act]
             if vmax is not None:

@@ -278,6 +278,22 @@ class KineticSystem:
         c = self._full_concentrations(np.asarray(concentrations, dtype=float), p)
         return self.elasticities.entries(c, p, p[:, self._vmax_params])[1]
 
+    def rates_and_elasticity_entries(
+        self, concentrations: np.ndarray, parameters: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Rates ``(n, n_reactions)`` µM h⁻¹ and :meth:`elasticity_entries` in one pass.
+
+        The rates are those computed with the gradient (equal to :meth:`rates` to
+        rounding, not bit-identical): the integrator's right-hand side and Jacobian at
+        an accepted state.
+        """
+        p = self._check_parameters(parameters)
+        c = self._full_concentrations(np.asarray(concentrations, dtype=float), p)
+        v, entries = self.elasticities.entries(
+            c, p, p[:, self._vmax_params], with_rates="gradient"
+        )
+        return v, entries
+
     def rate_derivatives(self, concentrations: np.ndarray, parameters: np.ndarray) -> np.ndarray:
         """Exact ``∂v/∂x``, analytic, shape ``(n, n_reactions, n_states)``, h⁻¹."""
         return self.elasticities.derivatives(self.elasticity_entries(concentrations, parameters))
