@@ -155,9 +155,7 @@ class _Record:
             n_accepted=np.zeros(n, dtype=np.int64),
             n_rejected=np.zeros(n, dtype=np.int64),
             n_jacobians=np.zeros(n, dtype=np.int64),
-            trajectories=np.full((stored.size, n_times, n_states), np.nan)
-            if stored.size
-            else None,
+            trajectories=np.full((stored.size, n_times, n_states), np.nan) if stored.size else None,
             slot_of=slot_of,
         )
 
@@ -342,9 +340,7 @@ def _accept(
     record.n_accepted[state.index[rows]] += 1
     hit = rows[has_out[rows] & lands[rows]]
     if record.trajectories is not None and hit.size:
-        record.trajectories[slots[hit], state.next_output[hit]] = (
-            state.z[hit] * run.problem.scale
-        )
+        record.trajectories[slots[hit], state.next_output[hit]] = state.z[hit] * run.problem.scale
         state.next_output[hit] += 1
 
 

@@ -11,7 +11,6 @@ if TYPE_CHECKING:
     from rekindle.kinetics.system import KineticSystem
 
 
-
 class ReducedProblem:
     """Reduced, scaled right-hand side and Jacobian of a kinetic system.
 
@@ -76,7 +75,6 @@ class ReducedProblem:
         """Scaled reduced Jacobian (n, r, r), h⁻¹, at full scaled states ``z``."""
         entries = self.system.elasticity_entries(z * self.scale, p)  # (n, n_entries)
         return self.system.elasticities.reduced_jacobian(entries, self.jac_map)
-
 
     def rhs_and_jacobian(self, z: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`rhs` ``(n, r)`` and :meth:`jacobian` ``(n, r, r)`` in one pass over the

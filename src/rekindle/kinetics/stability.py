@@ -45,8 +45,8 @@ def max_real_eigenvalues(jacobians: np.ndarray) -> np.ndarray:
     # eigenvalues accurate although ‖J‖ ~ 4e10 through the proton row.
     if finite.all():
         for i in range(0, j.shape[0], EIGENVALUE_BLOCK):
-            out[i : i + EIGENVALUE_BLOCK] = (
-                np.linalg.eigvals(j[i : i + EIGENVALUE_BLOCK]).real.max(axis=1)
+            out[i : i + EIGENVALUE_BLOCK] = np.linalg.eigvals(j[i : i + EIGENVALUE_BLOCK]).real.max(
+                axis=1
             )
     elif finite.any():
         out[finite] = max_real_eigenvalues(j[finite])

@@ -289,9 +289,7 @@ class KineticSystem:
         """
         p = self._check_parameters(parameters)
         c = self._full_concentrations(np.asarray(concentrations, dtype=float), p)
-        v, entries = self.elasticities.entries(
-            c, p, p[:, self._vmax_params], with_rates="gradient"
-        )
+        v, entries = self.elasticities.entries(c, p, p[:, self._vmax_params], with_rates="gradient")
         return v, entries
 
     def rate_derivatives(self, concentrations: np.ndarray, parameters: np.ndarray) -> np.ndarray:
