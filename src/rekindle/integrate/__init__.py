@@ -5,12 +5,12 @@ Split the way diffrax splits its solvers:
 * :mod:`~rekindle.integrate.tableau` — the Rosenbrock tableaux (:data:`RODAS4`, default;
   :data:`ROS34PW2`, a W-method), each beside its literature reference.
 * :mod:`~rekindle.integrate.method` — one trial step of a tableau for a batch
-  (:func:`rosenbrock_step`: one batched LAPACK inverse of ``I/(hγ) − J`` per step).
+  (:func:`rosenbrock_step`: one batched LU of ``I/(hγ) − J`` per step, torch/LAPACK).
 * :mod:`~rekindle.integrate.problem` — the problem: the *reduced* kinetic system of the
   independent states in variables scaled by a reference state
   (:class:`ReducedProblem`); dependent states follow from the conserved totals, so every
-  moiety holds to rounding error; the engine's exact Jacobian (complex step) is
-  assembled by one sparse product.
+  moiety holds to rounding error; the exact Jacobian (analytic elasticities,
+  :mod:`rekindle.kinetics.elasticities`) is assembled by a sparse product.
 * :mod:`~rekindle.integrate.controller` — tolerances and limits
   (:class:`IntegratorOptions`), the error norm and the step-size controller.
 * :mod:`~rekindle.integrate.state` — the active trajectories in one dataclass
@@ -34,8 +34,9 @@ Measured notes (E. coli fdp1):
   relative amounts per step; with ROS34PW2 reusing a Jacobian for 2–4 steps, 27–33 % of
   the steps were rejected and an integration cost 50 ms instead of 39 ms (exact
   Jacobian), against 27 ms for RODAS4 (one thread).
-* **Cost.** One step costs ~100 µs per trajectory, half of it the engine's
-  complex-step derivatives.
+* **Cost.** One step cost ~100 µs per trajectory with complex-step derivatives and an
+  explicit inverse; with the analytic elasticities and the LU, 39 → 24 ms CPU per
+  integration (same steps; contended machine, docs/science/engine.md).
 
 Units: time in hours, concentrations in µM, rates in µM h⁻¹, Jacobians in h⁻¹.
 """

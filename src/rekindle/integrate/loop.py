@@ -155,9 +155,7 @@ class _Record:
             n_accepted=np.zeros(n, dtype=np.int64),
             n_rejected=np.zeros(n, dtype=np.int64),
             n_jacobians=np.zeros(n, dtype=np.int64),
-            trajectories=np.full((stored.size, n_times, n_states), np.nan)
-            if stored.size
-            else None,
+            trajectories=np.full((stored.size, n_times, n_states), np.nan) if stored.size else None,
             slot_of=slot_of,
         )
 
@@ -325,15 +323,24 @@ def _accept(
     state.t[rows] = np.where(lands[rows], stop[rows], state.t[rows] + h_try[rows])
     state.y[rows] = trial.y[rows]
     state.z[rows] = trial.z[rows]
+    # a non-W method needs the Jacobian at the accepted state for its next step: one pass
+    # over the rate laws gives it with the right-hand side (not for the finished ones)
+    fused = rows[state.t[rows] < run.t_end] if run.options.jacobian_max_age == 1 else rows[:0]
+    plain = np.setdiff1d(rows, fused, assume_unique=True) if fused.size else rows
     with np.errstate(all="ignore"):
-        state.f[rows] = run.problem.rhs(trial.z[rows], state.parameters[rows])
-    state.jacobian_age[rows] += 1
+        if fused.size:
+            f, jac = run.problem.rhs_and_jacobian(trial.z[fused], state.parameters[fused])
+            state.f[fused] = f
+            state.jacobian[fused] = jac
+            state.jacobian_age[fused] = 0
+            record.n_jacobians[state.index[fused]] += 1
+        if plain.size:
+            state.f[plain] = run.problem.rhs(trial.z[plain], state.parameters[plain])
+            state.jacobian_age[plain] += 1
     record.n_accepted[state.index[rows]] += 1
     hit = rows[has_out[rows] & lands[rows]]
     if record.trajectories is not None and hit.size:
-        record.trajectories[slots[hit], state.next_output[hit]] = (
-            state.z[hit] * run.problem.scale
-        )
+        record.trajectories[slots[hit], state.next_output[hit]] = state.z[hit] * run.problem.scale
         state.next_output[hit] += 1
 
 

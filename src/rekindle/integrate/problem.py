@@ -11,7 +11,6 @@ if TYPE_CHECKING:
     from rekindle.kinetics.system import KineticSystem
 
 
-
 class ReducedProblem:
     """Reduced, scaled right-hand side and Jacobian of a kinetic system.
 
@@ -19,8 +18,9 @@ class ReducedProblem:
     state is ``z = z₀ + y Lzᵀ`` with ``Lz = diag(1/s) L diag(s_I)`` (identity on the
     independent rows) and ``z₀`` the conserved totals on the dependent rows.
     The scaled Jacobian ``diag(1/s_I) N_R ∂v/∂x L diag(s_I)`` is assembled from the
-    structurally non-zero entries of ``∂v/∂x`` (a reaction depends only on its
-    substrates, products and modifiers) by one sparse product.
+    analytic, structurally non-zero entries of ``∂v/∂x`` (a reaction depends only on its
+    substrates, products and modifiers; :mod:`rekindle.kinetics.elasticities`) by a
+    sparse product.
 
     Parameters
     ----------
@@ -31,8 +31,6 @@ class ReducedProblem:
     """
 
     def __init__(self, system: KineticSystem, scale: np.ndarray) -> None:
-        import scipy.sparse
-
         cons = system.conservation
         self.system = system
         self.scale = scale
@@ -45,13 +43,8 @@ class ReducedProblem:
         self.lz_dep_t = np.ascontiguousarray(self.lz[self.dep].T)  # (r, n_dependent)
         n_r = system.reduced_stoichiometric_matrix
         self.f_map = np.ascontiguousarray((n_r / s_ind[:, None]).T)  # (n_reactions, r)
-        left = n_r / s_ind[:, None]  # (r, n_reactions)
-        right = link * s_ind[None, :]  # (n_states, r)
-        rows, cols = np.nonzero(derivative_pattern(system))
-        self.flat = rows * system.n_states + cols  # into ∂v/∂x.reshape(n, -1)
-        r = self.ind.size
-        dense = np.einsum("ik,kl->ilk", left[:, rows], right[cols, :]).reshape(r * r, -1)
-        self.jac_map = scipy.sparse.csr_matrix(dense)  # (r², nnz)
+        # the analytic elasticities' scatter into the scaled reduced Jacobian
+        self.jac_map = system.elasticities.scaled_map(1.0 / s_ind, s_ind)  # (r², n_entries)
 
     @property
     def n_reduced(self) -> int:
@@ -80,11 +73,14 @@ class ReducedProblem:
 
     def jacobian(self, z: np.ndarray, p: np.ndarray) -> np.ndarray:
         """Scaled reduced Jacobian (n, r, r), h⁻¹, at full scaled states ``z``."""
-        e = self.system.rate_derivatives(z * self.scale, p)  # (n, n_reactions, n_states)
-        n = e.shape[0]
-        e_nz = e.reshape(n, -1)[:, self.flat]
-        r = self.ind.size
-        return np.ascontiguousarray((self.jac_map @ e_nz.T).T).reshape(n, r, r)
+        entries = self.system.elasticity_entries(z * self.scale, p)  # (n, n_entries)
+        return self.system.elasticities.reduced_jacobian(entries, self.jac_map)
+
+    def rhs_and_jacobian(self, z: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`rhs` ``(n, r)`` and :meth:`jacobian` ``(n, r, r)`` in one pass over the
+        rate laws (the right-hand side equal to :meth:`rhs` to rounding)."""
+        v, entries = self.system.rates_and_elasticity_entries(z * self.scale, p)
+        return v @ self.f_map, self.system.elasticities.reduced_jacobian(entries, self.jac_map)
 
 
 def derivative_pattern(system: KineticSystem) -> np.ndarray:

@@ -1,9 +1,11 @@
-"""One BLAS thread while integrating (:data:`single_threaded_blas`), via ``threadpoolctl``."""
+"""One BLAS thread while integrating (:data:`single_threaded_blas`), via ``threadpoolctl``
+(and one torch intra-op thread: the integrator's LU factorisations run in torch)."""
 
 from __future__ import annotations
 
 import threading
 
+import torch
 from threadpoolctl import threadpool_limits
 
 
@@ -21,11 +23,14 @@ class _BlasThreadLimiter:
         self._lock = threading.Lock()
         self._depth = 0
         self._limits: threadpool_limits | None = None
+        self._torch_threads = 1
 
     def __enter__(self) -> None:
         with self._lock:
             if self._depth == 0:
                 self._limits = threadpool_limits(limits=1, user_api="blas")
+                self._torch_threads = torch.get_num_threads()
+                torch.set_num_threads(1)
             self._depth += 1
 
     def __exit__(self, *exc: object) -> None:
@@ -34,6 +39,7 @@ class _BlasThreadLimiter:
             if self._depth == 0 and self._limits is not None:
                 self._limits.restore_original_limits()
                 self._limits = None
+                torch.set_num_threads(self._torch_threads)
 
 
 single_threaded_blas = _BlasThreadLimiter()

@@ -1,9 +1,15 @@
 """Exact stability labelling of parameter populations, chunked and threaded.
 
-The unit of work is :func:`label_chunk`, a pure function of a chunk of parameter sets;
-:class:`Labeller` maps it over chunks with a thread pool (LAPACK and numpy release the
-GIL, so threads scale on the cores of one machine) or, given an ``executor``, over the
-processes or machines of a distributed engine (:mod:`rekindle.scale`).
+The unit of work is :func:`label_chunk` (parameter sets) or :func:`label_km_chunk` (K_M
+sets, V_max back-calculated in the same pass), pure functions of a chunk; :class:`Labeller`
+maps them over chunks with a thread pool (LAPACK and numpy release the GIL, so threads
+scale on the cores of one machine) or, given an ``executor``, over the processes or
+machines of a distributed engine (:mod:`rekindle.scale`).
+
+Within a chunk the analytic elasticities of all models are computed at once, then the
+reduced Jacobians are assembled and their eigenvalues computed block by block
+(:data:`~rekindle.kinetics.stability.EIGENVALUE_BLOCK` models), so that each block's
+Jacobians are still in cache when LAPACK reads them.
 """
 
 from __future__ import annotations
@@ -15,7 +21,12 @@ from functools import partial
 import numpy as np
 
 from rekindle.kinetics.physiology import Physiology
-from rekindle.kinetics.stability import DEFAULT_THRESHOLD, max_real_eigenvalues, relevance_labels
+from rekindle.kinetics.stability import (
+    DEFAULT_THRESHOLD,
+    EIGENVALUE_BLOCK,
+    max_real_eigenvalues,
+    relevance_labels,
+)
 from rekindle.kinetics.system import KineticSystem
 from rekindle.scale.executors import default_n_jobs, map_ordered
 
@@ -43,8 +54,41 @@ def label_chunk(
         Shape ``(n,)``, h⁻¹; NaN where the Jacobian is not finite.
     """
     with np.errstate(all="ignore"):
-        jac = system.jacobian(concentrations, parameters)
-    return max_real_eigenvalues(jac)
+        entries = system.elasticity_entries(concentrations, parameters)
+    return eigenvalues_of_entries(system, entries)
+
+
+def label_km_chunk(
+    system: KineticSystem, physiology: Physiology, km: np.ndarray, check: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """Complete K_M sets and give the max Re(λ) of each, in one pass over the rate laws.
+
+    Parameters
+    ----------
+    km
+        Shape ``(n, n_km)``, µM.
+    check
+        Raise on a non-finite or negative back-calculated V_max.
+
+    Returns
+    -------
+    parameters, max_real_eigenvalue
+        Shapes ``(n, n_parameters)`` and ``(n,)`` (h⁻¹).
+    """
+    params, entries = system.complete_parameters_and_elasticities(km, physiology, check=check)
+    return params, eigenvalues_of_entries(system, entries)
+
+
+def eigenvalues_of_entries(system: KineticSystem, entries: np.ndarray) -> np.ndarray:
+    """Max Re(λ) from elasticity entries ``(n, n_entries)``, block by block → ``(n,)``."""
+    n = entries.shape[0]
+    out = np.empty(n)
+    assembly = system.elasticities
+    for i in range(0, n, EIGENVALUE_BLOCK):
+        with np.errstate(all="ignore"):
+            jac = assembly.reduced_jacobian(entries[i : i + EIGENVALUE_BLOCK])
+        out[i : i + EIGENVALUE_BLOCK] = max_real_eigenvalues(jac)
+    return out
 
 
 @dataclass
@@ -118,9 +162,19 @@ class Labeller:
         parameters, max_real_eigenvalue, relevant
             Shapes ``(n, n_parameters)``, ``(n,)``, ``(n,)``.
         """
-        params = self.system.complete_parameters(km, self.physiology, check=check)
-        lam, rel = self.label(params)
-        return params, lam, rel
+        km = self.system.check_km(km)
+        if km.shape[0] == 0:
+            # validation and empty shapes as complete_parameters gives them
+            params = self.system.complete_parameters(km, self.physiology, check=check)
+            return params, np.empty(0), np.empty(0, bool)
+        chunks = (km[i : i + self.chunk_size] for i in range(0, km.shape[0], self.chunk_size))
+        work = partial(label_km_chunk, self.system, self.physiology, check=False)
+        done = list(map_ordered(work, chunks, n_jobs=self.n_jobs, executor=self.executor))
+        params = np.concatenate([d[0] for d in done])
+        if check:
+            self.system.check_vmax(params)
+        lam = np.concatenate([d[1] for d in done])
+        return params, lam, relevance_labels(lam, self.threshold)
 
     def __call__(self, km: np.ndarray) -> np.ndarray:
         """Max Re(λ) of K_M sets: the labeller callable the GAN monitor expects."""

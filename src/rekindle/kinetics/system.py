@@ -5,10 +5,13 @@ index arrays, grouping reactions that share a mechanism and arity, and evaluates
 ``n`` parameter sets at once:
 
 * rates ``v(x; p)`` — shape ``(n, n_reactions)`` in µM h⁻¹;
-* the rate derivatives ``∂v/∂x`` — shape ``(n, n_reactions, n_states)`` — exactly, by
-  the complex-step method on each group's own metabolites;
+* the rate derivatives ``∂v/∂x`` — shape ``(n, n_reactions, n_states)`` — analytically
+  (:mod:`rekindle.kinetics.elasticities`) on each group's own metabolites; the
+  complex-step method (:meth:`KineticSystem.rate_derivatives_complex_step`) is kept as
+  the independent reference;
 * the Jacobian ``J = S ∂v/∂x`` and the reduced Jacobian ``J_red = N_R ∂v/∂x L``
-  (conserved moieties removed), in h⁻¹;
+  (conserved moieties removed), in h⁻¹, the latter assembled sparsely from the
+  structurally non-zero elasticities;
 * the maximal velocities that put a parameter set at a reference steady state.
 
 Parameters are arrays of shape ``(n, n_parameters)`` in the model's canonical order
@@ -23,6 +26,7 @@ from functools import cached_property
 import numpy as np
 
 from rekindle.kinetics.conservation import ConservationAnalysis, analyse_conservation
+from rekindle.kinetics.elasticities import ElasticityAssembly
 from rekindle.kinetics.mechanisms import MECHANISMS, Mechanism
 from rekindle.kinetics.model import KineticModel
 from rekindle.kinetics.physiology import Physiology, check_physiology
@@ -262,8 +266,43 @@ class KineticSystem:
             v[:, g.reactions] = g.evaluate(c[:, g.slots], p, unit_vmax)
         return v
 
+    def elasticity_entries(self, concentrations: np.ndarray, parameters: np.ndarray) -> np.ndarray:
+        """The structurally non-zero entries of ``∂v/∂x``, h⁻¹, ``(n, n_entries)``.
+
+        In the order of :attr:`elasticities`, which maps them to ``∂v/∂x``
+        (:meth:`~rekindle.kinetics.elasticities.ElasticityAssembly.derivatives`) or to
+        the reduced Jacobian (:meth:`~rekindle.kinetics.elasticities.ElasticityAssembly.
+        reduced_jacobian`).
+        """
+        p = self._check_parameters(parameters)
+        c = self._full_concentrations(np.asarray(concentrations, dtype=float), p)
+        return self.elasticities.entries(c, p, p[:, self._vmax_params])[1]
+
+    def rates_and_elasticity_entries(
+        self, concentrations: np.ndarray, parameters: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Rates ``(n, n_reactions)`` µM h⁻¹ and :meth:`elasticity_entries` in one pass.
+
+        The rates are those computed with the gradient (equal to :meth:`rates` to
+        rounding, not bit-identical): the integrator's right-hand side and Jacobian at
+        an accepted state.
+        """
+        p = self._check_parameters(parameters)
+        c = self._full_concentrations(np.asarray(concentrations, dtype=float), p)
+        v, entries = self.elasticities.entries(c, p, p[:, self._vmax_params], with_rates="gradient")
+        return v, entries
+
     def rate_derivatives(self, concentrations: np.ndarray, parameters: np.ndarray) -> np.ndarray:
-        """Exact ``∂v/∂x`` by complex step, shape ``(n, n_reactions, n_states)``, h⁻¹."""
+        """Exact ``∂v/∂x``, analytic, shape ``(n, n_reactions, n_states)``, h⁻¹."""
+        return self.elasticities.derivatives(self.elasticity_entries(concentrations, parameters))
+
+    def rate_derivatives_complex_step(
+        self, concentrations: np.ndarray, parameters: np.ndarray
+    ) -> np.ndarray:
+        """Exact ``∂v/∂x`` by complex step, shape ``(n, n_reactions, n_states)``, h⁻¹.
+
+        The independent reference of the analytic :meth:`rate_derivatives` (slower).
+        """
         p = self._check_parameters(parameters)
         c = self._full_concentrations(np.asarray(concentrations, dtype=float), p)
         n = p.shape[0]
@@ -281,6 +320,19 @@ class KineticSystem:
                 out[:, g.reactions, cols[:, j]] += dv[i] / step[:, :, j]
         return out[:, :, : self.n_states]
 
+    @cached_property
+    def elasticities(self) -> ElasticityAssembly:
+        """Analytic elasticities and their scatter into ``∂v/∂x`` and the reduced Jacobian."""
+        return ElasticityAssembly(
+            self._groups,
+            self._active_slots,
+            [self._state_of_met[g.slots] for g in self._groups],
+            self.n_reactions,
+            self.n_states,
+            self.reduced_stoichiometric_matrix,
+            self.conservation.link_matrix,
+        )
+
     def jacobian(
         self, concentrations: np.ndarray, parameters: np.ndarray, *, reduced: bool = True
     ) -> np.ndarray:
@@ -291,18 +343,20 @@ class KineticSystem:
         reduced
             If ``True`` (default) return ``N_R ∂v/∂x L`` of shape ``(n, rank, rank)``, the
             Jacobian of the independent states with conserved moieties eliminated
-            (its spectrum is that of the full Jacobian minus the structural zeros);
-            otherwise ``S ∂v/∂x``, shape ``(n, n_states, n_states)``.
+            (its spectrum is that of the full Jacobian minus the structural zeros),
+            assembled sparsely from the analytic elasticities; otherwise ``S ∂v/∂x``,
+            shape ``(n, n_states, n_states)``.
 
         Returns
         -------
         numpy.ndarray
             In h⁻¹.
         """
-        e = self.rate_derivatives(concentrations, parameters)
         if not reduced:
-            return self.stoichiometric_matrix @ e
-        return self.reduced_stoichiometric_matrix @ e @ self.conservation.link_matrix
+            return self.stoichiometric_matrix @ self.rate_derivatives(concentrations, parameters)
+        return self.elasticities.reduced_jacobian(
+            self.elasticity_entries(concentrations, parameters)
+        )
 
     def ode_rhs(self, concentrations: np.ndarray, parameters: np.ndarray) -> np.ndarray:
         """``dx/dt = S v(x)``, shape ``(n, n_states)``, µM h⁻¹."""
@@ -381,6 +435,46 @@ class KineticSystem:
         numpy.ndarray
             Shape ``(n, n_parameters)``.
         """
+        p = self._reference_with_km(km, physiology)
+        vmax = self.back_calculate_vmax(p, physiology)
+        self._set_vmax(p, vmax, check)
+        return p
+
+    def complete_parameters_and_elasticities(
+        self, km: np.ndarray, physiology: Physiology, *, check: bool = True
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`complete_parameters` and the elasticities at the reference state, fused.
+
+        The rate laws are evaluated once, at ``V = 1``, for both the back-calculation
+        of V_max and the elasticities (``∂v/∂x = V ∂(v/V)/∂x``).
+
+        Returns
+        -------
+        parameters, entries
+            Shapes ``(n, n_parameters)`` and ``(n, n_entries)``: the non-zero entries of
+            ``∂v/∂x`` (h⁻¹) in the order of :attr:`elasticities`; the reduced Jacobian
+            is ``system.elasticities.reduced_jacobian(entries)``.
+        """
+        p = self._reference_with_km(km, physiology)
+        x = self.steady_state_concentrations(physiology)
+        c = self._full_concentrations(x, p)
+        with np.errstate(all="ignore"):
+            unit, entries = self.elasticities.entries(c, p, with_rates=True)
+            flux = physiology.flux_vector(self.model.reaction_ids)
+            vmax = flux[None, :] / unit
+        self._set_vmax(p, vmax, check)
+        with np.errstate(all="ignore"):
+            entries *= vmax[:, self.elasticities.entry_reaction]
+        return p, entries
+
+    def _reference_with_km(self, km: np.ndarray, physiology: Physiology) -> np.ndarray:
+        km = self.check_km(km)
+        p = self.reference_parameters(physiology, km.shape[0])
+        p[:, self._km_columns] = km
+        return p
+
+    def check_km(self, km: np.ndarray) -> np.ndarray:
+        """``km`` as a float array ``(n, n_km)``; ``ValueError`` naming the first bad value."""
         km = np.asarray(km, dtype=float)
         n_km = len(self.model.km_names)
         if km.ndim != 2 or km.shape[1] != n_km:
@@ -392,19 +486,25 @@ class KineticSystem:
                 f"K_M must be finite and positive: model {i}, {self.model.km_names[j]} = "
                 f"{km[i, j]!r} ({int(bad.any(axis=1).sum())} model(s) affected)"
             )
-        p = self.reference_parameters(physiology, km.shape[0])
-        p[:, self._km_columns] = km
-        vmax = self.back_calculate_vmax(p, physiology)
+        return km
+
+    def _set_vmax(self, p: np.ndarray, vmax: np.ndarray, check: bool) -> None:
         if check:
-            bad = ~np.isfinite(vmax) | (vmax < 0)
-            if bad.any():
-                i, j = np.argwhere(bad)[0]
-                raise ValueError(
-                    f"back-calculated V_max of {self.model.reaction_ids[j]} is {vmax[i, j]!r} "
-                    f"for model {i}: the steady state and K_M are inconsistent"
-                )
+            self._check_vmax(vmax)
         p[:, self._vmax_params] = vmax
-        return p
+
+    def _check_vmax(self, vmax: np.ndarray) -> None:
+        bad = ~np.isfinite(vmax) | (vmax < 0)
+        if bad.any():
+            i, j = np.argwhere(bad)[0]
+            raise ValueError(
+                f"back-calculated V_max of {self.model.reaction_ids[j]} is {vmax[i, j]!r} "
+                f"for model {i}: the steady state and K_M are inconsistent"
+            )
+
+    def check_vmax(self, parameters: np.ndarray) -> None:
+        """Raise ``ValueError`` naming the first model whose V_max is not finite and ≥ 0."""
+        self._check_vmax(self._check_parameters(parameters)[:, self._vmax_params])
 
     @cached_property
     def _active_slots(self) -> list[list[int]]:

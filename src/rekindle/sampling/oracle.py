@@ -25,10 +25,10 @@ import numpy as np
 from rekindle.config import Settings, check_positive_int
 from rekindle.io.dataset import DatasetWriter
 from rekindle.io.model_bundle import bundle_from
-from rekindle.kinetics.labelling import DEFAULT_CHUNK_SIZE, Labeller
+from rekindle.kinetics.labelling import DEFAULT_CHUNK_SIZE, Labeller, label_km_chunk
 from rekindle.kinetics.model import KineticModel
 from rekindle.kinetics.physiology import Physiology
-from rekindle.kinetics.stability import DEFAULT_THRESHOLD
+from rekindle.kinetics.stability import DEFAULT_THRESHOLD, relevance_labels
 from rekindle.kinetics.system import KineticSystem
 from rekindle.progress import ProgressCallback
 from rekindle.scale.executors import map_ordered
@@ -93,9 +93,8 @@ def sample_chunk(labeller: Labeller, n: int, seed: int, chunk_index: int) -> Chu
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(chunk_index,)))
     x = km_reference_concentrations(system.model, phys)
     sigma = rng.uniform(SATURATION_FLOOR, 1.0 - SATURATION_FLOOR, size=(n, x.size))
-    params = system.complete_parameters(km_from_saturation(sigma, x), phys)
-    lam, rel = labeller.label(params)
-    return ChunkResult(chunk_index, params, lam, rel)
+    params, lam = label_km_chunk(system, phys, km_from_saturation(sigma, x))
+    return ChunkResult(chunk_index, params, lam, relevance_labels(lam, labeller.threshold))
 
 
 def sample_parameters(
