@@ -16,7 +16,9 @@ Format ``rekindle-dataset/1`` (without the embedded model) is still read.
 
 Datasets are written through :class:`DatasetWriter`, which commits chunks one by one
 to the journal ``<path>.partial/`` and assembles ``path`` only when all are there; an
-interrupted write can be resumed (verified against the journal's content). Readers
+interrupted write can be resumed (verified against the journal's content); or, when the
+size is known and redoing is cheaper than journalling (generation), through
+:class:`DirectDatasetWriter`, straight into the final file under a temporary name. Readers
 refuse incomplete files: a ``.partial``, a file whose ``n_models`` disagrees with its
 arrays or that was never finished (no ``incidence``), a damaged HDF5 file.
 """
@@ -26,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import json
+import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -319,6 +322,154 @@ class DatasetWriter:
             self._journal.release()
 
     def __enter__(self) -> DatasetWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+_DIRECT_SUFFIX = ".direct"
+
+
+class DirectDatasetWriter:
+    """Write a dataset of known size straight into its final HDF5 layout, atomically.
+
+    The file is created under a temporary name beside ``path`` with its arrays
+    preallocated (``parameters`` chunked along rows, no compression); each
+    :meth:`append` writes its rows in place (no journal, no list of chunks, no final
+    concatenation: every row is written once), and :meth:`close` sets the attributes,
+    fsyncs and renames the file onto ``path`` (:func:`rekindle.io.atomic.atomic_path`).
+    An exception, or :meth:`abort`, removes the temporary file; a process killed outright
+    leaves only a hidden ``.<name>.*.direct.tmp``, which the next writer of ``path``
+    removes. ``path`` itself is never seen half-written.
+
+    Unlike :class:`DatasetWriter` it cannot resume: for outputs that are cheaper to
+    redo than to journal (generation).
+
+    Parameters
+    ----------
+    path
+        Final file path.
+    parameter_names
+        Column names, length ``p``.
+    metadata
+        Stored as attributes (nested values as JSON), as by :class:`DatasetWriter`.
+    n_rows
+        Rows the file will hold; :meth:`close` refuses fewer.
+    force
+        Discard the ``<path>.partial`` journal of an interrupted :class:`DatasetWriter`
+        run (refused otherwise, as there).
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        parameter_names: list[str],
+        metadata: Mapping[str, Any],
+        n_rows: int,
+        *,
+        force: bool = False,
+    ) -> None:
+        self.path = Path(path)
+        if self.path.is_dir():
+            raise DatasetError(f"output {self.path} is a folder, not a file")
+        partial = partial_path(self.path)
+        if partial.exists():
+            if not force:
+                raise DatasetError(
+                    f"{partial} holds an unfinished run: discard it with --force"
+                )
+            # through the journal: refused while another process holds it
+            ChunkJournal.open(partial, {}, resume=False, force=True, what=str(self.path)).discard()
+        pattern = f".{glob.escape(self.path.name)}.*{_DIRECT_SUFFIX}.tmp"
+        for stray in self.path.parent.glob(pattern):  # of a writer killed outright
+            stray.unlink(missing_ok=True)
+        self._names = list(parameter_names)
+        self.n_rows = int(n_rows)
+        self._attrs = {
+            **_metadata_attrs(metadata),
+            "format": DATASET_FORMAT,
+            "rekindle_version": __version__,
+            "created": datetime.now(timezone.utc).isoformat(),
+        }
+        self._embedded = {k: metadata[k] for k in CONTENT_KEYS if k in metadata}
+        self._row = self._n_relevant = 0
+        self._stack = contextlib.ExitStack()
+        try:
+            tmp = self._stack.enter_context(atomic_path(self.path, suffix=_DIRECT_SUFFIX))
+            n, p = self.n_rows, len(self._names)
+            chunks = _row_chunks(n, p)
+            # a chunk cache holding a few row chunks: appends that end inside a chunk
+            # complete it in memory instead of reading it back from the file
+            cache = 4 * 8 * p * (chunks[0] if chunks else 1)
+            self._file = h5py.File(tmp, "w", rdcc_nbytes=max(cache, 2**20))
+            f = self._file
+            f.create_dataset(
+                "parameter_names", data=np.array(self._names, dtype=object), dtype=STRING_DTYPE
+            )
+            self._params = f.create_dataset("parameters", shape=(n, p), dtype="f8", chunks=chunks)
+            self._lam = f.create_dataset("max_real_eigenvalue", shape=(n,), dtype="f8")
+            self._rel = f.create_dataset("relevant", shape=(n,), dtype=bool)
+        except BaseException:
+            self._stack.__exit__(*sys.exc_info())
+            raise
+
+    @property
+    def n_models(self) -> int:
+        """Rows written so far."""
+        return self._row
+
+    def append(
+        self, parameters: np.ndarray, max_real_eigenvalue: np.ndarray, relevant: np.ndarray
+    ) -> None:
+        """Write the next ``m`` rows: parameters ``(m, p)``, max Re(λ) ``(m,)`` h⁻¹ and
+        labels ``(m,)``."""
+        parameters = np.asarray(parameters, dtype=np.float64)
+        m = parameters.shape[0]
+        if parameters.ndim != 2 or parameters.shape[1] != len(self._names):
+            raise DatasetError(
+                f"chunk must have shape (n, {len(self._names)}), got {parameters.shape}"
+            )
+        if self._row + m > self.n_rows:
+            raise DatasetError(f"{self._row + m} rows for a file of {self.n_rows}")
+        rel = np.asarray(relevant, dtype=bool).reshape(m)
+        rows = slice(self._row, self._row + m)
+        self._params[rows] = parameters
+        self._lam[rows] = np.asarray(max_real_eigenvalue, dtype=np.float64).reshape(m)
+        self._rel[rows] = rel
+        self._row += m
+        self._n_relevant += int(np.count_nonzero(rel))
+
+    def close(self, *, extra_metadata: Mapping[str, Any] | None = None) -> Path:
+        """Set the attributes and rename the complete file onto ``path``."""
+        if self._row != self.n_rows:
+            self.abort()
+            raise DatasetError(f"{self.path}: {self._row} of {self.n_rows} rows written")
+        f = self._file
+        attrs = {**self._attrs, **_metadata_attrs(extra_metadata or {})}
+        attrs["n_models"] = self.n_rows
+        attrs["incidence"] = self._n_relevant / self.n_rows if self.n_rows else float("nan")
+        for k, v in attrs.items():
+            f.attrs[k] = v
+        for key, content in self._embedded.items():
+            f.create_dataset(key, data=json.dumps(content, sort_keys=True), dtype=STRING_DTYPE)
+        f.close()
+        self._stack.close()  # fsync, rename, fsync the folder
+        return self.path
+
+    def abort(self) -> None:
+        """Stop without finishing: the temporary file is removed, ``path`` untouched."""
+        with contextlib.suppress(Exception):
+            self._file.close()
+        try:
+            raise DatasetError(f"{self.path}: writing aborted")
+        except DatasetError:
+            self._stack.__exit__(*sys.exc_info())  # removes the temporary file
+
+    def __enter__(self) -> DirectDatasetWriter:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
