@@ -563,8 +563,19 @@ def _require_complete(f: h5py.File, path: Path) -> None:
         )
 
 
-def read_dataset(path: str | Path, *, rows: slice | None = None) -> ParameterDataset:
+def read_dataset(
+    path: str | Path, *, rows: slice | None = None, parameters: bool = True
+) -> ParameterDataset:
     """Read a complete dataset file (optionally a slice of rows).
+
+    Parameters
+    ----------
+    rows
+        A slice of rows (default: all).
+    parameters
+        False: the labels, eigenvalues and metadata only, without the parameter matrix
+        (``parameters`` of shape ``(n, 0)``, no names): for callers that stream the matrix
+        (:func:`read_columns`, :class:`DatasetRows`) instead of holding it.
 
     Raises
     ------
@@ -575,9 +586,12 @@ def read_dataset(path: str | Path, *, rows: slice | None = None) -> ParameterDat
     sl = rows if rows is not None else slice(None)
     with open_dataset(path) as f:
         try:
-            names = read_strings(f["parameter_names"])
+            names = read_strings(f["parameter_names"]) if parameters else []
             meta = read_metadata(f)
-            arrays = {name: f[name][sl] for name in _ARRAYS}
+            arrays = {name: f[name][sl] for name in _ARRAYS if parameters or name != "parameters"}
+            if not parameters:
+                n = arrays["relevant"].shape[0]
+                arrays["parameters"] = np.empty((n, 0))
         except OSError as exc:
             raise DatasetError(f"{path}: damaged dataset ({exc})") from None
     return ParameterDataset(
@@ -588,6 +602,92 @@ def read_dataset(path: str | Path, *, rows: slice | None = None) -> ParameterDat
         metadata=meta,
         path=path,
     )
+
+
+#: rows per read of :func:`read_columns` (~50 MB of a 411-column float64 matrix)
+_READ_ROWS = 16_384
+
+
+def read_columns(
+    path: str | Path,
+    columns: np.ndarray,
+    rows: np.ndarray | None = None,
+    *,
+    dtype: type[np.floating] = np.float64,
+) -> np.ndarray:
+    """Some columns of a dataset's parameter matrix, read in blocks of rows.
+
+    Only the result is held (never the whole matrix): ``(m, len(columns))`` for the
+    ``m`` rows selected.
+
+    Parameters
+    ----------
+    columns
+        Column indices, shape (c,).
+    rows
+        Boolean mask of the rows to keep, shape (n_models,) (default: all).
+    dtype
+        dtype of the result (values are read as stored, float64, and cast).
+
+    Raises
+    ------
+    DatasetError
+        See :func:`open_dataset`.
+    """
+    columns = np.asarray(columns, dtype=np.int64)
+    with open_dataset(path) as f:
+        data = f["parameters"]
+        n = data.shape[0]
+        keep = np.ones(n, dtype=bool) if rows is None else np.asarray(rows, dtype=bool)
+        if keep.shape != (n,):
+            raise ValueError(f"rows must be a mask of shape ({n},), got {keep.shape}")
+        out = np.empty((int(np.count_nonzero(keep)), columns.size), dtype=dtype)
+        at = 0
+        for a in range(0, n, _READ_ROWS):
+            sel = keep[a : a + _READ_ROWS]
+            m = int(np.count_nonzero(sel))
+            if m:
+                out[at : at + m] = data[a : a + _READ_ROWS][sel][:, columns]
+                at += m
+    return out
+
+
+class DatasetRows:
+    """Rows of a dataset file's parameter matrix, read when indexed (not held).
+
+    Stands in for a parameter array ``(m, n_parameters)`` where only a few rows are
+    ever used (e.g. the models a perturbation analysis draws from a population).
+
+    Parameters
+    ----------
+    path
+        A complete dataset file.
+    rows
+        Boolean mask of the rows that make up the population, shape (n_models,).
+    """
+
+    def __init__(self, path: str | Path, rows: np.ndarray) -> None:
+        self.path = Path(path)
+        self.index = np.flatnonzero(np.asarray(rows, dtype=bool))
+        with open_dataset(self.path) as f:
+            self.shape = (int(self.index.size), int(f["parameters"].shape[1]))
+        self.ndim = 2
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, i: Any) -> np.ndarray:
+        """Rows ``i`` of the population (an index array, a slice or an int)."""
+        picked = self.index[i]
+        scalar = np.ndim(picked) == 0
+        picked = np.atleast_1d(picked)
+        order = np.argsort(picked, kind="stable")
+        with open_dataset(self.path) as f:
+            block = f["parameters"][np.asarray(picked[order])] if picked.size else None
+        out = np.empty((picked.size, self.shape[1]))
+        if block is not None:
+            out[order] = block
+        return out[0] if scalar else out
 
 
 def read_metadata(f: h5py.File) -> dict[str, Any]:
