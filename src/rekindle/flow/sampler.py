@@ -11,8 +11,9 @@ all of it in single precision on torch, in blocks that stay in cache:
 * **marginals** through :class:`ScoreTable`: ``y_j = F_j⁻¹(Φ(g_j))`` tabulated per
   feature on a uniform grid of ``g`` and interpolated linearly: one index, two gathers
   and a multiply-add per entry instead of ``Φ``, a guide-table look-up and a search.
-  Its error against the float64 map is bounded at construction (:attr:`ScoreTable.max_error`)
-  and is far below the histogram's own resolution (one bin = ``2 / bins``);
+  Its error against the float64 map is measured at construction
+  (:attr:`ScoreTable.max_error`): a small fraction of the histogram's own resolution (one
+  bin = ``2 / bins``), largest in nearly empty bins;
 * **the guide's decisions** by :class:`ScreenedGuide`: the logit in bfloat16 (AMX/AVX-512
   matrix units where present), and only draws whose bfloat16 logit lies within a band of
   the acceptance threshold are recomputed in float32, and within a narrower band in
@@ -39,7 +40,9 @@ from .guide import RelevanceGuide
 from .marginals import CDF_EDGE, MarginalScores, Whitening
 
 #: grid points per feature of :class:`ScoreTable`
-TABLE_NODES = 8192
+TABLE_NODES = 16_384
+#: every this-many-th grid cell's midpoint is checked against the float64 map
+_CHECK_STRIDE = 4
 #: rows per block of the sampler (a block's activations stay in the L2/L3 caches)
 BLOCK_ROWS = 16384
 #: the screening bands are this many times the worst error measured at construction (the
@@ -71,8 +74,11 @@ class ScoreTable:
     values, slopes : numpy.ndarray, shape (d·nodes,)
         ``y`` at each node and its increment to the next node, float32, feature-major.
     max_error : float
-        Largest |table − float64 map| found at the midpoints between nodes (units of
-        ``y``; one histogram bin is ``2 / bins``).
+        Largest |table − float64 map| found at the midpoints of a quarter of the cells
+        (units of ``y``; one histogram bin is ``2 / bins``). The largest errors sit where a
+        bin holds little more than its pseudo-count: the map steps by a whole bin over a
+        sliver of ``g`` that the grid smooths (0.03 bin at most for the default E. coli
+        generator, fitted on 4.5·10⁵ sets).
     """
 
     def __init__(self, marginals: MarginalScores, cls: int = 0, nodes: int = TABLE_NODES) -> None:
@@ -90,8 +96,8 @@ class ScoreTable:
         self.values = np.ascontiguousarray(y.reshape(-1), dtype=np.float32)
         self.slopes = np.ascontiguousarray(slopes.reshape(-1), dtype=np.float32)
         self._offsets = (torch.arange(d, dtype=torch.int64) * self.nodes)[:, None]
-        mid = (grid[:-1] + grid[1:]) / 2
-        exact = marginals.from_scores(np.repeat(mid[:, None], d, axis=1), labels[:-1])
+        mid = ((grid[:-1] + grid[1:]) / 2)[::_CHECK_STRIDE]  # a sample of the cells
+        exact = marginals.from_scores(np.repeat(mid[:, None], d, axis=1), labels[: mid.size])
         approx = self(torch.tensor(np.repeat(mid[None, :], d, axis=0), dtype=torch.float32)).T
         self.max_error = float(np.max(np.abs(approx - exact)))
 
