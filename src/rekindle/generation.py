@@ -238,9 +238,15 @@ def generate_dataset(
     completer = ThreadPoolExecutor(max_workers=1) if not validate else None
     pending: Future[None] | None = None
 
+    # a flow hands over its features y; the K_M back-transform runs in the worker too
+    features = isinstance(gan, KineticFlow)
+
     def complete_and_write(km: np.ndarray) -> None:
         for a in range(0, km.shape[0], COMPLETION_ROWS):
-            block = labeller.system.complete_parameters(km[a : a + COMPLETION_ROWS], phys)
+            rows = km[a : a + COMPLETION_ROWS]
+            if features:
+                rows = gan.scaler.inverse_transform(rows)
+            block = labeller.system.complete_parameters(rows, phys)
             b = block.shape[0]
             writer.append(block, np.full(b, np.nan), np.full(b, want_relevant))
 
@@ -254,7 +260,10 @@ def generate_dataset(
                 )
             m = min(chunk_size, n - written) if not only_valid else chunk_size
             if completer is not None:  # completed block by block straight into the file
-                km = gan.generate(m, cls, seed=seed + chunk)
+                if features:
+                    km = gan.generate(m, cls, seed=seed + chunk, scaled=True)
+                else:
+                    km = gan.generate(m, cls, seed=seed + chunk)
                 if pending is not None:
                     pending.result()
                     if progress:

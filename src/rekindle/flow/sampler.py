@@ -42,7 +42,7 @@ from .marginals import CDF_EDGE, MarginalScores, Whitening
 #: grid points per feature of :class:`ScoreTable`
 TABLE_NODES = 16_384
 #: every this-many-th grid cell's midpoint is checked against the float64 map
-_CHECK_STRIDE = 4
+_CHECK_STRIDE = 8
 #: rows per block of the sampler (a block's activations stay in the L2/L3 caches)
 BLOCK_ROWS = 16384
 #: the screening bands are this many times the worst error measured at construction (the
@@ -74,7 +74,7 @@ class ScoreTable:
     values, slopes : numpy.ndarray, shape (d·nodes,)
         ``y`` at each node and its increment to the next node, float32, feature-major.
     max_error : float
-        Largest |table − float64 map| found at the midpoints of a quarter of the cells
+        Largest |table − float64 map| found at the midpoints of an eighth of the cells
         (units of ``y``; one histogram bin is ``2 / bins``). The largest errors sit where a
         bin holds little more than its pseudo-count: the map steps by a whole bin over a
         sliver of ``g`` that the grid smooths (0.03 bin at most for the default E. coli
