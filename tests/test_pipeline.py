@@ -128,6 +128,29 @@ def test_only_valid_collects_exactly_n_relevant(smoke_run, tmp_path):
 
 
 @pytest.mark.slow
+def test_interrupted_generation_leaves_no_file(smoke_run, tmp_path):
+    """Ctrl-C after the first chunk: neither the output nor a temporary file is left, and
+    the same command then writes the file whole (same seed, the same rows as one pass)."""
+    from rekindle.generation import generate_dataset, load_generator
+
+    gan = load_generator(smoke_run / "generator.pt")
+    out = tmp_path / "g.h5"
+
+    def interrupt(done: int) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        generate_dataset(gan, 700, out, chunk_size=200, seed=3, progress=interrupt)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    generate_dataset(gan, 700, out, chunk_size=200, seed=3)
+    again = generate_dataset(gan, 700, tmp_path / "h.h5", chunk_size=200, seed=3)
+    assert again["n_written"] == 700
+    a, b = read_dataset(out), read_dataset(tmp_path / "h.h5")
+    np.testing.assert_array_equal(a.parameters, b.parameters)
+    assert a.n_models == 700 and np.isfinite(a.parameters).all()
+
+
+@pytest.mark.slow
 def test_validation_on_a_dask_cluster_equals_local(smoke_run, tmp_path):
     distributed = pytest.importorskip("distributed")
     args = ["generate", "--generator", str(smoke_run / "generator.pt"), "--n", "1500"]

@@ -43,7 +43,7 @@ import numpy as np
 import torch
 from scipy import stats
 
-from rekindle.gan.monitoring import kl_divergence, means_kl, spread_ratios
+from rekindle.gan.monitoring import kl_divergence, means_kl
 
 __all__ = [
     "FidelityReport",
@@ -100,9 +100,20 @@ def width_ratios(km: np.ndarray, reference_km: np.ndarray) -> tuple[float, float
         Medians over the features of :func:`rekindle.gan.monitoring.spread_ratios` and
         :func:`iqr_ratios`.
     """
-    ref_std = np.std(_log_rows(reference_km, "reference_km"), axis=0)
-    spread = spread_ratios(np.asarray(km, dtype=np.float64), ref_std)
-    return float(np.nanmedian(spread)), float(np.nanmedian(iqr_ratios(km, reference_km)))
+    return _log_width_ratios(_log_rows(km, "km"), _log_rows(reference_km, "reference_km"))
+
+
+def _log_width_ratios(gen_log: np.ndarray, ref_log: np.ndarray) -> tuple[float, float]:
+    """:func:`width_ratios` from ln K_M ``(n, d)`` and ``(m, d)`` already taken (the same
+    numbers; the caller's logs are reused instead of taken again)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ref_std = np.std(ref_log, axis=0)
+        gen_std = np.std(gen_log, axis=0)
+        spread = np.where(ref_std > 0, gen_std / np.where(ref_std > 0, ref_std, 1.0), np.nan)
+    q_gen = np.subtract(*np.percentile(gen_log, [75, 25], axis=0))
+    q_ref = np.subtract(*np.percentile(ref_log, [75, 25], axis=0))
+    iqr = np.where(q_ref > 0, q_gen / np.where(q_ref > 0, q_ref, 1.0), np.nan)
+    return float(np.nanmedian(spread)), float(np.nanmedian(iqr))
 
 
 def ks_distance(a: np.ndarray, b: np.ndarray) -> float:
@@ -322,7 +333,7 @@ def fidelity_report(
     gen_log = _log_rows(generated_km, "generated_km")
     ref_log = _log_rows(reference_km, "reference_km")
     held_log = _log_rows(heldout_km, "heldout_km")
-    spread, iqr = width_ratios(generated_km, reference_km)
+    spread, iqr = _log_width_ratios(gen_log, ref_log)
     n = min(int(n_c2st), gen_log.shape[0], held_log.shape[0] // 2)
     floor = c2st_noise_floor(held_log, n, seed=seed)
     accuracy = c2st(gen_log, held_log, seed=seed, max_samples=n)

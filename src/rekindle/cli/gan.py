@@ -386,7 +386,9 @@ def generate(
         check.require_scheduler_address(scheduler)
         check.require_device_available(device)  # imports torch: after every cheap check
 
-        from rekindle.generation import generate_dataset, load_generator
+        from rekindle.generation import generate_dataset, load_generator, retain_freed_memory
+
+        retain_freed_memory()  # this process only generates: reuse its large temporaries
 
         gan = load_generator(generator, device=device)
         if guided is not None or power is not None:

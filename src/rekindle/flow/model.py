@@ -38,6 +38,7 @@ from rekindle.reference_values import RELEVANCE_THRESHOLD_PER_H as DEFAULT_THRES
 from .guide import GuideConfig, RelevanceGuide, fit_guide
 from .marginals import MarginalScores, Whitening
 from .modules import N_CLASSES, ConditionalFlow
+from .sampler import GuidedSampler, expected_draws
 from .training import ArraySource, FileSource, FlowConfig, fit_flow, row_ranges
 
 FORMAT_NAME = "rekindle-flow"
@@ -52,6 +53,8 @@ MODE_CHECK_MODELS = 2000
 #: |w| of generated base noise mapped through the flow is bounded so that a rare extreme
 #: draw cannot overflow the coupling transforms
 _MAX_SCORE = 8.0
+#: rows per block of the K_M back-transform in :meth:`KineticFlow.generate`
+_KM_ROWS = 1024
 
 
 class KineticFlow(ConditionalGenerator):
@@ -287,7 +290,10 @@ class KineticFlow(ConditionalGenerator):
                     for b in _batches(n, batch_size)
                 ]
             )
-        return (y if scaled else self.scaler.inverse_transform(y)).astype(dtype, copy=False)
+        if not scaled:  # K_M = ref (1 − y) / (1 + y), in place, in blocks that stay in cache
+            for a in range(0, y.shape[0], _KM_ROWS):
+                y[a : a + _KM_ROWS] = self.scaler.inverse_transform(y[a : a + _KM_ROWS])
+        return y.astype(dtype, copy=False)
 
     def _decode(self, labels: np.ndarray, eps: torch.Tensor) -> np.ndarray:
         """Base noise (b, d) of each row's class → features ``y = 2σ − 1`` (b, d)."""
@@ -300,32 +306,44 @@ class KineticFlow(ConditionalGenerator):
     def _generate_guided(
         self, n: int, idx: int, noise: torch.Generator, batch_size: int, power: float | None
     ) -> np.ndarray:
-        """Rejection sampling of class ``idx`` under the guide → ``y`` (n, d)."""
+        """Rejection sampling of class ``idx`` under the guide → ``y`` (n, d).
+
+        Drawn and decided in reduced precision by :class:`~rekindle.flow.sampler.GuidedSampler`
+        (every decision the float64 guide's); ``y`` is float32-exact, returned as float64.
+        """
         from rekindle.errors import GenerationError
 
-        assert self.guide is not None and self.proposal is not None
-        marginals, whitening = self.proposal
-        kept: list[np.ndarray] = []
+        assert self.guide is not None
+        sampler = self.sampler()
+        power = self.guide.config.power if power is None else float(power)
+        out = np.empty((n, self.n_features))
         n_kept = n_drawn = 0
+        acceptance = 0.5  # first guess; the measured share from the first pass on
         while n_kept < n:
-            # draw about twice what is still missing at the expected acceptance: few passes
-            b = int(min(batch_size, max(4096, 2 * (n - n_kept))))
-            pooled = np.zeros(b, dtype=np.int64)
-            eps = torch.randn(b, self.n_features, generator=noise).double().numpy()
-            eps = np.clip(eps, -_MAX_SCORE, _MAX_SCORE)
-            y = marginals.from_scores(whitening.colour(eps, pooled), pooled)
-            accept = self.guide.acceptance(y, idx, power)
-            keep = torch.rand(b, generator=noise).double().numpy() < accept
-            kept.append(y[keep])
-            n_kept += int(keep.sum())
+            b = expected_draws(n - n_kept, acceptance, batch_size)
+            y = sampler.draw(b, idx, noise, power)
+            m = min(int(y.shape[0]), n - n_kept)
+            out[n_kept : n_kept + m] = y[:m].numpy()
+            n_kept += int(y.shape[0])
             n_drawn += b
+            acceptance = max(n_kept, 1) / n_drawn
             if n_drawn >= 100_000 and n_kept < MIN_ACCEPTANCE * n_drawn:
                 raise GenerationError(
                     f"the relevance guide keeps {n_kept} of {n_drawn} draws of class "
                     f"{idx}: this generator cannot make that class (try a lower --power)"
                 )
         self.last_acceptance = {"drawn": n_drawn, "kept": n_kept}
-        return np.concatenate(kept)[:n]
+        return out
+
+    def sampler(self) -> GuidedSampler:
+        """The reduced-precision guided sampler of this flow (built on first use)."""
+        assert self.guide is not None and self.proposal is not None
+        key = (id(self.guide), id(self.proposal))
+        if getattr(self, "_sampler_key", None) != key:
+            marginals, whitening = self.proposal
+            self._sampler = GuidedSampler(marginals, whitening, self.guide)
+            self._sampler_key = key
+        return self._sampler
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike[str]) -> Path:

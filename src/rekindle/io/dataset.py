@@ -16,7 +16,9 @@ Format ``rekindle-dataset/1`` (without the embedded model) is still read.
 
 Datasets are written through :class:`DatasetWriter`, which commits chunks one by one
 to the journal ``<path>.partial/`` and assembles ``path`` only when all are there; an
-interrupted write can be resumed (verified against the journal's content). Readers
+interrupted write can be resumed (verified against the journal's content); or, when the
+size is known and redoing is cheaper than journalling (generation), through
+:class:`DirectDatasetWriter`, straight into the final file under a temporary name. Readers
 refuse incomplete files: a ``.partial``, a file whose ``n_models`` disagrees with its
 arrays or that was never finished (no ``incidence``), a damaged HDF5 file.
 """
@@ -26,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import json
+import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -379,6 +382,154 @@ class DatasetWriter:
             self.abort()
 
 
+_DIRECT_SUFFIX = ".direct"
+
+
+class DirectDatasetWriter:
+    """Write a dataset of known size straight into its final HDF5 layout, atomically.
+
+    The file is created under a temporary name beside ``path`` with its arrays
+    preallocated (``parameters`` chunked along rows, no compression); each
+    :meth:`append` writes its rows in place (no journal, no list of chunks, no final
+    concatenation: every row is written once), and :meth:`close` sets the attributes,
+    fsyncs and renames the file onto ``path`` (:func:`rekindle.io.atomic.atomic_path`).
+    An exception, or :meth:`abort`, removes the temporary file; a process killed outright
+    leaves only a hidden ``.<name>.*.direct.tmp``, which the next writer of ``path``
+    removes. ``path`` itself is never seen half-written.
+
+    Unlike :class:`DatasetWriter` it cannot resume: for outputs that are cheaper to
+    redo than to journal (generation).
+
+    Parameters
+    ----------
+    path
+        Final file path.
+    parameter_names
+        Column names, length ``p``.
+    metadata
+        Stored as attributes (nested values as JSON), as by :class:`DatasetWriter`.
+    n_rows
+        Rows the file will hold; :meth:`close` refuses fewer.
+    force
+        Discard the ``<path>.partial`` journal of an interrupted :class:`DatasetWriter`
+        run (refused otherwise, as there).
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        parameter_names: list[str],
+        metadata: Mapping[str, Any],
+        n_rows: int,
+        *,
+        force: bool = False,
+    ) -> None:
+        self.path = Path(path)
+        if self.path.is_dir():
+            raise DatasetError(f"output {self.path} is a folder, not a file")
+        partial = partial_path(self.path)
+        if partial.exists():
+            if not force:
+                raise DatasetError(
+                    f"{partial} holds an unfinished run: discard it with --force"
+                )
+            # through the journal: refused while another process holds it
+            ChunkJournal.open(partial, {}, resume=False, force=True, what=str(self.path)).discard()
+        pattern = f".{glob.escape(self.path.name)}.*{_DIRECT_SUFFIX}.tmp"
+        for stray in self.path.parent.glob(pattern):  # of a writer killed outright
+            stray.unlink(missing_ok=True)
+        self._names = list(parameter_names)
+        self.n_rows = int(n_rows)
+        self._attrs = {
+            **_metadata_attrs(metadata),
+            "format": DATASET_FORMAT,
+            "rekindle_version": __version__,
+            "created": datetime.now(timezone.utc).isoformat(),
+        }
+        self._embedded = {k: metadata[k] for k in CONTENT_KEYS if k in metadata}
+        self._row = self._n_relevant = 0
+        self._stack = contextlib.ExitStack()
+        try:
+            tmp = self._stack.enter_context(atomic_path(self.path, suffix=_DIRECT_SUFFIX))
+            n, p = self.n_rows, len(self._names)
+            chunks = _row_chunks(n, p)
+            # a chunk cache holding a few row chunks: appends that end inside a chunk
+            # complete it in memory instead of reading it back from the file
+            cache = 4 * 8 * p * (chunks[0] if chunks else 1)
+            self._file = h5py.File(tmp, "w", rdcc_nbytes=max(cache, 2**20))
+            f = self._file
+            f.create_dataset(
+                "parameter_names", data=np.array(self._names, dtype=object), dtype=STRING_DTYPE
+            )
+            self._params = f.create_dataset("parameters", shape=(n, p), dtype="f8", chunks=chunks)
+            self._lam = f.create_dataset("max_real_eigenvalue", shape=(n,), dtype="f8")
+            self._rel = f.create_dataset("relevant", shape=(n,), dtype=bool)
+        except BaseException:
+            self._stack.__exit__(*sys.exc_info())
+            raise
+
+    @property
+    def n_models(self) -> int:
+        """Rows written so far."""
+        return self._row
+
+    def append(
+        self, parameters: np.ndarray, max_real_eigenvalue: np.ndarray, relevant: np.ndarray
+    ) -> None:
+        """Write the next ``m`` rows: parameters ``(m, p)``, max Re(λ) ``(m,)`` h⁻¹ and
+        labels ``(m,)``."""
+        parameters = np.asarray(parameters, dtype=np.float64)
+        m = parameters.shape[0]
+        if parameters.ndim != 2 or parameters.shape[1] != len(self._names):
+            raise DatasetError(
+                f"chunk must have shape (n, {len(self._names)}), got {parameters.shape}"
+            )
+        if self._row + m > self.n_rows:
+            raise DatasetError(f"{self._row + m} rows for a file of {self.n_rows}")
+        rel = np.asarray(relevant, dtype=bool).reshape(m)
+        rows = slice(self._row, self._row + m)
+        self._params[rows] = parameters
+        self._lam[rows] = np.asarray(max_real_eigenvalue, dtype=np.float64).reshape(m)
+        self._rel[rows] = rel
+        self._row += m
+        self._n_relevant += int(np.count_nonzero(rel))
+
+    def close(self, *, extra_metadata: Mapping[str, Any] | None = None) -> Path:
+        """Set the attributes and rename the complete file onto ``path``."""
+        if self._row != self.n_rows:
+            self.abort()
+            raise DatasetError(f"{self.path}: {self._row} of {self.n_rows} rows written")
+        f = self._file
+        attrs = {**self._attrs, **_metadata_attrs(extra_metadata or {})}
+        attrs["n_models"] = self.n_rows
+        attrs["incidence"] = self._n_relevant / self.n_rows if self.n_rows else float("nan")
+        for k, v in attrs.items():
+            f.attrs[k] = v
+        for key, content in self._embedded.items():
+            f.create_dataset(key, data=json.dumps(content, sort_keys=True), dtype=STRING_DTYPE)
+        f.close()
+        self._stack.close()  # fsync, rename, fsync the folder
+        return self.path
+
+    def abort(self) -> None:
+        """Stop without finishing: the temporary file is removed, ``path`` untouched."""
+        with contextlib.suppress(Exception):
+            self._file.close()
+        try:
+            raise DatasetError(f"{self.path}: writing aborted")
+        except DatasetError:
+            self._stack.__exit__(*sys.exc_info())  # removes the temporary file
+
+    def __enter__(self) -> DirectDatasetWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
 def partial_path(path: str | Path) -> Path:
     """The journal folder ``<path>.partial`` of a dataset being written."""
     path = Path(path)
@@ -463,8 +614,19 @@ def _require_complete(f: h5py.File, path: Path) -> None:
         )
 
 
-def read_dataset(path: str | Path, *, rows: slice | None = None) -> ParameterDataset:
+def read_dataset(
+    path: str | Path, *, rows: slice | None = None, parameters: bool = True
+) -> ParameterDataset:
     """Read a complete dataset file (optionally a slice of rows).
+
+    Parameters
+    ----------
+    rows
+        A slice of rows (default: all).
+    parameters
+        False: the labels, eigenvalues and metadata only, without the parameter matrix
+        (``parameters`` of shape ``(n, 0)``, no names): for callers that stream the matrix
+        (:func:`read_columns`, :class:`DatasetRows`) instead of holding it.
 
     Raises
     ------
@@ -475,9 +637,12 @@ def read_dataset(path: str | Path, *, rows: slice | None = None) -> ParameterDat
     sl = rows if rows is not None else slice(None)
     with open_dataset(path) as f:
         try:
-            names = read_strings(f["parameter_names"])
+            names = read_strings(f["parameter_names"]) if parameters else []
             meta = read_metadata(f)
-            arrays = {name: f[name][sl] for name in _ARRAYS}
+            arrays = {name: f[name][sl] for name in _ARRAYS if parameters or name != "parameters"}
+            if not parameters:
+                n = arrays["relevant"].shape[0]
+                arrays["parameters"] = np.empty((n, 0))
         except OSError as exc:
             raise DatasetError(f"{path}: damaged dataset ({exc})") from None
     return ParameterDataset(
@@ -488,6 +653,92 @@ def read_dataset(path: str | Path, *, rows: slice | None = None) -> ParameterDat
         metadata=meta,
         path=path,
     )
+
+
+#: rows per read of :func:`read_columns` (~50 MB of a 411-column float64 matrix)
+_READ_ROWS = 16_384
+
+
+def read_columns(
+    path: str | Path,
+    columns: np.ndarray,
+    rows: np.ndarray | None = None,
+    *,
+    dtype: type[np.floating] = np.float64,
+) -> np.ndarray:
+    """Some columns of a dataset's parameter matrix, read in blocks of rows.
+
+    Only the result is held (never the whole matrix): ``(m, len(columns))`` for the
+    ``m`` rows selected.
+
+    Parameters
+    ----------
+    columns
+        Column indices, shape (c,).
+    rows
+        Boolean mask of the rows to keep, shape (n_models,) (default: all).
+    dtype
+        dtype of the result (values are read as stored, float64, and cast).
+
+    Raises
+    ------
+    DatasetError
+        See :func:`open_dataset`.
+    """
+    columns = np.asarray(columns, dtype=np.int64)
+    with open_dataset(path) as f:
+        data = f["parameters"]
+        n = data.shape[0]
+        keep = np.ones(n, dtype=bool) if rows is None else np.asarray(rows, dtype=bool)
+        if keep.shape != (n,):
+            raise ValueError(f"rows must be a mask of shape ({n},), got {keep.shape}")
+        out = np.empty((int(np.count_nonzero(keep)), columns.size), dtype=dtype)
+        at = 0
+        for a in range(0, n, _READ_ROWS):
+            sel = keep[a : a + _READ_ROWS]
+            m = int(np.count_nonzero(sel))
+            if m:
+                out[at : at + m] = data[a : a + _READ_ROWS][sel][:, columns]
+                at += m
+    return out
+
+
+class DatasetRows:
+    """Rows of a dataset file's parameter matrix, read when indexed (not held).
+
+    Stands in for a parameter array ``(m, n_parameters)`` where only a few rows are
+    ever used (e.g. the models a perturbation analysis draws from a population).
+
+    Parameters
+    ----------
+    path
+        A complete dataset file.
+    rows
+        Boolean mask of the rows that make up the population, shape (n_models,).
+    """
+
+    def __init__(self, path: str | Path, rows: np.ndarray) -> None:
+        self.path = Path(path)
+        self.index = np.flatnonzero(np.asarray(rows, dtype=bool))
+        with open_dataset(self.path) as f:
+            self.shape = (int(self.index.size), int(f["parameters"].shape[1]))
+        self.ndim = 2
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, i: Any) -> np.ndarray:
+        """Rows ``i`` of the population (an index array, a slice or an int)."""
+        picked = self.index[i]
+        scalar = np.ndim(picked) == 0
+        picked = np.atleast_1d(picked)
+        order = np.argsort(picked, kind="stable")
+        with open_dataset(self.path) as f:
+            block = f["parameters"][np.asarray(picked[order])] if picked.size else None
+        out = np.empty((picked.size, self.shape[1]))
+        if block is not None:
+            out[order] = block
+        return out[0] if scalar else out
 
 
 def read_metadata(f: h5py.File) -> dict[str, Any]:

@@ -75,7 +75,8 @@ def measure_spread(km: np.ndarray, km_reference: np.ndarray) -> SpreadSummary:
 
 def measure_fidelity(
     generated: ParameterDataset,
-    oracle: ParameterDataset,
+    reference_km: np.ndarray,
+    reference_max_eig: np.ndarray,
     labeller: Labeller,
     out: str | Path,
     *,
@@ -85,8 +86,9 @@ def measure_fidelity(
     """Fidelity of generated relevant-class models → ``fig_fidelity.png``.
 
     ``n_heldout`` fresh ORACLE sets (seed ``seed``) give the held-out relevant models of the
-    C2ST; the relevant sets of ``oracle`` (the training data) are the width, KL and KS
-    reference.
+    C2ST; ``reference_km`` (shape ``(m, n_km)``, µM) and ``reference_max_eig`` (shape
+    ``(m,)``, 1/h), those of the relevant training sets, are the width, KL and KS
+    reference (only they are passed, never the training data's whole parameter matrix).
     """
     from rekindle.analysis.fidelity import fidelity_report
     from rekindle.plots.fidelity import plot_fidelity_panel
@@ -98,10 +100,10 @@ def measure_fidelity(
     )
     report = fidelity_report(
         system.km_of(generated.parameters),
-        system.km_of(oracle.parameters[oracle.relevant]),
+        reference_km,
         system.km_of(held[held_rel]),
         generated_max_eig=generated.max_real_eigenvalue,
-        reference_max_eig=oracle.max_real_eigenvalue[oracle.relevant],
+        reference_max_eig=reference_max_eig,
         seed=seed,
     )
     plot_fidelity_panel(

@@ -24,8 +24,13 @@ def sample_data(
     threshold: float = DEFAULT_THRESHOLD,
     progress: ProgressFactory = no_progress,
     executor: Executor | None = None,
+    load_parameters: bool = True,
 ) -> ParameterDataset:
-    """ORACLE parameter sets, sampled and labelled into ``path`` (resumed; kept if done)."""
+    """ORACLE parameter sets, sampled and labelled into ``path`` (resumed; kept if done).
+
+    ``load_parameters=False`` returns the labels and eigenvalues only (a parameter matrix
+    of shape ``(n, 0)``): the caller streams the matrix from ``path`` (its ``.path``).
+    """
     from rekindle.io.dataset import read_dataset
     from rekindle.io.model_bundle import ModelBundle, check_same_model
     from rekindle.sampling import sample_dataset
@@ -44,7 +49,7 @@ def sample_data(
                 progress=update,
                 executor=executor,
             )
-    data = read_dataset(path)
+    head = read_dataset(path, rows=slice(0, 0))
     # data kept from an earlier run must be of this model (a run folder holds one)
-    check_same_model(ModelBundle(system.model, physiology), data.bundle(), "this run", str(path))
-    return data
+    check_same_model(ModelBundle(system.model, physiology), head.bundle(), "this run", str(path))
+    return read_dataset(path, parameters=load_parameters)

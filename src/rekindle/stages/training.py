@@ -196,20 +196,41 @@ def train_flow(
     log: LogFunction = no_log,
 ) -> Any:
     """Fit the flow generator (with a relevance guide if ``guide_config``) on a labelled
-    dataset in memory → ``generator.pt``, ``flow_history.csv``; returns the KineticFlow."""
+    dataset → ``generator.pt``, ``flow_history.csv``; returns the KineticFlow.
+
+    Only the K_M columns are held (:func:`km_columns`): read from the file block by block
+    when ``dataset`` was loaded without its parameter matrix."""
     from rekindle.flow.model import fit_flow_generator
     from rekindle.io.model_bundle import bundle_from
 
-    if dataset.parameter_names != system.model.parameter_names:
-        raise ValueError(f"dataset columns are not the parameters of model {system.model.name!r}")
     return fit_flow_generator(
         bundle_from(system.model, physiology),
         output,
         config,
         threshold=float(dataset.metadata.get("threshold", DEFAULT_THRESHOLD)),
-        km=system.km_of(dataset.parameters),
+        km=km_columns(dataset, system),
         relevant=dataset.relevant,
         max_eig=dataset.max_real_eigenvalue,
         guide_config=guide_config,
         log=log,
     )
+
+
+def km_columns(dataset: ParameterDataset, system: KineticSystem) -> np.ndarray:
+    """The K_M columns ``(n, n_km)`` µM of a dataset: taken from its parameter matrix, or,
+    for a dataset loaded without one (``read_dataset(parameters=False)``), read from its
+    file block by block (the full matrix is never held).
+
+    Raises
+    ------
+    ValueError
+        If the columns are not the parameters of ``system``'s model.
+    """
+    from rekindle.io.dataset import read_columns
+
+    if dataset.parameters.shape[1] == 0 and dataset.path is not None:
+        columns = np.array([system.model.parameter_index[k] for k in system.model.km_names])
+        return read_columns(dataset.path, columns)
+    if dataset.parameter_names != system.model.parameter_names:
+        raise ValueError(f"dataset columns are not the parameters of model {system.model.name!r}")
+    return system.km_of(dataset.parameters)

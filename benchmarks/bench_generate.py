@@ -1,0 +1,159 @@
+"""Drawing complete models from a generator: the whole ``rekindle generate`` process, and
+where its time goes.
+
+Run:  .venv/bin/python benchmarks/bench_generate.py --generator runs/default/generator.pt
+      [--n 1000000] [--repeats 1] [--output /tmp/G.h5] [--no-breakdown]
+
+(1) Times ``rekindle generate --generator G --n N --class relevant --output OUT`` as a child
+process (imports, loading, drawing, completion, writing, fsync and rename all included):
+wall seconds, CPU seconds (user + system, from ``wait4``), complete models per second and the
+child's peak RSS. (2) Unless ``--no-breakdown``, times each step of the guided flow's draw
+in this process on blocks of the sampler's size and scales it to 10⁶ kept models at the
+measured acceptance: CPU seconds per step (the machine's cores may be shared: CPU seconds are
+the steadier figure, wall seconds the one a user waits). Also counts the guide's decisions
+that differ from the float64 network's on the draws timed (0 expected).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+from rich.console import Console
+from rich.table import Table
+
+
+def _whole_process(generator: str, n: int, output: Path) -> dict[str, float]:
+    output.unlink(missing_ok=True)
+    exe = Path(sys.executable).with_name("rekindle")
+    cmd = [str(exe), "generate", "--generator", generator, "--n", str(n), "--class", "relevant"]
+    cmd += ["--output", str(output), "--quiet"]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    if status != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({status})")
+    return {
+        "wall": wall,
+        "cpu": usage.ru_utime + usage.ru_stime,
+        "rss_gb": usage.ru_maxrss / 1024**2,
+        "size_gb": output.stat().st_size / 1024**3,
+    }
+
+
+def _cpu(work, repeats: int = 5) -> tuple[float, object]:
+    work()
+    c = time.process_time()
+    for _ in range(repeats):
+        out = work()
+    return (time.process_time() - c) / repeats, out
+
+
+def _breakdown(generator: str) -> tuple[list[tuple[str, float]], float, int, int]:
+    """CPU seconds per step for 10⁶ kept models; acceptance; decisions checked; mismatches."""
+    import h5py
+
+    from rekindle.flow.sampler import BLOCK_ROWS
+    from rekindle.generation import COMPLETION_ROWS, labeller_for, load_generator
+
+    flow = load_generator(generator)
+    sampler = flow.sampler()
+    screen = sampler.guide
+    labeller = labeller_for(flow)
+    gen = torch.Generator().manual_seed(0)
+    b = BLOCK_ROWS
+    t_randn, eps = _cpu(lambda: torch.randn(b, sampler.d, generator=gen).clamp_(-8, 8))
+    t_colour, g = _cpu(lambda: torch.addmm(sampler.mean[:, None], sampler.cholesky, eps.T))
+    t_table, y_fm = _cpu(lambda: sampler.table(g.clone()))
+    y = torch.from_numpy(y_fm).T
+    u = torch.rand(b, generator=gen)
+    thr = screen.thresholds(u, 1.0)
+    with torch.inference_mode():
+        t_bf16, _ = _cpu(lambda: screen._logit16(y))
+        t_keep, keep = _cpu(lambda: screen.keep(y, thr, 1.0))
+        reference = screen.net64(y.double())[0] > thr
+    mismatches = int((keep != reference).sum())
+    acceptance = float(keep.float().mean())
+    rows = max(int(keep.sum()), 1)
+    t_select, kept = _cpu(lambda: y[keep].double().numpy())
+    km_block = kept[:COMPLETION_ROWS]
+    t_km, km = _cpu(lambda: flow.scaler.inverse_transform(km_block))
+    t_complete, params = _cpu(
+        lambda: labeller.system.complete_parameters(km, labeller.physiology)
+    )
+    path = Path("/tmp") / f"bench_generate_{os.getpid()}.h5"
+    with h5py.File(path, "w", rdcc_nbytes=16 * 2**20) as f:
+        shape = (64 * COMPLETION_ROWS, params.shape[1])
+        ds = f.create_dataset("p", shape=shape, chunks=(1024, params.shape[1]))
+        at = [0]
+
+        def write() -> None:
+            ds[at[0] : at[0] + params.shape[0]] = params
+            at[0] = (at[0] + params.shape[0]) % (63 * COMPLETION_ROWS)
+
+        t_write, _ = _cpu(write)
+    path.unlink(missing_ok=True)
+    per_draw = 1e6 / acceptance / b  # blocks of draws per 10⁶ kept
+    per_kept = 1e6 / km.shape[0]  # completion blocks per 10⁶ kept
+    steps = [
+        ("normal draws (float32)", t_randn * per_draw),
+        ("colouring g = μ + L w (float32)", t_colour * per_draw),
+        ("marginals (score table)", t_table * per_draw),
+        ("guide: bfloat16 logit alone", t_bf16 * per_draw),
+        ("guide: decisions (bfloat16 + rechecks)", t_keep * per_draw),
+        ("kept rows → float64", t_select * 1e6 / rows),
+        ("K_M = ref (1 − y)/(1 + y)", t_km * per_kept),
+        ("V_max back-calculation (completion)", t_complete * per_kept),
+        ("HDF5 write (float64, 411 columns)", t_write * per_kept),
+    ]
+    return steps, acceptance, b, mismatches
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--generator", required=True)
+    ap.add_argument("--n", type=int, default=1_000_000)
+    ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--output", default="/tmp/bench_generate.h5")
+    ap.add_argument("--no-breakdown", action="store_true")
+    args = ap.parse_args()
+    console = Console()
+    out = Path(args.output)
+    runs = [_whole_process(args.generator, args.n, out) for _ in range(args.repeats)]
+    out.unlink(missing_ok=True)
+    table = Table(title=f"rekindle generate --n {args.n} --class relevant (whole process)")
+    for col in ("run", "wall s", "CPU s", "models/s (wall)", "peak RSS GB", "file GB"):
+        table.add_column(col, justify="right")
+    for i, r in enumerate(runs):
+        table.add_row(
+            str(i + 1),
+            f"{r['wall']:.1f}",
+            f"{r['cpu']:.1f}",
+            f"{args.n / r['wall']:,.0f}",
+            f"{r['rss_gb']:.2f}",
+            f"{r['size_gb']:.2f}",
+        )
+    console.print(table)
+    if args.no_breakdown:
+        return
+    steps, acceptance, b, mismatches = _breakdown(args.generator)
+    table = Table(title=f"CPU seconds per 10⁶ kept models (acceptance {acceptance:.3f})")
+    table.add_column("step")
+    table.add_column("CPU s", justify="right")
+    for name, secs in steps:
+        table.add_row(name, f"{secs:.2f}")
+    total = sum(s for n, s in steps if n != "guide: bfloat16 logit alone")
+    table.add_row("sum (decisions counted once)", f"{total:.2f}")
+    console.print(table)
+    console.print(f"guide decisions ≠ float64 network's: {mismatches} of {b}")
+    console.print(f"torch threads: {torch.get_num_threads()}, cores: {os.cpu_count()}")
+
+
+if __name__ == "__main__":
+    main()
