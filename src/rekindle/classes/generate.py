@@ -144,7 +144,7 @@ def generate_class(
     member = spec.eig_member(lam)
     if not member.all():
         raise GenerationError(f"{int((~member).sum())} delivered sets failed re-verification")
-    low, high = spec.eig_interval
+    _low, high = spec.eig_interval
     md = {
         **bundle.metadata(),
         "threshold": high if np.isfinite(high) else RELEVANCE_THRESHOLD_PER_H,

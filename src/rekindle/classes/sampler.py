@@ -178,7 +178,7 @@ def _levels(
 ) -> tuple[np.ndarray, np.ndarray, float, list[dict], float]:
     """Subset simulation up to the class: member states, their λ, β, levels, log10 P."""
     n, p0 = settings.population, settings.p0
-    n_seed = max(2, int(round(n * p0)))
+    n_seed = max(2, round(n * p0))
     chain_length = -(-n // n_seed)
     u = rng.standard_normal((n, d))
     lam = counter.measure(u)

@@ -254,9 +254,3 @@ class ClassSpec:
             tau_above=data.get("tau_above"),
             returns=returns,
         )
-
-    def describe(self) -> str:
-        """The class in the ``--where`` grammar (parses back to an equal spec)."""
-        from rekindle.classes.grammar import format_where
-
-        return format_where(self)

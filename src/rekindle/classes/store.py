@@ -20,6 +20,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from rekindle.classes.grammar import format_where
 from rekindle.classes.spec import ClassSpec
 from rekindle.errors import DatasetError, GeneratorFileError
 from rekindle.io.model_bundle import ModelBundle, bundle_of
@@ -38,7 +39,7 @@ CLASS_SAMPLER_FORMAT = "rekindle-class-sampler/1"
 
 def class_attrs(spec: ClassSpec) -> dict[str, str]:
     """The dataset attributes recording ``spec``."""
-    return {"class_spec": json.dumps(spec.to_dict()), "class_where": spec.describe()}
+    return {"class_spec": json.dumps(spec.to_dict()), "class_where": format_where(spec)}
 
 
 def read_class(metadata: dict[str, Any], source: str = "dataset") -> ClassSpec | None:
@@ -102,7 +103,7 @@ def save_class_sampler(
     payload = {
         "format": CLASS_SAMPLER_FORMAT,
         "class_spec": json.dumps(spec.to_dict()),
-        "class_where": spec.describe(),
+        "class_where": format_where(spec),
         "metadata": json.dumps(meta, default=str),
         "seeds": torch.as_tensor(np.asarray(seeds, dtype=np.float64)),
         "beta": float(beta),
