@@ -26,6 +26,7 @@ from rekindle.cli._common import (
     progress_bar,
     stdout,
 )
+from rekindle.cli.classes import WhereOpt, label_stored, parse_class
 from rekindle.reference_values import RELEVANCE_THRESHOLD_PER_H as DEFAULT_THRESHOLD
 
 
@@ -71,8 +72,11 @@ def sample(
     ] = False,
     scheduler: SchedulerOpt = None,
     quiet: QuietOpt = False,
+    where: WhereOpt = None,
 ) -> None:
     """Sample ORACLE parameter sets, label them and stream them to a dataset file.
+
+    With --where, ``relevant`` marks the members of that class (recorded in the file).
 
     Chunks are committed to OUTPUT.partial/ as they are done; an interrupted run (Ctrl-C,
     a crash, a killed job) continues with --resume and gives the same file.
@@ -89,6 +93,7 @@ def sample(
         check.require_seed(seed)
         check.require_finite("--threshold", threshold)
         check.require_output_file(output)
+        spec = parse_class(where) if where is not None else None
         if resume and force:
             raise _UserError("--resume and --force exclude each other")
 
@@ -119,10 +124,13 @@ def sample(
                 executor=ex,
             )
         dt = time.perf_counter() - t0
+        if spec is not None:
+            label_stored(path, spec)
         ds = read_dataset(path, rows=slice(0, 0))
         inc = ds.metadata.get("incidence")
         console.print(
-            f"wrote {path}: {n} models of {m.name}/{p.name}, incidence of relevant models "
+            f"wrote {path}: {n} models of {m.name}/{p.name}, incidence of "
+            f"{'class ' + repr(where) if where else 'relevant models'} "
             f"{inc:.4f}, {n / dt:,.0f} models/s"
         )
 

@@ -11,6 +11,8 @@ from rich.table import Table
 from rekindle.analysis.transfer import TransferSettings
 from rekindle.cli._common import (
     AllowNonSteadyOpt,
+    ModelOpt,
+    PhysOpt,
     QuietOpt,
     SchedulerOpt,
     _checked_dataset,
@@ -23,6 +25,7 @@ from rekindle.cli._common import (
     progress_bar,
     stdout,
 )
+from rekindle.cli.classes import WhereOpt, generate_where
 from rekindle.flow.config import GuideConfig
 from rekindle.progress import no_progress
 from rekindle.stages import TrainingPlan
@@ -314,8 +317,11 @@ def _train_flow(
 
 @app.command()
 def generate(
-    generator: Annotated[Path, typer.Option("--generator", "-g", help="generator.pt")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Dataset file to write (.h5).")],
+    generator: Annotated[
+        Path | None,
+        typer.Option("--generator", "-g", help="generator.pt (with --where: a class sampler)"),
+    ] = None,
     n: Annotated[int, typer.Option("--n", help="Number of models.")] = 10_000,
     cls: Annotated[str, typer.Option("--class", help="relevant or not_relevant.")] = "relevant",
     seed: Annotated[int, typer.Option("--seed", help="Noise seed.")] = 0,
@@ -347,11 +353,43 @@ def generate(
     ] = None,
     scheduler: SchedulerOpt = None,
     quiet: QuietOpt = False,
+    where: WhereOpt = None,
+    model: ModelOpt = "ecoli",
+    physiology: PhysOpt = None,
+    save_sampler: Annotated[
+        Path | None, typer.Option(help="--where: also write the class sampler here (.pt).")
+    ] = None,
+    population: Annotated[int, typer.Option(help="--where: sets per level.")] = 2000,
+    thin: Annotated[int, typer.Option(help="--where: pCN steps between kept states.")] = 10,
 ) -> None:
-    """Generate complete parameter sets (K_M + back-calculated V_max) of one class."""
+    """Generate complete parameter sets (K_M + back-calculated V_max) of one class.
+
+    With --where, exactly N engine-verified members of that class, from the model alone
+    (or a class sampler as --generator): ORACLE's prior restricted to the class.
+    """
+    if where is not None:
+        return _run(
+            lambda: generate_where(
+                where,
+                output,
+                n,
+                seed,
+                model,
+                physiology,
+                generator,
+                save_sampler,
+                population,
+                thin,
+                force,
+                quiet,
+            )
+        )
 
     def go() -> None:
         from rekindle import validation as check
+
+        if generator is None:
+            raise _UserError("--generator is required (or --where for a class)")
 
         check.require_positive("--n", n)
         check.require_positive("--chunk-size", chunk_size)
