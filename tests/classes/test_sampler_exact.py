@@ -77,10 +77,16 @@ def test_band_class_fills_the_band() -> None:
     assert stats.kstest(s, lambda x: (cdf(np.clip(x, 3.9, 4.1)) - lo) / (hi - lo)).statistic < 0.04
 
 
+def test_a_common_class_is_drawn_by_the_exact_filter() -> None:
+    """P(class)·thin ≥ 1: ORACLE + filter yields more per label than chains; i.i.d."""
+    d = sample_class(parse_where("max_eig < -25"), _measure, D, 3000, ClassSamplerSettings(seed=2))
+    assert d.mode == "rejection" and d.diagnostics["duplicate_fraction"] == 0
+    s = d.saturation.sum(axis=1)
+    assert (s > 2.5).all()
+
+
 def test_continuing_from_seeds_skips_the_levels(draw) -> None:
     spec = parse_where("max_eig < -42")
-    more = sample_class(
-        spec, _measure, D, 500, ClassSamplerSettings(seed=4), start=(draw.seeds, draw.beta)
-    )
+    more = sample_class(spec, _measure, D, 500, ClassSamplerSettings(seed=4), start=draw.state)
     assert more.diagnostics["n_levels"] == 0
     assert (more.max_real_eigenvalue < -42).all()

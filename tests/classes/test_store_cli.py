@@ -42,8 +42,9 @@ def test_generate_where_end_to_end(tmp_path) -> None:
     assert read_class(ds.metadata) == spec
     assert ds.metadata["class_rounds"]["chains"] > 0
     # the class-sampler file: same class, continues without levels
-    saved, bundle, seeds, _beta = load_class_sampler(sampler)
-    assert saved == spec and bundle.model.name == "ecoli" and seeds.shape[1] == 259
+    saved, bundle, state = load_class_sampler(sampler)
+    assert saved == spec and bundle.model.name == "ecoli" and state.seeds.shape[1] == 259
+    assert state.mode == "chains" and state.shape.shape == (259,) and (state.shape >= 1).all()
     out2 = tmp_path / "G2.h5"
     res = runner.invoke(
         app,

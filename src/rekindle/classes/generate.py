@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from rekindle.classes.sampler import ClassDraw, ClassSamplerSettings, sample_class
+from rekindle.classes.sampler import ChainState, ClassDraw, ClassSamplerSettings, sample_class
 from rekindle.classes.spec import ClassSpec
 from rekindle.classes.store import class_attrs, save_class_sampler
 from rekindle.errors import GenerationError
@@ -92,7 +92,7 @@ def generate_class(
     output: str | Path,
     settings: ClassSamplerSettings | None = None,
     *,
-    start: tuple[np.ndarray, float] | None = None,
+    start: ChainState | None = None,
     save_sampler: str | Path | None = None,
     force: bool = False,
     n_jobs: int | None = None,
@@ -115,7 +115,7 @@ def generate_class(
     settings
         :class:`ClassSamplerSettings`.
     start
-        ``(seeds, beta)`` from a class-sampler file of the same class and model.
+        :class:`ChainState` from a class-sampler file of the same class and model.
     save_sampler
         Also write a class-sampler file here (to continue later without the levels).
     force
@@ -162,5 +162,5 @@ def generate_class(
         raise
     writer.close(extra_metadata={"class_rounds": draw.diagnostics})
     if save_sampler is not None:
-        save_class_sampler(save_sampler, spec, bundle, draw.seeds, draw.beta, draw.diagnostics)
+        save_class_sampler(save_sampler, spec, bundle, draw.state, draw.diagnostics)
     return draw

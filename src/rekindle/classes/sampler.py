@@ -49,7 +49,14 @@ from rekindle.classes.spec import ClassSpec
 from rekindle.config import Settings, check, check_positive_int
 from rekindle.errors import GenerationError
 
-__all__ = ["ClassDraw", "ClassSamplerSettings", "normal_of", "sample_class", "saturation_of"]
+__all__ = [
+    "ChainState",
+    "ClassDraw",
+    "ClassSamplerSettings",
+    "normal_of",
+    "sample_class",
+    "saturation_of",
+]
 
 #: σ is kept in [floor, 1 − floor] as ORACLE's sampler does.
 SATURATION_FLOOR = 1e-12
@@ -120,6 +127,30 @@ class ClassSamplerSettings(Settings):
 
 
 @dataclass
+class ChainState:
+    """What continues a class sampler without its levels.
+
+    Attributes
+    ----------
+    seeds
+        Shape ``(m, d)``: class members in normal space ``u``.
+    beta
+        Global pCN step.
+    shape
+        Shape ``(d,)``, ≥ 1: per-coordinate step multipliers; coordinate *j* moves by
+        ``min(1, beta · shape[j])`` (coordinates the class barely depends on move
+        further; every such diagonal pCN is reversible with respect to ``N(0, I)``).
+    mode
+        ``"chains"`` or ``"rejection"``.
+    """
+
+    seeds: np.ndarray
+    beta: float
+    shape: np.ndarray
+    mode: str = "chains"
+
+
+@dataclass
 class ClassDraw:
     """Members of a class and how they were found.
 
@@ -134,6 +165,9 @@ class ClassDraw:
         a later call continues from them without the levels (``start=``).
     beta
         The production pCN step.
+    mode
+        ``"chains"`` (pCN chains restricted to the class) or ``"rejection"`` (ORACLE
+        draws + exact filter, chosen when the class is common: ``P(class)·thin ≥ 1``).
     diagnostics
         Levels, labels and integrations spent, acceptance, ``P(C)`` estimate, times,
         repeated-state fraction (plain builtins, JSON-ready).
@@ -144,6 +178,14 @@ class ClassDraw:
     seeds: np.ndarray
     beta: float
     diagnostics: dict[str, Any] = field(default_factory=dict)
+    mode: str = "chains"
+    shape: np.ndarray | None = None
+
+    @property
+    def state(self) -> ChainState:
+        """The :class:`ChainState` to continue from."""
+        shape = np.ones(self.seeds.shape[1]) if self.shape is None else self.shape
+        return ChainState(self.seeds, self.beta, shape, self.mode)
 
 
 class _Counter:
@@ -164,6 +206,32 @@ class _Counter:
         return np.asarray(self._returns(saturation_of(u)), dtype=bool)
 
 
+def _step(beta: float, shape: np.ndarray) -> np.ndarray:
+    """Per-coordinate pCN steps ``min(1, β·shape)``, shape ``(d,)``."""
+    return np.minimum(1.0, beta * shape)
+
+
+def _propose(u: np.ndarray, beta: float, shape: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Diagonal pCN: ``u'_j = √(1 − b_j²) u_j + b_j z_j``, reversible w.r.t. ``N(0, I)``."""
+    b = _step(beta, shape)
+    return np.sqrt(1.0 - b**2) * u + b * rng.standard_normal(u.shape)
+
+
+def _sensitivity_shape(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Step multipliers from prior draws: ``s_max / max(s_j, noise)`` with ``s_j`` the
+    absolute rank correlation of ``u_j`` with the violation ``v`` (NaN/∞ ranked last)."""
+    from scipy.stats import rankdata
+
+    n = u.shape[0]
+    r = rankdata(np.where(np.isfinite(v), v, np.inf))
+    ru = np.apply_along_axis(rankdata, 0, u)
+    r = (r - r.mean()) / (r.std() or 1.0)
+    ru = (ru - ru.mean(axis=0)) / ru.std(axis=0)
+    s = np.abs((ru * r[:, None]).mean(axis=0))
+    floor = 3.0 / math.sqrt(n)
+    return s.max() / np.maximum(s, floor) if s.max() > floor else np.ones(u.shape[1])
+
+
 def _adapt(beta: float, rate: float, target: float) -> float:
     """Robbins–Monro-like step on log β towards the target acceptance."""
     return float(np.clip(beta * math.exp(rate - target), 0.02, 1.0))
@@ -175,8 +243,8 @@ def _levels(
     d: int,
     settings: ClassSamplerSettings,
     rng: np.random.Generator,
-) -> tuple[np.ndarray, np.ndarray, float, list[dict], float]:
-    """Subset simulation up to the class: member states, their λ, β, levels, log10 P."""
+) -> tuple[np.ndarray, np.ndarray, float, np.ndarray, list[dict], float]:
+    """Subset simulation up to the class: member states, their λ, β, shape, levels, log10 P."""
     n, p0 = settings.population, settings.p0
     n_seed = max(2, round(n * p0))
     chain_length = -(-n // n_seed)
@@ -184,6 +252,7 @@ def _levels(
     lam = counter.measure(u)
     v = spec.violation(lam)
     beta = settings.beta
+    shape = _sensitivity_shape(u, v)
     levels: list[dict] = []
     log_p = 0.0
     while np.count_nonzero(v < 0) < n_seed:
@@ -201,7 +270,7 @@ def _levels(
         states_u, states_lam, states_v = [cur_u], [cur_lam], [cur_v]
         accepted = proposed = 0
         for _ in range(chain_length - 1):
-            prop = math.sqrt(1 - beta**2) * cur_u + beta * rng.standard_normal(cur_u.shape)
+            prop = _propose(cur_u, beta, shape, rng)
             prop_lam = counter.measure(prop)
             prop_v = spec.violation(prop_lam)
             ok = prop_v < level
@@ -230,7 +299,7 @@ def _levels(
         )
     member = v < 0
     log_p += math.log10(np.count_nonzero(member) / n)
-    return u[member], lam[member], beta, levels, log_p
+    return u[member], lam[member], beta, shape, levels, log_p
 
 
 def _lag_one_correlation(kept: list[np.ndarray]) -> float:
@@ -253,7 +322,7 @@ def sample_class(
     settings: ClassSamplerSettings | None = None,
     *,
     returns: ReturnsTest | None = None,
-    start: tuple[np.ndarray, float] | None = None,
+    start: ChainState | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> ClassDraw:
     """Exactly ``n`` members of ``spec`` from the uniform prior restricted to it.
@@ -274,8 +343,9 @@ def sample_class(
         σ ``(m, d)`` → bool ``(m,)``, the return test; required iff ``spec`` has a
         return clause.
     start
-        ``(seeds, beta)`` of an earlier :class:`ClassDraw` of the same class and model:
-        skip the levels and continue its chains (seeds are class members).
+        :attr:`ClassDraw.state` of an earlier draw of the same class and model: skip
+        the levels and continue its chains (seeds are class members), or draw from the
+        prior and filter when its mode is ``"rejection"``.
     progress
         Called with the number of members kept so far.
 
@@ -294,7 +364,7 @@ def sample_class(
     levels: list[dict] = []
     log_p = float("nan")
     if start is None:
-        seeds, seed_lam, beta, levels, log_p = _levels(spec, counter, d, settings, rng)
+        seeds, seed_lam, beta, shape, levels, log_p = _levels(spec, counter, d, settings, rng)
         if spec.returns is not None:  # the costly part, on the eigenvalue members only
             ok = counter.returns(seeds)
             if not ok.any():
@@ -306,7 +376,8 @@ def sample_class(
             seeds, seed_lam = seeds[ok], seed_lam[ok]
         adapt_steps = settings.adapt_steps
     else:
-        seeds, beta = np.asarray(start[0], dtype=float), float(start[1])
+        seeds, beta = np.asarray(start.seeds, dtype=float), float(start.beta)
+        shape = np.asarray(start.shape, dtype=float)
         if seeds.ndim != 2 or seeds.shape[1] != d:
             raise ValueError(f"start seeds must have shape (m, {d}), got {seeds.shape}")
         seed_lam = counter.measure(seeds)
@@ -315,6 +386,30 @@ def sample_class(
         adapt_steps = 0
     t_levels = time.perf_counter() - t0
     labels_levels, integrated_levels = counter.labels, counter.integrated
+    # A common class: ORACLE's own draws + the exact filter yield p members per label,
+    # the chains 1/thin; take the better (rejection from the prior is exact and i.i.d.).
+    if start is None:
+        rejection = not levels and 10**log_p * settings.thin >= 1.0
+    else:
+        rejection = start.mode == "rejection"
+    if rejection:
+        return _rejection(
+            spec,
+            counter,
+            d,
+            n,
+            settings,
+            rng,
+            seeds,
+            seed_lam,
+            beta,
+            shape,
+            levels,
+            log_p,
+            start is not None,
+            t_levels,
+            progress,
+        )
     m = min(settings.chains, seeds.shape[0])
     pick = rng.choice(seeds.shape[0], size=m, replace=False) if m < seeds.shape[0] else slice(None)
     cur_u, cur_lam = seeds[pick], seed_lam[pick]
@@ -325,7 +420,7 @@ def sample_class(
     step = 0
     t1 = time.perf_counter()
     while n_kept < n:
-        prop = math.sqrt(1 - beta**2) * cur_u + beta * rng.standard_normal(cur_u.shape)
+        prop = _propose(cur_u, beta, shape, rng)
         prop_lam = counter.measure(prop)
         ok = spec.eig_member(prop_lam)
         if spec.returns is not None:  # delayed acceptance: integrate the candidates only
@@ -353,6 +448,7 @@ def sample_class(
     rho = _lag_one_correlation(kept_lam)
     diagnostics = {
         "method": "subset simulation + pCN (Au & Beck 2001)",
+        "mode": "chains",
         "settings": settings.to_dict(),
         "from_start": start is not None,
         "levels": levels,
@@ -373,4 +469,78 @@ def sample_class(
         "seconds_production": t_production,
         "members_per_second_production": n / t_production if t_production > 0 else None,
     }
-    return ClassDraw(sigma, lam, cur_u.copy(), beta, diagnostics)
+    return ClassDraw(sigma, lam, cur_u.copy(), beta, diagnostics, "chains", shape)
+
+
+def _rejection(
+    spec: ClassSpec,
+    counter: _Counter,
+    d: int,
+    n: int,
+    settings: ClassSamplerSettings,
+    rng: np.random.Generator,
+    seeds: np.ndarray,
+    seed_lam: np.ndarray,
+    beta: float,
+    shape: np.ndarray,
+    levels: list[dict],
+    log_p: float,
+    from_start: bool,
+    t_levels: float,
+    progress: Callable[[int], None] | None,
+) -> ClassDraw:
+    """ORACLE + exact filter: i.i.d. prior draws, members kept (the first population's
+    members included when they are prior draws, i.e. without a start)."""
+    labels_levels, integrated_levels = counter.labels, counter.integrated
+    kept_u = [] if from_start else [seeds]
+    kept_lam = [] if from_start else [seed_lam]
+    n_kept = sum(k.shape[0] for k in kept_u)
+    t1 = time.perf_counter()
+    while n_kept < n:
+        u = rng.standard_normal((settings.population, d))
+        lam = counter.measure(u)
+        ok = spec.eig_member(lam)
+        if spec.returns is not None:
+            idx = np.flatnonzero(ok)
+            ok[idx] = counter.returns(u[idx])
+        kept_u.append(u[ok])
+        kept_lam.append(lam[ok])
+        n_kept += int(ok.sum())
+        if progress:
+            progress(min(n_kept, n))
+    t_production = time.perf_counter() - t1
+    u = np.concatenate(kept_u)[:n]
+    lam = np.concatenate(kept_lam)[:n]
+    labels = counter.labels - labels_levels
+    diagnostics = {
+        "method": "ORACLE + exact filter (the class is common: p·thin ≥ 1)",
+        "mode": "rejection",
+        "settings": settings.to_dict(),
+        "from_start": from_start,
+        "levels": levels,
+        "n_levels": len(levels),
+        "log10_p_class": log_p,
+        "p_class": 10**log_p if math.isfinite(log_p) else None,
+        "labels_levels": labels_levels,
+        "integrations_levels": integrated_levels,
+        "labels_production": labels,
+        "integrations_production": counter.integrated - integrated_levels,
+        "chains": 0,
+        "beta": beta,
+        "acceptance_production": None,
+        "duplicate_fraction": 1.0 - np.unique(u, axis=0).shape[0] / n,
+        "lag1_correlation_max_eig": 0.0,
+        "effective_sample_size": float(n),
+        "seconds_levels": t_levels,
+        "seconds_production": t_production,
+        "members_per_second_production": n / t_production if t_production > 0 else None,
+    }
+    return ClassDraw(
+        saturation_of(u),
+        lam,
+        u[-min(n, settings.chains) :].copy(),
+        beta,
+        diagnostics,
+        "rejection",
+        shape,
+    )

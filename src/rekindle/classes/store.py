@@ -21,6 +21,7 @@ import h5py
 import numpy as np
 
 from rekindle.classes.grammar import format_where
+from rekindle.classes.sampler import ChainState
 from rekindle.classes.spec import ClassSpec
 from rekindle.errors import DatasetError, GeneratorFileError
 from rekindle.io.model_bundle import ModelBundle, bundle_of
@@ -90,8 +91,7 @@ def save_class_sampler(
     path: str | Path,
     spec: ClassSpec,
     bundle: ModelBundle,
-    seeds: np.ndarray,
-    beta: float,
+    state: ChainState,
     diagnostics: dict[str, Any],
 ) -> Path:
     """Write a class-sampler file (see the module docstring)."""
@@ -105,8 +105,10 @@ def save_class_sampler(
         "class_spec": json.dumps(spec.to_dict()),
         "class_where": format_where(spec),
         "metadata": json.dumps(meta, default=str),
-        "seeds": torch.as_tensor(np.asarray(seeds, dtype=np.float64)),
-        "beta": float(beta),
+        "seeds": torch.as_tensor(np.asarray(state.seeds, dtype=np.float64)),
+        "beta": float(state.beta),
+        "shape": torch.as_tensor(np.asarray(state.shape, dtype=np.float64)),
+        "mode": str(state.mode),
         "diagnostics": json.dumps(diagnostics, default=str),
     }
     path = Path(path)
@@ -126,8 +128,8 @@ def is_class_sampler(path: str | Path) -> bool:
     return isinstance(data, dict) and data.get("format") == CLASS_SAMPLER_FORMAT
 
 
-def load_class_sampler(path: str | Path) -> tuple[ClassSpec, ModelBundle, np.ndarray, float]:
-    """``(spec, bundle, seeds, beta)`` of a class-sampler file.
+def load_class_sampler(path: str | Path) -> tuple[ClassSpec, ModelBundle, ChainState]:
+    """``(spec, bundle, state)`` of a class-sampler file.
 
     Raises
     ------
@@ -150,4 +152,7 @@ def load_class_sampler(path: str | Path) -> tuple[ClassSpec, ModelBundle, np.nda
     bundle = bundle_of(
         json.loads(data["metadata"]), str(path), error=lambda m: GeneratorFileError(path, m)
     )
-    return spec, bundle, data["seeds"].numpy(), float(data["beta"])
+    state = ChainState(
+        data["seeds"].numpy(), float(data["beta"]), data["shape"].numpy(), str(data["mode"])
+    )
+    return spec, bundle, state

@@ -119,12 +119,11 @@ def generate_where(
     if generator is not None:
         if not generator.is_file():
             raise _UserError(f"generator file not found: {generator}")
-        saved, bundle, seeds, beta = load_class_sampler(generator)
+        saved, bundle, start = load_class_sampler(generator)
         if saved != spec:
             raise _UserError(
                 f"{generator} samples another class; drop --where or give the same class"
             )
-        start = (seeds, beta)
     else:
         bundle = load_bundle(model, physiology)
     try:
