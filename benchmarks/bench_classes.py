@@ -34,6 +34,8 @@ def main() -> None:
     ap.add_argument("--oracle", type=int, default=30_000, help="independent ORACLE draw")
     ap.add_argument("--min-reference", type=int, default=500)
     ap.add_argument("--thin", type=int, default=10)
+    ap.add_argument("--population", type=int, default=2000)
+    ap.add_argument("--burn", type=int, default=50)
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
 
@@ -56,20 +58,22 @@ def main() -> None:
     for bound in args.classes:
         spec = parse_where(f"max_eig < {bound}")
         measure, _, _ = class_engine(m, p, spec)
-        settings = ClassSamplerSettings(seed=args.seed, thin=args.thin)
+        settings = ClassSamplerSettings(
+            seed=args.seed, thin=args.thin, population=args.population, burn_steps=args.burn
+        )
         draw = sample_class(spec, measure, len(m.km_names), args.n, settings)
         d = draw.diagnostics
         rate = d["members_per_second_production"]
         ref = lam_o < bound
         p_class = ref.mean() if ref.sum() >= 100 else d["p_class"]
         oracle_members = oracle_rate * p_class
-        scratch = d["seconds_levels"] + args.target / rate
+        scratch = d["seconds_fit"] + args.target / rate
         oracle_scratch = args.target / oracle_members
         row = [
             f"< {bound:g}",
             f"{p_class:.3g}",
             str(d["n_levels"]),
-            f"{d['seconds_levels']:.1f}",
+            f"{d['seconds_fit']:.1f}",
             f"{rate:,.0f}",
             f"{oracle_members:,.2f}",
             f"{rate / oracle_members:.1f}",

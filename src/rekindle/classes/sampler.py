@@ -97,7 +97,10 @@ class ClassSamplerSettings(Settings):
     target_acceptance
         Acceptance rate the step adapts to.
     adapt_steps
-        Production steps spent adapting β before any state is kept (burn-in).
+        Production steps spent adapting β before any state is kept.
+    burn_steps
+        Further production steps (β fixed) before the first kept state: the chains
+        move away from their seeds, which few level chains share.
     max_levels
         Refuse a class rarer than ``p0 ** max_levels``.
     seed
@@ -111,12 +114,13 @@ class ClassSamplerSettings(Settings):
     beta: float = 0.5
     target_acceptance: float = 0.3
     adapt_steps: int = 10
+    burn_steps: int = 50
     max_levels: int = 40
     seed: int = 0
 
     def validate(self) -> None:
         check_positive_int(self, "population", "thin", "chains", "max_levels")
-        check_positive_int(self, "adapt_steps", "seed", minimum=0)
+        check_positive_int(self, "adapt_steps", "burn_steps", "seed", minimum=0)
         check(0 < self.p0 < 1, f"p0 must lie in (0, 1), got {self.p0}")
         check(self.population * self.p0 >= 2, "population × p0 must be at least 2")
         check(0 < self.beta <= 1, f"beta must lie in (0, 1], got {self.beta}")
@@ -374,7 +378,7 @@ def sample_class(
                 )
             log_p += math.log10(ok.mean())
             seeds, seed_lam = seeds[ok], seed_lam[ok]
-        adapt_steps = settings.adapt_steps
+        adapt_steps, burn_steps = settings.adapt_steps, settings.burn_steps
     else:
         seeds, beta = np.asarray(start.seeds, dtype=float), float(start.beta)
         shape = np.asarray(start.shape, dtype=float)
@@ -383,7 +387,7 @@ def sample_class(
         seed_lam = counter.measure(seeds)
         if not spec.eig_member(seed_lam).all():
             raise GenerationError("the starting states are not members of this class")
-        adapt_steps = 0
+        adapt_steps = burn_steps = 0
     t_levels = time.perf_counter() - t0
     labels_levels, integrated_levels = counter.labels, counter.integrated
     # A common class: ORACLE's own draws + the exact filter yield p members per label,
@@ -418,7 +422,8 @@ def sample_class(
     n_kept = 0
     accepted = proposed = 0
     step = 0
-    t1 = time.perf_counter()
+    t1 = t_ready = time.perf_counter()
+    labels_ready = counter.labels
     while n_kept < n:
         prop = _propose(cur_u, beta, shape, rng)
         prop_lam = counter.measure(prop)
@@ -432,9 +437,13 @@ def sample_class(
         if step <= adapt_steps:
             beta = _adapt(beta, float(ok.mean()), settings.target_acceptance)
             continue
+        if step <= adapt_steps + burn_steps:
+            t_ready = time.perf_counter()
+            labels_ready = counter.labels
+            continue
         accepted += int(ok.sum())
         proposed += ok.size
-        if (step - adapt_steps) % settings.thin == 0:
+        if (step - adapt_steps - burn_steps) % settings.thin == 0:
             kept_u.append(cur_u)
             kept_lam.append(cur_lam)
             n_kept += m
@@ -466,8 +475,11 @@ def sample_class(
         "lag1_correlation_max_eig": rho,
         "effective_sample_size": n * (1 - rho) / (1 + rho) if math.isfinite(rho) else None,
         "seconds_levels": t_levels,
-        "seconds_production": t_production,
-        "members_per_second_production": n / t_production if t_production > 0 else None,
+        "seconds_burn_in": t_ready - t1,
+        "labels_burn_in": labels_ready - labels_levels,
+        "seconds_fit": t_levels + (t_ready - t1),
+        "seconds_production": t_production - (t_ready - t1),
+        "members_per_second_production": n / (t_production - (t_ready - t1)),
     }
     return ClassDraw(sigma, lam, cur_u.copy(), beta, diagnostics, "chains", shape)
 
@@ -532,6 +544,9 @@ def _rejection(
         "lag1_correlation_max_eig": 0.0,
         "effective_sample_size": float(n),
         "seconds_levels": t_levels,
+        "seconds_burn_in": 0.0,
+        "labels_burn_in": 0,
+        "seconds_fit": t_levels,
         "seconds_production": t_production,
         "members_per_second_production": n / t_production if t_production > 0 else None,
     }
