@@ -67,7 +67,9 @@ def main() -> None:
         ref = lam_o < bound
         p_class = ref.mean() if ref.sum() >= 100 else d["p_class"]
         oracle_members = oracle_rate * p_class
-        scratch = d["seconds_fit"] + args.target / rate
+        # the first population's members count when they are ORACLE draws (mode rejection)
+        from_levels = p_class * args.population if draw.mode == "rejection" else 0.0
+        scratch = d["seconds_fit"] + max(args.target - from_levels, 0) / rate
         oracle_scratch = args.target / oracle_members
         row = [
             f"< {bound:g}",

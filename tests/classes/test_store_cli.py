@@ -102,3 +102,28 @@ def test_sample_relabel_round_trip(tmp_path) -> None:
     assert res.exit_code == 2 and "max_eg" in res.output
     res = runner.invoke(app, ["relabel", str(path), "--where", "relevant and returns"])
     assert res.exit_code == 2 and "returns" in res.output
+
+
+def test_label_where(tmp_path) -> None:
+    data, params, csv = tmp_path / "S.h5", tmp_path / "P.h5", tmp_path / "L.csv"
+    assert runner.invoke(app, ["sample", "--n", "200", "-o", str(data), "-q"]).exit_code == 0
+    assert runner.invoke(app, ["export", str(data), "-o", str(params)]).exit_code == 0
+    res = runner.invoke(
+        app,
+        [
+            "label",
+            "--parameters",
+            str(params),
+            "--where",
+            "-30 < max_eig < -15",
+            "-o",
+            str(csv),
+            "-q",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    rows = np.genfromtxt(csv, delimiter=",", names=True, dtype=None, encoding="utf-8")
+    lam = rows["max_real_eigenvalue"]
+    member = np.char.lower(rows["relevant"].astype(str)) == "true"
+    np.testing.assert_array_equal(member, (lam > -30) & (lam < -15))
+    assert member.any()

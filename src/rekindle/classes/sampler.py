@@ -107,7 +107,7 @@ class ClassSamplerSettings(Settings):
         Random seed.
     """
 
-    population: int = 2000
+    population: int = 4000
     p0: float = 0.1
     thin: int = 10
     chains: int = 1000

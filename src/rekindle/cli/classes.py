@@ -153,7 +153,7 @@ def generate_where(
         f"{bundle.physiology.name}); {d['n_levels']} levels, "
         f"{d['labels_levels'] + d['labels_production']} sets labelled"
         + (
-            f", {d['integrations_levels'] + d['integrations_production']} integrations"
+            f", {d['integrations_levels'] + d['integrations_production']} models perturbed"
             if spec.returns is not None
             else ""
         )

@@ -163,8 +163,11 @@ def label(
     allow_non_steady: AllowNonSteadyOpt = False,
     scheduler: SchedulerOpt = None,
     quiet: QuietOpt = False,
+    where: WhereOpt = None,
 ) -> None:
     """Label a parameter population: max Re(λ) of the reduced Jacobian and relevance.
+
+    With --where, the ``relevant`` column marks the members of that class instead.
 
     Sets whose reference state (the physiology) is not a steady state are refused; with
     --allow-non-steady they are labelled not relevant and marked (steady_state column).
@@ -175,6 +178,9 @@ def label(
 
         check.require_finite("--threshold", threshold)
         check.require_output_file(output)
+        spec = parse_class(where) if where is not None else None
+        if spec is not None and spec.returns is not None:
+            raise _UserError("--where: label takes eigenvalue classes (no returns clause)")
 
         from rekindle.io.atomic import write_csv
         from rekindle.io.skimpy_hdf5 import (
@@ -209,7 +215,10 @@ def label(
                     aligned[start : start + step]
                 )
                 update(min(start + step, len(idx)))
-        rel = np.isfinite(lam) & (lam < threshold) & steady
+        if spec is not None:
+            rel = spec.evaluate(lam) & steady
+        else:
+            rel = np.isfinite(lam) & (lam < threshold) & steady
         header = ("parameter_set", "max_real_eigenvalue", "relevant")
         columns = [idx.astype(int).tolist(), lam.tolist(), rel.tolist()]
         if allow_non_steady:  # the marked sets; the default layout has no such column

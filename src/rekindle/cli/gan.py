@@ -359,7 +359,7 @@ def generate(
     save_sampler: Annotated[
         Path | None, typer.Option(help="--where: also write the class sampler here (.pt).")
     ] = None,
-    population: Annotated[int, typer.Option(help="--where: sets per level.")] = 2000,
+    population: Annotated[int, typer.Option(help="--where: sets per level.")] = 4000,
     thin: Annotated[int, typer.Option(help="--where: pCN steps between kept states.")] = 10,
 ) -> None:
     """Generate complete parameter sets (K_M + back-calculated V_max) of one class.
