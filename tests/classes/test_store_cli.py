@@ -127,3 +127,20 @@ def test_label_where(tmp_path) -> None:
     member = np.char.lower(rows["relevant"].astype(str)) == "true"
     np.testing.assert_array_equal(member, (lam > -30) & (lam < -15))
     assert member.any()
+
+
+def test_training_copy_sets_the_threshold(tmp_path) -> None:
+    from rekindle.cli.classes import training_copy
+    from rekindle.errors import UsageError
+
+    data = tmp_path / "S.h5"
+    assert runner.invoke(app, ["sample", "--n", "200", "-o", str(data), "-q"]).exit_code == 0
+    copy = training_copy(data, "tau_min < 3", tmp_path / "out")  # ⇔ max_eig < -20
+    ds = read_dataset(copy)
+    assert ds.metadata["threshold"] == -20.0
+    np.testing.assert_array_equal(ds.relevant, ds.max_real_eigenvalue < -20)
+    assert read_dataset(data).metadata["threshold"] == -9.0  # the original untouched
+    import pytest
+
+    with pytest.raises(UsageError, match="upper bound"):
+        training_copy(data, "max_eig > -20", tmp_path / "out")

@@ -85,6 +85,13 @@ def write_class(path: str | Path, spec: ClassSpec, relevant: np.ndarray | None =
             f.attrs["incidence"] = float(relevant.mean()) if relevant.size else float("nan")
         for key, value in class_attrs(spec).items():
             f.attrs[key] = value
+        if _is_upper_bound(spec):  # the generators' relevance threshold is this class
+            f.attrs["threshold"] = spec.eig_interval[1]
+
+
+def _is_upper_bound(spec: ClassSpec) -> bool:
+    low, high = spec.eig_interval
+    return spec.returns is None and low == -np.inf and np.isfinite(high)
 
 
 def save_class_sampler(

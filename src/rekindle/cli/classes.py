@@ -53,6 +53,28 @@ def label_stored(path: Path, spec: Any) -> tuple[int, int]:
     return int(member.sum()), ds.n_models
 
 
+def training_copy(data: Path, where: str, output: Path) -> Path:
+    """``train --where``: a copy of ``data`` in ``output`` labelled by the class.
+
+    The generators learn "relevant = max Re(λ) below their threshold", so only a class
+    ``max_eig < X`` (or ``tau_min < T``) is taken; its bound becomes the threshold.
+    """
+    spec = parse_class(where)
+    low = spec.eig_interval[0]
+    if spec.returns is not None or low != float("-inf"):
+        raise _UserError(
+            f"--where {where!r}: train takes an upper bound only (max_eig < X, tau_min < T); "
+            "use 'rekindle generate --where' for bands, lower bounds and returns"
+        )
+    if not data.is_file():
+        raise _UserError(f"dataset not found: {data}")
+    output.mkdir(parents=True, exist_ok=True)
+    copy = output / "data_where.h5"
+    shutil.copyfile(data, copy)
+    label_stored(copy, spec)
+    return copy
+
+
 @app.command()
 def relabel(
     dataset: Annotated[Path, typer.Argument(help="rekindle dataset (.h5).")],

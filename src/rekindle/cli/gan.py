@@ -25,7 +25,7 @@ from rekindle.cli._common import (
     progress_bar,
     stdout,
 )
-from rekindle.cli.classes import WhereOpt, generate_where
+from rekindle.cli.classes import WhereOpt, generate_where, training_copy
 from rekindle.flow.config import GuideConfig
 from rekindle.progress import no_progress
 from rekindle.stages import TrainingPlan
@@ -171,8 +171,12 @@ def train(
     min_spread_ratio: MinSpreadRatioOpt = None,
     allow_non_steady: AllowNonSteadyOpt = False,
     quiet: QuietOpt = False,
+    where: WhereOpt = None,
 ) -> None:
     """Train a generator on a labelled dataset → OUTPUT/generator.pt, metrics, figures.
+
+    With --where 'max_eig < X', the class is that bound (the data relabelled in a copy,
+    OUTPUT/data_where.h5).
 
     ``--generator flow`` (default): the class-conditional flow, streamed from the dataset
     file chunk by chunk (any size). ``--generator cgan``: the paper's conditional GAN;
@@ -195,19 +199,20 @@ def train(
             "--power": power,
         }  # fmt: skip
         _check_train_options(output, generator, seed, cgan_options, flow_options)
+        data_file = training_copy(data, where, output) if where is not None else data
         if generator == "flow":
-            _checked_stream(data, allow_non_steady, max_sets)
+            _checked_stream(data_file, allow_non_steady, max_sets)
             given = {"epochs": guide_epochs, "max_steps": guide_max_steps, "power": power}
             guide_config = (
                 None
                 if guide is False
                 else _GUIDE.replace(seed=seed, **{k: v for k, v in given.items() if v is not None})
             )
-            _train_flow(data, output, transforms or 0, max_sets, seed, guide_config, quiet)
+            _train_flow(data_file, output, transforms or 0, max_sets, seed, guide_config, quiet)
             return
         # --batch-size → TrainingPlan.batch_size …; an option not given keeps the plan's
         given = {o[2:].replace("-", "_"): v for o, v in cgan_options.items() if v is not None}
-        _train_cgan(data, output, TrainingPlan(seed=seed, **given), allow_non_steady, quiet)
+        _train_cgan(data_file, output, TrainingPlan(seed=seed, **given), allow_non_steady, quiet)
 
     def interrupted() -> str:
         return f"checkpoints kept in {output / 'training'}; rerun the same command to resume"
