@@ -34,9 +34,10 @@ def main() -> None:
     ap.add_argument("--oracle", type=int, default=30_000, help="independent ORACLE draw")
     ap.add_argument("--min-reference", type=int, default=500)
     ap.add_argument("--oracle-retime", type=int, default=5000, help="sets re-timed per class")
-    ap.add_argument("--thin", type=int, default=10)
-    ap.add_argument("--population", type=int, default=2000)
-    ap.add_argument("--burn", type=int, default=50)
+    ap.add_argument("--thin", type=int, default=50)
+    ap.add_argument("--population", type=int, default=4000)
+    ap.add_argument("--burn", type=int, default=200)
+    ap.add_argument("--target-acceptance", type=float, default=0.3)
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
 
@@ -60,7 +61,11 @@ def main() -> None:
         spec = parse_where(f"max_eig < {bound}")
         measure, _, _ = class_engine(m, p, spec)
         settings = ClassSamplerSettings(
-            seed=args.seed, thin=args.thin, population=args.population, burn_steps=args.burn
+            seed=args.seed,
+            thin=args.thin,
+            population=args.population,
+            burn_steps=args.burn,
+            target_acceptance=args.target_acceptance,
         )
         draw = sample_class(spec, measure, len(m.km_names), args.n, settings)
         d = draw.diagnostics

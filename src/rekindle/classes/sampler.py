@@ -109,12 +109,12 @@ class ClassSamplerSettings(Settings):
 
     population: int = 4000
     p0: float = 0.1
-    thin: int = 10
+    thin: int = 50
     chains: int = 1000
     beta: float = 0.5
     target_acceptance: float = 0.3
     adapt_steps: int = 10
-    burn_steps: int = 50
+    burn_steps: int = 200
     max_levels: int = 40
     seed: int = 0
 

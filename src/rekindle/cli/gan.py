@@ -365,7 +365,7 @@ def generate(
         Path | None, typer.Option(help="--where: also write the class sampler here (.pt).")
     ] = None,
     population: Annotated[int, typer.Option(help="--where: sets per level.")] = 4000,
-    thin: Annotated[int, typer.Option(help="--where: pCN steps between kept states.")] = 10,
+    thin: Annotated[int, typer.Option(help="--where: pCN steps between kept states.")] = 50,
 ) -> None:
     """Generate complete parameter sets (K_M + back-calculated V_max) of one class.
 
