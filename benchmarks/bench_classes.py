@@ -78,7 +78,9 @@ def main() -> None:
         oracle_rate = args.oracle_retime / (time.perf_counter() - t0)
         oracle_members = oracle_rate * p_class
         # the first population's members count when they are ORACLE draws (mode rejection)
-        from_levels = p_class * args.population if draw.mode == "rejection" else 0.0
+        from_levels = (
+            p_class * args.population if draw.mode == "rejection" and not d["levels"] else 0.0
+        )
         scratch = d["seconds_fit"] + max(args.target - from_levels, 0) / rate
         oracle_scratch = args.target / oracle_members
         row = [

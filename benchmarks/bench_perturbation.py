@@ -113,9 +113,7 @@ def main() -> None:
             options=options,
             method=args.method,
         )
-        results[protocol] = perturbation_analysis(
-            system, phys, params, settings, n_jobs=args.jobs
-        )
+        results[protocol] = perturbation_analysis(system, phys, params, settings, n_jobs=args.jobs)
     table = Table(
         title=(
             f"Perturbation analysis, E. coli fdp1, {args.n_models:,} relevant ORACLE models × "

@@ -90,3 +90,14 @@ def test_continuing_from_seeds_skips_the_levels(draw) -> None:
     more = sample_class(spec, _measure, D, 500, ClassSamplerSettings(seed=4), start=draw.state)
     assert more.diagnostics["n_levels"] == 0
     assert (more.max_real_eigenvalue < -42).all()
+
+
+def test_a_class_common_enough_after_levels_is_filtered_iid() -> None:
+    """P = P(Σσ > 3.5) ≈ 0.08 < p0 needs a level, but P·thin ≥ 1: fresh prior draws
+    only (the level's chain states are not delivered), so no repeated state."""
+    spec = parse_where("max_eig < -35")
+    d = sample_class(spec, _measure, D, 2000, ClassSamplerSettings(seed=7, thin=50))
+    assert d.mode == "rejection" and d.diagnostics["n_levels"] >= 1
+    assert d.diagnostics["duplicate_fraction"] == 0
+    s = d.saturation.sum(axis=1)
+    assert (s > 3.5).all()

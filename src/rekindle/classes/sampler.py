@@ -393,7 +393,7 @@ def sample_class(
     # A common class: ORACLE's own draws + the exact filter yield p members per label,
     # the chains 1/thin; take the better (rejection from the prior is exact and i.i.d.).
     if start is None:
-        rejection = not levels and 10**log_p * settings.thin >= 1.0
+        rejection = 10**log_p * settings.thin >= 1.0
     else:
         rejection = start.mode == "rejection"
     if rejection:
@@ -502,10 +502,11 @@ def _rejection(
     progress: Callable[[int], None] | None,
 ) -> ClassDraw:
     """ORACLE + exact filter: i.i.d. prior draws, members kept (the first population's
-    members included when they are prior draws, i.e. without a start)."""
+    members included when they are prior draws: no start, no level)."""
     labels_levels, integrated_levels = counter.labels, counter.integrated
-    kept_u = [] if from_start else [seeds]
-    kept_lam = [] if from_start else [seed_lam]
+    iid = not from_start and not levels
+    kept_u = [seeds] if iid else []
+    kept_lam = [seed_lam] if iid else []
     n_kept = sum(k.shape[0] for k in kept_u)
     t1 = time.perf_counter()
     while n_kept < n:
