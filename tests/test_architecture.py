@@ -50,6 +50,7 @@ FLOORS: list[tuple[str, tuple[str, ...]]] = [
     ("generators", ("rekindle.gan", "rekindle.flow")),
     ("generation", ("rekindle.generation", "rekindle.upgrade")),
     ("analysis", ("rekindle.analysis",)),
+    ("classes", ("rekindle.classes",)),
     ("plots", ("rekindle.plots",)),
     ("report", ("rekindle.report",)),
     ("stages", ("rekindle.stages",)),

@@ -20,11 +20,13 @@ function-local and ``TYPE_CHECKING`` imports too):
 6. the generators ``gan`` and ``flow`` (which never import each other);
 7. ``generation``;
 8. ``analysis``;
-9. ``plots``;
-10. ``report``;
-11. ``stages``;
-12. ``pipeline``;
-13. ``cli``.
+9. ``classes`` (classes written with ``--where`` and their exact members; it uses
+   ``analysis.perturbation`` for return clauses);
+10. ``plots``;
+11. ``report``;
+12. ``stages``;
+13. ``pipeline``;
+14. ``cli``.
 
 Settings derive from :class:`rekindle.config.Settings`, errors from
 :class:`rekindle.errors.RekindleError`; the paper's numbers live in

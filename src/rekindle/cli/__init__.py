@@ -9,6 +9,7 @@ and nothing written. The commands live by family:
 - :mod:`rekindle.cli.analysis`: ``dynamics``, ``perturb``, ``interpret``
 - :mod:`rekindle.cli.run`: ``run``, ``report``
 - :mod:`rekindle.cli.models`: ``import-model``, ``build-model``, ``upgrade``
+- :mod:`rekindle.cli.classes`: ``relabel``; ``--where`` of ``sample`` and ``generate``
 
 :mod:`rekindle.cli._common` holds the app, the shared options, error handling and
 progress bars.
@@ -27,6 +28,7 @@ for _family in (
     "analysis",
     "run",
     "models",
+    "classes",
 ):  # registers the commands, in this order
     importlib.import_module(f"rekindle.cli.{_family}")
 

@@ -26,6 +26,7 @@ from rekindle.cli._common import (
     progress_bar,
     stdout,
 )
+from rekindle.cli.classes import WhereOpt, label_stored, parse_class
 from rekindle.reference_values import RELEVANCE_THRESHOLD_PER_H as DEFAULT_THRESHOLD
 
 
@@ -71,8 +72,11 @@ def sample(
     ] = False,
     scheduler: SchedulerOpt = None,
     quiet: QuietOpt = False,
+    where: WhereOpt = None,
 ) -> None:
     """Sample ORACLE parameter sets, label them and stream them to a dataset file.
+
+    With --where, ``relevant`` marks the members of that class (recorded in the file).
 
     Chunks are committed to OUTPUT.partial/ as they are done; an interrupted run (Ctrl-C,
     a crash, a killed job) continues with --resume and gives the same file.
@@ -90,6 +94,7 @@ def sample(
         check.require_seed(seed)
         check.require_finite("--threshold", threshold)
         check.require_output_file(output)
+        spec = parse_class(where) if where is not None else None
         if resume and force:
             raise _UserError("--resume and --force exclude each other")
         check.require_scheduler_address(scheduler)
@@ -121,10 +126,13 @@ def sample(
                 executor=ex,
             )
         dt = time.perf_counter() - t0
+        if spec is not None:
+            label_stored(path, spec)
         ds = read_dataset(path, rows=slice(0, 0))
         inc = ds.metadata.get("incidence")
         console.print(
-            f"wrote {path}: {n} models of {m.name}/{p.name}, incidence of relevant models "
+            f"wrote {path}: {n} models of {m.name}/{p.name}, incidence of "
+            f"{'class ' + repr(where) if where else 'relevant models'} "
             f"{inc:.4f}, {n / dt:,.0f} models/s"
         )
 
@@ -157,8 +165,11 @@ def label(
     allow_non_steady: AllowNonSteadyOpt = False,
     scheduler: SchedulerOpt = None,
     quiet: QuietOpt = False,
+    where: WhereOpt = None,
 ) -> None:
     """Label a parameter population: max Re(λ) of the reduced Jacobian and relevance.
+
+    With --where, the ``relevant`` column marks the members of that class instead.
 
     Sets whose reference state (the physiology) is not a steady state are refused; with
     --allow-non-steady they are labelled not relevant and marked (steady_state column).
@@ -176,6 +187,9 @@ def label(
             output, "--output", ("--parameters", parameters), ("--parameter-names", parameter_names)
         )
         check.require_scheduler_address(scheduler)
+        spec = parse_class(where) if where is not None else None
+        if spec is not None and spec.returns is not None:
+            raise _UserError("--where: label takes eigenvalue classes (no returns clause)")
 
         from rekindle.io.atomic import write_csv
         from rekindle.io.skimpy_hdf5 import (
@@ -210,7 +224,10 @@ def label(
                     aligned[start : start + step]
                 )
                 update(min(start + step, len(idx)))
-        rel = np.isfinite(lam) & (lam < threshold) & steady
+        if spec is not None:
+            rel = spec.evaluate(lam) & steady
+        else:
+            rel = np.isfinite(lam) & (lam < threshold) & steady
         header = ("parameter_set", "max_real_eigenvalue", "relevant")
         columns = [idx.astype(int).tolist(), lam.tolist(), rel.tolist()]
         if allow_non_steady:  # the marked sets; the default layout has no such column

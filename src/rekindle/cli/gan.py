@@ -11,6 +11,8 @@ from rich.table import Table
 from rekindle.analysis.transfer import TransferSettings
 from rekindle.cli._common import (
     AllowNonSteadyOpt,
+    ModelOpt,
+    PhysOpt,
     QuietOpt,
     SchedulerOpt,
     _checked_dataset,
@@ -23,6 +25,7 @@ from rekindle.cli._common import (
     progress_bar,
     stdout,
 )
+from rekindle.cli.classes import WhereOpt, generate_where, training_copy
 from rekindle.flow.config import GuideConfig
 from rekindle.progress import no_progress
 from rekindle.stages import TrainingPlan
@@ -168,8 +171,12 @@ def train(
     min_spread_ratio: MinSpreadRatioOpt = None,
     allow_non_steady: AllowNonSteadyOpt = False,
     quiet: QuietOpt = False,
+    where: WhereOpt = None,
 ) -> None:
     """Train a generator on a labelled dataset → OUTPUT/generator.pt, metrics, figures.
+
+    With --where 'max_eig < X', the class is that bound (the data relabelled in a copy,
+    OUTPUT/data_where.h5).
 
     ``--generator flow`` (default): the class-conditional flow, streamed from the dataset
     file chunk by chunk (any size). ``--generator cgan``: the paper's conditional GAN;
@@ -192,19 +199,20 @@ def train(
             "--power": power,
         }  # fmt: skip
         _check_train_options(output, generator, seed, cgan_options, flow_options)
+        data_file = training_copy(data, where, output) if where is not None else data
         if generator == "flow":
-            _checked_stream(data, allow_non_steady, max_sets)
+            _checked_stream(data_file, allow_non_steady, max_sets)
             given = {"epochs": guide_epochs, "max_steps": guide_max_steps, "power": power}
             guide_config = (
                 None
                 if guide is False
                 else _GUIDE.replace(seed=seed, **{k: v for k, v in given.items() if v is not None})
             )
-            _train_flow(data, output, transforms or 0, max_sets, seed, guide_config, quiet)
+            _train_flow(data_file, output, transforms or 0, max_sets, seed, guide_config, quiet)
             return
         # --batch-size → TrainingPlan.batch_size …; an option not given keeps the plan's
         given = {o[2:].replace("-", "_"): v for o, v in cgan_options.items() if v is not None}
-        _train_cgan(data, output, TrainingPlan(seed=seed, **given), allow_non_steady, quiet)
+        _train_cgan(data_file, output, TrainingPlan(seed=seed, **given), allow_non_steady, quiet)
 
     def interrupted() -> str:
         return f"checkpoints kept in {output / 'training'}; rerun the same command to resume"
@@ -326,8 +334,11 @@ def _train_flow(
 
 @app.command()
 def generate(
-    generator: Annotated[Path, typer.Option("--generator", "-g", help="generator.pt")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Dataset file to write (.h5).")],
+    generator: Annotated[
+        Path | None,
+        typer.Option("--generator", "-g", help="generator.pt (with --where: a class sampler)"),
+    ] = None,
     n: Annotated[int, typer.Option("--n", help="Number of models.")] = 10_000,
     cls: Annotated[str, typer.Option("--class", help="relevant or not_relevant.")] = "relevant",
     seed: Annotated[int, typer.Option("--seed", help="Noise seed.")] = 0,
@@ -359,11 +370,43 @@ def generate(
     ] = None,
     scheduler: SchedulerOpt = None,
     quiet: QuietOpt = False,
+    where: WhereOpt = None,
+    model: ModelOpt = "ecoli",
+    physiology: PhysOpt = None,
+    save_sampler: Annotated[
+        Path | None, typer.Option(help="--where: also write the class sampler here (.pt).")
+    ] = None,
+    population: Annotated[int, typer.Option(help="--where: sets per level.")] = 4000,
+    thin: Annotated[int, typer.Option(help="--where: pCN steps between kept states.")] = 50,
 ) -> None:
-    """Generate complete parameter sets (K_M + back-calculated V_max) of one class."""
+    """Generate complete parameter sets (K_M + back-calculated V_max) of one class.
+
+    With --where, exactly N engine-verified members of that class, from the model alone
+    (or a class sampler as --generator): ORACLE's prior restricted to the class.
+    """
+    if where is not None:
+        return _run(
+            lambda: generate_where(
+                where,
+                output,
+                n,
+                seed,
+                model,
+                physiology,
+                generator,
+                save_sampler,
+                population,
+                thin,
+                force,
+                quiet,
+            )
+        )
 
     def go() -> None:
         from rekindle import validation as check
+
+        if generator is None:
+            raise _UserError("--generator is required (or --where for a class)")
 
         check.require_positive("--n", n)
         check.require_chunk_size(chunk_size, bound=check.MAX_CHUNK_SIZE)

@@ -1,0 +1,114 @@
+"""Members of a class of max Re(λ): subset simulation + pCN against ORACLE + exact filter.
+
+For every class ``max_eig < X``: members/s after fitting (production chains only),
+time to ``--target`` members from scratch (levels + production, extrapolated from the
+measured production rate), ORACLE + filter (its measured labelling rate × the class's
+incidence in an ORACLE draw, or the sampler's P(class) estimate where that draw holds
+too few members), and fidelity against the members of that independent ORACLE draw
+(width ratio, C2ST and its noise floor, KS of max Re(λ), repeated states).
+
+    python benchmarks/bench_classes.py --classes -9 -25 -28 -30 -35 --n 2000 --oracle 30000
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from rekindle.analysis.fidelity import c2st, c2st_noise_floor, ks_distance, width_ratios
+from rekindle.classes import ClassSamplerSettings, parse_where
+from rekindle.classes.generate import class_engine
+from rekindle.classes.sampler import sample_class
+from rekindle.io.model_bundle import load_bundle
+from rekindle.sampling import sample_parameters
+from rekindle.sampling.oracle import km_from_saturation, km_reference_concentrations
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--classes", type=float, nargs="+", default=[-9, -25, -28, -30, -35])
+    ap.add_argument("--n", type=int, default=2000, help="members drawn per class")
+    ap.add_argument("--target", type=int, default=10_000, help="members for 'from scratch'")
+    ap.add_argument("--oracle", type=int, default=30_000, help="independent ORACLE draw")
+    ap.add_argument("--min-reference", type=int, default=500)
+    ap.add_argument("--oracle-retime", type=int, default=5000, help="sets re-timed per class")
+    ap.add_argument("--thin", type=int, default=50)
+    ap.add_argument("--population", type=int, default=4000)
+    ap.add_argument("--burn", type=int, default=200)
+    ap.add_argument("--target-acceptance", type=float, default=0.3)
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args()
+
+    bundle = load_bundle("ecoli", "fdp1")
+    m, p = bundle.model, bundle.physiology
+    km_cols = [m.parameter_names.index(k) for k in m.km_names]
+    t0 = time.perf_counter()
+    params, lam_o, _ = sample_parameters(m, p, args.oracle, seed=args.seed + 1000)
+    oracle_rate = args.oracle / (time.perf_counter() - t0)
+    km_o = params[:, km_cols]
+    print(f"ORACLE: {args.oracle} sets at {oracle_rate:,.0f} sets/s (labelled)")
+    x = km_reference_concentrations(m, p)
+    header = (
+        "| class | P(class) | levels | s to fit | members/s after fit | ORACLE+filter /s "
+        "| × after fit | s to 10⁴ scratch | ORACLE s to 10⁴ | × scratch | repeated "
+        "| ref members | width | C2ST (floor) | KS max Re(λ) |"
+    )
+    print(header)
+    print("|" + "---|" * (header.count("|") - 1))
+    for bound in args.classes:
+        spec = parse_where(f"max_eig < {bound}")
+        measure, _, _ = class_engine(m, p, spec)
+        settings = ClassSamplerSettings(
+            seed=args.seed,
+            thin=args.thin,
+            population=args.population,
+            burn_steps=args.burn,
+            target_acceptance=args.target_acceptance,
+        )
+        draw = sample_class(spec, measure, len(m.km_names), args.n, settings)
+        d = draw.diagnostics
+        rate = d["members_per_second_production"]
+        ref = lam_o < bound
+        p_class = ref.mean() if ref.sum() >= 100 else d["p_class"]
+        # ORACLE's labelling rate re-timed beside each class (the machine is shared)
+        t0 = time.perf_counter()
+        sample_parameters(m, p, args.oracle_retime, seed=args.seed + 2000)
+        oracle_rate = args.oracle_retime / (time.perf_counter() - t0)
+        oracle_members = oracle_rate * p_class
+        # the first population's members count when they are ORACLE draws (mode rejection)
+        from_levels = (
+            p_class * args.population if draw.mode == "rejection" and not d["levels"] else 0.0
+        )
+        scratch = d["seconds_fit"] + max(args.target - from_levels, 0) / rate
+        oracle_scratch = args.target / oracle_members
+        row = [
+            f"< {bound:g}",
+            f"{p_class:.3g}",
+            str(d["n_levels"]),
+            f"{d['seconds_fit']:.1f}",
+            f"{rate:,.0f}",
+            f"{oracle_members:,.2f}",
+            f"{rate / oracle_members:.1f}",
+            f"{scratch:,.0f}",
+            f"{oracle_scratch:,.0f}",
+            f"{oracle_scratch / scratch:.1f}",
+            f"{d['duplicate_fraction']:.3f}",
+            str(int(ref.sum())),
+        ]
+        if ref.sum() >= args.min_reference:
+            km_g = km_from_saturation(draw.saturation, x)
+            k = min(ref.sum(), km_g.shape[0])
+            w = width_ratios(km_g[:k], km_o[ref][:k])[0]
+            c = c2st(np.log(km_g[:k]), np.log(km_o[ref][:k]), seed=args.seed)
+            floor = c2st_noise_floor(np.log(km_o[ref]), k // 2 if ref.sum() < 2 * k else k)
+            ks = ks_distance(draw.max_real_eigenvalue, lam_o[ref])
+            row += [f"{w:.3f}", f"{c:.3f} ({floor:.3f})", f"{ks:.3f}"]
+        else:
+            row += ["–", "–", "–"]
+        print("| " + " | ".join(row) + " |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

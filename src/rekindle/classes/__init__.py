@@ -1,0 +1,23 @@
+"""Classes of kinetic models the user writes (``--where``), and their exact members.
+
+- :mod:`rekindle.classes.spec`: :class:`ClassSpec`, the validated predicate
+- :mod:`rekindle.classes.grammar`: the ``--where`` sentence ↔ :class:`ClassSpec`
+- :mod:`rekindle.classes.sampler`: subset simulation + pCN, ORACLE's prior restricted
+  to a class
+- :mod:`rekindle.classes.generate`: members of a model's class to a dataset
+- :mod:`rekindle.classes.store`: the class in datasets and class-sampler files
+"""
+
+from rekindle.classes.grammar import format_where, parse_where
+from rekindle.classes.sampler import ClassDraw, ClassSamplerSettings, sample_class
+from rekindle.classes.spec import ClassSpec, ReturnsClause
+
+__all__ = [
+    "ClassDraw",
+    "ClassSamplerSettings",
+    "ClassSpec",
+    "ReturnsClause",
+    "format_where",
+    "parse_where",
+    "sample_class",
+]

@@ -1,0 +1,166 @@
+"""Deliver exactly ``n`` engine-verified members of a class of one model, to a dataset.
+
+:func:`class_engine` turns a model and physiology into the two callables
+:func:`~rekindle.classes.sampler.sample_class` needs (the exact max Re(λ) of
+saturations, and the return test of a return clause); :func:`generate_class` runs the
+sampler and writes the members with the class, the rounds and the diagnostics.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rekindle.classes.sampler import ChainState, ClassDraw, ClassSamplerSettings, sample_class
+from rekindle.classes.spec import ClassSpec
+from rekindle.classes.store import class_attrs, save_class_sampler
+from rekindle.errors import GenerationError
+from rekindle.io.dataset import DatasetWriter
+from rekindle.io.model_bundle import bundle_from
+from rekindle.kinetics.labelling import Labeller
+from rekindle.kinetics.model import KineticModel
+from rekindle.kinetics.physiology import Physiology
+from rekindle.kinetics.system import KineticSystem
+from rekindle.reference_values import RELEVANCE_THRESHOLD_PER_H
+from rekindle.sampling.oracle import km_from_saturation, km_reference_concentrations
+
+__all__ = ["class_engine", "generate_class", "returned_all"]
+
+
+def returned_all(
+    system: KineticSystem,
+    physiology: Physiology,
+    parameters: np.ndarray,
+    spec: ClassSpec,
+    seed_offset: int = 0,
+    n_jobs: int | None = None,
+) -> np.ndarray:
+    """Whether every perturbation of each set returns (the class's return clause), ``(n,)``."""
+    from rekindle.analysis.perturbation import perturbation_analysis
+
+    assert spec.returns is not None
+    settings = spec.returns.perturbation_settings()
+    if seed_offset:
+        from dataclasses import replace
+
+        settings = replace(settings, seed=settings.seed + seed_offset)
+    result = perturbation_analysis(system, physiology, parameters, settings, n_jobs=n_jobs)
+    return result.returned.all(axis=1)
+
+
+def class_engine(
+    model: KineticModel,
+    physiology: Physiology,
+    spec: ClassSpec,
+    *,
+    n_jobs: int | None = None,
+) -> tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray] | None, Labeller]:
+    """``(measure, returns, labeller)`` for :func:`sample_class` on ``model``.
+
+    ``measure``: σ ``(m, n_km)`` → max Re(λ) ``(m,)`` (ORACLE's K_M of the saturations,
+    V_max back-calculated, exact eigenvalues). ``returns``: σ → bool, or ``None``
+    without a return clause; every call draws fresh perturbations.
+    """
+    system = KineticSystem(model)
+    kwargs: dict[str, Any] = {} if n_jobs is None else {"n_jobs": n_jobs}
+    labeller = Labeller(system, physiology, RELEVANCE_THRESHOLD_PER_H, **kwargs)
+    x = km_reference_concentrations(model, physiology)
+
+    def measure(sigma: np.ndarray) -> np.ndarray:
+        return labeller.label_km(km_from_saturation(sigma, x))[1]
+
+    if spec.returns is None:
+        return measure, None, labeller
+    calls = itertools.count()
+
+    def returns(sigma: np.ndarray) -> np.ndarray:
+        params = system.complete_parameters(km_from_saturation(sigma, x), physiology)
+        return returned_all(system, physiology, params, spec, next(calls) * 1_000_003, n_jobs)
+
+    return measure, returns, labeller
+
+
+def generate_class(
+    model: KineticModel,
+    physiology: Physiology,
+    spec: ClassSpec,
+    n: int,
+    output: str | Path,
+    settings: ClassSamplerSettings | None = None,
+    *,
+    start: ChainState | None = None,
+    save_sampler: str | Path | None = None,
+    force: bool = False,
+    n_jobs: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> ClassDraw:
+    """Write exactly ``n`` engine-verified members of ``spec`` to the dataset ``output``.
+
+    Parameters
+    ----------
+    model, physiology
+        The model and its reference state.
+    spec
+        The class.
+    n
+        Members to write.
+    output
+        Dataset file (.h5); ``relevant`` holds class membership (all ``True``) and the
+        attributes ``class_spec``, ``class_where``, ``class_rounds`` record the class
+        and how it was found.
+    settings
+        :class:`ClassSamplerSettings`.
+    start
+        :class:`ChainState` from a class-sampler file of the same class and model.
+    save_sampler
+        Also write a class-sampler file here (to continue later without the levels).
+    force
+        Discard the journal of an interrupted write.
+
+    Returns
+    -------
+    ClassDraw
+    """
+    settings = settings or ClassSamplerSettings()
+    bundle = bundle_from(model, physiology)
+    measure, returns, labeller = class_engine(model, physiology, spec, n_jobs=n_jobs)
+    draw = sample_class(
+        spec,
+        measure,
+        len(model.km_names),
+        n,
+        settings,
+        returns=returns,
+        start=start,
+        progress=progress,
+    )
+    x = km_reference_concentrations(model, physiology)
+    params = labeller.system.complete_parameters(km_from_saturation(draw.saturation, x), physiology)
+    lam = labeller.max_real_eigenvalues(params)  # re-verified from the written parameters
+    member = spec.eig_member(lam)
+    if not member.all():
+        raise GenerationError(f"{int((~member).sum())} delivered sets failed re-verification")
+    _low, high = spec.eig_interval
+    md = {
+        **bundle.metadata(),
+        "threshold": high if np.isfinite(high) else RELEVANCE_THRESHOLD_PER_H,
+        "source": "class",
+        "seed": settings.seed,
+        "labels": "engine (relevant = member of the class)",
+        "settings": settings.to_dict(),
+        **class_attrs(spec),
+    }
+    writer = DatasetWriter(output, model.parameter_names, md, force=force)
+    try:
+        writer.append(params, lam, member)
+    except BaseException:
+        writer.abort(discard=True)
+        raise
+    writer.close(extra_metadata={"class_rounds": draw.diagnostics})
+    if save_sampler is not None:
+        save_class_sampler(save_sampler, spec, bundle, draw.state, draw.diagnostics)
+    return draw

@@ -1,0 +1,562 @@
+"""Members of a rare or costly class, exactly from ORACLE's prior restricted to the class.
+
+ORACLE draws the saturation of every enzyme site independently and uniformly,
+``σ ~ U(0, 1)^d``. Through ``u = Φ⁻¹(σ)`` that prior is the standard normal ``N(0, I_d)``.
+A class ``C`` (:class:`~rekindle.classes.spec.ClassSpec`) is a set in that space, and the
+wanted population is ``N(0, I_d)`` restricted to ``C``: ORACLE + exact filter, without
+ORACLE's ``1/P(C)`` draws per member.
+
+Method: *subset simulation* (Au & Beck, Probab. Eng. Mech. 16, 263 (2001)) with
+preconditioned Crank–Nicolson moves (Cotter et al., Stat. Sci. 28, 424 (2013)):
+
+1. Draw a population of ``population`` sets from the prior and label them exactly.
+2. While fewer than a fraction ``p0`` are members, take the intermediate level
+   ``b`` = the ``p0``-quantile of the violation ``v`` (how far max Re(λ) lies outside
+   the class, :meth:`ClassSpec.violation`), and regrow the population from the
+   ``p0·population`` sets with ``v < b`` by pCN chains restricted to ``{v < b}``.
+3. From the members of the last population, run pCN chains restricted to ``C``
+   ("production") and keep every ``thin``-th state of every chain.
+
+The pCN proposal ``u' = √(1−β²) u + β z``, ``z ~ N(0, I)``, is reversible with respect
+to ``N(0, I)``; accepting it iff ``u' ∈ C`` therefore leaves the prior restricted to ``C``
+invariant: no importance weight, no density of a fitted model. Chains started from
+members of the restricted prior stay exactly in it (up to the correlation of
+successive states); the only approximations are the usual ones of MCMC:
+dependence between kept states (reduced by ``thin``; repeated states are counted)
+and the quantile-chosen intermediate levels (which bias the estimate of ``P(C)``
+by ``O(1/population)``, not the members' law once the chains have mixed).
+
+For a class with a return clause (costly: integrations), acceptance is *delayed*
+(Christen & Fox 2005): a proposal is integrated only when its eigenvalue part holds;
+the return indicator is random (random perturbations), and keeping a state with its
+realised indicator is the pseudo-marginal construction, exact for the prior times
+``P(returns | θ)`` restricted to the eigenvalue class, which is what ORACLE + a
+random-perturbation filter delivers.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy.special import ndtr, ndtri
+
+from rekindle.classes.spec import ClassSpec
+from rekindle.config import Settings, check, check_positive_int
+from rekindle.errors import GenerationError
+
+__all__ = [
+    "ChainState",
+    "ClassDraw",
+    "ClassSamplerSettings",
+    "normal_of",
+    "sample_class",
+    "saturation_of",
+]
+
+#: σ is kept in [floor, 1 − floor] as ORACLE's sampler does.
+SATURATION_FLOOR = 1e-12
+
+Measure = Callable[[np.ndarray], np.ndarray]
+"""σ ``(m, d)`` → max Re(λ) ``(m,)``, 1/h (NaN: not evaluable)."""
+ReturnsTest = Callable[[np.ndarray], np.ndarray]
+"""σ ``(m, d)`` → bool ``(m,)``: every perturbation returned."""
+
+
+def saturation_of(u: np.ndarray) -> np.ndarray:
+    """``σ = Φ(u)`` clipped to ORACLE's ``[floor, 1 − floor]``."""
+    return np.clip(ndtr(u), SATURATION_FLOOR, 1.0 - SATURATION_FLOOR)
+
+
+def normal_of(sigma: np.ndarray) -> np.ndarray:
+    """``u = Φ⁻¹(σ)``, the inverse of :func:`saturation_of`."""
+    return ndtri(np.clip(sigma, SATURATION_FLOOR, 1.0 - SATURATION_FLOOR))
+
+
+@dataclass(frozen=True)
+class ClassSamplerSettings(Settings):
+    """Settings of :func:`sample_class` (recorded with the delivered members).
+
+    Attributes
+    ----------
+    population
+        Sets per subset-simulation level.
+    p0
+        Fraction of a level's population that seeds the next level.
+    thin
+        pCN steps between two kept states of a production chain (more: fewer repeated
+        states, fewer members per labelled set).
+    chains
+        Production chains at most (each member of the last level seeds one).
+    beta
+        Initial pCN step (0 < β ≤ 1), adapted towards ``target_acceptance``.
+    target_acceptance
+        Acceptance rate the step adapts to.
+    adapt_steps
+        Production steps spent adapting β before any state is kept.
+    burn_steps
+        Further production steps (β fixed) before the first kept state: the chains
+        move away from their seeds, which few level chains share.
+    max_levels
+        Refuse a class rarer than ``p0 ** max_levels``.
+    seed
+        Random seed.
+    """
+
+    population: int = 4000
+    p0: float = 0.1
+    thin: int = 50
+    chains: int = 1000
+    beta: float = 0.5
+    target_acceptance: float = 0.3
+    adapt_steps: int = 10
+    burn_steps: int = 200
+    max_levels: int = 40
+    seed: int = 0
+
+    def validate(self) -> None:
+        check_positive_int(self, "population", "thin", "chains", "max_levels")
+        check_positive_int(self, "adapt_steps", "burn_steps", "seed", minimum=0)
+        check(0 < self.p0 < 1, f"p0 must lie in (0, 1), got {self.p0}")
+        check(self.population * self.p0 >= 2, "population × p0 must be at least 2")
+        check(0 < self.beta <= 1, f"beta must lie in (0, 1], got {self.beta}")
+        check(
+            0 < self.target_acceptance < 1,
+            f"target_acceptance must lie in (0, 1), got {self.target_acceptance}",
+        )
+
+
+@dataclass
+class ChainState:
+    """What continues a class sampler without its levels.
+
+    Attributes
+    ----------
+    seeds
+        Shape ``(m, d)``: class members in normal space ``u``.
+    beta
+        Global pCN step.
+    shape
+        Shape ``(d,)``, ≥ 1: per-coordinate step multipliers; coordinate *j* moves by
+        ``min(1, beta · shape[j])`` (coordinates the class barely depends on move
+        further; every such diagonal pCN is reversible with respect to ``N(0, I)``).
+    mode
+        ``"chains"`` or ``"rejection"``.
+    """
+
+    seeds: np.ndarray
+    beta: float
+    shape: np.ndarray
+    mode: str = "chains"
+
+
+@dataclass
+class ClassDraw:
+    """Members of a class and how they were found.
+
+    Attributes
+    ----------
+    saturation
+        Shape ``(n, d)``: the members' saturations σ.
+    max_real_eigenvalue
+        Shape ``(n,)``, 1/h: exact label of every member.
+    seeds
+        Shape ``(m, d)``: the production chains' last states (normal space ``u``);
+        a later call continues from them without the levels (``start=``).
+    beta
+        The production pCN step.
+    mode
+        ``"chains"`` (pCN chains restricted to the class) or ``"rejection"`` (ORACLE
+        draws + exact filter, chosen when the class is common: ``P(class)·thin ≥ 1``).
+    diagnostics
+        Levels, labels and integrations spent, acceptance, ``P(C)`` estimate, times,
+        repeated-state fraction (plain builtins, JSON-ready).
+    """
+
+    saturation: np.ndarray
+    max_real_eigenvalue: np.ndarray
+    seeds: np.ndarray
+    beta: float
+    diagnostics: dict[str, Any] = field(default_factory=dict)
+    mode: str = "chains"
+    shape: np.ndarray | None = None
+
+    @property
+    def state(self) -> ChainState:
+        """The :class:`ChainState` to continue from."""
+        shape = np.ones(self.seeds.shape[1]) if self.shape is None else self.shape
+        return ChainState(self.seeds, self.beta, shape, self.mode)
+
+
+class _Counter:
+    """Labels and integrations spent (with their time)."""
+
+    def __init__(self, measure: Measure, returns: ReturnsTest | None) -> None:
+        self._measure, self._returns = measure, returns
+        self.labels = self.integrated = 0
+
+    def measure(self, u: np.ndarray) -> np.ndarray:
+        self.labels += u.shape[0]
+        return np.asarray(self._measure(saturation_of(u)), dtype=float)
+
+    def returns(self, u: np.ndarray) -> np.ndarray:
+        if self._returns is None or u.shape[0] == 0:
+            return np.ones(u.shape[0], bool)
+        self.integrated += u.shape[0]
+        return np.asarray(self._returns(saturation_of(u)), dtype=bool)
+
+
+def _step(beta: float, shape: np.ndarray) -> np.ndarray:
+    """Per-coordinate pCN steps ``min(1, β·shape)``, shape ``(d,)``."""
+    return np.minimum(1.0, beta * shape)
+
+
+def _propose(u: np.ndarray, beta: float, shape: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Diagonal pCN: ``u'_j = √(1 − b_j²) u_j + b_j z_j``, reversible w.r.t. ``N(0, I)``."""
+    b = _step(beta, shape)
+    return np.sqrt(1.0 - b**2) * u + b * rng.standard_normal(u.shape)
+
+
+def _sensitivity_shape(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Step multipliers from prior draws: ``s_max / max(s_j, noise)`` with ``s_j`` the
+    absolute rank correlation of ``u_j`` with the violation ``v`` (NaN/∞ ranked last)."""
+    from scipy.stats import rankdata
+
+    n = u.shape[0]
+    r = rankdata(np.where(np.isfinite(v), v, np.inf))
+    ru = np.apply_along_axis(rankdata, 0, u)
+    r = (r - r.mean()) / (r.std() or 1.0)
+    ru = (ru - ru.mean(axis=0)) / ru.std(axis=0)
+    s = np.abs((ru * r[:, None]).mean(axis=0))
+    floor = 3.0 / math.sqrt(n)
+    return s.max() / np.maximum(s, floor) if s.max() > floor else np.ones(u.shape[1])
+
+
+def _adapt(beta: float, rate: float, target: float) -> float:
+    """Robbins–Monro-like step on log β towards the target acceptance."""
+    return float(np.clip(beta * math.exp(rate - target), 0.02, 1.0))
+
+
+def _levels(
+    spec: ClassSpec,
+    counter: _Counter,
+    d: int,
+    settings: ClassSamplerSettings,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, float, np.ndarray, list[dict], float]:
+    """Subset simulation up to the class: member states, their λ, β, shape, levels, log10 P."""
+    n, p0 = settings.population, settings.p0
+    n_seed = max(2, round(n * p0))
+    chain_length = -(-n // n_seed)
+    u = rng.standard_normal((n, d))
+    lam = counter.measure(u)
+    v = spec.violation(lam)
+    beta = settings.beta
+    shape = _sensitivity_shape(u, v)
+    levels: list[dict] = []
+    log_p = 0.0
+    while np.count_nonzero(v < 0) < n_seed:
+        if len(levels) >= settings.max_levels:
+            raise GenerationError(
+                f"class not reached in {settings.max_levels} levels (P(class) < "
+                f"{p0**settings.max_levels:.1e}); is it empty for this model?"
+            )
+        order = np.argsort(v, kind="stable")
+        level = 0.5 * (v[order[n_seed - 1]] + v[order[n_seed]])
+        if not np.isfinite(level):
+            raise GenerationError("no labelled set is evaluable: the class cannot be reached")
+        keep = order[:n_seed]
+        cur_u, cur_lam, cur_v = u[keep], lam[keep], v[keep]
+        states_u, states_lam, states_v = [cur_u], [cur_lam], [cur_v]
+        accepted = proposed = 0
+        for _ in range(chain_length - 1):
+            prop = _propose(cur_u, beta, shape, rng)
+            prop_lam = counter.measure(prop)
+            prop_v = spec.violation(prop_lam)
+            ok = prop_v < level
+            cur_u = np.where(ok[:, None], prop, cur_u)
+            cur_lam = np.where(ok, prop_lam, cur_lam)
+            cur_v = np.where(ok, prop_v, cur_v)
+            states_u.append(cur_u)
+            states_lam.append(cur_lam)
+            states_v.append(cur_v)
+            rate = float(ok.mean())
+            accepted += int(ok.sum())
+            proposed += ok.size
+            beta = _adapt(beta, rate, settings.target_acceptance)
+        log_p += math.log10(n_seed / n)
+        # level-major order, then chains: keep the first n states
+        u = np.concatenate(states_u)[:n]
+        lam = np.concatenate(states_lam)[:n]
+        v = np.concatenate(states_v)[:n]
+        levels.append(
+            {
+                "level_violation": float(level),
+                "acceptance": accepted / max(proposed, 1),
+                "beta": beta,
+                "labels_so_far": counter.labels,
+            }
+        )
+    member = v < 0
+    log_p += math.log10(np.count_nonzero(member) / n)
+    return u[member], lam[member], beta, shape, levels, log_p
+
+
+def _lag_one_correlation(kept: list[np.ndarray]) -> float:
+    """Correlation of max Re(λ) between successive kept states of the same chain."""
+    if len(kept) < 2:
+        return float("nan")
+    a = np.concatenate(kept[:-1])
+    b = np.concatenate(kept[1:])
+    ok = np.isfinite(a) & np.isfinite(b)
+    if ok.sum() < 3 or np.std(a[ok]) == 0 or np.std(b[ok]) == 0:
+        return float("nan")
+    return float(np.corrcoef(a[ok], b[ok])[0, 1])
+
+
+def sample_class(
+    spec: ClassSpec,
+    measure: Measure,
+    d: int,
+    n: int,
+    settings: ClassSamplerSettings | None = None,
+    *,
+    returns: ReturnsTest | None = None,
+    start: ChainState | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> ClassDraw:
+    """Exactly ``n`` members of ``spec`` from the uniform prior restricted to it.
+
+    Parameters
+    ----------
+    spec
+        The class.
+    measure
+        σ ``(m, d)`` → max Re(λ) ``(m,)``, 1/h: the exact engine.
+    d
+        Number of saturations (K_M) per set.
+    n
+        Members to deliver.
+    settings
+        :class:`ClassSamplerSettings` (default: its defaults).
+    returns
+        σ ``(m, d)`` → bool ``(m,)``, the return test; required iff ``spec`` has a
+        return clause.
+    start
+        :attr:`ClassDraw.state` of an earlier draw of the same class and model: skip
+        the levels and continue its chains (seeds are class members), or draw from the
+        prior and filter when its mode is ``"rejection"``.
+    progress
+        Called with the number of members kept so far.
+
+    Returns
+    -------
+    ClassDraw
+    """
+    settings = settings or ClassSamplerSettings()
+    if (returns is None) != (spec.returns is None):
+        raise ValueError("returns= must be given exactly when the class has a return clause")
+    if n < 1:
+        raise ValueError(f"n must be ≥ 1, got {n}")
+    rng = np.random.default_rng(settings.seed)
+    counter = _Counter(measure, returns)
+    t0 = time.perf_counter()
+    levels: list[dict] = []
+    log_p = float("nan")
+    if start is None:
+        seeds, seed_lam, beta, shape, levels, log_p = _levels(spec, counter, d, settings, rng)
+        if spec.returns is not None:  # the costly part, on the eigenvalue members only
+            ok = counter.returns(seeds)
+            if not ok.any():
+                raise GenerationError(
+                    f"none of the {seeds.shape[0]} members of the eigenvalue class returned "
+                    "after perturbation: raise --population or loosen the returns clause"
+                )
+            log_p += math.log10(ok.mean())
+            seeds, seed_lam = seeds[ok], seed_lam[ok]
+        adapt_steps, burn_steps = settings.adapt_steps, settings.burn_steps
+    else:
+        seeds, beta = np.asarray(start.seeds, dtype=float), float(start.beta)
+        shape = np.asarray(start.shape, dtype=float)
+        if seeds.ndim != 2 or seeds.shape[1] != d:
+            raise ValueError(f"start seeds must have shape (m, {d}), got {seeds.shape}")
+        seed_lam = counter.measure(seeds)
+        if not spec.eig_member(seed_lam).all():
+            raise GenerationError("the starting states are not members of this class")
+        adapt_steps = burn_steps = 0
+    t_levels = time.perf_counter() - t0
+    labels_levels, integrated_levels = counter.labels, counter.integrated
+    # A common class: ORACLE's own draws + the exact filter yield p members per label,
+    # the chains 1/thin; take the better (rejection from the prior is exact and i.i.d.).
+    if start is None:
+        rejection = 10**log_p * settings.thin >= 1.0
+    else:
+        rejection = start.mode == "rejection"
+    if rejection:
+        return _rejection(
+            spec,
+            counter,
+            d,
+            n,
+            settings,
+            rng,
+            seeds,
+            seed_lam,
+            beta,
+            shape,
+            levels,
+            log_p,
+            start is not None,
+            t_levels,
+            progress,
+        )
+    m = min(settings.chains, seeds.shape[0])
+    pick = rng.choice(seeds.shape[0], size=m, replace=False) if m < seeds.shape[0] else slice(None)
+    cur_u, cur_lam = seeds[pick], seed_lam[pick]
+    kept_u: list[np.ndarray] = []
+    kept_lam: list[np.ndarray] = []
+    n_kept = 0
+    accepted = proposed = 0
+    step = 0
+    t1 = t_ready = time.perf_counter()
+    labels_ready = counter.labels
+    while n_kept < n:
+        prop = _propose(cur_u, beta, shape, rng)
+        prop_lam = counter.measure(prop)
+        ok = spec.eig_member(prop_lam)
+        if spec.returns is not None:  # delayed acceptance: integrate the candidates only
+            idx = np.flatnonzero(ok)
+            ok[idx] = counter.returns(prop[idx])
+        cur_u = np.where(ok[:, None], prop, cur_u)
+        cur_lam = np.where(ok, prop_lam, cur_lam)
+        step += 1
+        if step <= adapt_steps:
+            beta = _adapt(beta, float(ok.mean()), settings.target_acceptance)
+            continue
+        if step <= adapt_steps + burn_steps:
+            t_ready = time.perf_counter()
+            labels_ready = counter.labels
+            continue
+        accepted += int(ok.sum())
+        proposed += ok.size
+        if (step - adapt_steps - burn_steps) % settings.thin == 0:
+            kept_u.append(cur_u)
+            kept_lam.append(cur_lam)
+            n_kept += m
+            if progress:
+                progress(min(n_kept, n))
+    t_production = time.perf_counter() - t1
+    u = np.concatenate(kept_u)[:n]
+    lam = np.concatenate(kept_lam)[:n]
+    sigma = saturation_of(u)
+    n_unique = np.unique(u, axis=0).shape[0]
+    rho = _lag_one_correlation(kept_lam)
+    diagnostics = {
+        "method": "subset simulation + pCN (Au & Beck 2001)",
+        "mode": "chains",
+        "settings": settings.to_dict(),
+        "from_start": start is not None,
+        "levels": levels,
+        "n_levels": len(levels),
+        "log10_p_class": log_p,
+        "p_class": 10**log_p if math.isfinite(log_p) else None,
+        "labels_levels": labels_levels,
+        "integrations_levels": integrated_levels,
+        "labels_production": counter.labels - labels_levels,
+        "integrations_production": counter.integrated - integrated_levels,
+        "chains": m,
+        "beta": beta,
+        "acceptance_production": accepted / max(proposed, 1),
+        "duplicate_fraction": 1.0 - n_unique / n,
+        "lag1_correlation_max_eig": rho,
+        "effective_sample_size": n * (1 - rho) / (1 + rho) if math.isfinite(rho) else None,
+        "seconds_levels": t_levels,
+        "seconds_burn_in": t_ready - t1,
+        "labels_burn_in": labels_ready - labels_levels,
+        "seconds_fit": t_levels + (t_ready - t1),
+        "seconds_production": t_production - (t_ready - t1),
+        "members_per_second_production": n / (t_production - (t_ready - t1)),
+    }
+    return ClassDraw(sigma, lam, cur_u.copy(), beta, diagnostics, "chains", shape)
+
+
+def _rejection(
+    spec: ClassSpec,
+    counter: _Counter,
+    d: int,
+    n: int,
+    settings: ClassSamplerSettings,
+    rng: np.random.Generator,
+    seeds: np.ndarray,
+    seed_lam: np.ndarray,
+    beta: float,
+    shape: np.ndarray,
+    levels: list[dict],
+    log_p: float,
+    from_start: bool,
+    t_levels: float,
+    progress: Callable[[int], None] | None,
+) -> ClassDraw:
+    """ORACLE + exact filter: i.i.d. prior draws, members kept (the first population's
+    members included when they are prior draws: no start, no level)."""
+    labels_levels, integrated_levels = counter.labels, counter.integrated
+    iid = not from_start and not levels
+    kept_u = [seeds] if iid else []
+    kept_lam = [seed_lam] if iid else []
+    n_kept = sum(k.shape[0] for k in kept_u)
+    t1 = time.perf_counter()
+    while n_kept < n:
+        u = rng.standard_normal((settings.population, d))
+        lam = counter.measure(u)
+        ok = spec.eig_member(lam)
+        if spec.returns is not None:
+            idx = np.flatnonzero(ok)
+            ok[idx] = counter.returns(u[idx])
+        kept_u.append(u[ok])
+        kept_lam.append(lam[ok])
+        n_kept += int(ok.sum())
+        if progress:
+            progress(min(n_kept, n))
+    t_production = time.perf_counter() - t1
+    u = np.concatenate(kept_u)[:n]
+    lam = np.concatenate(kept_lam)[:n]
+    labels = counter.labels - labels_levels
+    diagnostics = {
+        "method": "ORACLE + exact filter (the class is common: p·thin ≥ 1)",
+        "mode": "rejection",
+        "settings": settings.to_dict(),
+        "from_start": from_start,
+        "levels": levels,
+        "n_levels": len(levels),
+        "log10_p_class": log_p,
+        "p_class": 10**log_p if math.isfinite(log_p) else None,
+        "labels_levels": labels_levels,
+        "integrations_levels": integrated_levels,
+        "labels_production": labels,
+        "integrations_production": counter.integrated - integrated_levels,
+        "chains": 0,
+        "beta": beta,
+        "acceptance_production": None,
+        "duplicate_fraction": 1.0 - np.unique(u, axis=0).shape[0] / n,
+        "lag1_correlation_max_eig": 0.0,
+        "effective_sample_size": float(n),
+        "seconds_levels": t_levels,
+        "seconds_burn_in": 0.0,
+        "labels_burn_in": 0,
+        "seconds_fit": t_levels,
+        "seconds_production": t_production,
+        "members_per_second_production": n / t_production if t_production > 0 else None,
+    }
+    return ClassDraw(
+        saturation_of(u),
+        lam,
+        u[-min(n, settings.chains) :].copy(),
+        beta,
+        diagnostics,
+        "rejection",
+        shape,
+    )

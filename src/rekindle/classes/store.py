@@ -1,0 +1,165 @@
+"""Where a class is recorded: dataset attributes and class-sampler files.
+
+A dataset records its class as the attributes ``class_spec`` (JSON of
+:meth:`ClassSpec.to_dict`), ``class_where`` (the ``--where`` sentence) and, when it was
+delivered by :func:`rekindle.classes.generate.generate_class`, ``class_rounds`` (JSON:
+levels, labels, integrations, acceptance, ``P(class)``, repeated states, times).
+
+A *class-sampler file* (``format = "rekindle-class-sampler/1"``, written with
+:func:`torch.save`, loadable with ``weights_only=True``) holds what a later run needs
+to continue without the levels: the class, the model and physiology (embedded), the
+production chains' states (normal space) and the pCN step.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from rekindle.classes.grammar import format_where
+from rekindle.classes.sampler import ChainState
+from rekindle.classes.spec import ClassSpec
+from rekindle.errors import DatasetError, GeneratorFileError
+from rekindle.io.model_bundle import ModelBundle, bundle_of
+
+__all__ = [
+    "CLASS_SAMPLER_FORMAT",
+    "class_attrs",
+    "load_class_sampler",
+    "read_class",
+    "save_class_sampler",
+    "write_class",
+]
+
+CLASS_SAMPLER_FORMAT = "rekindle-class-sampler/1"
+
+
+def class_attrs(spec: ClassSpec) -> dict[str, str]:
+    """The dataset attributes recording ``spec``."""
+    return {"class_spec": json.dumps(spec.to_dict()), "class_where": format_where(spec)}
+
+
+def read_class(metadata: dict[str, Any], source: str = "dataset") -> ClassSpec | None:
+    """The class recorded in a dataset's (or generator's) metadata, or ``None``.
+
+    Raises
+    ------
+    DatasetError
+        A recorded class that does not parse.
+    """
+    raw = metadata.get("class_spec")
+    if raw is None:
+        return None
+    try:
+        data = json.loads(raw) if isinstance(raw, str) else raw
+        return ClassSpec.from_dict(data)
+    except (ValueError, TypeError) as exc:
+        raise DatasetError(f"{source}: damaged class record: {exc}") from None
+
+
+def write_class(path: str | Path, spec: ClassSpec, relevant: np.ndarray | None = None) -> None:
+    """Record ``spec`` in an existing dataset file (and optionally its class labels).
+
+    Parameters
+    ----------
+    path
+        A finished rekindle dataset.
+    spec
+        The class.
+    relevant
+        Shape ``(n_models,)`` bool: the new membership, written to ``/relevant``
+        (with ``incidence`` updated).
+    """
+    with h5py.File(path, "r+") as f:
+        if relevant is not None:
+            relevant = np.asarray(relevant, dtype=bool)
+            if f["relevant"].shape != relevant.shape:
+                raise DatasetError(
+                    f"{path}: {relevant.shape[0]} labels for {f['relevant'].shape[0]} rows"
+                )
+            f["relevant"][...] = relevant
+            f.attrs["incidence"] = float(relevant.mean()) if relevant.size else float("nan")
+        for key, value in class_attrs(spec).items():
+            f.attrs[key] = value
+        if _is_upper_bound(spec):  # the generators' relevance threshold is this class
+            f.attrs["threshold"] = spec.eig_interval[1]
+
+
+def _is_upper_bound(spec: ClassSpec) -> bool:
+    low, high = spec.eig_interval
+    return spec.returns is None and low == -np.inf and np.isfinite(high)
+
+
+def save_class_sampler(
+    path: str | Path,
+    spec: ClassSpec,
+    bundle: ModelBundle,
+    state: ChainState,
+    diagnostics: dict[str, Any],
+) -> Path:
+    """Write a class-sampler file (see the module docstring)."""
+    import torch
+
+    from rekindle.io.atomic import atomic_path
+
+    meta = bundle.metadata()
+    payload = {
+        "format": CLASS_SAMPLER_FORMAT,
+        "class_spec": json.dumps(spec.to_dict()),
+        "class_where": format_where(spec),
+        "metadata": json.dumps(meta, default=str),
+        "seeds": torch.as_tensor(np.asarray(state.seeds, dtype=np.float64)),
+        "beta": float(state.beta),
+        "shape": torch.as_tensor(np.asarray(state.shape, dtype=np.float64)),
+        "mode": str(state.mode),
+        "diagnostics": json.dumps(diagnostics, default=str),
+    }
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+    return path
+
+
+def is_class_sampler(path: str | Path) -> bool:
+    """Whether ``path`` is a class-sampler file (False for anything else)."""
+    import torch
+
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:
+        return False
+    return isinstance(data, dict) and data.get("format") == CLASS_SAMPLER_FORMAT
+
+
+def load_class_sampler(path: str | Path) -> tuple[ClassSpec, ModelBundle, ChainState]:
+    """``(spec, bundle, state)`` of a class-sampler file.
+
+    Raises
+    ------
+    GeneratorFileError
+        Missing, damaged, or not a class-sampler file.
+    """
+    import torch
+
+    path = Path(path)
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise GeneratorFileError(path, "file not found") from None
+    except Exception as exc:
+        raise GeneratorFileError(path, f"cannot read it ({type(exc).__name__})") from None
+    if not isinstance(data, dict) or data.get("format") != CLASS_SAMPLER_FORMAT:
+        raise GeneratorFileError(path, f"not a {CLASS_SAMPLER_FORMAT} file")
+    spec = read_class(data, str(path))
+    assert spec is not None
+    bundle = bundle_of(
+        json.loads(data["metadata"]), str(path), error=lambda m: GeneratorFileError(path, m)
+    )
+    state = ChainState(
+        data["seeds"].numpy(), float(data["beta"]), data["shape"].numpy(), str(data["mode"])
+    )
+    return spec, bundle, state

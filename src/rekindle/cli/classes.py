@@ -1,0 +1,184 @@
+"""Classes written as ``--where`` sentences: the shared option, ``relabel``, and the
+class generation behind ``generate --where`` (:mod:`rekindle.classes`)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from rekindle.cli._common import (
+    _run,
+    _UserError,
+    app,
+    console,
+    progress_bar,
+)
+
+WhereOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--where",
+        help="A class: 'max_eig < -30', '-40 < max_eig < -30', 'tau_min < 2', 'relevant "
+        "and returns(n=10, tol=0.01)' (clauses joined by 'and').",
+    ),
+]
+
+
+def parse_class(where: str) -> Any:
+    """The :class:`~rekindle.classes.ClassSpec` of a ``--where`` sentence (one-line refusal)."""
+    from rekindle.classes.grammar import parse_where
+
+    return parse_where(where)
+
+
+def label_stored(path: Path, spec: Any) -> tuple[int, int]:
+    """Relabel the dataset ``path`` in place by ``spec`` from its stored max Re(λ).
+
+    Returns ``(members, rows)``.
+    """
+    from rekindle.classes.store import write_class
+    from rekindle.io.dataset import read_dataset
+
+    if spec.returns is not None:
+        raise _UserError(
+            "--where: a returns clause needs integrations, not stored eigenvalues; "
+            "use 'rekindle generate --where' to draw members of it"
+        )
+    ds = read_dataset(path)
+    member = spec.evaluate(ds.max_real_eigenvalue)
+    write_class(path, spec, member)
+    return int(member.sum()), ds.n_models
+
+
+def training_copy(data: Path, where: str, output: Path) -> Path:
+    """``train --where``: a copy of ``data`` in ``output`` labelled by the class.
+
+    The generators learn "relevant = max Re(λ) below their threshold", so only a class
+    ``max_eig < X`` (or ``tau_min < T``) is taken; its bound becomes the threshold.
+    """
+    spec = parse_class(where)
+    low = spec.eig_interval[0]
+    if spec.returns is not None or low != float("-inf"):
+        raise _UserError(
+            f"--where {where!r}: train takes an upper bound only (max_eig < X, tau_min < T); "
+            "use 'rekindle generate --where' for bands, lower bounds and returns"
+        )
+    if not data.is_file():
+        raise _UserError(f"dataset not found: {data}")
+    output.mkdir(parents=True, exist_ok=True)
+    copy = output / "data_where.h5"
+    shutil.copyfile(data, copy)
+    label_stored(copy, spec)
+    return copy
+
+
+@app.command()
+def relabel(
+    dataset: Annotated[Path, typer.Argument(help="rekindle dataset (.h5).")],
+    where: Annotated[str, typer.Option("--where", help="The new class (see generate --where).")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here (default: in place).")
+    ] = None,
+) -> None:
+    """Give a dataset a new class from its stored max Re(λ), without re-sampling."""
+
+    def go() -> None:
+        from rekindle import validation as check
+
+        spec = parse_class(where)
+        if not dataset.is_file():
+            raise _UserError(f"dataset not found: {dataset}")
+        target = dataset
+        if output is not None:
+            check.require_output_file(output)
+            shutil.copyfile(dataset, output)
+            target = output
+        members, rows = label_stored(target, spec)
+        console.print(
+            f"wrote {target}: class {where!r}, {members} members of {rows} "
+            f"({members / max(rows, 1):.4g})"
+        )
+
+    _run(go)
+
+
+def generate_where(
+    where: str,
+    output: Path,
+    n: int,
+    seed: int,
+    model: str,
+    physiology: str | None,
+    generator: Path | None,
+    save_sampler: Path | None,
+    population: int,
+    thin: int,
+    force: bool,
+    quiet: bool,
+) -> None:
+    """``generate --where``: exactly ``n`` verified members of a class (see
+    :func:`rekindle.classes.generate.generate_class`), from the model alone or from a
+    class-sampler file given as ``--generator``."""
+    from rekindle import validation as check
+
+    spec = parse_class(where)
+    check.require_positive("--n", n)
+    check.require_seed(seed)
+    check.require_positive("--population", population)
+    check.require_positive("--thin", thin)
+    check.require_output_file(output)
+    if save_sampler is not None:
+        check.require_output_file(save_sampler, "--save-sampler")
+
+    from rekindle.classes.sampler import ClassSamplerSettings
+    from rekindle.classes.store import load_class_sampler
+    from rekindle.io.model_bundle import load_bundle
+
+    start = None
+    if generator is not None:
+        if not generator.is_file():
+            raise _UserError(f"generator file not found: {generator}")
+        saved, bundle, start = load_class_sampler(generator)
+        if saved != spec:
+            raise _UserError(
+                f"{generator} samples another class; drop --where or give the same class"
+            )
+    else:
+        bundle = load_bundle(model, physiology)
+    try:
+        settings = ClassSamplerSettings(population=population, thin=thin, seed=seed)
+    except ValueError as exc:
+        raise _UserError(str(exc)) from None
+
+    from rekindle.classes.generate import generate_class
+
+    with progress_bar("class members", n, quiet) as update:
+        draw = generate_class(
+            bundle.model,
+            bundle.physiology,
+            spec,
+            n,
+            output,
+            settings,
+            start=start,
+            save_sampler=save_sampler,
+            force=force,
+            progress=update,
+        )
+    d = draw.diagnostics
+    p = d.get("p_class")
+    console.print(
+        f"wrote {output}: {n} verified members of {where!r} ({bundle.model.name}/"
+        f"{bundle.physiology.name}); {d['n_levels']} levels, "
+        f"{d['labels_levels'] + d['labels_production']} sets labelled"
+        + (
+            f", {d['integrations_levels'] + d['integrations_production']} models perturbed"
+            if spec.returns is not None
+            else ""
+        )
+        + (f", P(class) ≈ {p:.3g}" if p else "")
+        + f", repeated states {d['duplicate_fraction']:.3f}"
+    )

@@ -1,0 +1,146 @@
+"""The class round-trips through datasets and class-sampler files; the CLI end to end
+on the embedded E. coli model (small n)."""
+
+from __future__ import annotations
+
+import numpy as np
+from typer.testing import CliRunner
+
+from rekindle.classes import parse_where
+from rekindle.classes.store import load_class_sampler, read_class
+from rekindle.cli import app
+from rekindle.io.dataset import read_dataset
+
+runner = CliRunner()
+
+
+def test_generate_where_end_to_end(tmp_path) -> None:
+    out, sampler = tmp_path / "G.h5", tmp_path / "G.pt"
+    args = ["generate", "--model", "ecoli", "--physiology", "fdp1", "--where", "max_eig < -28"]
+    res = runner.invoke(
+        app,
+        [
+            *args,
+            "--n",
+            "300",
+            "--seed",
+            "1",
+            "--population",
+            "500",
+            "--output",
+            str(out),
+            "--save-sampler",
+            str(sampler),
+            "-q",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    ds = read_dataset(out)
+    assert ds.n_models == 300
+    assert (ds.max_real_eigenvalue < -28).all() and ds.relevant.all()
+    spec = parse_where("max_eig < -28")
+    assert read_class(ds.metadata) == spec
+    assert ds.metadata["class_rounds"]["chains"] > 0
+    # the class-sampler file: same class, continues without levels
+    saved, bundle, state = load_class_sampler(sampler)
+    assert saved == spec and bundle.model.name == "ecoli" and state.seeds.shape[1] == 259
+    assert state.mode == "chains" and state.shape.shape == (259,) and (state.shape >= 1).all()
+    out2 = tmp_path / "G2.h5"
+    res = runner.invoke(
+        app,
+        [
+            "generate",
+            "--where",
+            "max_eig < -28",
+            "--generator",
+            str(sampler),
+            "--n",
+            "100",
+            "--output",
+            str(out2),
+            "-q",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    ds2 = read_dataset(out2)
+    assert ds2.n_models == 100 and ds2.metadata["class_rounds"]["n_levels"] == 0
+    # another class with this sampler: refused in one line
+    res = runner.invoke(
+        app,
+        [
+            "generate",
+            "--where",
+            "max_eig < -30",
+            "--generator",
+            str(sampler),
+            "--n",
+            "10",
+            "--output",
+            str(tmp_path / "x.h5"),
+        ],
+    )
+    assert res.exit_code == 2 and "another class" in res.output
+
+
+def test_sample_relabel_round_trip(tmp_path) -> None:
+    path = tmp_path / "S.h5"
+    res = runner.invoke(
+        app,
+        ["sample", "--n", "400", "--seed", "2", "--where", "max_eig < -20", "-o", str(path), "-q"],
+    )
+    assert res.exit_code == 0, res.output
+    ds = read_dataset(path)
+    np.testing.assert_array_equal(ds.relevant, ds.max_real_eigenvalue < -20)
+    assert read_class(ds.metadata) == parse_where("max_eig < -20")
+    copy = tmp_path / "R.h5"
+    res = runner.invoke(app, ["relabel", str(path), "--where", "tau_min > 2", "-o", str(copy)])
+    assert res.exit_code == 0, res.output
+    ds2 = read_dataset(copy)
+    np.testing.assert_array_equal(ds2.relevant, ds2.max_real_eigenvalue > -30)
+    assert abs(ds2.metadata["incidence"] - ds2.relevant.mean()) < 1e-12
+    res = runner.invoke(app, ["relabel", str(path), "--where", "max_eg < 3"])
+    assert res.exit_code == 2 and "max_eg" in res.output
+    res = runner.invoke(app, ["relabel", str(path), "--where", "relevant and returns"])
+    assert res.exit_code == 2 and "returns" in res.output
+
+
+def test_label_where(tmp_path) -> None:
+    data, params, csv = tmp_path / "S.h5", tmp_path / "P.h5", tmp_path / "L.csv"
+    assert runner.invoke(app, ["sample", "--n", "200", "-o", str(data), "-q"]).exit_code == 0
+    assert runner.invoke(app, ["export", str(data), "-o", str(params)]).exit_code == 0
+    res = runner.invoke(
+        app,
+        [
+            "label",
+            "--parameters",
+            str(params),
+            "--where",
+            "-30 < max_eig < -15",
+            "-o",
+            str(csv),
+            "-q",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    rows = np.genfromtxt(csv, delimiter=",", names=True, dtype=None, encoding="utf-8")
+    lam = rows["max_real_eigenvalue"]
+    member = np.char.lower(rows["relevant"].astype(str)) == "true"
+    np.testing.assert_array_equal(member, (lam > -30) & (lam < -15))
+    assert member.any()
+
+
+def test_training_copy_sets_the_threshold(tmp_path) -> None:
+    from rekindle.cli.classes import training_copy
+    from rekindle.errors import UsageError
+
+    data = tmp_path / "S.h5"
+    assert runner.invoke(app, ["sample", "--n", "200", "-o", str(data), "-q"]).exit_code == 0
+    copy = training_copy(data, "tau_min < 3", tmp_path / "out")  # ⇔ max_eig < -20
+    ds = read_dataset(copy)
+    assert ds.metadata["threshold"] == -20.0
+    np.testing.assert_array_equal(ds.relevant, ds.max_real_eigenvalue < -20)
+    assert read_dataset(data).metadata["threshold"] == -9.0  # the original untouched
+    import pytest
+
+    with pytest.raises(UsageError, match="upper bound"):
+        training_copy(data, "max_eig > -20", tmp_path / "out")
