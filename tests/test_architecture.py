@@ -227,7 +227,6 @@ def test_no_import_circle() -> None:
     assert not circles, "import circles:\n" + "\n".join(" -> ".join(c) for c in circles)
 
 
-@pytest.mark.xfail(strict=True, reason="four upward imports of issue 16, fixed in the next commits")
 def test_no_import_runs_up_a_floor() -> None:
     found = upward_imports(_graph())
     assert not found, "imports that run up a floor:\n" + "\n".join(found)

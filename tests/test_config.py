@@ -7,7 +7,6 @@ import json
 import pytest
 
 from rekindle.analysis.perturbation import PerturbationSettings
-from rekindle.analysis.transfer import TransferSettings
 from rekindle.config import Settings
 from rekindle.errors import ConfigError
 from rekindle.flow import FlowConfig, GuideConfig
@@ -16,6 +15,7 @@ from rekindle.integrate import IntegratorOptions
 from rekindle.pipeline import PROFILES, RunConfig
 from rekindle.sampling import SamplingSettings
 from rekindle.stages import InterpretabilitySettings, TrainingPlan
+from rekindle.stages.transfer import TransferSettings
 
 ALL = [
     RunConfig,

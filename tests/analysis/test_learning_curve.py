@@ -11,9 +11,9 @@ import pytest
 from rekindle.analysis.learning_curve import (
     LEARNING_CURVE_FIELDS,
     learning_curve,
-    write_learning_curve,
 )
 from rekindle.flow import FlowConfig, GuideConfig
+from rekindle.stages.learning_curve import write_learning_curve
 
 
 @pytest.fixture(scope="module")

@@ -205,21 +205,3 @@ def learning_curve(
             )
             rows.append(row)
     return rows
-
-
-def write_learning_curve(rows: Sequence[dict[str, Any]], output: str | Path) -> dict[str, Path]:
-    """Write the learning curve as ``learning_curve.csv``, ``.json`` and ``.png`` in ``output``."""
-    from rekindle.gan.monitoring import write_metrics_csv
-    from rekindle.io.atomic import write_json
-    from rekindle.plots.fidelity import plot_learning_curve
-
-    out = Path(output)
-    out.mkdir(parents=True, exist_ok=True)
-    table = [{k: row.get(k) for k in LEARNING_CURVE_FIELDS} for row in rows]
-    csv_path = write_metrics_csv(table, out / "learning_curve.csv")
-    json_path = write_json(out / "learning_curve.json", list(rows))
-    return {
-        "csv": csv_path,
-        "json": json_path,
-        "figure": plot_learning_curve(rows, out / "learning_curve.png"),
-    }

@@ -331,9 +331,10 @@ def learning_curve_command(
             heldout, "--heldout", ("--data", data), reason="the held-out data must be independent"
         )
 
-        from rekindle.analysis.learning_curve import learning_curve, write_learning_curve
+        from rekindle.analysis.learning_curve import learning_curve
         from rekindle.flow import FlowConfig, GuideConfig
         from rekindle.io.dataset import read_dataset
+        from rekindle.stages.learning_curve import write_learning_curve
 
         for option, path in (("--data", data), ("--heldout", heldout)):
             if path.exists():

@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from rekindle.analysis.transfer import TransferSettings
 from rekindle.cli._common import (
     AllowNonSteadyOpt,
     ModelOpt,
@@ -29,6 +28,7 @@ from rekindle.cli.classes import WhereOpt, generate_where, training_copy
 from rekindle.flow.config import GuideConfig
 from rekindle.progress import no_progress
 from rekindle.stages import TrainingPlan
+from rekindle.stages.transfer import TransferSettings
 
 _GUIDE = GuideConfig()
 _PLAN = TrainingPlan()
@@ -573,7 +573,7 @@ def transfer(
             raise _UserError(f"generator file not found: {generator}")
         check.require_input_file(generator, "--generator")
 
-        from rekindle.analysis.transfer import run_transfer_experiment
+        from rekindle.stages.transfer import run_transfer_experiment
 
         st = TransferSettings(
             targets=tuple(targets),

@@ -24,6 +24,9 @@ Stages and what they write (the summary they return in brackets), by module:
   (:class:`PerturbationSummary`)
 - ``interpretability``: :func:`analyse_interpretability`: ``parameter_kl_ranking.csv``,
   Fig. 3 (:class:`InterpretabilitySummary`, settings :class:`InterpretabilitySettings`)
+- ``transfer``: :func:`run_transfer_experiment`: ``transfer.csv``, ``transfer.json``, Fig. 4
+  (settings :class:`TransferSettings`; either generator)
+- ``learning_curve``: :func:`write_learning_curve`: ``learning_curve.csv``, ``.json``, ``.png``
 - ``summary``: :func:`write_summary`: ``summary.json`` and ``report.html``;
   :func:`provenance`, :func:`versions`
 
@@ -46,6 +49,7 @@ from rekindle.stages.interpretability import (
     InterpretabilitySummary,
     analyse_interpretability,
 )
+from rekindle.stages.learning_curve import write_learning_curve
 from rekindle.stages.perturbation import (
     SUMMARY_ALIASES,
     PerturbationSummary,
@@ -62,6 +66,7 @@ from rekindle.stages.training import (
     train_flow,
     train_generators,
 )
+from rekindle.stages.transfer import TransferSettings, run_transfer_experiment
 
 __all__ = [
     "RECIPES",
@@ -75,6 +80,7 @@ __all__ = [
     "TrainedGenerators",
     "TrainingCurves",
     "TrainingPlan",
+    "TransferSettings",
     "analyse_dynamics",
     "analyse_interpretability",
     "analyse_perturbations",
@@ -84,9 +90,11 @@ __all__ = [
     "measure_spread",
     "plot_training",
     "provenance",
+    "run_transfer_experiment",
     "sample_data",
     "train_flow",
     "train_generators",
     "versions",
+    "write_learning_curve",
     "write_summary",
 ]

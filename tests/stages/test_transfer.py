@@ -7,12 +7,12 @@ import json
 import numpy as np
 import pytest
 
-from rekindle.analysis.transfer import TransferSettings, run_transfer_experiment
 from rekindle.data import load_model, load_physiology
 from rekindle.gan import ArchitectureConfig, KineticGAN, SaturationScaler, TrainingConfig
 from rekindle.kinetics import KineticSystem
 from rekindle.kinetics.labelling import Labeller
 from rekindle.sampling import km_reference_concentrations, sample_parameters
+from rekindle.stages.transfer import TransferSettings, run_transfer_experiment
 
 
 @pytest.mark.slow
