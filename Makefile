@@ -30,8 +30,12 @@ lint: setup
 docs: setup  ## the documentation site → build/site (any warning fails)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir build/site
 
-bench: setup  ## speed benchmarks, printed as tables
-	$(BIN)/python benchmarks/bench_sampling.py
+bench: setup  ## speed and memory benchmarks, printed as tables (issue 17's figures; long)
+	$(BIN)/python benchmarks/bench_sampling.py --sizes 20000
+	$(BIN)/python benchmarks/bench_perturbation.py --n-models 1000 --protocols fold
+	$(BIN)/python benchmarks/bench_memory.py --output runs/bench_memory
+	$(BIN)/python benchmarks/bench_generate.py --generator runs/bench_memory/generator.pt
+	$(BIN)/python benchmarks/bench_classes.py --classes -9 -25 -28 -30 -35
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache build/site
