@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from rekindle.integrate.controller import IntegratorOptions, rms_norm
 from rekindle.integrate.problem import ReducedProblem
@@ -60,6 +59,8 @@ def rosenbrock_step(
         finite_w = np.isfinite(w).all(axis=(1, 2))
         if not finite_w.all():
             w[~finite_w] = eye
+        import torch  # imported on first use: a refused command loads no torch
+
         lu, pivots, info = torch.linalg.lu_factor_ex(torch.from_numpy(w))
         singular = info.numpy() != 0  # exactly singular: the trial fails as non-finite
         u = np.empty((tableau.stages, m, r))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 
-import torch
 from threadpoolctl import threadpool_limits
 
 
@@ -29,6 +28,8 @@ class _BlasThreadLimiter:
         with self._lock:
             if self._depth == 0:
                 self._limits = threadpool_limits(limits=1, user_api="blas")
+                import torch  # imported on first use: a refused command loads no torch
+
                 self._torch_threads = torch.get_num_threads()
                 torch.set_num_threads(1)
             self._depth += 1
@@ -39,6 +40,8 @@ class _BlasThreadLimiter:
             if self._depth == 0 and self._limits is not None:
                 self._limits.restore_original_limits()
                 self._limits = None
+                import torch
+
                 torch.set_num_threads(self._torch_threads)
 
 

@@ -6,13 +6,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from rekindle.analysis.learning_curve import LEARNING_CURVE_FIELDS
-
 __all__ = ["write_learning_curve"]
 
 
 def write_learning_curve(rows: Sequence[dict[str, Any]], output: str | Path) -> dict[str, Path]:
     """Write the learning curve as ``learning_curve.csv``, ``.json`` and ``.png`` in ``output``."""
+    from rekindle.analysis.learning_curve import LEARNING_CURVE_FIELDS
     from rekindle.gan.monitoring import write_metrics_csv
     from rekindle.io.atomic import write_json
     from rekindle.plots.fidelity import plot_learning_curve
