@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from rekindle.io.digest import DIGEST_KEY, payload_sha256
+from rekindle.io.digest import DIGEST_KEY, digest_problem, payload_sha256
 
 
 def _payload() -> dict:
@@ -52,3 +52,16 @@ def test_any_change_changes_the_digest(edit):
 def test_unknown_types_are_refused():
     with pytest.raises(TypeError, match="cannot digest a object"):
         payload_sha256({"x": object()})
+
+
+def test_digest_problem_names_a_mismatch_a_missing_digest_and_an_undigestable_entry():
+    a = _payload()
+    a[DIGEST_KEY] = payload_sha256(a)
+    assert digest_problem(a) is None
+    flipped = {**a, "w": a["w"].clone()}
+    flipped["w"].view(torch.int32)[0, 0] ^= 1  # one bit of one float
+    assert digest_problem(flipped).startswith("checksum mismatch")
+    assert digest_problem({k: v for k, v in a.items() if k != DIGEST_KEY}).startswith(
+        "checksum mismatch"
+    )
+    assert digest_problem({**a, "odd": object()}).startswith("inconsistent contents")

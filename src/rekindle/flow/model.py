@@ -32,7 +32,7 @@ from rekindle.features import (
     class_index,
 )
 from rekindle.io.atomic import torch_save
-from rekindle.io.digest import DIGEST_KEY, payload_sha256
+from rekindle.io.digest import DIGEST_KEY, digest_problem, payload_sha256
 from rekindle.reference_values import RELEVANCE_THRESHOLD_PER_H as DEFAULT_THRESHOLD
 
 from .guide import GuideConfig, RelevanceGuide, fit_guide
@@ -409,15 +409,8 @@ class KineticFlow(ConditionalGenerator):
                 f"unsupported version {version!r} (this rekindle reads "
                 f"{', '.join(map(str, READABLE_VERSIONS))})",
             )
-        if version >= 3:
-            try:
-                digest = payload_sha256(payload)
-            except TypeError as exc:
-                raise GeneratorFileError(path, f"inconsistent contents ({exc})") from exc
-            if payload.get(DIGEST_KEY) != digest:
-                raise GeneratorFileError(
-                    path, "checksum mismatch: the file is corrupted (or was edited)"
-                )
+        if version >= 3 and (problem := digest_problem(payload)) is not None:
+            raise GeneratorFileError(path, problem)
         try:
             return cls._from_payload(payload)
         except (KeyError, ValueError, RuntimeError, TypeError) as exc:

@@ -42,7 +42,7 @@ import torch
 
 from rekindle import __version__
 from rekindle.errors import ConfigError, GeneratorFileError, MissingFileError
-from rekindle.io.digest import DIGEST_KEY, payload_sha256
+from rekindle.io.digest import DIGEST_KEY, digest_problem, payload_sha256
 
 from .checkpoint import atomic_torch_save, resolve_device
 from .config import ArchitectureConfig, TrainingConfig
@@ -200,15 +200,8 @@ def _load_payload(path: Path) -> dict[str, Any]:
             f"unsupported format version {version!r} (this rekindle reads versions "
             f"{', '.join(map(str, READABLE_VERSIONS))})",
         )
-    if version >= 2:
-        try:
-            digest = payload_sha256(payload)
-        except TypeError as exc:
-            raise GeneratorFileError(path, f"unexpected entry ({exc})") from exc
-        if payload.get(DIGEST_KEY) != digest:
-            raise GeneratorFileError(
-                path, "checksum mismatch: the file is corrupted (or was edited)"
-            )
+    if version >= 2 and (problem := digest_problem(payload)) is not None:
+        raise GeneratorFileError(path, problem)
     missing = [k for k in _REQUIRED if k not in payload]
     if missing:
         raise GeneratorFileError(path, f"missing entries {missing}")

@@ -15,7 +15,7 @@ import struct
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["DIGEST_KEY", "payload_sha256"]
+__all__ = ["DIGEST_KEY", "digest_problem", "payload_sha256"]
 
 DIGEST_KEY = "payload_sha256"
 """The entry of a payload that holds its digest (left out of the digest itself)."""
@@ -40,6 +40,25 @@ def payload_sha256(payload: Mapping[str, Any], exclude: tuple[str, ...] = (DIGES
     h = hashlib.sha256()
     _feed(h, {k: v for k, v in payload.items() if k not in exclude})
     return h.hexdigest()
+
+
+def digest_problem(payload: Mapping[str, Any]) -> str | None:
+    """What is wrong with the stored digest of ``payload``, or None when it matches.
+
+    Returns
+    -------
+    str or None
+        ``"checksum mismatch: …"`` when the stored :data:`DIGEST_KEY` differs from
+        :func:`payload_sha256` (or is absent), ``"inconsistent contents (…)"`` when an
+        entry cannot be digested; None for an intact payload.
+    """
+    try:
+        digest = payload_sha256(payload)
+    except TypeError as exc:
+        return f"inconsistent contents ({exc})"
+    if payload.get(DIGEST_KEY) != digest:
+        return "checksum mismatch: the file is corrupted (or was edited)"
+    return None
 
 
 def _feed(h: Any, value: Any) -> None:
