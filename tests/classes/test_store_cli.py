@@ -144,3 +144,22 @@ def test_training_copy_sets_the_threshold(tmp_path) -> None:
 
     with pytest.raises(UsageError, match="upper bound"):
         training_copy(data, "max_eig > -20", tmp_path / "out")
+
+
+def test_train_where_records_the_class_in_the_generator_file(tmp_path) -> None:
+    """The class round-trips dataset → generator: `train --where` writes it into generator.pt."""
+    from rekindle.flow import KineticFlow
+
+    data = tmp_path / "T.h5"
+    args = ["sample", "--model", "toy", "--n", "1500", "--seed", "0", "-o", str(data), "-q"]
+    assert runner.invoke(app, args).exit_code == 0
+    lam = read_dataset(data).max_real_eigenvalue
+    cut = float(np.round(np.median(lam[np.isfinite(lam)]), 3))
+    where = f"max_eig < {cut}"
+    out = tmp_path / "f"
+    args = ["train", "--data", str(data), "--output", str(out), "--where", where]
+    res = runner.invoke(app, [*args, "--guide-epochs", "1"])
+    assert res.exit_code == 0, res.output
+    flow = KineticFlow.load(out / "generator.pt")
+    assert read_class(flow.metadata, "generator") == parse_where(where)
+    assert flow.metadata["threshold"] == cut

@@ -515,7 +515,11 @@ def fit_flow_generator(
         "rekindle_version": __version__,
     }
     if data is not None:
+        from rekindle.io.dataset import CLASS_METADATA_KEYS, read_dataset
+
         meta["training_data"] = str(data)
+        recorded = read_dataset(data, rows=slice(0, 0)).metadata
+        meta.update({k: recorded[k] for k in CLASS_METADATA_KEYS if k in recorded})
     reference = km_reference_concentrations(model, bundle.physiology)
     flow = KineticFlow(reference, model.km_names, meta, config, guide_config)
     if data is not None:

@@ -48,6 +48,10 @@ from rekindle.io.model_bundle import CONTENT_KEYS, ModelBundle, bundle_of
 DATASET_FORMAT = "rekindle-dataset/2"
 READABLE_FORMATS = ("rekindle-dataset/1", DATASET_FORMAT)
 
+CLASS_METADATA_KEYS = ("class_spec", "class_where")
+"""Attributes recording a dataset's class (written by :mod:`rekindle.classes.store`);
+a generator trained on the dataset copies them into its metadata."""
+
 
 @dataclass
 class ParameterDataset:

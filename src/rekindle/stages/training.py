@@ -102,6 +102,7 @@ def train_generators(
     """
     from rekindle.gan import KineticGAN
     from rekindle.gan.selection import is_better
+    from rekindle.io.dataset import CLASS_METADATA_KEYS
     from rekindle.io.model_bundle import ModelBundle
     from rekindle.kinetics.labelling import Labeller
 
@@ -118,6 +119,8 @@ def train_generators(
         "scaling": plan.scaling,
         "recipe": plan.recipe,
         "rekindle_version": __version__,
+        # the class the data were labelled with (rekindle.classes), when one is recorded
+        **{k: dataset.metadata[k] for k in CLASS_METADATA_KEYS if k in dataset.metadata},
     }
     repeats: list[RepeatOutcome] = []
     kept: dict[str, float] | None = None
