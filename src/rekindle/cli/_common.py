@@ -103,6 +103,29 @@ _USER_OS_ERRORS = frozenset(
 )
 
 
+def refuse_other_generator_options(
+    generator: str,
+    cgan_options: dict[str, object],
+    flow_options: dict[str, object],
+    context: str,
+) -> None:
+    """Refuse an unknown ``--generator`` and options given for the other generator.
+
+    ``cgan_options``/``flow_options`` map option names to their values (None: not
+    given); ``context`` ends the message (``"this is --generator flow"``), so none of
+    them is silently ignored.
+    """
+    if generator not in ("cgan", "flow"):
+        raise _UserError(f"--generator must be cgan or flow, got {generator!r}")
+    other = cgan_options if generator == "flow" else flow_options
+    given = [option for option, value in other.items() if value is not None]
+    if given:
+        raise _UserError(
+            f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} only to "
+            f"--generator {'cgan' if generator == 'flow' else 'flow'} ({context})"
+        )
+
+
 def _one_line(message: str) -> str:
     return " ".join(message.split("\n")).strip()
 

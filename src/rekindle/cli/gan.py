@@ -22,6 +22,7 @@ from rekindle.cli._common import (
     app,
     console,
     progress_bar,
+    refuse_other_generator_options,
     stdout,
 )
 from rekindle.cli.classes import WhereOpt, generate_where, training_copy
@@ -234,16 +235,9 @@ def _check_train_options(
     """
     from rekindle import validation as check
 
-    if generator not in ("cgan", "flow"):
-        raise _UserError(f"--generator must be cgan or flow, got {generator!r}")
-    other = cgan_options if generator == "flow" else flow_options
-    given = [option for option, value in other.items() if value is not None]
-    if given:
-        raise _UserError(
-            f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} only to "
-            f"--generator {'cgan' if generator == 'flow' else 'flow'} "
-            f"(this is --generator {generator})"
-        )
+    refuse_other_generator_options(
+        generator, cgan_options, flow_options, f"this is --generator {generator}"
+    )
     counts = ("--epochs", "--repeats", "--batch-size", "--eval-every", "--n-eval", "--max-sets")
     for option, value in {**cgan_options, **flow_options}.items():
         if value is not None and option in counts:

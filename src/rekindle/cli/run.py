@@ -18,6 +18,7 @@ from rekindle.cli._common import (
     app,
     console,
     progress_bar,
+    refuse_other_generator_options,
     stdout,
 )
 from rekindle.pipeline import PROFILES, RunConfig
@@ -165,16 +166,12 @@ def _refuse_ignored_options(
 ) -> None:
     """Refuse options that the run's generator would ignore (cGAN-only with the flow,
     flow-only with the cGAN)."""
-    if generator not in ("flow", "cgan"):
-        raise _UserError(f"--generator must be flow or cgan, got {generator!r}")
-    other = cgan_options if generator == "flow" else flow_options
-    given = [option for option, value in other.items() if value is not None]
-    if given:
-        raise _UserError(
-            f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} only to "
-            f"--generator {'cgan' if generator == 'flow' else 'flow'} (this run: --generator "
-            f"{generator}, profile {profile})"
-        )
+    refuse_other_generator_options(
+        generator,
+        cgan_options,
+        flow_options,
+        f"this run: --generator {generator}, profile {profile}",
+    )
 
 
 def _require_run_fits(output: Path, cfg: RunConfig) -> None:
