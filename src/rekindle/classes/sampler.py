@@ -458,16 +458,9 @@ def sample_class(
     diagnostics = {
         "method": "subset simulation + pCN (Au & Beck 2001)",
         "mode": "chains",
-        "settings": settings.to_dict(),
-        "from_start": start is not None,
-        "levels": levels,
-        "n_levels": len(levels),
-        "log10_p_class": log_p,
-        "p_class": 10**log_p if math.isfinite(log_p) else None,
-        "labels_levels": labels_levels,
-        "integrations_levels": integrated_levels,
-        "labels_production": counter.labels - labels_levels,
-        "integrations_production": counter.integrated - integrated_levels,
+        **_level_diagnostics(
+            settings, start is not None, levels, log_p, counter, labels_levels, integrated_levels
+        ),
         "chains": m,
         "beta": beta,
         "acceptance_production": accepted / max(proposed, 1),
@@ -482,6 +475,31 @@ def sample_class(
         "members_per_second_production": n / (t_production - (t_ready - t1)),
     }
     return ClassDraw(sigma, lam, cur_u.copy(), beta, diagnostics, "chains", shape)
+
+
+def _level_diagnostics(
+    settings: ClassSamplerSettings,
+    from_start: bool,
+    levels: list[dict],
+    log_p: float,
+    counter: _Counter,
+    labels_levels: int,
+    integrated_levels: int,
+) -> dict[str, Any]:
+    """The diagnostics both modes share: settings, levels, P(class), labels and integrations
+    spent on the levels and in production (``counter`` at the end of production)."""
+    return {
+        "settings": settings.to_dict(),
+        "from_start": from_start,
+        "levels": levels,
+        "n_levels": len(levels),
+        "log10_p_class": log_p,
+        "p_class": 10**log_p if math.isfinite(log_p) else None,
+        "labels_levels": labels_levels,
+        "integrations_levels": integrated_levels,
+        "labels_production": counter.labels - labels_levels,
+        "integrations_production": counter.integrated - integrated_levels,
+    }
 
 
 def _rejection(
@@ -524,20 +542,12 @@ def _rejection(
     t_production = time.perf_counter() - t1
     u = np.concatenate(kept_u)[:n]
     lam = np.concatenate(kept_lam)[:n]
-    labels = counter.labels - labels_levels
     diagnostics = {
         "method": "ORACLE + exact filter (the class is common: p·thin ≥ 1)",
         "mode": "rejection",
-        "settings": settings.to_dict(),
-        "from_start": from_start,
-        "levels": levels,
-        "n_levels": len(levels),
-        "log10_p_class": log_p,
-        "p_class": 10**log_p if math.isfinite(log_p) else None,
-        "labels_levels": labels_levels,
-        "integrations_levels": integrated_levels,
-        "labels_production": labels,
-        "integrations_production": counter.integrated - integrated_levels,
+        **_level_diagnostics(
+            settings, from_start, levels, log_p, counter, labels_levels, integrated_levels
+        ),
         "chains": 0,
         "beta": beta,
         "acceptance_production": None,
