@@ -33,7 +33,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import h5py
 import numpy as np
@@ -243,7 +243,26 @@ def _json_scalar(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-class DatasetWriter:
+class _CommitOnSuccess:
+    """``with writer:`` closes (commits) on success and aborts on any exception."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def abort(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+class DatasetWriter(_CommitOnSuccess):
     """Stream chunks of labelled parameter sets into a dataset file, crash-consistently.
 
     Chunks go to the journal ``<path>.partial/`` (one file per chunk, committed by one
@@ -376,20 +395,11 @@ class DatasetWriter:
         else:
             self._journal.release()
 
-    def __enter__(self) -> DatasetWriter:
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
-
 
 _DIRECT_SUFFIX = ".direct"
 
 
-class DirectDatasetWriter:
+class DirectDatasetWriter(_CommitOnSuccess):
     """Write a dataset of known size straight into its final HDF5 layout, atomically.
 
     The file is created under a temporary name beside ``path`` with its arrays
@@ -523,15 +533,6 @@ class DirectDatasetWriter:
             raise DatasetError(f"{self.path}: writing aborted")
         except DatasetError:
             self._stack.__exit__(*sys.exc_info())  # removes the temporary file
-
-    def __enter__(self) -> DirectDatasetWriter:
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
 
 
 def partial_path(path: str | Path) -> Path:
