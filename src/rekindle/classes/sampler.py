@@ -376,8 +376,12 @@ def _fit_rounds(
     ``p0·population/4`` independent ones, mean only). Each round draws ``population``
     sets from the current proposal, labels them, and refits to all members drawn so far,
     weighted by ``p/q`` of the proposal that drew them (each weight is unbiased for the
-    prior restricted to the class). Returns the last proposal, the last round's ``log r``
-    and membership (draws of that proposal: its evaluation), and per-round records.
+    prior restricted to the class): resolved means, and per-coordinate variances that
+    are only inflated, never shrunk below the prior's 1 (a shrunk variance makes ``r``
+    grow without bound in the class's far tail: measured on the half-space toy, 20
+    labels per member against 8.5 with variances ≥ 1). Returns the last proposal, the
+    last round's ``log r`` and membership (draws of that proposal: its evaluation),
+    and per-round records.
     """
     n_eff0 = max(2.0, settings.p0 * settings.population / 4)
     proposal = fit_proposal(seeds, n_eff=n_eff0, max_rank=0, z_mean=4.0).with_defensive(
@@ -410,7 +414,7 @@ def _fit_rounds(
         if all_u.shape[0] < 2:
             continue
         proposal = fit_proposal(
-            all_u, np.exp(all_lr - all_lr.max()), diagonal=True, min_variance=0.3
+            all_u, np.exp(all_lr - all_lr.max()), diagonal=True, min_variance=1.0
         ).with_defensive(settings.defensive)
     raise AssertionError("unreachable")
 
