@@ -83,6 +83,8 @@ def main() -> None:
         sample_parameters(m, p, args.oracle_retime, seed=args.seed + 2000)
         oracle_rate = args.oracle_retime / (time.perf_counter() - t0)
         oracle_members = oracle_rate * p_class
+        if d["labels_production"] == 0:  # the first (prior) population held them all:
+            rate = oracle_members  # after fitting this route is ORACLE + filter itself
         # the first population's members count when they are ORACLE draws (mode rejection)
         from_levels = (
             p_class * args.population if draw.mode == "rejection" and not d["levels"] else 0.0
