@@ -479,6 +479,11 @@ def _choose_delivery(
         "proposal-rejection": 1.0 / accept if accept > 0 else math.inf,
     }
     mode = min(costs, key=costs.__getitem__) if want == "best" else _MODE_OF[want]
+    if not np.isfinite(costs[mode]) or (mode == "imh" and a <= 0):
+        raise GenerationError(
+            f"the fitted proposal found {int(member.sum())} members in its last round: "
+            "the --delivery imh/rejection route cannot deliver; use auto or best"
+        )
     fit = {
         "proposal": proposal,
         "fit_rounds": rounds,
