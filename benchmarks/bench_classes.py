@@ -1,13 +1,16 @@
-"""Members of a class of max Re(λ): subset simulation + pCN against ORACLE + exact filter.
+"""Members of a class of max Re(λ): the class sampler's deliveries against ORACLE + exact filter.
 
 For every class ``max_eig < X``: members/s after fitting (production chains only),
 time to ``--target`` members from scratch (levels + production, extrapolated from the
 measured production rate), ORACLE + filter (its measured labelling rate × the class's
 incidence in an ORACLE draw, or the sampler's P(class) estimate where that draw holds
 too few members), and fidelity against the members of that independent ORACLE draw
-(width ratio, C2ST and its noise floor, KS of max Re(λ), repeated states).
+(width ratio, C2ST and its noise floor, KS of max Re(λ), repeated states), and for the
+fitted-proposal routes (``--delivery best|imh|rejection``) the labels per member each route
+was estimated to cost, the bound M, the truncated mass and the ESS of the weights.
 
-    python benchmarks/bench_classes.py --classes -9 -25 -28 -30 -35 --n 2000 --oracle 30000
+    python benchmarks/bench_classes.py --classes -9 -25 -28 -30 -35 --n 2000 --oracle 30000 \
+        --delivery best
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ def main() -> None:
     ap.add_argument("--burn", type=int, default=200)
     ap.add_argument("--target-acceptance", type=float, default=0.3)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--delivery", default="best", help="auto, best, filter, pcn, imh, rejection")
     args = ap.parse_args()
 
     bundle = load_bundle("ecoli", "fdp1")
@@ -53,7 +57,8 @@ def main() -> None:
     header = (
         "| class | P(class) | levels | s to fit | members/s after fit | ORACLE+filter /s "
         "| × after fit | s to 10⁴ scratch | ORACLE s to 10⁴ | × scratch | repeated "
-        "| ref members | width | C2ST (floor) | KS max Re(λ) |"
+        "| ref members | width | C2ST (floor) | KS max Re(λ) | mode | labels/member "
+        "| est. labels/member filter/pCN/IMH/rej | M | truncated mass | ESS |"
     )
     print(header)
     print("|" + "---|" * (header.count("|") - 1))
@@ -66,6 +71,7 @@ def main() -> None:
             population=args.population,
             burn_steps=args.burn,
             target_acceptance=args.target_acceptance,
+            delivery=args.delivery,
         )
         draw = sample_class(spec, measure, len(m.km_names), args.n, settings)
         d = draw.diagnostics
@@ -77,6 +83,8 @@ def main() -> None:
         sample_parameters(m, p, args.oracle_retime, seed=args.seed + 2000)
         oracle_rate = args.oracle_retime / (time.perf_counter() - t0)
         oracle_members = oracle_rate * p_class
+        if d["labels_production"] == 0:  # the first (prior) population held them all:
+            rate = oracle_members  # after fitting this route is ORACLE + filter itself
         # the first population's members count when they are ORACLE draws (mode rejection)
         from_levels = (
             p_class * args.population if draw.mode == "rejection" and not d["levels"] else 0.0
@@ -107,6 +115,18 @@ def main() -> None:
             row += [f"{w:.3f}", f"{c:.3f} ({floor:.3f})", f"{ks:.3f}"]
         else:
             row += ["–", "–", "–"]
+        est = d.get("labels_per_member_estimate") or {}
+        keys = ("rejection", "chains", "imh", "proposal-rejection")
+        trunc = d.get("truncated_mass_delivery", d.get("truncated_mass_fit"))
+        ess = d.get("ess_delivery", d.get("ess_fit"))
+        row += [
+            draw.mode,
+            f"{d['labels_production'] / args.n:.1f}",
+            "/".join(f"{est[k]:.0f}" for k in keys) if est else "–",
+            f"{d['bound']:.3g}" if "bound" in d else "–",
+            f"{trunc:.2g}" if trunc is not None else "–",
+            f"{ess:.0f}" if ess is not None else "–",
+        ]
         print("| " + " | ".join(row) + " |", flush=True)
 
 

@@ -163,3 +163,38 @@ def test_train_where_records_the_class_in_the_generator_file(tmp_path) -> None:
     flow = KineticFlow.load(out / "generator.pt")
     assert read_class(flow.metadata, "generator") == parse_where(where)
     assert flow.metadata["threshold"] == cut
+
+
+def test_generate_where_fitted_route_round_trips(tmp_path) -> None:
+    """--delivery rejection: the proposal, M and the truncated mass reach class_rounds and
+    the class-sampler file; --generator continues with the same proposal, no levels, no fit."""
+    out, sampler = tmp_path / "R.h5", tmp_path / "R.pt"
+    base = ["generate", "--where", "max_eig < -28", "-q"]
+    res = runner.invoke(
+        app,
+        [
+            *base,
+            *("--model", "ecoli", "--physiology", "fdp1", "--n", "60", "--seed", "2"),
+            *("--population", "500", "--delivery", "rejection"),
+            *("--output", str(out), "--save-sampler", str(sampler)),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    rounds = read_dataset(out).metadata["class_rounds"]
+    assert rounds["mode"] == "proposal-rejection" and rounds["bound"] > 0
+    assert 0 <= rounds["truncated_mass_delivery"] < 1 and rounds["ess_delivery"] > 0
+    _spec, _bundle, state = load_class_sampler(sampler)
+    assert state.mode == "proposal-rejection" and state.proposal is not None
+    assert state.proposal.mean.shape == (259,) and np.isfinite(state.log_bound)
+    out2 = tmp_path / "R2.h5"
+    res = runner.invoke(
+        app, [*base, "--generator", str(sampler), "--n", "20", "--output", str(out2)]
+    )
+    assert res.exit_code == 0, res.output
+    rounds2 = read_dataset(out2).metadata["class_rounds"]
+    assert rounds2["n_levels"] == 0 and rounds2["mode"] == "proposal-rejection"
+    assert rounds2["bound"] == rounds["bound"]
+    bad = runner.invoke(
+        app, [*base, "--delivery", "magic", "--n", "5", "-o", str(tmp_path / "b.h5")]
+    )
+    assert bad.exit_code == 2 and "delivery" in bad.output

@@ -4,6 +4,8 @@
 - :mod:`rekindle.classes.grammar`: the ``--where`` sentence ↔ :class:`ClassSpec`
 - :mod:`rekindle.classes.sampler`: subset simulation + pCN, ORACLE's prior restricted
   to a class
+- :mod:`rekindle.classes.proposal`: a fitted proposal with a known density (defensive
+  Gaussian mixture) for the exact independence-chain and rejection deliveries
 - :mod:`rekindle.classes.generate`: members of a model's class to a dataset
 - :mod:`rekindle.classes.store`: the class in datasets and class-sampler files
 """

@@ -8,7 +8,8 @@ levels, labels, integrations, acceptance, ``P(class)``, repeated states, times).
 A *class-sampler file* (``format = "rekindle-class-sampler/1"``, written with
 :func:`torch.save`, loadable with ``weights_only=True``) holds what a later run needs
 to continue without the levels: the class, the model and physiology (embedded), the
-production chains' states (normal space) and the pCN step.
+production chains' states (normal space) and the pCN step, and for the fitted routes
+(modes ``imh``, ``proposal-rejection``) the proposal's arrays, ``thin`` and ``log_bound``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import h5py
 import numpy as np
 
 from rekindle.classes.grammar import format_where
+from rekindle.classes.proposal import GaussianProposal
 from rekindle.classes.sampler import ChainState
 from rekindle.classes.spec import ClassSpec
 from rekindle.errors import DatasetError, GeneratorFileError
@@ -118,6 +120,13 @@ def save_class_sampler(
         "mode": str(state.mode),
         "diagnostics": json.dumps(diagnostics, default=str),
     }
+    if state.proposal is not None:  # modes imh / proposal-rejection: the fitted density
+        payload["proposal"] = {
+            k: torch.as_tensor(np.asarray(v, dtype=np.float64))
+            for k, v in state.proposal.to_arrays().items()
+        }
+        payload["thin"] = int(state.thin)
+        payload["log_bound"] = float(state.log_bound)
     path = Path(path)
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
@@ -159,7 +168,16 @@ def load_class_sampler(path: str | Path) -> tuple[ClassSpec, ModelBundle, ChainS
     bundle = bundle_of(
         json.loads(data["metadata"]), str(path), error=lambda m: GeneratorFileError(path, m)
     )
+    proposal = None
+    if "proposal" in data:
+        proposal = GaussianProposal.from_arrays({k: v.numpy() for k, v in data["proposal"].items()})
     state = ChainState(
-        data["seeds"].numpy(), float(data["beta"]), data["shape"].numpy(), str(data["mode"])
+        data["seeds"].numpy(),
+        float(data["beta"]),
+        data["shape"].numpy(),
+        str(data["mode"]),
+        proposal,
+        int(data.get("thin", 0)),
+        float(data.get("log_bound", float("nan"))),
     )
     return spec, bundle, state

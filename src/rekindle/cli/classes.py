@@ -118,6 +118,7 @@ def generate_where(
     thin: int,
     force: bool,
     quiet: bool,
+    delivery: str = "auto",
 ) -> None:
     """``generate --where``: exactly ``n`` verified members of a class (see
     :func:`rekindle.classes.generate.generate_class`), from the model alone or from a
@@ -149,7 +150,9 @@ def generate_where(
     else:
         bundle = load_bundle(model, physiology)
     try:
-        settings = ClassSamplerSettings(population=population, thin=thin, seed=seed)
+        settings = ClassSamplerSettings(
+            population=population, thin=thin, seed=seed, delivery=delivery
+        )
     except ValueError as exc:
         raise _UserError(str(exc)) from None
 
@@ -181,4 +184,10 @@ def generate_where(
         )
         + (f", P(class) ≈ {p:.3g}" if p else "")
         + f", repeated states {d['duplicate_fraction']:.3f}"
+        + f"; delivery {draw.mode}"
+        + (
+            f" (truncated mass ≈ {d['truncated_mass_delivery']:.2g})"
+            if d.get("truncated_mass_delivery") is not None
+            else ""
+        )
     )

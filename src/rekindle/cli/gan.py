@@ -372,6 +372,13 @@ def generate(
     ] = None,
     population: Annotated[int, typer.Option(help="--where: sets per level.")] = 4000,
     thin: Annotated[int, typer.Option(help="--where: pCN steps between kept states.")] = 50,
+    delivery: Annotated[
+        str,
+        typer.Option(
+            help="--where: auto (filter or pCN), best (fit a proposal, take the cheapest), "
+            "filter, pcn, imh, rejection."
+        ),
+    ] = "auto",
 ) -> None:
     """Generate complete parameter sets (K_M + back-calculated V_max) of one class.
 
@@ -393,6 +400,7 @@ def generate(
                 thin,
                 force,
                 quiet,
+                delivery,
             )
         )
 
