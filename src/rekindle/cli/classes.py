@@ -34,6 +34,60 @@ def parse_class(where: str) -> Any:
     return parse_where(where)
 
 
+def class_choice(where: str | None, others: dict[str, object]) -> Any:
+    """The class of ``--where`` (None without it), refusing other options that choose the
+    class too (``others``: option name → value, None/False when not given): one line."""
+    if where is None:
+        return None
+    given = [name for name, value in others.items() if value not in (None, False)]
+    if given:
+        raise _UserError(f"--where and {', '.join(given)} both choose the class: give one of them")
+    return parse_class(where)
+
+
+def eigenvalue_class(spec: Any, where: str, command: str) -> Any:
+    """``spec``, refused (one line) when it has a returns clause: ``command`` selects
+    models by their stored max Re(λ)."""
+    if spec is not None and spec.returns is not None:
+        raise _UserError(
+            f"--where {where!r}: {command} selects models by their stored max Re(λ); a returns "
+            "clause needs integrations (draw its members with 'rekindle generate --where')"
+        )
+    return spec
+
+
+def upper_bound_class(spec: Any, where: str, command: str) -> float:
+    """The bound ``X`` of a class ``max_eig < X`` (or ``tau_min < T``): what generators
+    learn as "relevant". Anything else is refused in one line naming ``command``."""
+    low, high = spec.eig_interval
+    if spec.returns is not None or low != float("-inf"):
+        raise _UserError(
+            f"--where {where!r}: {command} takes an upper bound only (max_eig < X, "
+            "tau_min < T); use 'rekindle generate --where' for bands, lower bounds and returns"
+        )
+    return float(high)
+
+
+def class_members(spec: Any, max_real_eigenvalue: Any, source: object) -> Any:
+    """Bool ``(n,)``: the sets of ``source`` in the eigenvalue class ``spec``; refuses data
+    holding none (one line)."""
+    from rekindle.classes.grammar import format_where
+
+    member = spec.eig_member(max_real_eigenvalue)
+    if not member.any():
+        raise _UserError(
+            f"{source} has no member of the class {format_where(spec)!r} ({member.size} sets)"
+        )
+    return member
+
+
+def class_record(spec: Any) -> dict[str, Any]:
+    """``{"class_where", "class_spec"}`` (a sentence and a mapping) for JSON outputs."""
+    from rekindle.classes.grammar import format_where
+
+    return {"class_where": format_where(spec), "class_spec": spec.to_dict()}
+
+
 def label_stored(path: Path, spec: Any) -> tuple[int, int]:
     """Relabel the dataset ``path`` in place by ``spec`` from its stored max Re(λ).
 
@@ -53,23 +107,20 @@ def label_stored(path: Path, spec: Any) -> tuple[int, int]:
     return int(member.sum()), ds.n_models
 
 
-def training_copy(data: Path, where: str, output: Path) -> Path:
-    """``train --where``: a copy of ``data`` in ``output`` labelled by the class.
+def training_copy(
+    data: Path, where: str, output: Path, name: str = "data_where.h5", command: str = "train"
+) -> Path:
+    """``train --where``: a copy of ``data`` in ``output`` (as ``name``) labelled by the class.
 
     The generators learn "relevant = max Re(λ) below their threshold", so only a class
     ``max_eig < X`` (or ``tau_min < T``) is taken; its bound becomes the threshold.
     """
     spec = parse_class(where)
-    low = spec.eig_interval[0]
-    if spec.returns is not None or low != float("-inf"):
-        raise _UserError(
-            f"--where {where!r}: train takes an upper bound only (max_eig < X, tau_min < T); "
-            "use 'rekindle generate --where' for bands, lower bounds and returns"
-        )
+    upper_bound_class(spec, where, command)
     if not data.is_file():
         raise _UserError(f"dataset not found: {data}")
     output.mkdir(parents=True, exist_ok=True)
-    copy = output / "data_where.h5"
+    copy = output / name
     shutil.copyfile(data, copy)
     label_stored(copy, spec)
     return copy
