@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 from scipy.special import ndtr, ndtri
 
+from rekindle.classes.screen import ReturnScreen
 from rekindle.classes.spec import ClassSpec
 from rekindle.config import Settings, check, check_positive_int
 from rekindle.errors import GenerationError
@@ -105,6 +106,20 @@ class ClassSamplerSettings(Settings):
         Refuse a class rarer than ``p0 ** max_levels``.
     seed
         Random seed.
+    screen
+        A class with a return clause, drawn from the prior and filtered (mode
+        ``"rejection"``): integrate only the candidates a learned screen
+        (:class:`~rekindle.classes.screen.ReturnScreen`) scores as likely members. Every
+        delivered member is still verified; the screen's misses (members never
+        integrated) are measured on an audit and reported in the diagnostics.
+    screen_recall
+        Fraction of the members the screen's cut is set to keep.
+    screen_audit
+        Fraction of the candidates integrated whatever their score (the audit).
+    screen_warmup
+        Candidates integrated (all, ORACLE + filter) before the screen's first fit.
+    screen_l2
+        The screen's logistic-regression penalty.
     """
 
     population: int = 4000
@@ -117,6 +132,11 @@ class ClassSamplerSettings(Settings):
     burn_steps: int = 200
     max_levels: int = 40
     seed: int = 0
+    screen: bool = False
+    screen_recall: float = 0.95
+    screen_audit: float = 0.1
+    screen_warmup: int = 200
+    screen_l2: float = 10.0
 
     def validate(self) -> None:
         check_positive_int(self, "population", "thin", "chains", "max_levels")
@@ -127,6 +147,26 @@ class ClassSamplerSettings(Settings):
         check(
             0 < self.target_acceptance < 1,
             f"target_acceptance must lie in (0, 1), got {self.target_acceptance}",
+        )
+        check(
+            0 < self.screen_recall <= 1,
+            f"screen_recall must lie in (0, 1], got {self.screen_recall}",
+        )
+        check(
+            0 < self.screen_audit <= 1, f"screen_audit must lie in (0, 1], got {self.screen_audit}"
+        )
+        check_positive_int(self, "screen_warmup")
+        check(self.screen_l2 >= 0, f"screen_l2 must be ≥ 0, got {self.screen_l2}")
+
+    def make_screen(self) -> ReturnScreen:
+        """The :class:`~rekindle.classes.screen.ReturnScreen` of these settings."""
+        return ReturnScreen(
+            recall=self.screen_recall,
+            audit=self.screen_audit,
+            warmup=self.screen_warmup,
+            l2=self.screen_l2,
+            refit_every=self.screen_warmup,
+            seed=self.seed + 7_919,
         )
 
 
@@ -364,6 +404,7 @@ def sample_class(
         raise ValueError(f"n must be ≥ 1, got {n}")
     rng = np.random.default_rng(settings.seed)
     counter = _Counter(measure, returns)
+    screen = settings.make_screen() if settings.screen and spec.returns is not None else None
     t0 = time.perf_counter()
     levels: list[dict] = []
     log_p = float("nan")
@@ -371,6 +412,10 @@ def sample_class(
         seeds, seed_lam, beta, shape, levels, log_p = _levels(spec, counter, d, settings, rng)
         if spec.returns is not None:  # the costly part, on the eigenvalue members only
             ok = counter.returns(seeds)
+            if screen is not None:  # all integrated: the screen's first examples
+                feats = screen.features(saturation_of(seeds), seed_lam)
+                _go, free, score = screen.select(feats)
+                screen.update(feats, ok, free, score)
             if not ok.any():
                 raise GenerationError(
                     f"none of the {seeds.shape[0]} members of the eigenvalue class returned "
@@ -413,6 +458,7 @@ def sample_class(
             start is not None,
             t_levels,
             progress,
+            screen,
         )
     m = min(settings.chains, seeds.shape[0])
     pick = rng.choice(seeds.shape[0], size=m, replace=False) if m < seeds.shape[0] else slice(None)
@@ -473,6 +519,13 @@ def sample_class(
         "seconds_fit": t_levels + (t_ready - t1),
         "seconds_production": t_production - (t_ready - t1),
         "members_per_second_production": n / (t_production - (t_ready - t1)),
+        "screen": None
+        if screen is None
+        else {
+            "used": False,
+            "reason": "chains mode: a screen would change the chains' target; every "
+            "candidate was integrated",
+        },
     }
     return ClassDraw(sigma, lam, cur_u.copy(), beta, diagnostics, "chains", shape)
 
@@ -518,9 +571,11 @@ def _rejection(
     from_start: bool,
     t_levels: float,
     progress: Callable[[int], None] | None,
+    screen: ReturnScreen | None = None,
 ) -> ClassDraw:
     """ORACLE + exact filter: i.i.d. prior draws, members kept (the first population's
-    members included when they are prior draws: no start, no level)."""
+    members included when they are prior draws: no start, no level). With a ``screen``
+    (a class with a return clause), only the candidates it selects are integrated."""
     labels_levels, integrated_levels = counter.labels, counter.integrated
     iid = not from_start and not levels
     kept_u = [seeds] if iid else []
@@ -533,7 +588,15 @@ def _rejection(
         ok = spec.eig_member(lam)
         if spec.returns is not None:
             idx = np.flatnonzero(ok)
-            ok[idx] = counter.returns(u[idx])
+            if screen is None:
+                ok[idx] = counter.returns(u[idx])
+            else:  # integrate the likely members and the audit; the rest is turned away
+                feats = screen.features(saturation_of(u[idx]), lam[idx])
+                go, free, score = screen.select(feats)
+                verified = np.zeros(idx.size, bool)
+                verified[go] = counter.returns(u[idx[go]])
+                screen.update(feats[go], verified[go], free[go], score[go])
+                ok[idx] = verified
         kept_u.append(u[ok])
         kept_lam.append(lam[ok])
         n_kept += int(ok.sum())
@@ -560,6 +623,7 @@ def _rejection(
         "seconds_fit": t_levels,
         "seconds_production": t_production,
         "members_per_second_production": n / t_production if t_production > 0 else None,
+        "screen": None if screen is None else screen.diagnostics(),
     }
     return ClassDraw(
         saturation_of(u),

@@ -169,13 +169,24 @@ def generate_where(
     thin: int,
     force: bool,
     quiet: bool,
+    screen: dict[str, Any] | None = None,
 ) -> None:
     """``generate --where``: exactly ``n`` verified members of a class (see
     :func:`rekindle.classes.generate.generate_class`), from the model alone or from a
-    class-sampler file given as ``--generator``."""
+    class-sampler file given as ``--generator``. ``screen``: ``{"screen": bool,
+    "screen_recall": float | None, "screen_audit": float | None}``, the learned screen of
+    a class with a return clause (:mod:`rekindle.classes.screen`)."""
     from rekindle import validation as check
 
     spec = parse_class(where)
+    screen_options = {k: v for k, v in (screen or {}).items() if v not in (None, False)}
+    if screen_options and spec.returns is None:
+        raise _UserError(
+            f"--screen applies to a class with a returns clause; {where!r} has none "
+            "(its members cost no integration)"
+        )
+    if screen_options and "screen" not in screen_options:
+        raise _UserError("--screen-recall and --screen-audit apply only with --screen")
     check.require_positive("--n", n)
     check.require_seed(seed)
     check.require_positive("--population", population)
@@ -200,7 +211,12 @@ def generate_where(
     else:
         bundle = load_bundle(model, physiology)
     try:
-        settings = ClassSamplerSettings(population=population, thin=thin, seed=seed)
+        settings = ClassSamplerSettings(
+            population=population,
+            thin=thin,
+            seed=seed,
+            **screen_options,
+        )
     except ValueError as exc:
         raise _UserError(str(exc)) from None
 
@@ -232,4 +248,21 @@ def generate_where(
         )
         + (f", P(class) ≈ {p:.3g}" if p else "")
         + f", repeated states {d['duplicate_fraction']:.3f}"
+        + _screen_line(d.get("screen"))
+    )
+
+
+def _screen_line(screen: dict[str, Any] | None) -> str:
+    """The screen's figures for the closing line ('' without a screen)."""
+    if not screen:
+        return ""
+    if not screen.get("used"):
+        return f"; screen not used ({screen.get('reason', '')})"
+    miss = screen.get("miss_rate")
+    auc = screen.get("auc_out_of_fold")
+    return (
+        f"; screen: {screen['turned_away']} candidates turned away, audit miss rate "
+        + ("n/a" if miss is None else f"{miss:.3f}")
+        + f" (target {1 - screen['recall_target']:.3f}), out-of-fold AUC "
+        + ("n/a" if auc is None else f"{auc:.3f}")
     )

@@ -372,6 +372,22 @@ def generate(
     ] = None,
     population: Annotated[int, typer.Option(help="--where: sets per level.")] = 4000,
     thin: Annotated[int, typer.Option(help="--where: pCN steps between kept states.")] = 50,
+    screen: Annotated[
+        bool,
+        typer.Option(
+            "--screen",
+            help="--where with returns(...): integrate only the candidates a learned screen "
+            "finds likely to return (each member still verified; the misses are audited).",
+        ),
+    ] = False,
+    screen_recall: Annotated[
+        float | None,
+        typer.Option(help="--screen: fraction of the members the cut keeps (default 0.95)."),
+    ] = None,
+    screen_audit: Annotated[
+        float | None,
+        typer.Option(help="--screen: fraction integrated whatever the score (default 0.1)."),
+    ] = None,
 ) -> None:
     """Generate complete parameter sets (K_M + back-calculated V_max) of one class.
 
@@ -393,12 +409,15 @@ def generate(
                 thin,
                 force,
                 quiet,
+                {"screen": screen, "screen_recall": screen_recall, "screen_audit": screen_audit},
             )
         )
 
     def go() -> None:
         from rekindle import validation as check
 
+        if screen or screen_recall is not None or screen_audit is not None:
+            raise _UserError("--screen, --screen-recall, --screen-audit apply only with --where")
         if generator is None:
             raise _UserError("--generator is required (or --where for a class)")
 
