@@ -8,6 +8,17 @@ too few members), and fidelity against the members of that independent ORACLE dr
 (width ratio, C2ST and its noise floor, KS of max Re(λ), repeated states).
 
     python benchmarks/bench_classes.py --classes -9 -25 -28 -30 -35 --n 2000 --oracle 30000
+
+With ``--returns``, the costly class "relevant and returns" (the paper's protocol: 10
+perturbations, back within 1 % at 21 min) instead: ORACLE + filter (every relevant set
+integrated; also the fidelity reference, another seed) against the learned screen
+(:mod:`rekindle.classes.screen`): verified members/s and integrations per member of each,
+their ratio, P(class), the bounds 1/P(class) (ORACLE draws per member) and
+1/P(returns | relevant) (the most any screen can save in integrations), the screen's
+audit (miss rate against its target) and the fidelity of its members against the
+reference's (width, C2ST against its floor, KS of max Re(λ)).
+
+    python benchmarks/bench_classes.py --returns --n 300 --population 300
 """
 
 from __future__ import annotations
@@ -39,7 +50,15 @@ def main() -> None:
     ap.add_argument("--burn", type=int, default=200)
     ap.add_argument("--target-acceptance", type=float, default=0.3)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--returns", action="store_true", help="the row 'relevant and returns'")
+    ap.add_argument("--where", default="relevant and returns", help="--returns: the class")
+    ap.add_argument("--recall", type=float, default=0.95, help="--returns: screen recall")
+    ap.add_argument("--audit", type=float, default=0.1, help="--returns: audit fraction")
+    ap.add_argument("--warmup", type=int, default=200, help="--returns: screen warm-up")
     args = ap.parse_args()
+    if args.returns:
+        returns_row(args)
+        return
 
     bundle = load_bundle("ecoli", "fdp1")
     m, p = bundle.model, bundle.physiology
@@ -108,6 +127,86 @@ def main() -> None:
         else:
             row += ["–", "–", "–"]
         print("| " + " | ".join(row) + " |", flush=True)
+
+
+def returns_row(args: argparse.Namespace) -> None:
+    """The costly class: ORACLE + filter against the learned screen (see the docstring)."""
+    bundle = load_bundle("ecoli", "fdp1")
+    m, p = bundle.model, bundle.physiology
+    spec = parse_where(args.where)
+    assert spec.returns is not None, "--returns needs a class with a returns clause"
+    measure, returns, _ = class_engine(m, p, spec)
+    x = km_reference_concentrations(m, p)
+    d = len(m.km_names)
+    base = ClassSamplerSettings(population=args.population, thin=args.thin)
+    runs = {}
+    for name, seed, screen in (("ORACLE + filter", args.seed + 1000, False),
+                               ("screen", args.seed, True)):  # fmt: skip
+        settings = base.replace(
+            seed=seed,
+            screen=screen,
+            screen_recall=args.recall,
+            screen_audit=args.audit,
+            screen_warmup=args.warmup,
+        )
+        t0 = time.perf_counter()
+        draw = sample_class(spec, measure, d, args.n, settings, returns=returns)
+        seconds = time.perf_counter() - t0
+        diag = draw.diagnostics
+        labels = diag["labels_levels"] + diag["labels_production"]
+        integrated = diag["integrations_levels"] + diag["integrations_production"]
+        runs[name] = (draw, seconds, labels, integrated)
+        print(
+            f"{name}: mode {draw.mode}, {args.n} members in {seconds:.0f} s, {labels} sets "
+            f"labelled, {integrated} models perturbed ({spec.returns.n_perturbations} each)",
+            flush=True,
+        )
+    ref, ref_s, ref_labels, ref_int = runs["ORACLE + filter"]
+    scr, scr_s, _scr_labels, scr_int = runs["screen"]
+    # ORACLE + filter: i.i.d. prior draws (no level), every candidate integrated
+    assert ref.mode == "rejection" and not ref.diagnostics["levels"], "not ORACLE + filter"
+    found_ref = ref.diagnostics["members_found"]
+    found_scr = scr.diagnostics["members_found"]
+    p_eig = ref_int / ref_labels
+    p_ret = found_ref / ref_int
+    p_class = p_eig * p_ret
+    s = scr.diagnostics["screen"]
+    km_r = km_from_saturation(ref.saturation, x)
+    km_s = km_from_saturation(scr.saturation, x)
+    w = width_ratios(km_s, km_r)[0]
+    c = c2st(np.log(km_s), np.log(km_r), seed=args.seed)
+    floor = c2st_noise_floor(np.log(km_r), km_r.shape[0] // 2)
+    ks = ks_distance(scr.max_real_eigenvalue, ref.max_real_eigenvalue)
+    rate_ref, rate_scr = found_ref / ref_s, found_scr / scr_s
+    header = (
+        "| class | P(class) | 1/P(class) | P(returns∣relevant) | 1/P(returns∣relevant) "
+        "| ORACLE+filter members/s | screen members/s | × (wall) | models perturbed per "
+        "member ORACLE+filter → screen | × (integrations) | turned away | audit miss rate "
+        "(target) | AUC (out of fold) | width | C2ST (floor) | KS max Re(λ) |"
+    )
+    print(header)
+    print("|" + "---|" * (header.count("|") - 1))
+    row = [
+        args.where,
+        f"{p_class:.3f}",
+        f"{1 / p_class:.2f}",
+        f"{p_ret:.3f}",
+        f"{1 / p_ret:.2f}",
+        f"{rate_ref:.3f}",
+        f"{rate_scr:.3f}",
+        f"{rate_scr / rate_ref:.2f}",
+        f"{ref_int / found_ref:.2f} → {scr_int / found_scr:.2f}",
+        f"{(ref_int / found_ref) / (scr_int / found_scr):.2f}",
+        f"{s['turned_away']} of {s['candidates_warmup'] + s['candidates_screened']}",
+        f"{s['miss_rate']:.3f} ({1 - args.recall:.3f}) of {s['audit_members']}"
+        if s["miss_rate"] is not None
+        else "–",
+        f"{s['auc_out_of_fold']:.3f}" if s["auc_out_of_fold"] is not None else "–",
+        f"{w:.3f}",
+        f"{c:.3f} ({floor:.3f})",
+        f"{ks:.3f}",
+    ]
+    print("| " + " | ".join(row) + " |", flush=True)
 
 
 if __name__ == "__main__":

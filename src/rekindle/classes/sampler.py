@@ -608,6 +608,7 @@ def _rejection(
     diagnostics = {
         "method": "ORACLE + exact filter (the class is common: p·thin ≥ 1)",
         "mode": "rejection",
+        "members_found": int(n_kept),  # ≥ n: the last batch's surplus is not delivered
         **_level_diagnostics(
             settings, from_start, levels, log_p, counter, labels_levels, integrated_levels
         ),
