@@ -120,6 +120,10 @@ class ClassSamplerSettings(Settings):
         Candidates integrated (all, ORACLE + filter) before the screen's first fit.
     screen_l2
         The screen's logistic-regression penalty.
+    sequential_returns
+        Integrate a candidate's perturbations in stages (1, 1, 2, 4, …) and stop at its
+        first stage with one that does not return (exact: the perturbations are
+        independent; :class:`~rekindle.classes.generate.ReturnTest`).
     """
 
     population: int = 4000
@@ -137,6 +141,7 @@ class ClassSamplerSettings(Settings):
     screen_audit: float = 0.1
     screen_warmup: int = 200
     screen_l2: float = 10.0
+    sequential_returns: bool = False
 
     def validate(self) -> None:
         check_positive_int(self, "population", "thin", "chains", "max_levels")
@@ -238,6 +243,11 @@ class _Counter:
     def __init__(self, measure: Measure, returns: ReturnsTest | None) -> None:
         self._measure, self._returns = measure, returns
         self.labels = self.integrated = 0
+
+    @property
+    def returns_test(self) -> ReturnsTest | None:
+        """The return test (None without a return clause)."""
+        return self._returns
 
     def measure(self, u: np.ndarray) -> np.ndarray:
         self.labels += u.shape[0]
@@ -552,6 +562,8 @@ def _level_diagnostics(
         "integrations_levels": integrated_levels,
         "labels_production": counter.labels - labels_levels,
         "integrations_production": counter.integrated - integrated_levels,
+        # integrations spent (models × perturbations integrated), when the test counts them
+        "perturbation_integrations": getattr(counter.returns_test, "integrations", None),
     }
 
 
