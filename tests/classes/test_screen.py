@@ -63,6 +63,7 @@ def test_generate_where_screen_on_the_toy_model(tmp_path) -> None:
     args = ["generate", "--model", "toy", "--physiology", "ref", "-o", str(out), "-q"]
     args += ["--where", "max_eig < -5 and returns(n=2, tol=0.01, t_end=0.35)"]
     args += ["--n", "400", "--population", "300", "--screen", "--screen-audit", "0.3"]
+    args += ["--sequential"]
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
     ds = read_dataset(out)
@@ -70,6 +71,11 @@ def test_generate_where_screen_on_the_toy_model(tmp_path) -> None:
     rounds = ds.metadata["class_rounds"]
     scr = rounds["screen"]
     assert scr["used"] and rounds["settings"]["screen"] is True
+    assert rounds["settings"]["sequential_returns"] is True
+    # sequential: at most 2 perturbations per integrated set (some stop after the first)
+    assert rounds["perturbation_integrations"] <= 2 * (
+        rounds["integrations_levels"] + rounds["integrations_production"]
+    )
     # every candidate is integrated (warm-up, above the cut, audit) or turned away
     assert scr["turned_away"] == scr["candidates_screened"] - scr["integrated_screened"]
     integrated = rounds["integrations_levels"] + rounds["integrations_production"]
@@ -77,6 +83,7 @@ def test_generate_where_screen_on_the_toy_model(tmp_path) -> None:
     # refused in one line: a screen for a class without returns, options without --screen
     for extra, message in (
         (["--where", "max_eig < -5", "--screen"], "has none"),
+        (["--where", "max_eig < -5", "--sequential"], "--sequential applies"),
         (["--where", "relevant and returns", "--screen-recall", "0.9"], "only with --screen"),
         (["--where", "relevant and returns", "--screen", "--screen-recall", "1.5"], "recall"),
     ):

@@ -174,18 +174,20 @@ def generate_where(
     """``generate --where``: exactly ``n`` verified members of a class (see
     :func:`rekindle.classes.generate.generate_class`), from the model alone or from a
     class-sampler file given as ``--generator``. ``screen``: ``{"screen": bool,
-    "screen_recall": float | None, "screen_audit": float | None}``, the learned screen of
-    a class with a return clause (:mod:`rekindle.classes.screen`)."""
+    "screen_recall": float | None, "screen_audit": float | None, "sequential_returns":
+    bool}``, the learned screen (:mod:`rekindle.classes.screen`) and the sequential return
+    test of a class with a return clause (:class:`~rekindle.classes.ClassSamplerSettings`)."""
     from rekindle import validation as check
 
     spec = parse_class(where)
     screen_options = {k: v for k, v in (screen or {}).items() if v not in (None, False)}
     if screen_options and spec.returns is None:
+        given = "--sequential" if list(screen_options) == ["sequential_returns"] else "--screen"
         raise _UserError(
-            f"--screen applies to a class with a returns clause; {where!r} has none "
+            f"{given} applies to a class with a returns clause; {where!r} has none "
             "(its members cost no integration)"
         )
-    if screen_options and "screen" not in screen_options:
+    if {"screen_recall", "screen_audit"} & set(screen_options) and "screen" not in screen_options:
         raise _UserError("--screen-recall and --screen-audit apply only with --screen")
     check.require_positive("--n", n)
     check.require_seed(seed)

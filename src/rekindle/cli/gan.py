@@ -388,6 +388,14 @@ def generate(
         float | None,
         typer.Option(help="--screen: fraction integrated whatever the score (default 0.1)."),
     ] = None,
+    sequential: Annotated[
+        bool,
+        typer.Option(
+            "--sequential",
+            help="--where with returns(...): integrate a set's perturbations in stages and "
+            "stop at the first that does not return (exact; fewer integrations).",
+        ),
+    ] = False,
 ) -> None:
     """Generate complete parameter sets (K_M + back-calculated V_max) of one class.
 
@@ -409,15 +417,22 @@ def generate(
                 thin,
                 force,
                 quiet,
-                {"screen": screen, "screen_recall": screen_recall, "screen_audit": screen_audit},
+                {
+                    "screen": screen,
+                    "screen_recall": screen_recall,
+                    "screen_audit": screen_audit,
+                    "sequential_returns": sequential,
+                },
             )
         )
 
     def go() -> None:
         from rekindle import validation as check
 
-        if screen or screen_recall is not None or screen_audit is not None:
-            raise _UserError("--screen, --screen-recall, --screen-audit apply only with --where")
+        if screen or sequential or screen_recall is not None or screen_audit is not None:
+            raise _UserError(
+                "--screen, --screen-recall, --screen-audit, --sequential apply only with --where"
+            )
         if generator is None:
             raise _UserError("--generator is required (or --where for a class)")
 
