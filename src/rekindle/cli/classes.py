@@ -244,7 +244,8 @@ def generate_where(
         f"{bundle.physiology.name}); {d['n_levels']} levels, "
         f"{d['labels_levels'] + d['labels_production']} sets labelled"
         + (
-            f", {d['integrations_levels'] + d['integrations_production']} models perturbed"
+            f", {d['integrations_levels'] + d['integrations_production']} models perturbed "
+            f"({d.get('perturbation_integrations')} integrations)"
             if spec.returns is not None
             else ""
         )
