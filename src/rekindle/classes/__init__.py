@@ -4,7 +4,10 @@
 - :mod:`rekindle.classes.grammar`: the ``--where`` sentence ↔ :class:`ClassSpec`
 - :mod:`rekindle.classes.sampler`: subset simulation + pCN, ORACLE's prior restricted
   to a class
-- :mod:`rekindle.classes.generate`: members of a model's class to a dataset
+- :mod:`rekindle.classes.screen`: a learned screen of the candidates of a costly class
+  (integrate the likely members, audit the rest)
+- :mod:`rekindle.classes.generate`: members of a model's class to a dataset, and the
+  (sequential) return test
 - :mod:`rekindle.classes.store`: the class in datasets and class-sampler files
 """
 

@@ -32,6 +32,12 @@ the return indicator is random (random perturbations), and keeping a state with 
 realised indicator is the pseudo-marginal construction, exact for the prior times
 ``P(returns | θ)`` restricted to the eigenvalue class, which is what ORACLE + a
 random-perturbation filter delivers.
+
+Two ways to spend fewer integrations on such a class (ORACLE + filter mode): the
+sequential return test (``sequential_returns``; exact, see
+:class:`~rekindle.classes.generate.ReturnTest`) and a learned screen of the candidates
+(``screen``; every delivered member verified, but candidates turned away change the
+delivered population by the audited miss rate, see :mod:`rekindle.classes.screen`).
 """
 
 from __future__ import annotations
