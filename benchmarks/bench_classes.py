@@ -11,6 +11,19 @@ was estimated to cost, the bound M, the truncated mass and the ESS of the weight
 
     python benchmarks/bench_classes.py --classes -9 -25 -28 -30 -35 --n 2000 --oracle 30000 \
         --delivery best
+
+With ``--returns``, the costly class "relevant and returns" (the paper's protocol: 10
+perturbations, back within 1 % at 21 min) instead: ORACLE + filter (every relevant set
+integrated with all 10 perturbations; also the fidelity reference, another seed) against
+the sequential return test (exact: stop at a set's first perturbation that does not
+return) and the sequential test behind the learned screen
+(:mod:`rekindle.classes.screen`): verified members/s and integrations per member of each
+and their ratios to ORACLE + filter, P(class), the bounds 1/P(class) (ORACLE draws per
+member) and 1/P(returns | relevant) (the most any screen of the candidates can save in
+integrations), the screen's audit (miss rate against its target) and the fidelity of each
+arm's members against the reference's (width, C2ST against its floor, KS of max Re(λ)).
+
+    python benchmarks/bench_classes.py --returns --n 300 --population 300
 """
 
 from __future__ import annotations
@@ -43,7 +56,21 @@ def main() -> None:
     ap.add_argument("--target-acceptance", type=float, default=0.3)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--delivery", default="best", help="auto, best, filter, pcn, imh, rejection")
+    ap.add_argument("--returns", action="store_true", help="the row 'relevant and returns'")
+    ap.add_argument("--where", default="relevant and returns", help="--returns: the class")
+    ap.add_argument("--recall", type=float, default=0.95, help="--returns: screen recall")
+    ap.add_argument("--audit", type=float, default=0.1, help="--returns: audit fraction")
+    ap.add_argument("--warmup", type=int, default=200, help="--returns: screen warm-up")
+    ap.add_argument(
+        "--arms",
+        nargs="+",
+        default=["ORACLE + filter", "screen", "sequential test (exact)"],
+        help="--returns: which arms (ORACLE + filter is the reference and always runs)",
+    )
     args = ap.parse_args()
+    if args.returns:
+        returns_row(args)
+        return
 
     bundle = load_bundle("ecoli", "fdp1")
     m, p = bundle.model, bundle.physiology
@@ -127,6 +154,98 @@ def main() -> None:
             f"{trunc:.2g}" if trunc is not None else "–",
             f"{ess:.0f}" if ess is not None else "–",
         ]
+        print("| " + " | ".join(row) + " |", flush=True)
+
+
+def returns_row(args: argparse.Namespace) -> None:
+    """The costly class: ORACLE + filter against the sequential test and the screen."""
+    bundle = load_bundle("ecoli", "fdp1")
+    m, p = bundle.model, bundle.physiology
+    spec = parse_where(args.where)
+    assert spec.returns is not None, "--returns needs a class with a returns clause"
+    x = km_reference_concentrations(m, p)
+    d = len(m.km_names)
+    base = ClassSamplerSettings(
+        population=args.population,
+        thin=args.thin,
+        screen_recall=args.recall,
+        screen_audit=args.audit,
+        screen_warmup=args.warmup,
+    )
+    arms = {
+        "ORACLE + filter": (args.seed + 1000, False, False),
+        "screen": (args.seed, False, True),
+        "sequential test (exact)": (args.seed + 2000, True, False),
+        "sequential + screen": (args.seed + 3000, True, True),
+    }
+    runs = {}
+    for name, (seed, sequential, screen) in arms.items():
+        if name not in args.arms and name != "ORACLE + filter":
+            continue
+        settings = base.replace(seed=seed, screen=screen, sequential_returns=sequential)
+        measure, returns, _ = class_engine(m, p, spec, sequential=sequential)
+        t0 = time.perf_counter()
+        draw = sample_class(spec, measure, d, args.n, settings, returns=returns)
+        seconds = time.perf_counter() - t0
+        diag = draw.diagnostics
+        runs[name] = (draw, seconds)
+        print(
+            f"{name}: mode {draw.mode}, {diag['members_found']} members found in "
+            f"{seconds:.0f} s, {diag['labels_levels'] + diag['labels_production']} sets "
+            f"labelled, {diag['integrations_levels'] + diag['integrations_production']} "
+            f"models perturbed, {diag['perturbation_integrations']} integrations",
+            flush=True,
+        )
+    ref, ref_s = runs["ORACLE + filter"]
+    rd = ref.diagnostics
+    # ORACLE + filter: i.i.d. prior draws (no level), every candidate integrated
+    assert ref.mode == "rejection" and not rd["levels"], "not ORACLE + filter"
+    candidates = rd["integrations_levels"] + rd["integrations_production"]
+    p_eig = candidates / (rd["labels_levels"] + rd["labels_production"])
+    p_ret = rd["members_found"] / candidates
+    p_class = p_eig * p_ret
+    print(
+        f"\n{args.where}: P(relevant) {p_eig:.3f}, P(returns | relevant) {p_ret:.3f}, "
+        f"P(class) {p_class:.3f}; bounds: 1/P(class) = {1 / p_class:.2f} ORACLE draws per "
+        f"member, 1/P(returns | relevant) = {1 / p_ret:.2f} (the most a screen of the "
+        "candidates can save in integrations)\n"
+    )
+    rate_ref = rd["members_found"] / ref_s
+    int_ref = rd["perturbation_integrations"] / rd["members_found"]
+    km_r = km_from_saturation(ref.saturation, x)
+    floor = c2st_noise_floor(np.log(km_r), km_r.shape[0] // 2)
+    header = (
+        "| arm | members/s | × members/s | integrations/member | × integrations "
+        "| turned away | audit miss rate (target) | AUC (out of fold) | width "
+        "| C2ST (floor) | KS max Re(λ) |"
+    )
+    print(header)
+    print("|" + "---|" * (header.count("|") - 1))
+    for name, (draw, seconds) in runs.items():
+        dg = draw.diagnostics
+        rate = dg["members_found"] / seconds
+        per = dg["perturbation_integrations"] / dg["members_found"]
+        row = [name, f"{rate:.3f}", f"{rate / rate_ref:.2f}", f"{per:.2f}", f"{int_ref / per:.2f}"]
+        s = dg.get("screen")
+        if s and s.get("used"):
+            seen = s["candidates_warmup"] + s["candidates_screened"]
+            row += [
+                f"{s['turned_away']} of {seen}",
+                f"{s['miss_rate']:.3f} ({1 - args.recall:.2f}) of {s['audit_members']}"
+                if s["miss_rate"] is not None
+                else "–",
+                f"{s['auc_out_of_fold']:.3f}" if s["auc_out_of_fold"] is not None else "–",
+            ]
+        else:
+            row += ["0", "–", "–"]
+        if draw is ref:
+            row += ["(reference)", f"– ({floor:.3f})", "–"]
+        else:
+            km_g = km_from_saturation(draw.saturation, x)
+            w = width_ratios(km_g, km_r)[0]
+            c = c2st(np.log(km_g), np.log(km_r), seed=args.seed)
+            ks = ks_distance(draw.max_real_eigenvalue, ref.max_real_eigenvalue)
+            row += [f"{w:.3f}", f"{c:.3f} ({floor:.3f})", f"{ks:.3f}"]
         print("| " + " | ".join(row) + " |", flush=True)
 
 

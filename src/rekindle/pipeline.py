@@ -97,6 +97,12 @@ class RunConfig(Settings):
         Relevant models split into deciles of the top parameter (paper: 50 000).
     threshold
         Relevance threshold on max Re(λ), h⁻¹.
+    where
+        A class written as a ``--where`` sentence (:mod:`rekindle.classes`), or None. The
+        generators learn "relevant = max Re(λ) below the threshold", so only an upper
+        bound (``max_eig < X``, ``tau_min < T``) is taken; ``threshold`` must be its
+        bound (:meth:`from_profile` sets it). The class is recorded in ``oracle.h5``,
+        ``generator.pt``, ``generated.h5`` and ``summary.json``.
     """
 
     model: str = "ecoli"
@@ -128,10 +134,18 @@ class RunConfig(Settings):
     n_subpopulation: int = _INTERPRETABILITY.n_subpopulation
     threshold: float = DEFAULT_THRESHOLD
     num_threads: int | None = None
+    where: str | None = None
 
     def validate(self) -> None:
         check_choice(self, "scaling", SCALINGS)
         check_choice(self, "generator", ("flow", "cgan"))
+        if self.where is not None:
+            bound = _class_bound(self.where)
+            if self.threshold != bound:
+                raise ConfigError(
+                    f"contradictory class: --where {self.where!r} is max Re(λ) < {bound:g} "
+                    f"1/h but the threshold is {self.threshold:g}"
+                )
         # the guide's own checks, before any file is written
         _GUIDE.replace(epochs=self.flow_guide_epochs, power=self.flow_guide_power)
 
@@ -140,7 +154,17 @@ class RunConfig(Settings):
         """A profile's settings with ``overrides`` (unknown keys are refused)."""
         if profile not in PROFILES:
             raise ConfigError(f"unknown profile {profile!r} (known: {', '.join(PROFILES)})")
-        return PROFILES[profile].replace(**{k: v for k, v in overrides.items() if v is not None})
+        given = {k: v for k, v in overrides.items() if v is not None}
+        if given.get("where") is not None and "threshold" not in given:
+            given["threshold"] = _class_bound(given["where"])  # the class is the threshold
+        return PROFILES[profile].replace(**given)
+
+    @property
+    def class_spec(self) -> Any:
+        """The :class:`~rekindle.classes.ClassSpec` of :attr:`where` (None without one)."""
+        from rekindle.classes import parse_where
+
+        return None if self.where is None else parse_where(self.where)
 
     @property
     def sample_size(self) -> int:
@@ -166,6 +190,21 @@ class RunConfig(Settings):
         """The GAN-training settings of this run."""
         names = {f.name for f in fields(TrainingPlan)}
         return TrainingPlan.from_dict({k: v for k, v in self.to_dict().items() if k in names})
+
+
+def _class_bound(where: str) -> float:
+    """The bound ``X`` of the class ``max_eig < X`` written ``where`` (refused otherwise)."""
+    from rekindle.classes import parse_where
+
+    spec = parse_where(where)
+    low, high = spec.eig_interval
+    if spec.returns is not None or low != -np.inf:
+        raise ConfigError(
+            f"--where {where!r}: a run takes an upper bound only (max_eig < X, tau_min < T): "
+            "its generators learn 'max Re(λ) below the threshold'; draw bands, lower bounds "
+            "and returns with 'rekindle generate --where'"
+        )
+    return float(high)
 
 
 PROFILES: dict[str, RunConfig] = {
@@ -262,6 +301,18 @@ def run_pipeline(
             # the flow streams the matrix from the file; the cGAN trains on it in memory
             load_parameters=cfg.generator == "cgan",
         )
+    spec = cfg.class_spec
+    if spec is not None:  # recorded in the data, hence in the generator and its models
+        from rekindle.classes.store import class_attrs, write_class
+
+        kept = oracle.metadata.get("threshold")
+        if kept is not None and float(kept) != cfg.threshold:  # data of an earlier run
+            raise ConfigError(
+                f"{out / 'oracle.h5'} was labelled with the threshold {float(kept):g} 1/h, "
+                f"not the class {cfg.where!r}: use another run folder"
+            )
+        write_class(out / "oracle.h5", spec)
+        oracle.metadata.update(class_attrs(spec))
     log(f"ORACLE data: {oracle.n_models} sets, incidence {oracle.incidence:.4f}")
     with clock("training"):
         gan, training_summary = _train(cfg, oracle, monitor, out, progress, log)
@@ -313,6 +364,11 @@ def run_pipeline(
     summary["timings_seconds"] = clock.timings
     summary["seconds"] = clock.total()
     summary["metadata"] = stages.provenance("rekindle run", system.model.name, phys.name, cfg.seed)
+    if spec is not None:
+        from rekindle.classes import format_where
+
+        summary["class_where"] = format_where(spec)
+        summary["class_spec"] = spec.to_dict()
     stages.write_summary(out, summary)
     log(f"report: {out / 'report.html'}")
     return summary
@@ -360,9 +416,7 @@ def _train(
 
         flow_cfg = FlowConfig(transforms=cfg.flow_transforms, seed=cfg.seed)
         guide_cfg = (
-            _GUIDE.replace(
-                epochs=cfg.flow_guide_epochs, power=cfg.flow_guide_power, seed=cfg.seed
-            )
+            _GUIDE.replace(epochs=cfg.flow_guide_epochs, power=cfg.flow_guide_power, seed=cfg.seed)
             if cfg.flow_guide
             else None
         )

@@ -182,6 +182,7 @@ def interpret_generator(
     seed: int = 0,
     n_bins: int = 30,
     min_per_class: int = 10,
+    threshold: float | None = None,
     **collect_kwargs: int,
 ) -> tuple[ClassPopulations, ParameterRanking | None]:
     """Collect a generator's relevant and not-relevant populations and rank its K_M.
@@ -201,6 +202,8 @@ def interpret_generator(
         Histogram bins of the KL estimator.
     min_per_class
         Rank only when both classes have at least this many models.
+    threshold
+        Split the engine's values at this one (default: the generator's threshold).
     **collect_kwargs
         ``batch_size``, ``max_generated`` of :func:`collect_class_populations`.
 
@@ -214,7 +217,7 @@ def interpret_generator(
         lambda n, s: generator.generate(n, "relevant", seed=s),
         max_real_eigenvalue,
         n_per_class,
-        threshold=generator.threshold,
+        threshold=generator.threshold if threshold is None else threshold,
         seed=seed,
         **collect_kwargs,
     )

@@ -6,7 +6,10 @@
   to a class
 - :mod:`rekindle.classes.proposal`: a fitted proposal with a known density (defensive
   Gaussian mixture) for the exact independence-chain and rejection deliveries
-- :mod:`rekindle.classes.generate`: members of a model's class to a dataset
+- :mod:`rekindle.classes.screen`: a learned screen of the candidates of a costly class
+  (integrate the likely members, audit the rest)
+- :mod:`rekindle.classes.generate`: members of a model's class to a dataset, and the
+  (sequential) return test
 - :mod:`rekindle.classes.store`: the class in datasets and class-sampler files
 """
 

@@ -28,7 +28,7 @@ from rekindle.kinetics.system import KineticSystem
 from rekindle.reference_values import RELEVANCE_THRESHOLD_PER_H
 from rekindle.sampling.oracle import km_from_saturation, km_reference_concentrations
 
-__all__ = ["class_engine", "generate_class", "returned_all"]
+__all__ = ["ReturnTest", "class_engine", "generate_class", "returned_all", "sequential_stages"]
 
 
 def returned_all(
@@ -52,17 +52,88 @@ def returned_all(
     return result.returned.all(axis=1)
 
 
+def sequential_stages(n_perturbations: int) -> tuple[int, ...]:
+    """Perturbations per stage of the sequential return test: 1, 1, 2, 4, … summing to
+    ``n_perturbations`` (the last stage takes what is left)."""
+    stages: list[int] = []
+    size = 1
+    while sum(stages) < n_perturbations:
+        stages.append(min(size, n_perturbations - sum(stages)))
+        size = 1 if len(stages) < 2 else 2 * size
+    return tuple(stages)
+
+
+class ReturnTest:
+    """σ ``(m, n_km)`` → bool ``(m,)``: every perturbation of the class's return clause
+    returns; counts the integrations it spends (:attr:`integrations`).
+
+    ``sequential``: the ``n_perturbations`` perturbations are integrated in stages
+    (:func:`sequential_stages`) and a set stops at its first stage with a perturbation that
+    does not return. Exact: the perturbations of a set are independent draws, so the
+    indicator "all return" has the same law whether or not the rest are integrated once
+    one fails; only non-members are spared integrations. Every call draws fresh
+    perturbations (another seed).
+    """
+
+    def __init__(
+        self,
+        system: KineticSystem,
+        physiology: Physiology,
+        km_reference: np.ndarray,
+        spec: ClassSpec,
+        *,
+        sequential: bool = False,
+        n_jobs: int | None = None,
+    ) -> None:
+        assert spec.returns is not None
+        self.system, self.physiology, self.spec = system, physiology, spec
+        self.km_reference = km_reference
+        self.n_jobs = n_jobs
+        n = spec.returns.n_perturbations
+        self.stages = sequential_stages(n) if sequential else (n,)
+        self.integrations = 0
+        self._calls = itertools.count()
+
+    def __call__(self, sigma: np.ndarray) -> np.ndarray:
+        from dataclasses import replace
+
+        from rekindle.analysis.perturbation import perturbation_analysis
+
+        assert self.spec.returns is not None
+        params = self.system.complete_parameters(
+            km_from_saturation(sigma, self.km_reference), self.physiology
+        )
+        offset = next(self._calls) * 1_000_003
+        base = self.spec.returns.perturbation_settings()
+        ok = np.ones(params.shape[0], bool)
+        alive = np.arange(params.shape[0])
+        for k, size in enumerate(self.stages):
+            if alive.size == 0:
+                break
+            settings = replace(base, n_perturbations=size, seed=base.seed + offset + 7_919 * k)
+            result = perturbation_analysis(
+                self.system, self.physiology, params[alive], settings, n_jobs=self.n_jobs
+            )
+            self.integrations += alive.size * size
+            back = result.returned.all(axis=1)
+            ok[alive[~back]] = False
+            alive = alive[back]
+        return ok
+
+
 def class_engine(
     model: KineticModel,
     physiology: Physiology,
     spec: ClassSpec,
     *,
     n_jobs: int | None = None,
-) -> tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray] | None, Labeller]:
+    sequential: bool = False,
+) -> tuple[Callable[[np.ndarray], np.ndarray], ReturnTest | None, Labeller]:
     """``(measure, returns, labeller)`` for :func:`sample_class` on ``model``.
 
     ``measure``: σ ``(m, n_km)`` → max Re(λ) ``(m,)`` (ORACLE's K_M of the saturations,
-    V_max back-calculated, exact eigenvalues). ``returns``: σ → bool, or ``None``
+    V_max back-calculated, exact eigenvalues). ``returns``: a :class:`ReturnTest`
+    (``sequential``: stop at the first perturbation that does not return), or ``None``
     without a return clause; every call draws fresh perturbations.
     """
     system = KineticSystem(model)
@@ -75,13 +146,11 @@ def class_engine(
 
     if spec.returns is None:
         return measure, None, labeller
-    calls = itertools.count()
-
-    def returns(sigma: np.ndarray) -> np.ndarray:
-        params = system.complete_parameters(km_from_saturation(sigma, x), physiology)
-        return returned_all(system, physiology, params, spec, next(calls) * 1_000_003, n_jobs)
-
-    return measure, returns, labeller
+    return (
+        measure,
+        ReturnTest(system, physiology, x, spec, sequential=sequential, n_jobs=n_jobs),
+        labeller,
+    )
 
 
 def generate_class(
@@ -127,7 +196,9 @@ def generate_class(
     """
     settings = settings or ClassSamplerSettings()
     bundle = bundle_from(model, physiology)
-    measure, returns, labeller = class_engine(model, physiology, spec, n_jobs=n_jobs)
+    measure, returns, labeller = class_engine(
+        model, physiology, spec, n_jobs=n_jobs, sequential=settings.sequential_returns
+    )
     draw = sample_class(
         spec,
         measure,

@@ -42,6 +42,12 @@ the return indicator is random (random perturbations), and keeping a state with 
 realised indicator is the pseudo-marginal construction, exact for the prior times
 ``P(returns | θ)`` restricted to the eigenvalue class, which is what ORACLE + a
 random-perturbation filter delivers.
+
+Two ways to spend fewer integrations on such a class (ORACLE + filter mode): the
+sequential return test (``sequential_returns``; exact, see
+:class:`~rekindle.classes.generate.ReturnTest`) and a learned screen of the candidates
+(``screen``; every delivered member verified, but candidates turned away change the
+delivered population by the audited miss rate, see :mod:`rekindle.classes.screen`).
 """
 
 from __future__ import annotations
@@ -63,6 +69,7 @@ from rekindle.classes.proposal import (
     independence_thin,
     truncated_mass,
 )
+from rekindle.classes.screen import ReturnScreen
 from rekindle.classes.spec import ClassSpec
 from rekindle.config import Settings, check, check_choice, check_positive_int
 from rekindle.errors import GenerationError
@@ -145,6 +152,24 @@ class ClassSamplerSettings(Settings):
         chain are the same state with at most this probability.
     seed
         Random seed.
+    screen
+        A class with a return clause, drawn from the prior and filtered (mode
+        ``"rejection"``): integrate only the candidates a learned screen
+        (:class:`~rekindle.classes.screen.ReturnScreen`) scores as likely members. Every
+        delivered member is still verified; the screen's misses (members never
+        integrated) are measured on an audit and reported in the diagnostics.
+    screen_recall
+        Fraction of the members the screen's cut is set to keep.
+    screen_audit
+        Fraction of the candidates integrated whatever their score (the audit).
+    screen_warmup
+        Candidates integrated (all, ORACLE + filter) before the screen's first fit.
+    screen_l2
+        The screen's logistic-regression penalty.
+    sequential_returns
+        Integrate a candidate's perturbations in stages (1, 1, 2, 4, …) and stop at its
+        first stage with one that does not return (exact: the perturbations are
+        independent; :class:`~rekindle.classes.generate.ReturnTest`).
     """
 
     population: int = 4000
@@ -162,6 +187,12 @@ class ClassSamplerSettings(Settings):
     truncation: float = 1e-3
     duplicates: float = 0.02
     seed: int = 0
+    screen: bool = False
+    screen_recall: float = 0.95
+    screen_audit: float = 0.1
+    screen_warmup: int = 200
+    screen_l2: float = 10.0
+    sequential_returns: bool = False
 
     def validate(self) -> None:
         check_positive_int(self, "population", "thin", "chains", "max_levels")
@@ -177,6 +208,26 @@ class ClassSamplerSettings(Settings):
         check(
             0 < self.target_acceptance < 1,
             f"target_acceptance must lie in (0, 1), got {self.target_acceptance}",
+        )
+        check(
+            0 < self.screen_recall <= 1,
+            f"screen_recall must lie in (0, 1], got {self.screen_recall}",
+        )
+        check(
+            0 < self.screen_audit <= 1, f"screen_audit must lie in (0, 1], got {self.screen_audit}"
+        )
+        check_positive_int(self, "screen_warmup")
+        check(self.screen_l2 >= 0, f"screen_l2 must be ≥ 0, got {self.screen_l2}")
+
+    def make_screen(self) -> ReturnScreen:
+        """The :class:`~rekindle.classes.screen.ReturnScreen` of these settings."""
+        return ReturnScreen(
+            recall=self.screen_recall,
+            audit=self.screen_audit,
+            warmup=self.screen_warmup,
+            l2=self.screen_l2,
+            refit_every=self.screen_warmup,
+            seed=self.seed + 7_919,
         )
 
 
@@ -265,6 +316,11 @@ class _Counter:
     def __init__(self, measure: Measure, returns: ReturnsTest | None) -> None:
         self._measure, self._returns = measure, returns
         self.labels = self.integrated = 0
+
+    @property
+    def returns_test(self) -> ReturnsTest | None:
+        """The return test (None without a return clause)."""
+        return self._returns
 
     def measure(self, u: np.ndarray) -> np.ndarray:
         self.labels += u.shape[0]
@@ -640,6 +696,7 @@ def sample_class(
         raise ValueError(f"n must be ≥ 1, got {n}")
     rng = np.random.default_rng(settings.seed)
     counter = _Counter(measure, returns)
+    screen = settings.make_screen() if settings.screen and spec.returns is not None else None
     t0 = time.perf_counter()
     levels: list[dict] = []
     log_p = float("nan")
@@ -647,6 +704,10 @@ def sample_class(
         seeds, seed_lam, beta, shape, levels, log_p = _levels(spec, counter, d, settings, rng)
         if spec.returns is not None:  # the costly part, on the eigenvalue members only
             ok = counter.returns(seeds)
+            if screen is not None:  # all integrated: the screen's first examples
+                feats = screen.features(saturation_of(seeds), seed_lam)
+                _go, free, score = screen.select(feats)
+                screen.update(feats, ok, free, score)
             if not ok.any():
                 raise GenerationError(
                     f"none of the {seeds.shape[0]} members of the eigenvalue class returned "
@@ -705,6 +766,7 @@ def sample_class(
             t_levels,
             progress,
             fit,
+            screen,
         )
     imh = mode == "imh"
     thin = thin_imh if imh else settings.thin
@@ -786,6 +848,13 @@ def sample_class(
         "seconds_fit": t_levels + (t_ready - t1),
         "seconds_production": t_production - (t_ready - t1),
         "members_per_second_production": n / (t_production - (t_ready - t1)),
+        "screen": None
+        if screen is None
+        else {
+            "used": False,
+            "reason": "chains mode: a screen would change the chains' target; every "
+            "candidate was integrated",
+        },
     }
     return ClassDraw(
         sigma, lam, cur_u.copy(), beta, diagnostics, mode, shape, proposal, thin_imh, log_bound
@@ -814,6 +883,8 @@ def _level_diagnostics(
         "integrations_levels": integrated_levels,
         "labels_production": counter.labels - labels_levels,
         "integrations_production": counter.integrated - integrated_levels,
+        # integrations spent (models × perturbations integrated), when the test counts them
+        "perturbation_integrations": getattr(counter.returns_test, "integrations", None),
     }
 
 
@@ -834,9 +905,11 @@ def _rejection(
     t_levels: float,
     progress: Callable[[int], None] | None,
     fit: dict[str, Any] | None = None,
+    screen: ReturnScreen | None = None,
 ) -> ClassDraw:
     """ORACLE + exact filter: i.i.d. prior draws, members kept (the first population's
-    members included when they are prior draws: no start, no level)."""
+    members included when they are prior draws: no start, no level). With a ``screen``
+    (a class with a return clause), only the candidates it selects are integrated."""
     labels_levels, integrated_levels = counter.labels, counter.integrated
     iid = not from_start and not levels
     kept_u = [seeds] if iid else []
@@ -849,7 +922,15 @@ def _rejection(
         ok = spec.eig_member(lam)
         if spec.returns is not None:
             idx = np.flatnonzero(ok)
-            ok[idx] = counter.returns(u[idx])
+            if screen is None:
+                ok[idx] = counter.returns(u[idx])
+            else:  # integrate the likely members and the audit; the rest is turned away
+                feats = screen.features(saturation_of(u[idx]), lam[idx])
+                go, free, score = screen.select(feats)
+                verified = np.zeros(idx.size, bool)
+                verified[go] = counter.returns(u[idx[go]])
+                screen.update(feats[go], verified[go], free[go], score[go])
+                ok[idx] = verified
         kept_u.append(u[ok])
         kept_lam.append(lam[ok])
         n_kept += int(ok.sum())
@@ -862,6 +943,7 @@ def _rejection(
         "method": "ORACLE + exact filter",
         "mode": "rejection",
         **(fit or {}),
+        "members_found": int(n_kept),  # ≥ n: the last batch's surplus is not delivered
         **_level_diagnostics(
             settings, from_start, levels, log_p, counter, labels_levels, integrated_levels
         ),
@@ -877,6 +959,7 @@ def _rejection(
         "seconds_fit": t_levels,
         "seconds_production": t_production,
         "members_per_second_production": n / t_production if t_production > 0 else None,
+        "screen": None if screen is None else screen.diagnostics(),
     }
     return ClassDraw(
         saturation_of(u),

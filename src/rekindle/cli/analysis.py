@@ -14,7 +14,6 @@ from rekindle.cli._common import (
     AllowNonSteadyOpt,
     QuietOpt,
     SchedulerOpt,
-    ThresholdOpt,
     _checked_dataset,
     _checked_stream,
     _engine_of,
@@ -25,6 +24,15 @@ from rekindle.cli._common import (
     console,
     progress_bar,
     stdout,
+)
+from rekindle.cli.classes import (
+    WhereOpt,
+    class_choice,
+    class_members,
+    class_record,
+    eigenvalue_class,
+    training_copy,
+    upper_bound_class,
 )
 from rekindle.flow.config import GuideConfig
 from rekindle.progress import no_progress
@@ -49,14 +57,23 @@ def dynamics(
     datasets: Annotated[list[Path], typer.Argument(help="Datasets (.h5) to compare.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Output folder.")],
     relevant_only: Annotated[bool, typer.Option(help="Only the relevant models of each.")] = False,
-    threshold: ThresholdOpt = DEFAULT_THRESHOLD,
+    threshold: Annotated[
+        float | None,
+        typer.Option(
+            "--threshold",
+            help=f"Relevance threshold on max Re(λ), 1/h (default {DEFAULT_THRESHOLD:g}).",
+        ),
+    ] = None,
     labels: LabelOpt = [],  # noqa: B006
     allow_non_steady: AllowNonSteadyOpt = False,
+    where: WhereOpt = None,
 ) -> None:
     """Distributions of max Re(λ) and of the dominant time constant (paper Fig. 2d).
 
     Also the spread ratio of each dataset's K_M against the relevant models of the
     first dataset (std of ln K_M, median over the K_M; 1 = as wide, 0 = collapsed).
+    With --where, only the members of that class (by stored max Re(λ)), against the
+    first dataset's members; the class is written to dynamics.csv (class_where).
     """
 
     def go() -> None:
@@ -64,23 +81,42 @@ def dynamics(
         from rekindle.analysis.populations import population_names
         from rekindle.stages import analyse_dynamics, measure_spread
 
-        check.require_finite("--threshold", threshold)
+        spec = class_choice(where, {"--relevant-only": relevant_only, "--threshold": threshold})
+        eigenvalue_class(spec, str(where), "dynamics")
+        cut = DEFAULT_THRESHOLD if threshold is None else threshold
+        check.require_finite("--threshold", cut)
+        if spec is not None and np.isfinite(spec.eig_interval[1]):
+            cut = spec.eig_interval[1]  # the figure's line and fraction_relevant: its bound
         check.require_output_folder(output)
         names = population_names(datasets, labels)
         pops, spreads, km_reference, data = {}, {}, None, []
         for name, path in zip(names, datasets, strict=True):
             ds, system, _, _ = _checked_dataset(path, allow_non_steady)
-            lam = ds.max_real_eigenvalue[ds.relevant] if relevant_only else ds.max_real_eigenvalue
+            if spec is not None:
+                chosen = class_members(spec, ds.max_real_eigenvalue, path)
+            elif relevant_only:
+                chosen = ds.relevant
+            else:
+                chosen = np.ones(ds.n_models, bool)
+            lam = ds.max_real_eigenvalue[chosen]
             if np.isnan(lam).all():
                 raise _UserError(f"{path} has no eigenvalues (generated without --validate?)")
             data.append(ds)
             _engine_of(data, same_physiology=False)  # the data carry one model
             pops[name] = lam
-            km = system.km_of(ds.parameters[ds.relevant] if relevant_only else ds.parameters)
+            km = system.km_of(ds.parameters[chosen])
             if km_reference is None:
-                km_reference = system.km_of(ds.parameters[ds.relevant])
+                km_reference = system.km_of(
+                    ds.parameters[chosen if spec is not None else ds.relevant]
+                )
             spreads[name] = measure_spread(km, km_reference).spread_ratio_median
-        dyn = analyse_dynamics(pops, output, threshold=threshold, spread_ratio=spreads)
+        dyn = analyse_dynamics(
+            pops,
+            output,
+            threshold=cut,
+            spread_ratio=spreads,
+            class_where=None if spec is None else class_record(spec)["class_where"],
+        )
         for name, rec in dyn.items():
             console.print(
                 f"{name}: n={rec['n']}, relevant {rec['fraction_relevant']:.4f}, "
@@ -131,11 +167,14 @@ def perturb(
     allow_non_steady: AllowNonSteadyOpt = False,
     scheduler: SchedulerOpt = None,
     quiet: QuietOpt = False,
+    where: WhereOpt = None,
 ) -> None:
     """Perturbation analysis: fraction of models returning to the steady state (Fig. 2e).
 
     Models whose reference state is not a steady state are refused (they cannot return
-    to it); --allow-non-steady keeps them.
+    to it); --allow-non-steady keeps them. With --where, the members of that class (by
+    stored max Re(λ)) are perturbed instead of the relevant models; the class is
+    written to perturbation.json.
     """
 
     def go() -> None:
@@ -153,6 +192,7 @@ def perturb(
         )
         check.require_seed(seed)
         check.require_scheduler_address(scheduler)
+        spec = eigenvalue_class(class_choice(where, {}), str(where), "perturb")
         settings = _PERTURBATION(
             protocol=protocol,
             n_perturbations=perturbations,
@@ -166,13 +206,17 @@ def perturb(
         pops, data = {}, []
         for name, path in zip(names, datasets, strict=True):
             ds, _, _, _ = _checked_dataset(path, allow_non_steady)
-            if not ds.relevant.any():
+            if spec is not None:
+                chosen = class_members(spec, ds.max_real_eigenvalue, path)
+            elif not ds.relevant.any():
                 raise _UserError(
                     f"{path} has no relevant model to perturb ({ds.n_models} sets, none "
                     "labelled relevant)"
                 )
+            else:
+                chosen = ds.relevant
             data.append(ds)
-            pops[name] = ds.parameters[ds.relevant]
+            pops[name] = ds.parameters[chosen]
         system, phys = _engine_of(data)  # one model and physiology, carried by the data
         with _executor(scheduler) as ex:
             res = analyse_perturbations(
@@ -185,6 +229,7 @@ def perturb(
                 progress=no_progress if quiet else progress_bar,
                 log=console.print,
                 executor=ex,
+                record=None if spec is None else class_record(spec),
             )
         for name, r in res.results.items():
             fr = r.fractions_returned()
@@ -209,10 +254,13 @@ def interpret(
         int, typer.Option(help="Relevant models split in deciles.")
     ] = _INTERPRETABILITY.n_subpopulation,
     seed: Annotated[int, typer.Option("--seed")] = _INTERPRETABILITY.seed,
+    where: WhereOpt = None,
 ) -> None:
     """Rank the K_M by KL divergence between generated relevant and non-relevant models (Fig. 3).
 
-    GENERATOR is either kind (the flow, the default, or the cGAN).
+    GENERATOR is either kind (the flow, the default, or the cGAN). With --where, the pair
+    is the members and non-members of that class (engine-labelled) among the
+    generator's relevant-class models; the class is written to interpretability.json.
     """
 
     def go() -> None:
@@ -223,6 +271,7 @@ def interpret(
         check.require_at_most("--n-per-class", n_per_class, check.MAX_EVAL_MODELS)
         check.require_at_most("--n-subpopulation", n_subpopulation, check.MAX_EVAL_MODELS)
         check.require_seed(seed)
+        spec = eigenvalue_class(class_choice(where, {}), str(where), "interpret")
         check.require_output_folder(output)
         if not generator.exists():
             raise _UserError(f"generator file not found: {generator}")
@@ -235,8 +284,10 @@ def interpret(
         settings = InterpretabilitySettings(n_per_class, n_subpopulation, seed)
         gan = load_generator(generator)  # the cGAN or the flow, by the file's format
         res = analyse_interpretability(
-            gan, labeller_for(gan), output, settings, log=console.print
+            gan, labeller_for(gan), output, settings, log=console.print, spec=spec
         ).summary()
+        if spec is not None:
+            res |= class_record(spec)
         write_json(output / "interpretability.json", res)
         table = Table(title="top parameters by KL(relevant ‖ not relevant)")
         table.add_column("rank", justify="right")
@@ -290,16 +341,19 @@ def learning_curve_command(
     ] = _GUIDE.max_steps,
     powers: Annotated[
         list[float] | None,
-        typer.Option("--power", help="Guided acceptance exponent(s) evaluated (repeat; 1).")
+        typer.Option("--power", help="Guided acceptance exponent(s) evaluated (repeat; 1)."),
     ] = None,
     n_eval: Annotated[int, typer.Option(help="Relevant-class models generated per size.")] = 3000,
     seed: Annotated[int, typer.Option("--seed")] = 7,
+    where: WhereOpt = None,
 ) -> None:
     """Train the flow generator on the first N sets of DATA for each size; report incidence
     (engine-labelled), width and C2ST at each → learning_curve.csv/.json/.png. With the guide
     (default) both the copula alone and guided generation are evaluated.
 
     Sizes default to 20 000, 200 000 and 2 000 000 sets (DATA must hold as many).
+    With --where 'max_eig < X' (an upper bound, as train takes), DATA and HELDOUT are
+    relabelled by that class in copies in OUTPUT; every row records the class.
     """
 
     def go() -> None:
@@ -309,9 +363,7 @@ def learning_curve_command(
         for size in chosen:
             check.require_positive("--sizes", size)
         if not 0 <= transforms <= check.MAX_TRANSFORMS:
-            raise _UserError(
-                f"--transforms must be in 0…{check.MAX_TRANSFORMS}, got {transforms}"
-            )
+            raise _UserError(f"--transforms must be in 0…{check.MAX_TRANSFORMS}, got {transforms}")
         check.require_positive("--epochs", epochs)
         check.require_at_most("--epochs", epochs, check.MAX_EPOCHS)
         if not check.require_finite("--guide-epochs", guide_epochs) > 0:
@@ -330,6 +382,7 @@ def learning_curve_command(
         check.require_distinct(
             heldout, "--heldout", ("--data", data), reason="the held-out data must be independent"
         )
+        spec = class_choice(where, {})
 
         from rekindle.analysis.learning_curve import learning_curve
         from rekindle.flow import FlowConfig, GuideConfig
@@ -339,6 +392,8 @@ def learning_curve_command(
         for option, path in (("--data", data), ("--heldout", heldout)):
             if path.exists():
                 check.require_input_file(path, option)
+        if spec is not None:
+            upper_bound_class(spec, str(where), "learning-curve")
         n_data = read_dataset(data, rows=slice(0, 0)).metadata.get("n_models")
         too_large = [s for s in chosen if n_data is not None and s > int(n_data)]
         if too_large:
@@ -346,15 +401,27 @@ def learning_curve_command(
                 f"--sizes {', '.join(map(str, too_large))}: {data} has only {n_data} sets "
                 "(each size trains on the first N sets)"
             )
-        # the data as `train` checks them (steady states, flags consistent with λ) up to the
-        # largest size, each size with enough sets of each class; the held-out data whole
-        _require_classes_per_size(data, chosen)
-        _checked_stream(data, max_sets=max(chosen))
-        _checked_dataset(heldout)
+        train_data, heldout_data = data, heldout
+        copies: list[Path] = []
+        try:
+            if spec is not None:  # relabelled copies; removed again if the data are refused
+                for path, name in ((data, "data_where.h5"), (heldout, "heldout_where.h5")):
+                    copies.append(training_copy(path, str(where), output, name, "learning-curve"))
+                train_data, heldout_data = copies
+            # the data as `train` checks them (steady states, flags consistent with λ) up to
+            # the largest size, each size with enough sets of each class; the held-out data
+            # whole
+            _require_classes_per_size(train_data, chosen)
+            _checked_stream(train_data, max_sets=max(chosen))
+            _checked_dataset(heldout_data)
+        except BaseException:
+            for copy in copies:
+                copy.unlink(missing_ok=True)
+            raise
         config = FlowConfig(transforms=transforms, epochs=epochs)
         rows = learning_curve(
-            data,
-            heldout,
+            train_data,
+            heldout_data,
             chosen,
             config,
             guide_config=(
@@ -365,6 +432,8 @@ def learning_curve_command(
             seed=seed,
             log=console.print,
         )
+        if spec is not None:
+            rows = [{**row, **class_record(spec)} for row in rows]
         paths = write_learning_curve(rows, output)
         table = Table(title="flow generator vs training-set size (relevant class)")
         columns = ("generator", "sets", "incidence", "std ratio", "IQR ratio", "C2ST", "floor")

@@ -34,6 +34,60 @@ def parse_class(where: str) -> Any:
     return parse_where(where)
 
 
+def class_choice(where: str | None, others: dict[str, object]) -> Any:
+    """The class of ``--where`` (None without it), refusing other options that choose the
+    class too (``others``: option name → value, None/False when not given): one line."""
+    if where is None:
+        return None
+    given = [name for name, value in others.items() if value not in (None, False)]
+    if given:
+        raise _UserError(f"--where and {', '.join(given)} both choose the class: give one of them")
+    return parse_class(where)
+
+
+def eigenvalue_class(spec: Any, where: str, command: str) -> Any:
+    """``spec``, refused (one line) when it has a returns clause: ``command`` selects
+    models by their stored max Re(λ)."""
+    if spec is not None and spec.returns is not None:
+        raise _UserError(
+            f"--where {where!r}: {command} selects models by their stored max Re(λ); a returns "
+            "clause needs integrations (draw its members with 'rekindle generate --where')"
+        )
+    return spec
+
+
+def upper_bound_class(spec: Any, where: str, command: str) -> float:
+    """The bound ``X`` of a class ``max_eig < X`` (or ``tau_min < T``): what generators
+    learn as "relevant". Anything else is refused in one line naming ``command``."""
+    low, high = spec.eig_interval
+    if spec.returns is not None or low != float("-inf"):
+        raise _UserError(
+            f"--where {where!r}: {command} takes an upper bound only (max_eig < X, "
+            "tau_min < T); use 'rekindle generate --where' for bands, lower bounds and returns"
+        )
+    return float(high)
+
+
+def class_members(spec: Any, max_real_eigenvalue: Any, source: object) -> Any:
+    """Bool ``(n,)``: the sets of ``source`` in the eigenvalue class ``spec``; refuses data
+    holding none (one line)."""
+    from rekindle.classes.grammar import format_where
+
+    member = spec.eig_member(max_real_eigenvalue)
+    if not member.any():
+        raise _UserError(
+            f"{source} has no member of the class {format_where(spec)!r} ({member.size} sets)"
+        )
+    return member
+
+
+def class_record(spec: Any) -> dict[str, Any]:
+    """``{"class_where", "class_spec"}`` (a sentence and a mapping) for JSON outputs."""
+    from rekindle.classes.grammar import format_where
+
+    return {"class_where": format_where(spec), "class_spec": spec.to_dict()}
+
+
 def label_stored(path: Path, spec: Any) -> tuple[int, int]:
     """Relabel the dataset ``path`` in place by ``spec`` from its stored max Re(λ).
 
@@ -53,23 +107,20 @@ def label_stored(path: Path, spec: Any) -> tuple[int, int]:
     return int(member.sum()), ds.n_models
 
 
-def training_copy(data: Path, where: str, output: Path) -> Path:
-    """``train --where``: a copy of ``data`` in ``output`` labelled by the class.
+def training_copy(
+    data: Path, where: str, output: Path, name: str = "data_where.h5", command: str = "train"
+) -> Path:
+    """``train --where``: a copy of ``data`` in ``output`` (as ``name``) labelled by the class.
 
     The generators learn "relevant = max Re(λ) below their threshold", so only a class
     ``max_eig < X`` (or ``tau_min < T``) is taken; its bound becomes the threshold.
     """
     spec = parse_class(where)
-    low = spec.eig_interval[0]
-    if spec.returns is not None or low != float("-inf"):
-        raise _UserError(
-            f"--where {where!r}: train takes an upper bound only (max_eig < X, tau_min < T); "
-            "use 'rekindle generate --where' for bands, lower bounds and returns"
-        )
+    upper_bound_class(spec, where, command)
     if not data.is_file():
         raise _UserError(f"dataset not found: {data}")
     output.mkdir(parents=True, exist_ok=True)
-    copy = output / "data_where.h5"
+    copy = output / name
     shutil.copyfile(data, copy)
     label_stored(copy, spec)
     return copy
@@ -119,13 +170,26 @@ def generate_where(
     force: bool,
     quiet: bool,
     delivery: str = "auto",
+    screen: dict[str, Any] | None = None,
 ) -> None:
     """``generate --where``: exactly ``n`` verified members of a class (see
     :func:`rekindle.classes.generate.generate_class`), from the model alone or from a
-    class-sampler file given as ``--generator``."""
+    class-sampler file given as ``--generator``. ``screen``: ``{"screen": bool,
+    "screen_recall": float | None, "screen_audit": float | None, "sequential_returns":
+    bool}``, the learned screen (:mod:`rekindle.classes.screen`) and the sequential return
+    test of a class with a return clause (:class:`~rekindle.classes.ClassSamplerSettings`)."""
     from rekindle import validation as check
 
     spec = parse_class(where)
+    screen_options = {k: v for k, v in (screen or {}).items() if v not in (None, False)}
+    if screen_options and spec.returns is None:
+        given = "--sequential" if list(screen_options) == ["sequential_returns"] else "--screen"
+        raise _UserError(
+            f"{given} applies to a class with a returns clause; {where!r} has none "
+            "(its members cost no integration)"
+        )
+    if {"screen_recall", "screen_audit"} & set(screen_options) and "screen" not in screen_options:
+        raise _UserError("--screen-recall and --screen-audit apply only with --screen")
     check.require_positive("--n", n)
     check.require_seed(seed)
     check.require_positive("--population", population)
@@ -151,7 +215,11 @@ def generate_where(
         bundle = load_bundle(model, physiology)
     try:
         settings = ClassSamplerSettings(
-            population=population, thin=thin, seed=seed, delivery=delivery
+            population=population,
+            thin=thin,
+            seed=seed,
+            delivery=delivery,
+            **screen_options,
         )
     except ValueError as exc:
         raise _UserError(str(exc)) from None
@@ -178,7 +246,8 @@ def generate_where(
         f"{bundle.physiology.name}); {d['n_levels']} levels, "
         f"{d['labels_levels'] + d['labels_production']} sets labelled"
         + (
-            f", {d['integrations_levels'] + d['integrations_production']} models perturbed"
+            f", {d['integrations_levels'] + d['integrations_production']} models perturbed "
+            f"({d.get('perturbation_integrations')} integrations)"
             if spec.returns is not None
             else ""
         )
@@ -190,4 +259,21 @@ def generate_where(
             if d.get("truncated_mass_delivery") is not None
             else ""
         )
+        + _screen_line(d.get("screen"))
+    )
+
+
+def _screen_line(screen: dict[str, Any] | None) -> str:
+    """The screen's figures for the closing line ('' without a screen)."""
+    if not screen:
+        return ""
+    if not screen.get("used"):
+        return f"; screen not used ({screen.get('reason', '')})"
+    miss = screen.get("miss_rate")
+    auc = screen.get("auc_out_of_fold")
+    return (
+        f"; screen: {screen['turned_away']} candidates turned away, audit miss rate "
+        + ("n/a" if miss is None else f"{miss:.3f}")
+        + f" (target {1 - screen['recall_target']:.3f}), out-of-fold AUC "
+        + ("n/a" if auc is None else f"{auc:.3f}")
     )

@@ -379,6 +379,30 @@ def generate(
             "filter, pcn, imh, rejection."
         ),
     ] = "auto",
+    screen: Annotated[
+        bool,
+        typer.Option(
+            "--screen",
+            help="--where with returns(...): integrate only the candidates a learned screen "
+            "finds likely to return (each member still verified; the misses are audited).",
+        ),
+    ] = False,
+    screen_recall: Annotated[
+        float | None,
+        typer.Option(help="--screen: fraction of the members the cut keeps (default 0.95)."),
+    ] = None,
+    screen_audit: Annotated[
+        float | None,
+        typer.Option(help="--screen: fraction integrated whatever the score (default 0.1)."),
+    ] = None,
+    sequential: Annotated[
+        bool,
+        typer.Option(
+            "--sequential",
+            help="--where with returns(...): integrate a set's perturbations in stages and "
+            "stop at the first that does not return (exact; fewer integrations).",
+        ),
+    ] = False,
 ) -> None:
     """Generate complete parameter sets (K_M + back-calculated V_max) of one class.
 
@@ -401,12 +425,24 @@ def generate(
                 force,
                 quiet,
                 delivery,
+                {
+                    "screen": screen,
+                    "screen_recall": screen_recall,
+                    "screen_audit": screen_audit,
+                    "sequential_returns": sequential,
+                },
             )
         )
 
     def go() -> None:
         from rekindle import validation as check
 
+        if screen or sequential or screen_recall is not None or screen_audit is not None:
+            raise _UserError(
+                "--screen, --screen-recall, --screen-audit, --sequential apply only with --where"
+            )
+        if delivery != "auto":
+            raise _UserError("--delivery applies only with --where")
         if generator is None:
             raise _UserError("--generator is required (or --where for a class)")
 

@@ -72,6 +72,14 @@ def run(
     ] = None,
     scheduler: SchedulerOpt = None,
     quiet: QuietOpt = False,
+    where: Annotated[
+        str | None,
+        typer.Option(
+            "--where",
+            help="The class the run learns, instead of --threshold: an upper bound "
+            "('max_eig < -20', 'tau_min < 3', 'relevant'); recorded in every output.",
+        ),
+    ] = None,
 ) -> None:
     """The main job: sample ORACLE data, train, generate, validate, analyse, report."""
 
@@ -92,6 +100,11 @@ def run(
             check.require_finite("--min-spread-ratio", min_spread_ratio)
         if threshold is not None:
             check.require_finite("--threshold", threshold)
+        from rekindle.cli.classes import class_choice, upper_bound_class
+
+        spec = class_choice(where, {"--threshold": threshold})
+        if spec is not None:
+            upper_bound_class(spec, str(where), "run")
         if profile not in PROFILES:
             raise _UserError(f"unknown profile {profile!r} (known: {', '.join(PROFILES)})")
         _refuse_ignored_options(
@@ -120,6 +133,7 @@ def run(
             flow_guide=guide,
             flow_guide_power=power,
             threshold=threshold,
+            where=where,
         )
         _require_run_fits(output, cfg)
         with _executor(scheduler) as ex:

@@ -477,6 +477,7 @@ def fit_flow_generator(
     max_eig: np.ndarray | None = None,
     guide_config: GuideConfig | None = None,
     log: Callable[[str], None] = lambda _msg: None,
+    metadata: dict[str, Any] | None = None,
 ) -> KineticFlow:
     """Fit a flow generator of ``bundle``'s model → ``output/generator.pt``.
 
@@ -502,6 +503,9 @@ def fit_flow_generator(
         Train a relevance guide with these settings (None: an unguided flow).
     log : callable
         Progress lines.
+    metadata : dict, optional
+        Recorded in the generator's metadata too (e.g. the class of data in memory:
+        ``class_spec``, ``class_where``; a ``data`` file's own class is read from it).
     """
     from rekindle.io.metrics_csv import write_metrics_csv
     from rekindle.sampling import km_reference_concentrations
@@ -513,6 +517,7 @@ def fit_flow_generator(
         "units": "uM",
         "scaling": "saturation",
         "rekindle_version": __version__,
+        **(metadata or {}),
     }
     if data is not None:
         from rekindle.io.dataset import CLASS_METADATA_KEYS, read_dataset

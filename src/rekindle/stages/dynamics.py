@@ -21,6 +21,7 @@ def analyse_dynamics(
     threshold: float = DEFAULT_THRESHOLD,
     plotted: Sequence[str] | None = None,
     spread_ratio: Mapping[str, float] | None = None,
+    class_where: str | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Distributions of max Re(λ) and τ per population → ``dynamics.csv``, Fig. 2d.
 
@@ -33,6 +34,9 @@ def analyse_dynamics(
     spread_ratio
         ``{name: spread ratio}`` of the populations' K_M against a reference
         (:func:`rekindle.gan.spread_ratio`), added as a ``spread_ratio`` column.
+    class_where
+        The class the populations were restricted to (a ``--where`` sentence), added as
+        a ``class_where`` column.
 
     Returns
     -------
@@ -50,6 +54,10 @@ def analyse_dynamics(
         for name, rec in dyn.items():
             rec["spread_ratio"] = spread_ratio.get(name, float("nan"))
         columns += ("spread_ratio",)
+    if class_where is not None:
+        for rec in dyn.values():
+            rec["class_where"] = class_where
+        columns += ("class_where",)
     write_dynamics_csv(dyn, out / "dynamics.csv", columns)
     names = list(plotted) if plotted else list(populations)
     plot_dynamics(

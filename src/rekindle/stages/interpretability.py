@@ -14,6 +14,7 @@ from rekindle.progress import LogFunction, no_log
 
 if TYPE_CHECKING:
     from rekindle.analysis.interpretability import Generator
+    from rekindle.classes import ClassSpec
     from rekindle.kinetics.labelling import Labeller
 
 
@@ -74,6 +75,7 @@ def analyse_interpretability(
     settings: InterpretabilitySettings | None = None,
     *,
     log: LogFunction = no_log,
+    spec: ClassSpec | None = None,
 ) -> InterpretabilitySummary:
     """Per-parameter KL ranking (Fig. 3a) and deciles of the top parameter (Fig. 3b).
 
@@ -81,6 +83,10 @@ def analyse_interpretability(
     the *relevant* label and sort by the engine's label (``labeller``, at the
     generator's physiology) until each has ``settings.n_per_class`` models. ``gan`` is
     any :class:`~rekindle.analysis.interpretability.Generator`: the cGAN or the flow.
+
+    With ``spec`` (an eigenvalue class, :class:`~rekindle.classes.ClassSpec`), the pair is
+    its members and non-members (engine-labelled) instead of max Re(λ) below the
+    generator's threshold, and the deciles are those of its members.
     """
     st = settings or InterpretabilitySettings()
     n_per_class, n_subpopulation, seed = st.n_per_class, st.n_subpopulation, st.seed
@@ -95,9 +101,26 @@ def analyse_interpretability(
     def max_real_eigenvalue(km: np.ndarray) -> np.ndarray:
         return labeller.label_km(km, check=False)[1]
 
+    def member(lam: np.ndarray) -> np.ndarray:
+        if spec is None:
+            return np.isfinite(lam) & (lam < threshold)
+        return spec.eig_member(lam)
+
     if list(gan.feature_names) != list(km_names):
         raise ValueError("the generator's K_M are not those of the labeller's model")
-    pops, ranking = interpret_generator(gan, max_real_eigenvalue, n_per_class, seed=seed + 20_000)
+    if spec is None:
+        pops, ranking = interpret_generator(
+            gan, max_real_eigenvalue, n_per_class, seed=seed + 20_000
+        )
+    else:  # members ⇔ violation < 0 (+∞ for NaN: in neither population, as before)
+        assert spec.returns is None, "interpretability takes eigenvalue classes"
+        pops, ranking = interpret_generator(
+            gan,
+            lambda km: spec.violation(max_real_eigenvalue(km)),
+            n_per_class,
+            seed=seed + 20_000,
+            threshold=0.0,
+        )
     if ranking is None:
         log("interpretability: the generator produced too few models of one class")
         return InterpretabilitySummary(top_parameters=[])
@@ -116,7 +139,7 @@ def analyse_interpretability(
     col = km_names.index(top)
     km_sub = gan.generate(n_subpopulation, "relevant", seed=seed + 30_000)
     lam_sub = max_real_eigenvalue(km_sub)
-    keep = np.isfinite(lam_sub) & (lam_sub < threshold)
+    keep = member(lam_sub)
     stats = quantile_bin_stats(km_sub[keep, col], lam_sub[keep])
     plot_decile_eigenvalues(
         km_sub[keep, col],

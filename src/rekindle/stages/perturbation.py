@@ -58,6 +58,7 @@ def analyse_perturbations(
     progress: ProgressFactory = no_progress,
     log: LogFunction = no_log,
     executor: Executor | None = None,
+    record: Mapping[str, Any] | None = None,
 ) -> PerturbationSummary:
     """Perturbation analysis of several populations → ``perturbation.json``, Fig. 2e.
 
@@ -72,6 +73,9 @@ def analyse_perturbations(
     executor
         Map the integrations over this :class:`concurrent.futures.Executor` (e.g. a
         Dask cluster) instead of local threads.
+    record
+        Added to every population's record in ``perturbation.json`` (e.g. the class the
+        populations were chosen by: ``class_where``, ``class_spec``).
     """
     from rekindle.analysis.perturbation import PerturbationSettings, perturbation_analysis
     from rekindle.analysis.trajectories import pca_trajectories
@@ -113,7 +117,10 @@ def analyse_perturbations(
             returned_view=view,
         )
     summary = PerturbationSummary(res)
-    write_json(out / "perturbation.json", summary.rows)
+    rows = summary.rows
+    if record:
+        rows = {name: {**row, **record} for name, row in rows.items()}
+    write_json(out / "perturbation.json", rows)
     return summary
 
 

@@ -204,6 +204,7 @@ def train_flow(
     Only the K_M columns are held (:func:`km_columns`): read from the file block by block
     when ``dataset`` was loaded without its parameter matrix."""
     from rekindle.flow.model import fit_flow_generator
+    from rekindle.io.dataset import CLASS_METADATA_KEYS
     from rekindle.io.model_bundle import bundle_from
 
     return fit_flow_generator(
@@ -216,6 +217,8 @@ def train_flow(
         max_eig=dataset.max_real_eigenvalue,
         guide_config=guide_config,
         log=log,
+        # the class the data were labelled with (rekindle.classes), when one is recorded
+        metadata={k: dataset.metadata[k] for k in CLASS_METADATA_KEYS if k in dataset.metadata},
     )
 
 
