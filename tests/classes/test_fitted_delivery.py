@@ -93,3 +93,16 @@ def test_proposal_density_is_normalised_against_the_prior() -> None:
     r = np.exp(q.log_ratio(q.sample(400_000, rng)))
     assert abs(r.mean() - 1) < 4 * r.std() / np.sqrt(r.size)
     assert r.max() <= 1 / 0.1 + 1e-9
+
+
+def test_delivery_without_a_class_is_refused(tmp_path) -> None:
+    """``--delivery`` chooses a route of the class sampler: without ``--where`` it would be
+    ignored silently, so it is refused in one line and nothing is written."""
+    from typer.testing import CliRunner
+
+    from rekindle.cli import app
+
+    out = tmp_path / "g.h5"
+    res = CliRunner().invoke(app, ["generate", "--n", "10", "-o", str(out), "--delivery", "imh"])
+    assert res.exit_code == 2 and "--delivery applies only with --where" in res.output
+    assert not out.exists()
