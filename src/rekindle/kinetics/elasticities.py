@@ -30,6 +30,8 @@ from typing import Protocol
 import numpy as np
 import scipy.sparse
 
+from rekindle.kinetics.mechanisms import present
+
 Array = np.ndarray
 Gradient = tuple[Array, Array, Array, Array, Array, Array]
 """``(N_f, N_b, D, ∂N_f, ∂N_b, ∂D)``; gradients over substrate then product slots."""
@@ -103,7 +105,7 @@ def generalized_reversible_hill(s, p, ks, kp, keq, hill, ns, np_) -> Gradient:
     n_s, n_p = s.shape[-1], p.shape[-1]
     m = max(n_s, n_p)
     a = s / ks
-    factors = 1.0 + _pad(a, m) + _pad(p / kp, m)
+    factors = 1.0 + _pad(present(a, ns), m) + _pad(present(p / kp, np_), m)
     others = products_except(factors)
     d = others[..., 0] * factors[..., 0]
     dd = np.concatenate([others[..., :n_s] / ks, others[..., :n_p] / kp], axis=-1)
@@ -270,6 +272,14 @@ ASSEMBLY_BLOCK = 32
 blocks of 32 assemble 1 000 E. coli Jacobians 2–3× faster than one product)."""
 
 
+class PaddedColumns(Protocol):
+    """What :func:`group_gradient` reads of a group's K_M columns."""
+
+    def take(self, p: np.ndarray) -> np.ndarray:
+        """K_M ``(n, R, k)`` of parameter sets ``(n, n_parameters)``."""
+        ...
+
+
 class RateGroup(Protocol):
     """What :func:`group_gradient` reads of a compiled reaction group."""
 
@@ -281,8 +291,8 @@ class RateGroup(Protocol):
     vmax: np.ndarray
     keq: np.ndarray
     hill: np.ndarray
-    km_substrates: np.ndarray
-    km_products: np.ndarray
+    km_substrates: PaddedColumns
+    km_products: PaddedColumns
     stoich_substrates: np.ndarray
     stoich_products: np.ndarray
     fwd_exponents: np.ndarray
@@ -318,8 +328,8 @@ def group_gradient(group: RateGroup, c: Array, p: Array) -> tuple[Array, Array]:
     s = c[..., :ns]
     prod = c[..., ns:k]
     mods = c[..., k:]
-    ks = p[:, group.km_substrates]
-    kp = p[:, group.km_products] if np_ else np.ones((p.shape[0], len(group.reactions), 0))
+    ks = group.km_substrates.take(p)
+    kp = group.km_products.take(p)
     keq = p[:, group.keq] if mech.reversible else np.ones((p.shape[0], len(group.reactions)))
     hill = p[:, group.hill] if mech.has_hill else None
     fwd, bwd, dfwd, dbwd = quotient_gradient(
