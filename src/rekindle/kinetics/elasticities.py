@@ -33,6 +33,7 @@ import scipy.sparse
 from rekindle.kinetics.mechanisms import present
 
 Array = np.ndarray
+_prod = np.multiply.reduce  # np.prod without its Python wrapper (same result)
 Gradient = tuple[Array, Array, Array, Array, Array, Array]
 """``(N_f, N_b, D, ∂N_f, ∂N_b, ∂D)``; gradients over substrate then product slots."""
 
@@ -51,14 +52,15 @@ def products_except(x: Array) -> Array:
         Shape ``(..., k)``; ones where ``k = 1``.
     """
     k = x.shape[-1]
-    out = np.ones_like(x)
     if k <= 1:
-        return out
+        return np.ones_like(x)
+    if k == 2:
+        return x[..., ::-1].copy()
     # prefix products times suffix products
-    prefix = np.cumprod(x[..., :-1], axis=-1)
-    suffix = np.cumprod(x[..., :0:-1], axis=-1)[..., ::-1]
-    out[..., 1:] = prefix
-    out[..., :-1] *= suffix
+    out = np.empty_like(x)
+    out[..., 0] = 1.0
+    x[..., :-1].cumprod(axis=-1, out=out[..., 1:])
+    out[..., :-1] *= x[..., :0:-1].cumprod(axis=-1)[..., ::-1]
     return out
 
 
@@ -111,7 +113,7 @@ def generalized_reversible_hill(s, p, ks, kp, keq, hill, ns, np_) -> Gradient:
     dd = np.concatenate([others[..., :n_s] / ks, others[..., :n_p] / kp], axis=-1)
     a_others = products_except(a)
     nf = a_others[..., 0] * a[..., 0]
-    inv_b = 1.0 / (np.prod(ks, axis=-1) * keq)
+    inv_b = 1.0 / (_prod(ks, axis=-1) * keq)
     p_others = products_except(p)
     nb = p_others[..., 0] * p[..., 0] * inv_b
     zs = np.zeros_like(s)
@@ -158,7 +160,7 @@ def convenience(s, p, ks, kp, keq, hill, ns, np_) -> Gradient:
     nf = an_o[..., 0] * an[..., 0]
     pn, dpn = _monomial(p, np_)
     pn_o = products_except(pn)
-    inv_b = 1.0 / (np.prod(ks**ns, axis=-1) * keq)
+    inv_b = 1.0 / (_prod(ks**ns, axis=-1) * keq)
     nb = pn_o[..., 0] * pn[..., 0] * inv_b
     dnf = np.concatenate([an_o * dan / ks, np.zeros_like(p)], axis=-1)
     dnb = np.concatenate([np.zeros_like(s), pn_o * dpn * inv_b[..., None]], axis=-1)
@@ -298,6 +300,11 @@ class RateGroup(Protocol):
     fwd_exponents: np.ndarray
     bwd_exponents: np.ndarray
 
+    @property
+    def modified(self) -> tuple[bool, bool]:
+        """Whether any modifier acts on the forward / backward term."""
+        ...
+
     def evaluate(self, c: np.ndarray, p: np.ndarray, unit_vmax: bool = False) -> np.ndarray:
         """Net rates ``(n, R)`` by the mechanism's rate law."""
         ...
@@ -337,27 +344,31 @@ def group_gradient(group: RateGroup, c: Array, p: Array) -> tuple[Array, Array]:
             s, prod, ks, kp, keq, hill, group.stoich_substrates, group.stoich_products
         )
     )
-    n_mod = mods.shape[-1]
+    fwd_modified, bwd_modified = group.modified
     grad = np.empty(c.shape)
-    if n_mod == 0:
-        grad[...] = dfwd - dbwd if mech.reversible else dfwd
-        return (fwd - bwd if mech.reversible else fwd), grad
-    mf, dmf = _modifier_factor(mods, group.fwd_exponents)
-    grad[..., :k] = dfwd * mf[..., None]
-    grad[..., k:] = fwd[..., None] * dmf
-    v = fwd * mf
+    if fwd_modified:
+        mf, dmf = _modifier_factor(mods, group.fwd_exponents)
+        grad[..., :k] = dfwd * mf[..., None]
+        grad[..., k:] = fwd[..., None] * dmf
+        v = fwd * mf
+    else:
+        grad[..., :k] = dfwd
+        grad[..., k:] = 0.0
+        v = fwd
     if mech.reversible:
-        mb, dmb = _modifier_factor(mods, group.bwd_exponents)
-        grad[..., :k] -= dbwd * mb[..., None]
-        grad[..., k:] -= bwd[..., None] * dmb
-        v = v - bwd * mb
+        if bwd_modified:
+            mb, dmb = _modifier_factor(mods, group.bwd_exponents)
+            grad[..., :k] -= dbwd * mb[..., None]
+            grad[..., k:] -= bwd[..., None] * dmb
+            v = v - bwd * mb
+        else:
+            grad[..., :k] -= dbwd
+            v = v - bwd
     return v, grad
 
 
 def _modifier_factor(m: Array, e: Array) -> tuple[Array, Array]:
     """``Π_k m_k^{e_k}`` ``(n, R)`` and its gradient ``(n, R, n_mod)``."""
-    if not np.any(e):
-        return np.ones(m.shape[:-1]), np.zeros(m.shape)
     mk, dmk = _monomial(m, e)
     others = products_except(mk)
     return others[..., 0] * mk[..., 0], others * dmk

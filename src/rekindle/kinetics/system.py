@@ -114,6 +114,13 @@ class _Group:
     fwd_exponents: np.ndarray  # (R, n_modifiers)
     bwd_exponents: np.ndarray  # (R, n_modifiers)
 
+    @cached_property
+    def modified(self) -> tuple[bool, bool]:
+        """Whether any modifier acts on the forward / backward term."""
+        return bool(self.fwd_exponents.any()), bool(
+            self.mechanism.reversible and self.bwd_exponents.any()
+        )
+
     def evaluate(self, c: np.ndarray, p: np.ndarray, unit_vmax: bool = False) -> np.ndarray:
         """Net rates of the group.
 
@@ -142,11 +149,12 @@ class _Group:
         fwd, bwd = self.mechanism.rate_law(
             s, prod, ks, kp, keq, hill, self.stoich_substrates, self.stoich_products
         )
-        if mods.shape[-1]:
-            fwd = fwd * np.prod(mods**self.fwd_exponents, axis=-1)
-            if self.mechanism.reversible:
-                bwd = bwd * np.prod(mods**self.bwd_exponents, axis=-1)
-        v = fwd - bwd
+        fwd_modified, bwd_modified = self.modified
+        if fwd_modified:
+            fwd = fwd * np.multiply.reduce(mods**self.fwd_exponents, axis=-1)
+        if bwd_modified:
+            bwd = bwd * np.multiply.reduce(mods**self.bwd_exponents, axis=-1)
+        v = fwd - bwd if self.mechanism.reversible else fwd
         return v if unit_vmax else v * p[:, self.vmax]
 
 
