@@ -55,8 +55,10 @@ def rosenbrock_step(
     eye = np.eye(r)
     y, z0, p = state.y, state.offsets, state.parameters
     with np.errstate(all="ignore"):
-        w = eye / (h * tableau.gamma)[:, None, None] - state.jacobian
-        finite_w = np.isfinite(w).all(axis=(1, 2))
+        # I/(hγ) − J: one pass over the Jacobians, then the diagonal
+        w = np.negative(state.jacobian)
+        w.reshape(m, r * r)[:, :: r + 1] += (1.0 / (h * tableau.gamma))[:, None]
+        finite_w = np.isfinite(w.reshape(m, r * r)).all(axis=1)
         if not finite_w.all():
             w[~finite_w] = eye
         import torch  # imported on first use: a refused command loads no torch

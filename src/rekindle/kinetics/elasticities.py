@@ -496,18 +496,34 @@ class ElasticityAssembly:
         return scipy.sparse.csr_matrix(scipy.sparse.diags(factor) @ self._to_reduced_t)
 
     def reduced_jacobian(
-        self, entries: Array, scatter: scipy.sparse.csr_matrix | None = None
+        self,
+        entries: Array,
+        scatter: scipy.sparse.csr_matrix | None = None,
+        *,
+        out: Array | None = None,
+        rows: Array | None = None,
     ) -> Array:
         """``N_R ∂v/∂x L`` ``(n, r, r)``, h⁻¹, from entries ``(n, n_entries)`` of ``∂v/∂x``.
 
         One sparse product per block of :data:`ASSEMBLY_BLOCK` models, so that the
         transposition of its result stays in cache. ``scatter`` replaces the map (a
-        :meth:`scaled_map`).
+        :meth:`scaled_map`). With ``out`` ``(N, r, r)`` (C-contiguous) and ``rows``
+        ``(n,)``, the Jacobians are written to ``out[rows]`` (no intermediate copy) and
+        ``out`` is returned.
         """
         n, r = entries.shape[0], self.n_reduced
         m = self._to_reduced_t if scatter is None else scatter
-        out = np.empty((n, r * r))
+        if out is None:
+            flat = np.empty((n, r * r))
+            rows = None
+        else:
+            flat = out.reshape(out.shape[0], r * r)
+            if not np.shares_memory(flat, out):
+                raise ValueError("out must be C-contiguous")
         for i in range(0, n, ASSEMBLY_BLOCK):
             block = np.ascontiguousarray(entries[i : i + ASSEMBLY_BLOCK].T)
-            out[i : i + ASSEMBLY_BLOCK] = (m @ block).T
-        return out.reshape(n, r, r)
+            if rows is None:
+                flat[i : i + ASSEMBLY_BLOCK] = (m @ block).T
+            else:
+                flat[rows[i : i + ASSEMBLY_BLOCK]] = (m @ block).T
+        return flat.reshape(-1, r, r) if out is None else out

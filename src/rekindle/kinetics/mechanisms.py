@@ -62,7 +62,7 @@ def generalized_reversible_hill(s, p, ks, kp, keq, hill, ns, np_):
     """
     a, b = _pad_pairs(s, ks, p, kp)
     d = _prod(1.0 + present(a, ns) + present(b, np_), axis=-1)
-    fwd = _prod(s / ks, axis=-1)
+    fwd = _prod(a[..., : s.shape[-1]], axis=-1)
     bwd = _prod(p, axis=-1) / _prod(ks, axis=-1)
     return fwd / d, bwd / (keq * d)
 
