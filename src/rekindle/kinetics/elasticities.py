@@ -478,10 +478,12 @@ class ElasticityAssembly:
                 rates[:, g.reactions] = v if vmax is None else v * vmax[:, g.reactions]
             elif rates is not None:
                 rates[:, g.reactions] = g.evaluate(cg, p, True)
-            ga = grad[:, :, act]
+            ga = grad if act.size == grad.shape[-1] else grad[:, :, act]
+            dest = out[:, o0:o1].reshape(n, g.reactions.size, act.size)  # a view of out
             if vmax is not None:
-                ga = ga * vmax[:, g.reactions, None]
-            out[:, o0:o1] = ga.reshape(n, -1)
+                np.multiply(ga, vmax[:, g.reactions, None], out=dest)
+            else:
+                dest[...] = ga
         return rates, out
 
     def derivatives(self, entries: Array) -> Array:
