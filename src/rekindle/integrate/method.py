@@ -68,10 +68,11 @@ def rosenbrock_step(
         u = np.empty((tableau.stages, m, r))
         inv_h = 1.0 / h
         rhs = state.f
+        prepared = problem.system.prepare(p)  # the stages share the parameters
         for i in range(tableau.stages):
             if i > 0:
                 yi = y + np.einsum("j,jmr->mr", a[i, :i], u[:i])
-                rhs = problem.rhs(problem.full(yi, z0), p)
+                rhs = problem.rhs(problem.full(yi, z0), prepared)
                 rhs += inv_h[:, None] * np.einsum("j,jmr->mr", c[i, :i], u[:i])
             u[i] = torch.linalg.lu_solve(lu, pivots, torch.from_numpy(rhs)[:, :, None])[:, :, 0]
         y_new = y + np.einsum("j,jmr->mr", weights, u)

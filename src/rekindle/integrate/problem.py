@@ -8,7 +8,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 if TYPE_CHECKING:
-    from rekindle.kinetics.system import KineticSystem
+    from rekindle.kinetics.system import KineticSystem, PreparedParameters
 
 
 class ReducedProblem:
@@ -67,8 +67,10 @@ class ReducedProblem:
             z[:, self.dep] += y @ self.lz_dep_t
         return z
 
-    def rhs(self, z: np.ndarray, p: np.ndarray) -> np.ndarray:
-        """Scaled ``dy/dt`` (n, r), h⁻¹, at full scaled states ``z``."""
+    def rhs(self, z: np.ndarray, p: np.ndarray | PreparedParameters) -> np.ndarray:
+        """Scaled ``dy/dt`` (n, r), h⁻¹, at full scaled states ``z``; ``p`` parameter sets
+        ``(n, n_parameters)`` or :meth:`KineticSystem.prepare
+        <rekindle.kinetics.system.KineticSystem.prepare>`'s result for them."""
         return self.system.rates(z * self.scale, p) @ self.f_map
 
     def jacobian(self, z: np.ndarray, p: np.ndarray) -> np.ndarray:

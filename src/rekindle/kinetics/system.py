@@ -95,6 +95,29 @@ class _PaddedColumns:
         return out
 
 
+_GroupParameters = tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray]
+"""A group's K_M of substrates and products, K_eq, Hill coefficients and V_max, gathered
+from parameter sets: shapes ``(n, R, n_substrates)``, ``(n, R, n_products)``, ``(n, R)``."""
+
+
+@dataclass(frozen=True)
+class PreparedParameters:
+    """Parameter sets with every group's columns gathered once (:meth:`KineticSystem.
+    prepare`), for repeated rate evaluations with the same parameters (an integrator's
+    stages): :meth:`KineticSystem.rates` accepts them in place of the array.
+
+    Attributes
+    ----------
+    values
+        The parameter sets, ``(n, n_parameters)``.
+    groups
+        Per reaction group, its gathered columns.
+    """
+
+    values: np.ndarray
+    groups: tuple[_GroupParameters, ...]
+
+
 @dataclass(frozen=True)
 class _Group:
     """Reactions sharing a mechanism and numbers of substrates/products/modifiers."""
@@ -121,7 +144,13 @@ class _Group:
             self.mechanism.reversible and self.bwd_exponents.any()
         )
 
-    def evaluate(self, c: np.ndarray, p: np.ndarray, unit_vmax: bool = False) -> np.ndarray:
+    def evaluate(
+        self,
+        c: np.ndarray,
+        p: np.ndarray,
+        unit_vmax: bool = False,
+        gathered: _GroupParameters | None = None,
+    ) -> np.ndarray:
         """Net rates of the group.
 
         Parameters
@@ -132,6 +161,8 @@ class _Group:
             Parameters, shape ``(n, n_parameters)``.
         unit_vmax
             Evaluate with ``V = 1`` (for back-calculating V_max).
+        gathered
+            :meth:`parameters` of ``p``, if already gathered.
 
         Returns
         -------
@@ -142,10 +173,7 @@ class _Group:
         s = c[..., :ns]
         prod = c[..., ns : ns + np_]
         mods = c[..., ns + np_ :]
-        ks = self.km_substrates.take(p)
-        kp = self.km_products.take(p)
-        keq = p[:, self.keq] if self.mechanism.reversible else None
-        hill = p[:, self.hill] if self.mechanism.has_hill else None
+        ks, kp, keq, hill, vmax = self.parameters(p) if gathered is None else gathered
         fwd, bwd = self.mechanism.rate_law(
             s, prod, ks, kp, keq, hill, self.stoich_substrates, self.stoich_products
         )
@@ -155,7 +183,17 @@ class _Group:
         if bwd_modified:
             bwd = bwd * np.multiply.reduce(mods**self.bwd_exponents, axis=-1)
         v = fwd - bwd if self.mechanism.reversible else fwd
-        return v if unit_vmax else v * p[:, self.vmax]
+        return v if unit_vmax else v * vmax
+
+    def parameters(self, p: np.ndarray) -> _GroupParameters:
+        """The group's columns of parameter sets ``p`` ``(n, n_parameters)``."""
+        return (
+            self.km_substrates.take(p),
+            self.km_products.take(p),
+            p[:, self.keq] if self.mechanism.reversible else None,
+            p[:, self.hill] if self.mechanism.has_hill else None,
+            p[:, self.vmax],
+        )
 
 
 class KineticSystem:
@@ -315,7 +353,11 @@ class KineticSystem:
 
     # ------------------------------------------------------------------ evaluation
     def rates(
-        self, concentrations: np.ndarray, parameters: np.ndarray, *, unit_vmax: bool = False
+        self,
+        concentrations: np.ndarray,
+        parameters: np.ndarray | PreparedParameters,
+        *,
+        unit_vmax: bool = False,
     ) -> np.ndarray:
         """Net reaction rates.
 
@@ -324,7 +366,7 @@ class KineticSystem:
         concentrations
             State concentrations in µM, shape ``(n, n_states)`` or ``(n_states,)``.
         parameters
-            Shape ``(n, n_parameters)``.
+            Shape ``(n, n_parameters)``, or :meth:`prepare`'s result.
         unit_vmax
             Evaluate with every ``vmax_forward = 1``.
 
@@ -333,12 +375,22 @@ class KineticSystem:
         numpy.ndarray
             Rates in µM h⁻¹, shape ``(n, n_reactions)``.
         """
-        p = self._check_parameters(parameters)
+        if isinstance(parameters, PreparedParameters):
+            p, gathered = parameters.values, parameters.groups
+        else:
+            p = self._check_parameters(parameters)
+            gathered = (None,) * len(self._groups)
         c = self._full_concentrations(concentrations, p)
         v = np.empty((p.shape[0], self.n_reactions), dtype=c.dtype)
-        for g in self._groups:
-            v[:, g.reactions] = g.evaluate(c[:, g.slots], p, unit_vmax)
+        for g, pg in zip(self._groups, gathered, strict=True):
+            v[:, g.reactions] = g.evaluate(c[:, g.slots], p, unit_vmax, pg)
         return v
+
+    def prepare(self, parameters: np.ndarray) -> PreparedParameters:
+        """Parameter sets ``(n, n_parameters)`` with each reaction group's columns gathered
+        once, for :meth:`rates` at many states with the same parameters."""
+        p = self._check_parameters(parameters)
+        return PreparedParameters(p, tuple(g.parameters(p) for g in self._groups))
 
     def elasticity_entries(self, concentrations: np.ndarray, parameters: np.ndarray) -> np.ndarray:
         """The structurally non-zero entries of ``∂v/∂x``, h⁻¹, ``(n, n_entries)``.
