@@ -82,8 +82,9 @@ def step_costs(parameters: np.ndarray, m: int = DEFAULT_MAX_BATCH) -> dict[str, 
         lu, piv, _ = torch.linalg.lu_factor_ex(wt)
         b = torch.from_numpy(np.ascontiguousarray(z[:, : jac.shape[1]]))[:, :, None]
         entries = system.elasticity_entries(x0, p)
+        prepared = system.prepare(p)  # as in the integrator: gathered once per step
         for name, fn in (
-            ("right-hand side ×5 (stages 2–6)", lambda: [prob.rhs(z, p) for _ in range(5)]),
+            ("right-hand side ×5 (stages 2–6)", lambda: [prob.rhs(z, prepared) for _ in range(5)]),
             ("right-hand side + elasticities", lambda: system.rates_and_elasticity_entries(x0, p)),
             (
                 "Jacobian assembly (sparse)",
