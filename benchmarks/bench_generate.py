@@ -84,7 +84,9 @@ def _breakdown(generator: str) -> tuple[list[tuple[str, float]], float, int, int
     t_select, kept = _cpu(lambda: y[keep].double().numpy())
     km_block = kept[:COMPLETION_ROWS]
     t_km, km = _cpu(lambda: flow.scaler.inverse_transform(km_block))
-    t_complete, params = _cpu(lambda: labeller.system.complete_parameters(km, labeller.physiology))
+    t_complete, params = _cpu(
+        lambda: labeller.system.complete_parameters(km, labeller.physiology)
+    )
     path = Path("/tmp") / f"bench_generate_{os.getpid()}.h5"
     with h5py.File(path, "w", rdcc_nbytes=16 * 2**20) as f:
         shape = (64 * COMPLETION_ROWS, params.shape[1])

@@ -360,7 +360,9 @@ def _train(
 
         flow_cfg = FlowConfig(transforms=cfg.flow_transforms, seed=cfg.seed)
         guide_cfg = (
-            _GUIDE.replace(epochs=cfg.flow_guide_epochs, power=cfg.flow_guide_power, seed=cfg.seed)
+            _GUIDE.replace(
+                epochs=cfg.flow_guide_epochs, power=cfg.flow_guide_power, seed=cfg.seed
+            )
             if cfg.flow_guide
             else None
         )

@@ -20,7 +20,6 @@ from rekindle.integrate.solution import BLOWN_UP_STATUSES, FAILED_STATUSES, Stat
 if TYPE_CHECKING:
     from rekindle.analysis.perturbation_settings import PerturbationSettings
 
-
 def deviations(x: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """Distance of states ``x`` (n, n_states) µM to ``reference`` under each of
     :data:`CRITERIA`, shape ``(n, 3)`` (NaN rows stay NaN)."""

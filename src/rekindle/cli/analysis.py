@@ -290,7 +290,7 @@ def learning_curve_command(
     ] = _GUIDE.max_steps,
     powers: Annotated[
         list[float] | None,
-        typer.Option("--power", help="Guided acceptance exponent(s) evaluated (repeat; 1)."),
+        typer.Option("--power", help="Guided acceptance exponent(s) evaluated (repeat; 1).")
     ] = None,
     n_eval: Annotated[int, typer.Option(help="Relevant-class models generated per size.")] = 3000,
     seed: Annotated[int, typer.Option("--seed")] = 7,
@@ -309,7 +309,9 @@ def learning_curve_command(
         for size in chosen:
             check.require_positive("--sizes", size)
         if not 0 <= transforms <= check.MAX_TRANSFORMS:
-            raise _UserError(f"--transforms must be in 0…{check.MAX_TRANSFORMS}, got {transforms}")
+            raise _UserError(
+                f"--transforms must be in 0…{check.MAX_TRANSFORMS}, got {transforms}"
+            )
         check.require_positive("--epochs", epochs)
         check.require_at_most("--epochs", epochs, check.MAX_EPOCHS)
         if not check.require_finite("--guide-epochs", guide_epochs) > 0:

@@ -88,7 +88,9 @@ class LabelledSource(Protocol):
 
     n_rows: int
 
-    def read_labelled(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+    def read_labelled(
+        self, start: int, stop: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
 
 
 class RelevanceGuide:
@@ -362,7 +364,9 @@ def _train(
 
 
 @torch.no_grad()
-def _evaluate(net: RelevanceNet, y: torch.Tensor, rel: torch.Tensor, step: int) -> dict[str, float]:
+def _evaluate(
+    net: RelevanceNet, y: torch.Tensor, rel: torch.Tensor, step: int
+) -> dict[str, float]:
     net.eval()
     logit = torch.cat([net(y[i : i + _SCORE_ROWS])[0] for i in range(0, y.shape[0], _SCORE_ROWS)])
     return {"step": step, **_held_out_scores(logit.double().numpy(), rel.numpy().astype(bool))}

@@ -51,6 +51,7 @@ __all__ = [
 ]
 
 
+
 def _freeze(generator: Generator, freeze: Sequence[str]) -> None:
     """Make every generator parameter trainable except those of the named submodules."""
     valid = [f"hidden.{i}" for i in range(len(generator.hidden))] + ["output"]

@@ -444,7 +444,9 @@ class DirectDatasetWriter(_CommitOnSuccess):
         partial = partial_path(self.path)
         if partial.exists():
             if not force:
-                raise DatasetError(f"{partial} holds an unfinished run: discard it with --force")
+                raise DatasetError(
+                    f"{partial} holds an unfinished run: discard it with --force"
+                )
             # through the journal: refused while another process holds it
             ChunkJournal.open(partial, {}, resume=False, force=True, what=str(self.path)).discard()
         pattern = f".{glob.escape(self.path.name)}.*{_DIRECT_SUFFIX}.tmp"

@@ -212,9 +212,8 @@ def density_step(
     widths = np.diff(np.log10(edges)) if log_bins else np.diff(edges)
     density = counts / (values.size * widths)
     extra = f"; {note}" if note else ""
-    ax.stairs(
-        density, edges, color=color, linewidth=1.6, label=f"{label} (n={values.size:,}{extra})"
-    )
+    ax.stairs(density, edges, color=color, linewidth=1.6,
+              label=f"{label} (n={values.size:,}{extra})")
     ax.stairs(density, edges, color=color, alpha=fill_alpha, fill=True, linewidth=0)
 
 

@@ -85,32 +85,16 @@ def plot_dynamics(
         _draw_eigenvalue_panel(ax_eig, eigs, colors, eig_bins, threshold)
         for name in names:
             n_unstable = int(np.count_nonzero(eigs[name] >= 0))
-            _style.density_step(
-                ax_tau,
-                taus[name],
-                tau_bins,
-                colors[name],
-                name,
-                log_bins=True,
-                note=f"{n_unstable:,} unstable excluded" if n_unstable else "",
-            )
+            _style.density_step(ax_tau, taus[name], tau_bins, colors[name], name,
+                                log_bins=True,
+                                note=f"{n_unstable:,} unstable excluded" if n_unstable else "")
         ax_tau.set_xscale("log")
         if threshold < 0:
-            ax_tau.axvline(
-                -60.0 / threshold,
-                color=_style.THRESHOLD_COLOR,
-                linestyle="--",
-                linewidth=1.2,
-                label=f"threshold: {-60.0 / threshold:.2f} min",
-            )
+            ax_tau.axvline(-60.0 / threshold, color=_style.THRESHOLD_COLOR, linestyle="--",
+                           linewidth=1.2, label=f"threshold: {-60.0 / threshold:.2f} min")
         if tau_line_min is not None:
-            ax_tau.axvline(
-                tau_line_min,
-                color="black",
-                linestyle=":",
-                linewidth=1.4,
-                label=f"{tau_line_min:g} min bound",
-            )
+            ax_tau.axvline(tau_line_min, color="black", linestyle=":", linewidth=1.4,
+                           label=f"{tau_line_min:g} min bound")
         ax_tau.set_xlabel(r"dominant time constant $\tau$ (min, log scale)")
         ax_tau.set_ylabel("probability density (per decade)")
         ax_tau.set_title(r"Dominant time constant $\tau = -1/\max\,\mathrm{Re}(\lambda)$")
@@ -174,28 +158,14 @@ def _draw_eigenvalue_panel(
         above = int(np.count_nonzero(values > bins[-1]))
         below = int(np.count_nonzero(values < bins[0]))
         if above or below:
-            outside.append(
-                f"{name}: {above:,} ({100 * above / values.size:.1f} %) right, "
-                f"up to {values.max():,.0f}; {below:,} left"
-            )
-    ax.axvline(
-        threshold,
-        color=_style.THRESHOLD_COLOR,
-        linestyle="--",
-        linewidth=1.2,
-        label=f"relevance threshold ({threshold:g} /h)",
-    )
+            outside.append(f"{name}: {above:,} ({100 * above / values.size:.1f} %) right, "
+                           f"up to {values.max():,.0f}; {below:,} left")
+    ax.axvline(threshold, color=_style.THRESHOLD_COLOR, linestyle="--", linewidth=1.2,
+               label=f"relevance threshold ({threshold:g} /h)")
     if outside:
-        ax.text(
-            0.98,
-            0.70,
-            "models outside the axis (1/h):\n" + "\n".join(outside),
-            transform=ax.transAxes,
-            ha="right",
-            va="top",
-            fontsize=7,
-            bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none"},
-        )
+        ax.text(0.98, 0.70, "models outside the axis (1/h):\n" + "\n".join(outside),
+                transform=ax.transAxes, ha="right", va="top", fontsize=7,
+                bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none"})
     ax.set_xlabel(r"max Re($\lambda$) (1/h)")
     ax.set_ylabel("probability density (h)")
     ax.set_title("Largest real eigenvalue of the Jacobian")

@@ -250,11 +250,8 @@ def plot_decile_eigenvalues(
         v if v.size <= MAX_VIOLIN_SAMPLES else rng.choice(v, MAX_VIOLIN_SAMPLES, replace=False)
         for v in per_bin_y
     ]
-    xlabel = (
-        f"log$_{{10}}$({parameter_label} / {parameter_unit})"
-        if log10
-        else (f"{parameter_label} ({parameter_unit})")
-    )
+    xlabel = f"log$_{{10}}$({parameter_label} / {parameter_unit})" if log10 else (
+        f"{parameter_label} ({parameter_unit})")
 
     with _style.style():
         fig = _style.new_figure(DECILE_FIGSIZE)
@@ -275,14 +272,8 @@ def _decile_histogram(
     edges = np.linspace(stats.edges[0], stats.edges[-1], bins + 1)
     if edges[-1] <= edges[0]:
         edges = np.linspace(edges[0] - 0.5, edges[0] + 0.5, bins + 1)
-    ax.hist(
-        per_bin_x,
-        bins=edges,
-        stacked=True,
-        color=list(palette),
-        edgecolor="none",
-        label=[f"bin {i + 1}" for i in range(q)],
-    )
+    ax.hist(per_bin_x, bins=edges, stacked=True, color=list(palette),
+            edgecolor="none", label=[f"bin {i + 1}" for i in range(q)])
     ax.set_xlabel(xlabel)
     ax.set_ylabel("number of models")
     ax.set_title(f"{stats.n.sum():,} models split into {q} quantile bins")
@@ -307,27 +298,15 @@ def _decile_violins(
         body.set_linewidth(0.5)
         body.set_alpha(0.8)
     ax.hlines(stats.mean, pos - 0.35, pos + 0.35, color="black", linewidth=2.6, label="mean")
-    ax.hlines(
-        stats.q25,
-        pos - 0.25,
-        pos + 0.25,
-        color="black",
-        linewidth=1.0,
-        linestyle="--",
-        label="quartiles",
-    )
+    ax.hlines(stats.q25, pos - 0.25, pos + 0.25, color="black", linewidth=1.0,
+              linestyle="--", label="quartiles")
     ax.hlines(stats.q75, pos - 0.25, pos + 0.25, color="black", linewidth=1.0, linestyle="--")
     ax.plot(pos, stats.mean, color="black", linewidth=0.8, alpha=0.5)
     if threshold is not None:
         fin = np.concatenate([v for v in per_bin_y if v.size])
         if fin.size and fin.min() <= threshold <= fin.max():
-            ax.axhline(
-                threshold,
-                color=_style.THRESHOLD_COLOR,
-                linestyle=":",
-                linewidth=1.2,
-                label=f"threshold ({threshold:g} /h)",
-            )
+            ax.axhline(threshold, color=_style.THRESHOLD_COLOR, linestyle=":",
+                       linewidth=1.2, label=f"threshold ({threshold:g} /h)")
     ax.set_xticks(pos, [str(i) for i in pos])
     ax.set_ylabel(r"max Re($\lambda$) (1/h)")
     rho = stats.spearman_rho

@@ -137,7 +137,9 @@ def plot_pca_trajectories(
         fig = _style.new_figure((n_panels * width, height))
         axes = fig.subplots(1, n_panels, squeeze=False)[0]
         draw_pca_trajectories(axes[0], xy_all, ret, reference, explained_variance_ratio)
-        axes[0].set_title(title or r"Perturbed trajectories in PCA space of $X/X_\mathrm{ref} - 1$")
+        axes[0].set_title(
+            title or r"Perturbed trajectories in PCA space of $X/X_\mathrm{ref} - 1$"
+        )
         if returned_view is not None:
             view = returned_view.scores[:, :, :2]
             draw_pca_trajectories(
@@ -288,42 +290,26 @@ def draw_pca_trajectories(
         if ok:
             color = _style.PALETTE[color_idx % len(_style.PALETTE)]
             color_idx += 1
-            ax.plot(
-                xy[:, 0],
-                xy[:, 1],
-                color=color,
-                linewidth=1.0 if many else 1.6,
-                alpha=0.8 if many else 1.0,
-                zorder=2,
-            )
+            ax.plot(xy[:, 0], xy[:, 1], color=color, linewidth=1.0 if many else 1.6,
+                    alpha=0.8 if many else 1.0, zorder=2)
         else:
             color = ESCAPED_COLOR
             ax.plot(xy[:, 0], xy[:, 1], color=color, linestyle="--", linewidth=1.2, zorder=1)
         if arrows[bool(ok)] < MAX_ARROWS:
             arrows[bool(ok)] += 1
             _draw_arrows(ax, xy, color)
-        ax.plot(
-            xy[0, 0],
-            xy[0, 1],
-            marker="o",
-            markersize=4 if many else 7,
-            markerfacecolor="none",
-            markeredgecolor="black",
-            markeredgewidth=1.0,
-            linestyle="none",
-            zorder=5,
-        )
+        ax.plot(xy[0, 0], xy[0, 1], marker="o", markersize=4 if many else 7,
+                markerfacecolor="none", markeredgecolor="black", markeredgewidth=1.0,
+                linestyle="none", zorder=5)
     if reference is not None:
         ref = np.asarray(reference, dtype=float).ravel()[:2]
-        ax.plot(
-            ref[0], ref[1], marker="^", markersize=10, color="black", linestyle="none", zorder=6
-        )
+        ax.plot(ref[0], ref[1], marker="^", markersize=10, color="black", linestyle="none",
+                zorder=6)
     frame = trajectory_frame(xy_all, ret, reference)
     ax.set_xlim(frame.xlim)
     ax.set_ylim(frame.ylim)
-    ax.legend(
-        handles=_legend_handles(ret, reference is not None, frame.n_outside), loc="best", fontsize=8
-    )
+    ax.legend(handles=_legend_handles(ret, reference is not None, frame.n_outside),
+              loc="best", fontsize=8)
     evr = None if explained_variance_ratio is None else np.asarray(explained_variance_ratio)
     for axis, i in ((ax.set_xlabel, 0), (ax.set_ylabel, 1)):
         suffix = f" ({100 * evr[i]:.2f} % variance)" if evr is not None and evr.size > i else ""
@@ -341,23 +327,11 @@ def _legend_handles(ret: np.ndarray, has_reference: bool, n_outside: int) -> lis
         handles.append(
             Line2D([], [], color=ESCAPED_COLOR, linestyle="--", label=f"escaped (n={n_esc}{off})")
         )
-    handles.append(
-        Line2D(
-            [],
-            [],
-            marker="o",
-            markerfacecolor="none",
-            markeredgecolor="black",
-            linestyle="none",
-            label="perturbed initial state",
-        )
-    )
+    handles.append(Line2D([], [], marker="o", markerfacecolor="none", markeredgecolor="black",
+                          linestyle="none", label="perturbed initial state"))
     if has_reference:
-        handles.append(
-            Line2D(
-                [], [], marker="^", color="black", linestyle="none", label="reference steady state"
-            )
-        )
+        handles.append(Line2D([], [], marker="^", color="black", linestyle="none",
+                              label="reference steady state"))
     return handles
 
 
@@ -437,52 +411,21 @@ def draw_fraction_bars(
     lo, hi = wilson_interval(k, n, confidence)
     x = np.arange(len(names))
     yerr = np.clip(np.nan_to_num(np.vstack([frac - lo, hi - frac])), 0.0, None)
-    ax.bar(
-        x,
-        np.nan_to_num(frac),
-        width=0.6,
-        color=[colors[m] for m in names],
-        alpha=0.85,
-        edgecolor="black",
-        linewidth=0.8,
-    )
-    ax.errorbar(
-        x,
-        np.nan_to_num(frac),
-        yerr=yerr,
-        fmt="none",
-        ecolor="black",
-        capsize=5,
-        linewidth=1.2,
-        label=f"Wilson {100 * confidence:g} % interval",
-    )
+    ax.bar(x, np.nan_to_num(frac), width=0.6, color=[colors[m] for m in names], alpha=0.85,
+           edgecolor="black", linewidth=0.8)
+    ax.errorbar(x, np.nan_to_num(frac), yerr=yerr, fmt="none", ecolor="black", capsize=5,
+                linewidth=1.2, label=f"Wilson {100 * confidence:g} % interval")
     for xi, f, ni in zip(x, frac, n, strict=True):
         txt = "n/a" if not np.isfinite(f) else f"{100 * f:.2f} %"
-        ax.text(
-            xi,
-            0.03,
-            f"{txt}\nn={int(ni):,}",
-            ha="center",
-            va="bottom",
-            fontsize=8,
-            color="white" if np.isfinite(f) and f > 0.15 else "black",
-        )
+        ax.text(xi, 0.03, f"{txt}\nn={int(ni):,}", ha="center", va="bottom", fontsize=8,
+                color="white" if np.isfinite(f) and f > 0.15 else "black")
     if reference:
         ref_x = [xi for xi, m in zip(x, names, strict=True) if m in reference]
         ref_y = [float(reference[m]) for m in names if m in reference]
         if ref_x:
-            ax.plot(
-                ref_x,
-                ref_y,
-                linestyle="none",
-                marker="D",
-                markersize=8,
-                markerfacecolor="white",
-                markeredgecolor=_style.PAPER_MARKER_COLOR,
-                markeredgewidth=1.5,
-                label="paper",
-                zorder=5,
-            )
+            ax.plot(ref_x, ref_y, linestyle="none", marker="D", markersize=8,
+                    markerfacecolor="white", markeredgecolor=_style.PAPER_MARKER_COLOR,
+                    markeredgewidth=1.5, label="paper", zorder=5)
     ax.set_xticks(x, names)
     ax.set_xlim(-0.6, len(names) - 0.4)
     ax.set_ylim(0.0, 1.15)

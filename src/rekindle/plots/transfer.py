@@ -119,18 +119,16 @@ def aggregate_transfer_rows(rows: Iterable[Mapping[str, object]]) -> list[Incide
         groups.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] or "", kv[0][3])
     ):
         arr = np.asarray(vals, dtype=float)
-        out.append(
-            IncidenceSummary(
-                target=target,
-                mode=mode,
-                source=source,
-                n_sets=n_sets,
-                n_repeats=int(arr.size),
-                mean=float(arr.mean()) if arr.size else math.nan,
-                min=float(arr.min()) if arr.size else math.nan,
-                max=float(arr.max()) if arr.size else math.nan,
-            )
-        )
+        out.append(IncidenceSummary(
+            target=target,
+            mode=mode,
+            source=source,
+            n_sets=n_sets,
+            n_repeats=int(arr.size),
+            mean=float(arr.mean()) if arr.size else math.nan,
+            min=float(arr.min()) if arr.size else math.nan,
+            max=float(arr.max()) if arr.size else math.nan,
+        ))
     return out
 
 
@@ -203,9 +201,8 @@ def plot_transfer_incidence(
                     style = {"color": src_colors[str(source)], "linestyle": "-", "marker": "o"}
                     label = f"{source} → {target}"
                 yerr = np.clip(np.vstack([mean - lo, hi - mean]), 0.0, None)
-                ax.errorbar(
-                    x, mean, yerr=yerr, capsize=3, markersize=5, linewidth=1.5, label=label, **style
-                )
+                ax.errorbar(x, mean, yerr=yerr, capsize=3, markersize=5, linewidth=1.5,
+                            label=label, **style)
             ax.set_xscale("log")
             ax.set_xticks(list(n_sets_ticks), [str(t) for t in n_sets_ticks])
             ax.minorticks_off()
@@ -214,13 +211,12 @@ def plot_transfer_incidence(
             ax.set_title(f"target: {target}")
             ax.set_xlabel("number of training parameter sets")
             ax.legend(loc="best", fontsize=7)
-        for ax in axes[::ncols]:
+        for ax in axes[:: ncols]:
             ax.set_ylabel("incidence of relevant models")
-        for ax in axes[len(targets) :]:
+        for ax in axes[len(targets):]:
             ax.set_visible(False)
-        fig.suptitle(
-            title or "Transfer learning vs training from scratch (mean, min–max over repeats)"
-        )
+        fig.suptitle(title or "Transfer learning vs training from scratch "
+                     "(mean, min–max over repeats)")
         return _style.save_figure(fig, path)
 
 
@@ -281,23 +277,13 @@ def plot_transfer_validation(
     with _style.style():
         fig = _style.new_figure(VALIDATION_FIGSIZE)
         ax_bar, ax_pdf = fig.subplots(2, 1, height_ratios=(1.0, 1.1))
-        draw_fraction_bars(
-            ax_bar,
-            returned,
-            reference=reference,
-            confidence=confidence,
-            ylabel="fraction returned to RSS",
-        )
+        draw_fraction_bars(ax_bar, returned, reference=reference, confidence=confidence,
+                           ylabel="fraction returned to RSS")
         ax_bar.set_title("Return to the reference steady state (RSS)")
         for name in names:
             _style.density_step(ax_pdf, eigs[name], edges, colors[name], name)
-        ax_pdf.axvline(
-            threshold,
-            color=_style.THRESHOLD_COLOR,
-            linestyle="--",
-            linewidth=1.2,
-            label=f"threshold ({threshold:g} /h)",
-        )
+        ax_pdf.axvline(threshold, color=_style.THRESHOLD_COLOR, linestyle="--", linewidth=1.2,
+                       label=f"threshold ({threshold:g} /h)")
         ax_pdf.set_xlim(edges[0], edges[-1])
         ax_pdf.set_xlabel(r"max Re($\lambda$) (1/h)")
         ax_pdf.set_ylabel("probability density (h)")
