@@ -143,6 +143,34 @@ def test_analysis_is_reproducible_and_independent_of_chunking(
     assert seen[0] == 0 and seen[-1] == 9 and seen == sorted(seen)
 
 
+def test_worker_processes_give_the_threads_results(
+    toy_system, toy_ref, toy_sets, monkeypatch
+) -> None:
+    """Above PROCESS_MIN_INTEGRATIONS the chunks run in forked worker processes, with
+    per-integration progress forwarded to this process; results equal the threads'."""
+    import rekindle.analysis.perturbation as module
+    from rekindle.scale import local_processes
+
+    p = toy_sets[:9]
+    st = PerturbationSettings(n_perturbations=4, protocol="fold", seed=5, n_times=5, store_models=3)
+    threads = perturbation_analysis(toy_system, toy_ref, p, st, chunk_size=2, n_jobs=1)
+    monkeypatch.setattr(module, "PROCESS_MIN_INTEGRATIONS", 1)
+    pools: list[int] = []
+
+    def counted(n_jobs, *args):
+        pools.append(n_jobs)
+        return local_processes(n_jobs, *args)
+
+    monkeypatch.setattr(module, "local_processes", counted)
+    seen: list[int] = []
+    procs = perturbation_analysis(toy_system, toy_ref, p, st, n_jobs=2, progress=seen.append)
+    np.testing.assert_array_equal(threads.status, procs.status)
+    np.testing.assert_allclose(threads.relative_deviation, procs.relative_deviation, rtol=1e-12)
+    np.testing.assert_allclose(threads.trajectories, procs.trajectories, rtol=1e-10, atol=1e-14)
+    assert seen[0] == 0 and seen[-1] == 9 and seen == sorted(seen)
+    assert pools == [2] and procs.n_jobs == 2 and procs.chunk_size == 5
+
+
 def test_result_accounting(toy_system, toy_ref, toy_sets) -> None:
     st = PerturbationSettings(n_perturbations=5, protocol="uniform", store_models=0)
     res = perturbation_analysis(toy_system, toy_ref, toy_sets[:6], st, n_jobs=1)
@@ -208,9 +236,7 @@ def test_paper_protocol_draws_linearly_inside_the_box(ecoli_system, x_ref) -> No
     assert 0.8 < 400 / n_draws < 0.97  # fdp1: 0.91 of the draws keep the followers inside
 
 
-def test_paper_protocol_is_uniform_on_the_polytope_whatever_follows(
-    toy_system, toy_ref
-) -> None:
+def test_paper_protocol_is_uniform_on_the_polytope_whatever_follows(toy_system, toy_ref) -> None:
     """Toy: nad + nadh = 550 µM. Either state as follower gives the same distribution."""
     from scipy.stats import ks_2samp
 
@@ -233,8 +259,9 @@ def test_deviations_by_hand() -> None:
     ref = np.array([100.0, 1.0])
     x = np.array([[101.0, 1.5], [100.0, 1.0]])
     dev = deviations(x, ref)
-    np.testing.assert_allclose(dev[0], [math.hypot(1.0, 0.5) / math.hypot(100.0, 1.0),
-                                        math.hypot(0.01, 0.5), 0.5])
+    np.testing.assert_allclose(
+        dev[0], [math.hypot(1.0, 0.5) / math.hypot(100.0, 1.0), math.hypot(0.01, 0.5), 0.5]
+    )
     np.testing.assert_array_equal(dev[1], 0.0)
     assert CRITERIA == ("abs-l2", "rel-l2", "rel-max")
 

@@ -92,6 +92,20 @@ def test_active_state_take_and_concat() -> None:
     assert both.index.tolist() == [2, 0, 0, 1, 2] and both.jacobian.shape == (5, 2, 2)
 
 
+def test_active_state_compact_moves_the_last_rows_into_the_gaps() -> None:
+    st = _state(np.arange(1.0, 7.0), np.zeros(6), np.zeros(6))
+    st.jacobian[:] = np.arange(6.0)[:, None, None]
+    keep = np.array([True, False, True, False, True, True])
+    kept = st.compact(keep)
+    # rows 1 and 3 are dropped: the kept rows 4 and 5 (beyond the 4 kept) fill them
+    assert kept.index.tolist() == [0, 4, 2, 5]
+    assert kept.h.tolist() == [1.0, 5.0, 3.0, 6.0]
+    assert kept.jacobian[:, 0, 0].tolist() == [0.0, 4.0, 2.0, 5.0]
+    assert np.shares_memory(kept.jacobian, st.jacobian)  # in place, no copy
+    assert st.compact(np.ones(6, dtype=bool)).size == 6
+    assert st.compact(np.zeros(6, dtype=bool)).size == 0
+
+
 def test_options_are_validated() -> None:
     for bad in ({"rtol": 0}, {"max_steps": 0}, {"min_factor": 2}, {"divergence_bound": 1}):
         with pytest.raises(ValueError):

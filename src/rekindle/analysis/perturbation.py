@@ -38,8 +38,12 @@ Design decisions
   :mod:`rekindle.integrate` (at most 2.4e-5 change of the final relative deviation
   against ``rtol = 1e-8``, against a return threshold of 1e-2; no classification
   changed).
-* **Throughput** (2 cores, threads, 1 000 relevant fdp1 models × 10): uniform
-  protocol 74 integrations/s, fold 62/s (about 2.5 min per protocol).
+* **Parallelism.** Local runs use worker processes (the integrator holds the GIL most
+  of the time, threads share one core), one chunk per worker: each chunk ends with its
+  slowest integrations in nearly empty batches (an integration that needs the full
+  ``max_steps`` takes 5 000 iterations), and with one chunk per worker these tails
+  overlap instead of adding up. Throughput: ``benchmarks/bench_perturbation.py``
+  (``docs/science/perturb.md``).
 
 Units: time in hours, concentrations in µM, rates in µM h⁻¹, Jacobians in h⁻¹.
 """
@@ -48,11 +52,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -86,7 +91,12 @@ from rekindle.integrate import (
     integrate_batch,
     single_threaded_blas,
 )
-from rekindle.scale.executors import default_n_jobs, map_ordered
+from rekindle.scale.executors import (
+    default_n_jobs,
+    local_processes,
+    map_ordered,
+    process_context,
+)
 
 if TYPE_CHECKING:
     from rekindle.kinetics.physiology import Physiology
@@ -117,6 +127,7 @@ __all__ = [
     "time_grid",
     "write_summary",
 ]
+
 
 @dataclass(frozen=True)
 class PerturbationChunk:
@@ -246,15 +257,55 @@ def perturbation_chunk(
     )
 
 
+PROCESS_MIN_INTEGRATIONS = 2000
+"""Local runs with ``n_jobs > 1`` and at least this many integrations use worker
+processes (:func:`~rekindle.scale.executors.local_processes`), smaller ones threads.
+
+The integrator holds the GIL most of the time (many small numpy calls per step):
+threads gave no speed-up on 2 cores (100 E. coli models × 10: 40.5 s with one thread,
+40.1 s with two), processes use both cores; starting them costs about a second."""
+
+_progress_queue: Any = None
+"""In a local worker process: the queue that forwards finished integrations."""
+
+
+def _set_progress_queue(queue: Any) -> None:
+    global _progress_queue
+    _progress_queue = queue
+
+
+@contextmanager
+def _forwarded_progress(counter: _ProgressCounter) -> Iterator[Any]:
+    """A queue for the local worker processes whose counts (finished integrations) a
+    thread passes to ``counter`` until the block ends."""
+    queue = process_context().Queue()
+
+    def forward() -> None:
+        while (count := queue.get()) is not None:
+            counter.finished(count)
+
+    thread = threading.Thread(target=forward, daemon=True)
+    thread.start()
+    try:
+        yield queue
+    finally:
+        queue.put(None)
+        thread.join()
+
+
 def _perturbation_task(
     system: KineticSystem,
     reference: np.ndarray,
     settings: PerturbationSettings,
     chunk: tuple[int, np.ndarray],
 ) -> PerturbationChunk:
-    """:func:`perturbation_chunk` of ``(start, parameters)``: picklable for executors."""
+    """:func:`perturbation_chunk` of ``(start, parameters)``: picklable for executors.
+
+    In a local worker process the finished integrations are reported to the parent."""
     start, parameters = chunk
-    return perturbation_chunk(system, reference, parameters, start, settings)
+    queue = _progress_queue
+    on_finish = None if queue is None else queue.put
+    return perturbation_chunk(system, reference, parameters, start, settings, on_finish)
 
 
 def perturbation_analysis(
@@ -287,17 +338,18 @@ def perturbation_analysis(
         Protocol, perturbations per model, seed, times, tolerances
         (:class:`PerturbationSettings`; default: its defaults).
     chunk_size
-        Models per chunk (default: the models split evenly over the threads). Each
+        Models per chunk (default: the models split evenly over the workers). Each
         chunk streams its ``chunk_size × k`` integrations through one batch of
         :data:`~rekindle.integrate.DEFAULT_MAX_BATCH`; the few slowest integrations of a
         chunk finish in nearly empty, overhead-bound iterations, so few large chunks are
         fastest.
     n_jobs
-        Threads (default: available CPUs).
+        Local workers (default: available CPUs): processes when there are at least
+        :data:`PROCESS_MIN_INTEGRATIONS` integrations, else threads.
     progress
         Called with the number of models done (finished integrations ÷ ``k``, rounded
-        down) as integrations finish, from the worker threads; first with 0. With an
-        ``executor``, after each chunk.
+        down) as integrations finish, from a thread of this process; first with 0.
+        With an ``executor``, after each chunk.
     executor
         Map the chunks with this :class:`concurrent.futures.Executor` (a process pool,
         a Dask cluster: :mod:`rekindle.scale`) instead of ``n_jobs`` local threads;
@@ -314,11 +366,14 @@ def perturbation_analysis(
     reference = system.steady_state_concentrations(physiology)
     jobs = n_jobs or default_n_jobs()
     n = p.shape[0]
+    processes = (
+        executor is None and jobs > 1 and n * settings.n_perturbations >= (PROCESS_MIN_INTEGRATIONS)
+    )
     size = chunk_size or max(1, -(-n // (jobs if executor is None else 16)))
     counter = _ProgressCounter(progress, settings.n_perturbations, n)
     t0 = time.perf_counter()
     counter.start()
-    if executor is None:
+    if executor is None and not processes:
         with single_threaded_blas:
             chunks = list(
                 map_ordered(
@@ -331,12 +386,16 @@ def perturbation_analysis(
             )
     else:
         work = partial(_perturbation_task, system, reference, settings)
-        chunks = []
-        for res in map_ordered(
-            work, ((s, p[s : s + size]) for s in range(0, n, size)), executor=executor
-        ):
-            chunks.append(res)
-            counter.finished(res.status.size)
+        items = ((s, p[s : s + size]) for s in range(0, n, size))
+        if processes:
+            with _forwarded_progress(counter) as queue:
+                with local_processes(jobs, _set_progress_queue, (queue,)) as pool:
+                    chunks = list(map_ordered(work, items, executor=pool))
+        else:
+            chunks = []
+            for res in map_ordered(work, items, executor=executor):
+                chunks.append(res)
+                counter.finished(res.status.size)
     counter.close()
     wall = time.perf_counter() - t0
     return _assemble(chunks, settings, wall, jobs, size)

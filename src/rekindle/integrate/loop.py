@@ -204,7 +204,7 @@ def _loop(run: _Run, max_batch: int) -> None:
         free = max_batch - n_run
         refill = queue.size > 0 and (free >= max(1, max_batch // 8) or n_run == 0)
         if refill or n_run < running.size:
-            state = state.take(np.flatnonzero(running))
+            state = state.compact(running)
             if refill:
                 state = state.concat(_start(run, queue[:free]))
                 queue = queue[free:]
@@ -329,9 +329,9 @@ def _accept(
     plain = np.setdiff1d(rows, fused, assume_unique=True) if fused.size else rows
     with np.errstate(all="ignore"):
         if fused.size:
-            f, jac = run.problem.rhs_and_jacobian(trial.z[fused], state.parameters[fused])
-            state.f[fused] = f
-            state.jacobian[fused] = jac
+            state.f[fused], _ = run.problem.rhs_and_jacobian(
+                trial.z[fused], state.parameters[fused], out=state.jacobian, rows=fused
+            )
             state.jacobian_age[fused] = 0
             record.n_jacobians[state.index[fused]] += 1
         if plain.size:

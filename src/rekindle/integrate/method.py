@@ -55,8 +55,10 @@ def rosenbrock_step(
     eye = np.eye(r)
     y, z0, p = state.y, state.offsets, state.parameters
     with np.errstate(all="ignore"):
-        w = eye / (h * tableau.gamma)[:, None, None] - state.jacobian
-        finite_w = np.isfinite(w).all(axis=(1, 2))
+        # I/(hγ) − J: one pass over the Jacobians, then the diagonal
+        w = np.negative(state.jacobian)
+        w.reshape(m, r * r)[:, :: r + 1] += (1.0 / (h * tableau.gamma))[:, None]
+        finite_w = np.isfinite(w.reshape(m, r * r)).all(axis=1)
         if not finite_w.all():
             w[~finite_w] = eye
         import torch  # imported on first use: a refused command loads no torch
@@ -66,10 +68,11 @@ def rosenbrock_step(
         u = np.empty((tableau.stages, m, r))
         inv_h = 1.0 / h
         rhs = state.f
+        prepared = problem.system.prepare(p)  # the stages share the parameters
         for i in range(tableau.stages):
             if i > 0:
                 yi = y + np.einsum("j,jmr->mr", a[i, :i], u[:i])
-                rhs = problem.rhs(problem.full(yi, z0), p)
+                rhs = problem.rhs(problem.full(yi, z0), prepared)
                 rhs += inv_h[:, None] * np.einsum("j,jmr->mr", c[i, :i], u[:i])
             u[i] = torch.linalg.lu_solve(lu, pivots, torch.from_numpy(rhs)[:, :, None])[:, :, 0]
         y_new = y + np.einsum("j,jmr->mr", weights, u)

@@ -8,7 +8,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 if TYPE_CHECKING:
-    from rekindle.kinetics.system import KineticSystem
+    from rekindle.kinetics.system import KineticSystem, PreparedParameters
 
 
 class ReducedProblem:
@@ -67,8 +67,10 @@ class ReducedProblem:
             z[:, self.dep] += y @ self.lz_dep_t
         return z
 
-    def rhs(self, z: np.ndarray, p: np.ndarray) -> np.ndarray:
-        """Scaled ``dy/dt`` (n, r), h⁻¹, at full scaled states ``z``."""
+    def rhs(self, z: np.ndarray, p: np.ndarray | PreparedParameters) -> np.ndarray:
+        """Scaled ``dy/dt`` (n, r), h⁻¹, at full scaled states ``z``; ``p`` parameter sets
+        ``(n, n_parameters)`` or :meth:`KineticSystem.prepare
+        <rekindle.kinetics.system.KineticSystem.prepare>`'s result for them."""
         return self.system.rates(z * self.scale, p) @ self.f_map
 
     def jacobian(self, z: np.ndarray, p: np.ndarray) -> np.ndarray:
@@ -76,11 +78,22 @@ class ReducedProblem:
         entries = self.system.elasticity_entries(z * self.scale, p)  # (n, n_entries)
         return self.system.elasticities.reduced_jacobian(entries, self.jac_map)
 
-    def rhs_and_jacobian(self, z: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def rhs_and_jacobian(
+        self,
+        z: np.ndarray,
+        p: np.ndarray,
+        *,
+        out: np.ndarray | None = None,
+        rows: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`rhs` ``(n, r)`` and :meth:`jacobian` ``(n, r, r)`` in one pass over the
-        rate laws (the right-hand side equal to :meth:`rhs` to rounding)."""
+        rate laws (the right-hand side equal to :meth:`rhs` to rounding).
+
+        With ``out`` ``(N, r, r)`` and ``rows`` ``(n,)`` the Jacobians are written to
+        ``out[rows]`` and ``out`` is returned in their place."""
         v, entries = self.system.rates_and_elasticity_entries(z * self.scale, p)
-        return v @ self.f_map, self.system.elasticities.reduced_jacobian(entries, self.jac_map)
+        jac = self.system.elasticities.reduced_jacobian(entries, self.jac_map, out=out, rows=rows)
+        return v @ self.f_map, jac
 
 
 def derivative_pattern(system: KineticSystem) -> np.ndarray:

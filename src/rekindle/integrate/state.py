@@ -74,6 +74,25 @@ class ActiveState:
         """The trajectories at ``rows`` (a copy)."""
         return ActiveState(**{f.name: getattr(self, f.name)[rows] for f in fields(self)})
 
+    def compact(self, keep: np.ndarray) -> ActiveState:
+        """The trajectories where ``keep`` (bool ``(m,)``), in place.
+
+        The last kept rows move into the gaps of the dropped ones (the order changes;
+        rows are independent) and the result holds views of the same arrays: the cost
+        is that of the rows moved, not of the whole batch (a copy of every Jacobian per
+        finished trajectory was ~5 % of a step).
+        """
+        n_keep = int(np.count_nonzero(keep))
+        holes = np.flatnonzero(~keep[:n_keep])
+        movers = n_keep + np.flatnonzero(keep[n_keep:])
+        out = {}
+        for f in fields(self):
+            a = getattr(self, f.name)
+            if holes.size:
+                a[holes] = a[movers]
+            out[f.name] = a[:n_keep]
+        return ActiveState(**out)
+
     def concat(self, other: ActiveState) -> ActiveState:
         """These trajectories followed by ``other``'s."""
         return ActiveState(

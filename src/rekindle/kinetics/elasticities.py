@@ -30,7 +30,10 @@ from typing import Protocol
 import numpy as np
 import scipy.sparse
 
+from rekindle.kinetics.mechanisms import present
+
 Array = np.ndarray
+_prod = np.multiply.reduce  # np.prod without its Python wrapper (same result)
 Gradient = tuple[Array, Array, Array, Array, Array, Array]
 """``(N_f, N_b, D, ∂N_f, ∂N_b, ∂D)``; gradients over substrate then product slots."""
 
@@ -49,14 +52,15 @@ def products_except(x: Array) -> Array:
         Shape ``(..., k)``; ones where ``k = 1``.
     """
     k = x.shape[-1]
-    out = np.ones_like(x)
     if k <= 1:
-        return out
+        return np.ones_like(x)
+    if k == 2:
+        return x[..., ::-1].copy()
     # prefix products times suffix products
-    prefix = np.cumprod(x[..., :-1], axis=-1)
-    suffix = np.cumprod(x[..., :0:-1], axis=-1)[..., ::-1]
-    out[..., 1:] = prefix
-    out[..., :-1] *= suffix
+    out = np.empty_like(x)
+    out[..., 0] = 1.0
+    x[..., :-1].cumprod(axis=-1, out=out[..., 1:])
+    out[..., :-1] *= x[..., :0:-1].cumprod(axis=-1)[..., ::-1]
     return out
 
 
@@ -103,13 +107,13 @@ def generalized_reversible_hill(s, p, ks, kp, keq, hill, ns, np_) -> Gradient:
     n_s, n_p = s.shape[-1], p.shape[-1]
     m = max(n_s, n_p)
     a = s / ks
-    factors = 1.0 + _pad(a, m) + _pad(p / kp, m)
+    factors = 1.0 + _pad(present(a, ns), m) + _pad(present(p / kp, np_), m)
     others = products_except(factors)
     d = others[..., 0] * factors[..., 0]
     dd = np.concatenate([others[..., :n_s] / ks, others[..., :n_p] / kp], axis=-1)
     a_others = products_except(a)
     nf = a_others[..., 0] * a[..., 0]
-    inv_b = 1.0 / (np.prod(ks, axis=-1) * keq)
+    inv_b = 1.0 / (_prod(ks, axis=-1) * keq)
     p_others = products_except(p)
     nb = p_others[..., 0] * p[..., 0] * inv_b
     zs = np.zeros_like(s)
@@ -156,7 +160,7 @@ def convenience(s, p, ks, kp, keq, hill, ns, np_) -> Gradient:
     nf = an_o[..., 0] * an[..., 0]
     pn, dpn = _monomial(p, np_)
     pn_o = products_except(pn)
-    inv_b = 1.0 / (np.prod(ks**ns, axis=-1) * keq)
+    inv_b = 1.0 / (_prod(ks**ns, axis=-1) * keq)
     nb = pn_o[..., 0] * pn[..., 0] * inv_b
     dnf = np.concatenate([an_o * dan / ks, np.zeros_like(p)], axis=-1)
     dnb = np.concatenate([np.zeros_like(s), pn_o * dpn * inv_b[..., None]], axis=-1)
@@ -270,6 +274,14 @@ ASSEMBLY_BLOCK = 32
 blocks of 32 assemble 1 000 E. coli Jacobians 2–3× faster than one product)."""
 
 
+class PaddedColumns(Protocol):
+    """What :func:`group_gradient` reads of a group's K_M columns."""
+
+    def take(self, p: np.ndarray) -> np.ndarray:
+        """K_M ``(n, R, k)`` of parameter sets ``(n, n_parameters)``."""
+        ...
+
+
 class RateGroup(Protocol):
     """What :func:`group_gradient` reads of a compiled reaction group."""
 
@@ -281,12 +293,17 @@ class RateGroup(Protocol):
     vmax: np.ndarray
     keq: np.ndarray
     hill: np.ndarray
-    km_substrates: np.ndarray
-    km_products: np.ndarray
+    km_substrates: PaddedColumns
+    km_products: PaddedColumns
     stoich_substrates: np.ndarray
     stoich_products: np.ndarray
     fwd_exponents: np.ndarray
     bwd_exponents: np.ndarray
+
+    @property
+    def modified(self) -> tuple[bool, bool]:
+        """Whether any modifier acts on the forward / backward term."""
+        ...
 
     def evaluate(self, c: np.ndarray, p: np.ndarray, unit_vmax: bool = False) -> np.ndarray:
         """Net rates ``(n, R)`` by the mechanism's rate law."""
@@ -318,8 +335,8 @@ def group_gradient(group: RateGroup, c: Array, p: Array) -> tuple[Array, Array]:
     s = c[..., :ns]
     prod = c[..., ns:k]
     mods = c[..., k:]
-    ks = p[:, group.km_substrates]
-    kp = p[:, group.km_products] if np_ else np.ones((p.shape[0], len(group.reactions), 0))
+    ks = group.km_substrates.take(p)
+    kp = group.km_products.take(p)
     keq = p[:, group.keq] if mech.reversible else np.ones((p.shape[0], len(group.reactions)))
     hill = p[:, group.hill] if mech.has_hill else None
     fwd, bwd, dfwd, dbwd = quotient_gradient(
@@ -327,27 +344,31 @@ def group_gradient(group: RateGroup, c: Array, p: Array) -> tuple[Array, Array]:
             s, prod, ks, kp, keq, hill, group.stoich_substrates, group.stoich_products
         )
     )
-    n_mod = mods.shape[-1]
+    fwd_modified, bwd_modified = group.modified
     grad = np.empty(c.shape)
-    if n_mod == 0:
-        grad[...] = dfwd - dbwd if mech.reversible else dfwd
-        return (fwd - bwd if mech.reversible else fwd), grad
-    mf, dmf = _modifier_factor(mods, group.fwd_exponents)
-    grad[..., :k] = dfwd * mf[..., None]
-    grad[..., k:] = fwd[..., None] * dmf
-    v = fwd * mf
+    if fwd_modified:
+        mf, dmf = _modifier_factor(mods, group.fwd_exponents)
+        grad[..., :k] = dfwd * mf[..., None]
+        grad[..., k:] = fwd[..., None] * dmf
+        v = fwd * mf
+    else:
+        grad[..., :k] = dfwd
+        grad[..., k:] = 0.0
+        v = fwd
     if mech.reversible:
-        mb, dmb = _modifier_factor(mods, group.bwd_exponents)
-        grad[..., :k] -= dbwd * mb[..., None]
-        grad[..., k:] -= bwd[..., None] * dmb
-        v = v - bwd * mb
+        if bwd_modified:
+            mb, dmb = _modifier_factor(mods, group.bwd_exponents)
+            grad[..., :k] -= dbwd * mb[..., None]
+            grad[..., k:] -= bwd[..., None] * dmb
+            v = v - bwd * mb
+        else:
+            grad[..., :k] -= dbwd
+            v = v - bwd
     return v, grad
 
 
 def _modifier_factor(m: Array, e: Array) -> tuple[Array, Array]:
     """``Π_k m_k^{e_k}`` ``(n, R)`` and its gradient ``(n, R, n_mod)``."""
-    if not np.any(e):
-        return np.ones(m.shape[:-1]), np.zeros(m.shape)
     mk, dmk = _monomial(m, e)
     others = products_except(mk)
     return others[..., 0] * mk[..., 0], others * dmk
@@ -457,10 +478,12 @@ class ElasticityAssembly:
                 rates[:, g.reactions] = v if vmax is None else v * vmax[:, g.reactions]
             elif rates is not None:
                 rates[:, g.reactions] = g.evaluate(cg, p, True)
-            ga = grad[:, :, act]
+            ga = grad if act.size == grad.shape[-1] else grad[:, :, act]
+            dest = out[:, o0:o1].reshape(n, g.reactions.size, act.size)  # a view of out
             if vmax is not None:
-                ga = ga * vmax[:, g.reactions, None]
-            out[:, o0:o1] = ga.reshape(n, -1)
+                np.multiply(ga, vmax[:, g.reactions, None], out=dest)
+            else:
+                dest[...] = ga
         return rates, out
 
     def derivatives(self, entries: Array) -> Array:
@@ -475,18 +498,34 @@ class ElasticityAssembly:
         return scipy.sparse.csr_matrix(scipy.sparse.diags(factor) @ self._to_reduced_t)
 
     def reduced_jacobian(
-        self, entries: Array, scatter: scipy.sparse.csr_matrix | None = None
+        self,
+        entries: Array,
+        scatter: scipy.sparse.csr_matrix | None = None,
+        *,
+        out: Array | None = None,
+        rows: Array | None = None,
     ) -> Array:
         """``N_R ∂v/∂x L`` ``(n, r, r)``, h⁻¹, from entries ``(n, n_entries)`` of ``∂v/∂x``.
 
         One sparse product per block of :data:`ASSEMBLY_BLOCK` models, so that the
         transposition of its result stays in cache. ``scatter`` replaces the map (a
-        :meth:`scaled_map`).
+        :meth:`scaled_map`). With ``out`` ``(N, r, r)`` (C-contiguous) and ``rows``
+        ``(n,)``, the Jacobians are written to ``out[rows]`` (no intermediate copy) and
+        ``out`` is returned.
         """
         n, r = entries.shape[0], self.n_reduced
         m = self._to_reduced_t if scatter is None else scatter
-        out = np.empty((n, r * r))
+        if out is None:
+            flat = np.empty((n, r * r))
+            rows = None
+        else:
+            flat = out.reshape(out.shape[0], r * r)
+            if not np.shares_memory(flat, out):
+                raise ValueError("out must be C-contiguous")
         for i in range(0, n, ASSEMBLY_BLOCK):
             block = np.ascontiguousarray(entries[i : i + ASSEMBLY_BLOCK].T)
-            out[i : i + ASSEMBLY_BLOCK] = (m @ block).T
-        return out.reshape(n, r, r)
+            if rows is None:
+                flat[i : i + ASSEMBLY_BLOCK] = (m @ block).T
+            else:
+                flat[rows[i : i + ASSEMBLY_BLOCK]] = (m @ block).T
+        return flat.reshape(-1, r, r) if out is None else out

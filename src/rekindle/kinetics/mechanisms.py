@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 Array = np.ndarray
+_prod = np.multiply.reduce  # np.prod without its Python wrapper (same result)
 RateLaw = Callable[..., tuple[Array, Array]]
 
 
@@ -55,13 +56,27 @@ def generalized_reversible_hill(s, p, ks, kp, keq, hill, ns, np_):
 
     ``D = Π_k (1 + s_k/K_sk + p_k/K_pk)`` with substrate *k* paired to product *k*
     (label order matters); ``v_fwd = Π s_i/K_si / D``;
-    ``v_bwd = Π K_si⁻¹ Π p_j / (Keq D)``.
+    ``v_bwd = Π K_si⁻¹ Π p_j / (Keq D)``. Slots of stoichiometry 0 are padding (the
+    constant 1 with K_M 1) and left out of ``D``; one pair is reversible
+    Michaelis–Menten.
     """
     a, b = _pad_pairs(s, ks, p, kp)
-    d = np.prod(1.0 + a + b, axis=-1)
-    fwd = np.prod(s / ks, axis=-1)
-    bwd = np.prod(p, axis=-1) / np.prod(ks, axis=-1)
+    d = _prod(1.0 + present(a, ns) + present(b, np_), axis=-1)
+    fwd = _prod(a[..., : s.shape[-1]], axis=-1)
+    bwd = _prod(p, axis=-1) / _prod(ks, axis=-1)
     return fwd / d, bwd / (keq * d)
+
+
+def present(x: Array, n: Array) -> Array:
+    """``x`` with zeros on padded slots (stoichiometry 0) of a merged reaction group.
+
+    ``x`` ``(..., R, m)``; ``n`` ``(R, k)`` with ``k ≤ m`` (slots beyond ``k`` are left).
+    """
+    if n.all():
+        return x
+    keep = np.ones(x.shape[-2:], dtype=bool)
+    keep[:, : n.shape[-1]] = n > 0
+    return np.where(keep, x, 0.0)
 
 
 def _saturation_sum(x: Array, n: Array) -> Array:
@@ -83,9 +98,9 @@ def convenience(s, p, ks, kp, keq, hill, ns, np_):
     """
     a = s / ks
     b = p / kp
-    d = np.prod(_saturation_sum(a, ns), axis=-1) + np.prod(_saturation_sum(b, np_), axis=-1) - 1.0
-    fwd = np.prod(a**ns, axis=-1)
-    bwd = np.prod(p**np_, axis=-1) / np.prod(ks**ns, axis=-1)
+    d = _prod(_saturation_sum(a, ns), axis=-1) + _prod(_saturation_sum(b, np_), axis=-1) - 1.0
+    fwd = _prod(a**ns, axis=-1)
+    bwd = _prod(p**np_, axis=-1) / _prod(ks**ns, axis=-1)
     return fwd / d, bwd / (keq * d)
 
 
@@ -131,7 +146,7 @@ def irreversible_michaelis_menten(s, p, ks, kp, keq, hill, ns, np_):
     Stoichiometries are ignored (a substrate consumed twice enters with power 1) and
     product K_M are parameters without effect, as in SKiMpy.
     """
-    fwd = np.prod(s / (s + ks), axis=-1)
+    fwd = _prod(s / (s + ks), axis=-1)
     return fwd, np.zeros_like(fwd)
 
 

@@ -36,6 +36,88 @@ from rekindle.kinetics.physiology import Physiology, check_physiology
 _COMPLEX_STEP = 1e-20
 
 
+_FAMILY = {"ReversibleMichaelisMenten": "H1GeneralizedReversibleHill"}
+"""Mechanisms evaluated by another one's rate law: reversible Michaelis–Menten is the
+generalised reversible Hill law of one substrate–product pair (equal to rounding)."""
+
+_KM_PAD = {"IrrevMichaelisMenten": 0.0}
+"""K_M of a padded substrate slot (default 1): with the constant concentration 1 it makes
+the slot's factor of the rate law 1 (``s/(s + K) = 1`` for irreversible Michaelis–Menten,
+``s/K = 1`` with stoichiometry 0 elsewhere)."""
+
+GROUP_OVERHEAD = 16
+"""Cost of one more reaction group, in padded slots × reactions, for merging the groups
+of one mechanism (:func:`_merge_parts`): every group costs a few dozen numpy calls per
+evaluation, which dominates for small batches (the integrator's last trajectories)."""
+
+
+_Part = tuple[int, int, int, list[int]]
+
+
+def _merge_parts(parts: list[_Part]) -> list[_Part]:
+    """Merge ``(n_substrates, n_products, n_modifiers, reactions)`` parts of one mechanism
+    into padded groups where padding costs less than :data:`GROUP_OVERHEAD`."""
+
+    def cost(q: _Part) -> int:
+        return GROUP_OVERHEAD + len(q[3]) * (q[0] + q[1] + q[2])
+
+    out: list[_Part] = []
+    for q in sorted(parts, key=lambda q: (q[0] + q[1] + q[2], q[0], q[1], q[3])):
+        if out:
+            m = out[-1]
+            merged = (max(m[0], q[0]), max(m[1], q[1]), max(m[2], q[2]), sorted(m[3] + q[3]))
+            if cost(merged) <= cost(m) + cost(q):
+                out[-1] = merged
+                continue
+        out.append(q)
+    return out
+
+
+@dataclass(frozen=True)
+class _PaddedColumns:
+    """Parameter columns of a group's K_M slots, with padded slots set to ``fill``."""
+
+    columns: np.ndarray  # (R, k) parameter columns (0 on padding)
+    pad: np.ndarray | None  # (R, k) bool, None without padding
+    fill: float
+
+    @classmethod
+    def of(cls, columns: np.ndarray, fill: float) -> _PaddedColumns:
+        """From columns ``(R, k)`` with ``-1`` on padded slots."""
+        pad = columns < 0
+        return cls(np.where(pad, 0, columns), pad if pad.any() else None, fill)
+
+    def take(self, p: np.ndarray) -> np.ndarray:
+        """The K_M of parameter sets ``p`` ``(n, n_parameters)``: ``(n, R, k)``."""
+        out = p[:, self.columns]
+        if self.pad is not None:
+            out[:, self.pad] = self.fill
+        return out
+
+
+_GroupParameters = tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray]
+"""A group's K_M of substrates and products, K_eq, Hill coefficients and V_max, gathered
+from parameter sets: shapes ``(n, R, n_substrates)``, ``(n, R, n_products)``, ``(n, R)``."""
+
+
+@dataclass(frozen=True)
+class PreparedParameters:
+    """Parameter sets with every group's columns gathered once (:meth:`KineticSystem.
+    prepare`), for repeated rate evaluations with the same parameters (an integrator's
+    stages): :meth:`KineticSystem.rates` accepts them in place of the array.
+
+    Attributes
+    ----------
+    values
+        The parameter sets, ``(n, n_parameters)``.
+    groups
+        Per reaction group, its gathered columns.
+    """
+
+    values: np.ndarray
+    groups: tuple[_GroupParameters, ...]
+
+
 @dataclass(frozen=True)
 class _Group:
     """Reactions sharing a mechanism and numbers of substrates/products/modifiers."""
@@ -48,14 +130,27 @@ class _Group:
     vmax: np.ndarray  # (R,) parameter columns
     keq: np.ndarray  # (R,) parameter columns or -1
     hill: np.ndarray  # (R,) parameter columns or -1
-    km_substrates: np.ndarray  # (R, n_substrates)
-    km_products: np.ndarray  # (R, n_products)
+    km_substrates: _PaddedColumns  # (R, n_substrates)
+    km_products: _PaddedColumns  # (R, n_products)
     stoich_substrates: np.ndarray  # (R, n_substrates) absolute
     stoich_products: np.ndarray  # (R, n_products)
     fwd_exponents: np.ndarray  # (R, n_modifiers)
     bwd_exponents: np.ndarray  # (R, n_modifiers)
 
-    def evaluate(self, c: np.ndarray, p: np.ndarray, unit_vmax: bool = False) -> np.ndarray:
+    @cached_property
+    def modified(self) -> tuple[bool, bool]:
+        """Whether any modifier acts on the forward / backward term."""
+        return bool(self.fwd_exponents.any()), bool(
+            self.mechanism.reversible and self.bwd_exponents.any()
+        )
+
+    def evaluate(
+        self,
+        c: np.ndarray,
+        p: np.ndarray,
+        unit_vmax: bool = False,
+        gathered: _GroupParameters | None = None,
+    ) -> np.ndarray:
         """Net rates of the group.
 
         Parameters
@@ -66,6 +161,8 @@ class _Group:
             Parameters, shape ``(n, n_parameters)``.
         unit_vmax
             Evaluate with ``V = 1`` (for back-calculating V_max).
+        gathered
+            :meth:`parameters` of ``p``, if already gathered.
 
         Returns
         -------
@@ -76,19 +173,27 @@ class _Group:
         s = c[..., :ns]
         prod = c[..., ns : ns + np_]
         mods = c[..., ns + np_ :]
-        ks = p[:, self.km_substrates]
-        kp = p[:, self.km_products] if np_ else np.ones((p.shape[0], len(self.reactions), 0))
-        keq = p[:, self.keq] if self.mechanism.reversible else None
-        hill = p[:, self.hill] if self.mechanism.has_hill else None
+        ks, kp, keq, hill, vmax = self.parameters(p) if gathered is None else gathered
         fwd, bwd = self.mechanism.rate_law(
             s, prod, ks, kp, keq, hill, self.stoich_substrates, self.stoich_products
         )
-        if mods.shape[-1]:
-            fwd = fwd * np.prod(mods**self.fwd_exponents, axis=-1)
-            if self.mechanism.reversible:
-                bwd = bwd * np.prod(mods**self.bwd_exponents, axis=-1)
-        v = fwd - bwd
-        return v if unit_vmax else v * p[:, self.vmax]
+        fwd_modified, bwd_modified = self.modified
+        if fwd_modified:
+            fwd = fwd * np.multiply.reduce(mods**self.fwd_exponents, axis=-1)
+        if bwd_modified:
+            bwd = bwd * np.multiply.reduce(mods**self.bwd_exponents, axis=-1)
+        v = fwd - bwd if self.mechanism.reversible else fwd
+        return v if unit_vmax else v * vmax
+
+    def parameters(self, p: np.ndarray) -> _GroupParameters:
+        """The group's columns of parameter sets ``p`` ``(n, n_parameters)``."""
+        return (
+            self.km_substrates.take(p),
+            self.km_products.take(p),
+            p[:, self.keq] if self.mechanism.reversible else None,
+            p[:, self.hill] if self.mechanism.has_hill else None,
+            p[:, self.vmax],
+        )
 
 
 class KineticSystem:
@@ -125,65 +230,72 @@ class KineticSystem:
     # ------------------------------------------------------------------ compilation
     def _compile(self) -> list[_Group]:
         model = self.model
-        pidx = model.parameter_index
-        const = len(model.metabolite_ids)
         by_key: dict[tuple, list[int]] = {}
         for j, r in enumerate(model.reactions):
             key = (r.mechanism, len(r.substrates), len(r.products))
             by_key.setdefault(key, []).append(j)
-        groups = []
+        families: dict[str, list[_Part]] = {}
         for (mech_name, ns, np_), cols in by_key.items():
-            spec = MECHANISMS[mech_name]
-            rxns = [model.reactions[j] for j in cols]
-            n_mod = max(len(r.modifiers) for r in rxns)
-            n_slots = ns + np_ + n_mod
-            slots = np.full((len(rxns), n_slots), const, dtype=int)
-            fexp = np.zeros((len(rxns), n_mod))
-            bexp = np.zeros((len(rxns), n_mod))
-            ks = np.zeros((len(rxns), ns), dtype=int)
-            kp = np.zeros((len(rxns), np_), dtype=int)
-            nsub = np.zeros((len(rxns), ns))
-            nprod = np.zeros((len(rxns), np_))
-            for i, r in enumerate(rxns):
-                mets = [m for m, _ in r.substrates] + [m for m, _ in r.products]
-                slots[i, : ns + np_] = [self._met_index[m] for m in mets]
-                nsub[i] = [n for _, n in r.substrates]
-                nprod[i] = [n for _, n in r.products]
-                labels: dict[str, int] = {}
-                for label, _ in r.km_labels():
-                    labels[label] = pidx[f"km_{label}_{r.id}"]
-                sub_labels = [lab for lab in labels if lab.startswith("substrate")]
-                prod_labels = [lab for lab in labels if lab.startswith("product")]
-                ks[i] = [labels[lab] for lab in sub_labels]
-                kp[i] = [labels[lab] for lab in prod_labels]
-                for k, mod in enumerate(r.modifiers):
-                    slots[i, ns + np_ + k] = self._met_index[mod.metabolite]
-                    n = mod.stoichiometry
-                    if mod.kind == "first_order" and n < 0:
-                        fexp[i, k] = -n
-                    elif spec.reversible:
-                        bexp[i, k] = n
-            groups.append(
-                _Group(
-                    mechanism=spec,
-                    reactions=np.array(cols),
-                    slots=slots,
-                    n_substrates=ns,
-                    n_products=np_,
-                    vmax=np.array([pidx[f"vmax_forward_{r.id}"] for r in rxns]),
-                    keq=np.array([pidx.get(f"k_equilibrium_{r.id}", -1) for r in rxns], dtype=int),
-                    hill=np.array(
-                        [pidx.get(f"hill_coefficient_{r.id}", -1) for r in rxns], dtype=int
-                    ),
-                    km_substrates=ks,
-                    km_products=kp,
-                    stoich_substrates=nsub,
-                    stoich_products=nprod,
-                    fwd_exponents=fexp,
-                    bwd_exponents=bexp,
-                )
-            )
+            n_mod = max(len(model.reactions[j].modifiers) for j in cols)
+            family = _FAMILY.get(mech_name, mech_name)
+            families.setdefault(family, []).append((ns, np_, n_mod, cols))
+        groups = []
+        for family, parts in families.items():
+            for ns, np_, n_mod, cols in _merge_parts(parts):
+                groups.append(self._compile_group(MECHANISMS[family], ns, np_, n_mod, cols))
         return groups
+
+    def _compile_group(
+        self, spec: Mechanism, ns: int, np_: int, n_mod: int, cols: list[int]
+    ) -> _Group:
+        """One group: reactions ``cols`` padded to ``ns`` substrates, ``np_`` products and
+        ``n_mod`` modifiers (padding: the constant 1, stoichiometry and exponent 0, K_M
+        :data:`_KM_PAD`)."""
+        model = self.model
+        pidx = model.parameter_index
+        const = len(model.metabolite_ids)
+        rxns = [model.reactions[j] for j in cols]
+        n_slots = ns + np_ + n_mod
+        slots = np.full((len(rxns), n_slots), const, dtype=int)
+        fexp = np.zeros((len(rxns), n_mod))
+        bexp = np.zeros((len(rxns), n_mod))
+        ks = np.full((len(rxns), ns), -1, dtype=int)
+        kp = np.full((len(rxns), np_), -1, dtype=int)
+        nsub = np.zeros((len(rxns), ns))
+        nprod = np.zeros((len(rxns), np_))
+        for i, r in enumerate(rxns):
+            a, b = len(r.substrates), len(r.products)
+            slots[i, :a] = [self._met_index[m] for m, _ in r.substrates]
+            slots[i, ns : ns + b] = [self._met_index[m] for m, _ in r.products]
+            nsub[i, :a] = [n for _, n in r.substrates]
+            nprod[i, :b] = [n for _, n in r.products]
+            labels = [pidx[f"km_{label}_{r.id}"] for label, _ in r.km_labels()]
+            names = [label for label, _ in r.km_labels()]
+            ks[i, :a] = [k for k, lab in zip(labels, names, strict=True) if lab.startswith("sub")]
+            kp[i, :b] = [k for k, lab in zip(labels, names, strict=True) if lab.startswith("pro")]
+            for k, mod in enumerate(r.modifiers):
+                slots[i, ns + np_ + k] = self._met_index[mod.metabolite]
+                n = mod.stoichiometry
+                if mod.kind == "first_order" and n < 0:
+                    fexp[i, k] = -n
+                elif spec.reversible:
+                    bexp[i, k] = n
+        return _Group(
+            mechanism=spec,
+            reactions=np.array(cols),
+            slots=slots,
+            n_substrates=ns,
+            n_products=np_,
+            vmax=np.array([pidx[f"vmax_forward_{r.id}"] for r in rxns]),
+            keq=np.array([pidx.get(f"k_equilibrium_{r.id}", -1) for r in rxns], dtype=int),
+            hill=np.array([pidx.get(f"hill_coefficient_{r.id}", -1) for r in rxns], dtype=int),
+            km_substrates=_PaddedColumns.of(ks, _KM_PAD.get(spec.name, 1.0)),
+            km_products=_PaddedColumns.of(kp, 1.0),
+            stoich_substrates=nsub,
+            stoich_products=nprod,
+            fwd_exponents=fexp,
+            bwd_exponents=bexp,
+        )
 
     # ------------------------------------------------------------------ structure
     @property
@@ -241,7 +353,11 @@ class KineticSystem:
 
     # ------------------------------------------------------------------ evaluation
     def rates(
-        self, concentrations: np.ndarray, parameters: np.ndarray, *, unit_vmax: bool = False
+        self,
+        concentrations: np.ndarray,
+        parameters: np.ndarray | PreparedParameters,
+        *,
+        unit_vmax: bool = False,
     ) -> np.ndarray:
         """Net reaction rates.
 
@@ -250,7 +366,7 @@ class KineticSystem:
         concentrations
             State concentrations in µM, shape ``(n, n_states)`` or ``(n_states,)``.
         parameters
-            Shape ``(n, n_parameters)``.
+            Shape ``(n, n_parameters)``, or :meth:`prepare`'s result.
         unit_vmax
             Evaluate with every ``vmax_forward = 1``.
 
@@ -259,12 +375,22 @@ class KineticSystem:
         numpy.ndarray
             Rates in µM h⁻¹, shape ``(n, n_reactions)``.
         """
-        p = self._check_parameters(parameters)
+        if isinstance(parameters, PreparedParameters):
+            p, gathered = parameters.values, parameters.groups
+        else:
+            p = self._check_parameters(parameters)
+            gathered = (None,) * len(self._groups)
         c = self._full_concentrations(concentrations, p)
         v = np.empty((p.shape[0], self.n_reactions), dtype=c.dtype)
-        for g in self._groups:
-            v[:, g.reactions] = g.evaluate(c[:, g.slots], p, unit_vmax)
+        for g, pg in zip(self._groups, gathered, strict=True):
+            v[:, g.reactions] = g.evaluate(c[:, g.slots], p, unit_vmax, pg)
         return v
+
+    def prepare(self, parameters: np.ndarray) -> PreparedParameters:
+        """Parameter sets ``(n, n_parameters)`` with each reaction group's columns gathered
+        once, for :meth:`rates` at many states with the same parameters."""
+        p = self._check_parameters(parameters)
+        return PreparedParameters(p, tuple(g.parameters(p) for g in self._groups))
 
     def elasticity_entries(self, concentrations: np.ndarray, parameters: np.ndarray) -> np.ndarray:
         """The structurally non-zero entries of ``∂v/∂x``, h⁻¹, ``(n, n_entries)``.

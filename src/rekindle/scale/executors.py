@@ -16,10 +16,12 @@ executor, the function and its inputs must be picklable: stages submit a
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -113,6 +115,33 @@ def _executor_workers(executor: Executor) -> int | None:
         except Exception:  # pragma: no cover - a client that cannot answer
             return None
     return None
+
+
+def process_context() -> multiprocessing.context.BaseContext:
+    """The start method of :func:`local_processes`: ``fork`` on Linux, else ``spawn``."""
+    return multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+
+
+@contextmanager
+def local_processes(
+    n_jobs: int,
+    initializer: Callable[..., None] | None = None,
+    initargs: tuple[Any, ...] = (),
+) -> Iterator[ProcessPoolExecutor]:
+    """A pool of ``n_jobs`` worker processes on this machine.
+
+    For stages whose chunks hold the GIL most of the time (many small numpy calls, as in
+    the integrator): threads then share one core, processes use them all. On Linux the
+    workers are forked (no re-import of the caller's ``__main__``, so scripts without an
+    ``if __name__ == "__main__"`` guard work; torch's DataLoader forks the same way),
+    elsewhere spawned. ``initializer(*initargs)`` runs in each worker (it may receive
+    ``multiprocessing`` queues made by :func:`process_context`).
+    """
+    ctx = process_context()
+    with ProcessPoolExecutor(
+        n_jobs, mp_context=ctx, initializer=initializer, initargs=initargs
+    ) as pool:
+        yield pool
 
 
 @contextmanager
