@@ -12,8 +12,11 @@ from rich.table import Table
 from rekindle.analysis.perturbation import PerturbationSettings as _PERTURBATION
 from rekindle.cli._common import (
     AllowNonSteadyOpt,
+    OutputFolderOpt,
     QuietOpt,
     SchedulerOpt,
+    SeedOpt,
+    WhereOpt,
     _checked_dataset,
     _checked_stream,
     _engine_of,
@@ -26,7 +29,6 @@ from rekindle.cli._common import (
     stdout,
 )
 from rekindle.cli.classes import (
-    WhereOpt,
     class_choice,
     class_members,
     class_record,
@@ -55,7 +57,7 @@ LabelOpt = Annotated[
 @app.command()
 def dynamics(
     datasets: Annotated[list[Path], typer.Argument(help="Datasets (.h5) to compare.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Output folder.")],
+    output: OutputFolderOpt,
     relevant_only: Annotated[bool, typer.Option(help="Only the relevant models of each.")] = False,
     threshold: Annotated[
         float | None,
@@ -135,7 +137,7 @@ def perturb(
     datasets: Annotated[
         list[Path], typer.Argument(help="Datasets (.h5); relevant models are used.")
     ],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Output folder.")],
+    output: OutputFolderOpt,
     models: Annotated[int, typer.Option("--models", help="Models per dataset.")] = 1000,
     perturbations: Annotated[
         int, typer.Option("--perturbations", help="Per model.")
@@ -162,7 +164,7 @@ def perturb(
     t_end: Annotated[
         float, typer.Option("--t-end", help="Time of the return test, h (0.35 = 21 min).")
     ] = _PERTURBATION.default("t_end"),
-    seed: Annotated[int, typer.Option("--seed")] = 0,
+    seed: SeedOpt = 0,
     labels: LabelOpt = [],  # noqa: B006
     allow_non_steady: AllowNonSteadyOpt = False,
     scheduler: SchedulerOpt = None,
@@ -246,14 +248,14 @@ def perturb(
 @app.command()
 def interpret(
     generator: Annotated[Path, typer.Option("--generator", "-g", help="generator.pt")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Output folder.")],
+    output: OutputFolderOpt,
     n_per_class: Annotated[
         int, typer.Option(help="Relevant and non-relevant models.")
     ] = _INTERPRETABILITY.n_per_class,
     n_subpopulation: Annotated[
         int, typer.Option(help="Relevant models split in deciles.")
     ] = _INTERPRETABILITY.n_subpopulation,
-    seed: Annotated[int, typer.Option("--seed")] = _INTERPRETABILITY.seed,
+    seed: SeedOpt = _INTERPRETABILITY.seed,
     where: WhereOpt = None,
 ) -> None:
     """Rank the K_M by KL divergence between generated relevant and non-relevant models (Fig. 3).
@@ -322,7 +324,7 @@ def learning_curve_command(
     heldout: Annotated[
         Path, typer.Option("--heldout", help="Independent ORACLE dataset (another seed).")
     ],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Output folder.")],
+    output: OutputFolderOpt,
     sizes: Annotated[
         list[int] | None, typer.Option("--sizes", help="Training-set sizes (repeat).")
     ] = None,
@@ -344,7 +346,7 @@ def learning_curve_command(
         typer.Option("--power", help="Guided acceptance exponent(s) evaluated (repeat; 1)."),
     ] = None,
     n_eval: Annotated[int, typer.Option(help="Relevant-class models generated per size.")] = 3000,
-    seed: Annotated[int, typer.Option("--seed")] = 7,
+    seed: SeedOpt = 7,
     where: WhereOpt = None,
 ) -> None:
     """Train the flow generator on the first N sets of DATA for each size; report incidence

@@ -17,15 +17,6 @@ from rekindle.cli._common import (
     progress_bar,
 )
 
-WhereOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--where",
-        help="A class: 'max_eig < -30', '-40 < max_eig < -30', 'tau_min < 2', 'relevant "
-        "and returns(n=10, tol=0.01)' (clauses joined by 'and').",
-    ),
-]
-
 
 def parse_class(where: str) -> Any:
     """The :class:`~rekindle.classes.ClassSpec` of a ``--where`` sentence (one-line refusal)."""

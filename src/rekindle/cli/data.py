@@ -11,11 +11,14 @@ from rich.table import Table
 
 from rekindle.cli._common import (
     AllowNonSteadyOpt,
+    ChunkSizeOpt,
+    DatasetOutputOpt,
     ModelOpt,
     PhysOpt,
     QuietOpt,
     SchedulerOpt,
     ThresholdOpt,
+    WhereOpt,
     _checked_dataset,
     _executor,
     _load,
@@ -26,7 +29,7 @@ from rekindle.cli._common import (
     progress_bar,
     stdout,
 )
-from rekindle.cli.classes import WhereOpt, label_stored, parse_class
+from rekindle.cli.classes import label_stored, parse_class
 from rekindle.reference_values import RELEVANCE_THRESHOLD_PER_H as DEFAULT_THRESHOLD
 
 
@@ -56,13 +59,13 @@ def info(model: ModelOpt = "ecoli", physiology: PhysOpt = None) -> None:
 
 @app.command()
 def sample(
-    output: Annotated[Path, typer.Option("--output", "-o", help="Dataset file to write (.h5).")],
+    output: DatasetOutputOpt,
     n: Annotated[int, typer.Option("--n", help="Number of parameter sets.")] = 10_000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
     model: ModelOpt = "ecoli",
     physiology: PhysOpt = None,
     threshold: ThresholdOpt = DEFAULT_THRESHOLD,
-    chunk_size: Annotated[int, typer.Option(help="Models per chunk.")] = 1000,
+    chunk_size: ChunkSizeOpt = 1000,
     jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="Worker threads.")] = None,
     resume: Annotated[
         bool, typer.Option(help="Continue an interrupted run from OUTPUT.partial.")

@@ -10,10 +10,15 @@ from rich.table import Table
 
 from rekindle.cli._common import (
     AllowNonSteadyOpt,
+    ChunkSizeOpt,
+    DatasetOutputOpt,
     ModelOpt,
+    OutputFolderOpt,
     PhysOpt,
     QuietOpt,
     SchedulerOpt,
+    SeedOpt,
+    WhereOpt,
     _checked_dataset,
     _checked_stream,
     _executor,
@@ -25,7 +30,7 @@ from rekindle.cli._common import (
     refuse_other_generator_options,
     stdout,
 )
-from rekindle.cli.classes import WhereOpt, generate_where, training_copy
+from rekindle.cli.classes import generate_where, training_copy
 from rekindle.flow.config import GuideConfig
 from rekindle.progress import no_progress
 from rekindle.stages import TrainingPlan
@@ -113,7 +118,7 @@ def train(
     data: Annotated[
         Path, typer.Option("--data", "-d", help="Labelled dataset (.h5) from `sample`.")
     ],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Output folder.")],
+    output: OutputFolderOpt,
     generator: Annotated[
         str,
         typer.Option(
@@ -328,7 +333,7 @@ def _train_flow(
 
 @app.command()
 def generate(
-    output: Annotated[Path, typer.Option("--output", "-o", help="Dataset file to write (.h5).")],
+    output: DatasetOutputOpt,
     generator: Annotated[
         Path | None,
         typer.Option("--generator", "-g", help="generator.pt (with --where: a class sampler)"),
@@ -343,7 +348,7 @@ def generate(
     skimpy: Annotated[
         Path | None, typer.Option("--skimpy", help="Also write the SKiMpy layout here.")
     ] = None,
-    chunk_size: Annotated[int, typer.Option(help="Models per chunk.")] = 50_000,
+    chunk_size: ChunkSizeOpt = 50_000,
     device: Annotated[
         str | None, typer.Option(help="cpu, cuda, cuda:N, mps (default: cpu).")
     ] = None,
@@ -525,7 +530,7 @@ def _check_guidance(guided: bool | None, power: float | None) -> None:
 @app.command()
 def transfer(
     generator: Annotated[Path, typer.Option("--generator", "-g", help="Source generator.pt")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Output folder.")],
+    output: OutputFolderOpt,
     targets: Annotated[
         list[str],
         typer.Option("--target", help="Target physiology file, or embedded name (repeat)."),
@@ -569,7 +574,7 @@ def transfer(
     validation_models: Annotated[
         int, typer.Option(help="Relevant models per generator perturbed for Fig. 4c (0: none).")
     ] = _TRANSFER.n_validation_models,
-    seed: Annotated[int, typer.Option("--seed")] = _TRANSFER.seed,
+    seed: SeedOpt = _TRANSFER.seed,
 ) -> None:
     """Transfer learning: adapt a generator to few sets of other physiologies (Fig. 4).
 
