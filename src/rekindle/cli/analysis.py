@@ -132,38 +132,49 @@ def dynamics(
     _run(go)
 
 
+PerturbDatasetsOpt = Annotated[
+    list[Path], typer.Argument(help="Datasets (.h5); relevant models are used.")
+]
+_PERTURB_DEFAULT = {
+    k: _PERTURBATION.default(k) for k in ("n_perturbations", "criterion", "followers", "t_end")
+}
+"""Defaults of ``perturb``'s options (the analysis settings' own)."""
+PerturbModelsOpt = Annotated[int, typer.Option("--models", help="Models per dataset.")]
+PerturbPerturbationsOpt = Annotated[int, typer.Option("--perturbations", help="Per model.")]
+PerturbProtocolOpt = Annotated[
+    str,
+    typer.Option(
+        help="paper (the authors' code: linear in 0.5–2×, every state in the box), "
+        "fold (log-uniform 0.5–2×) or uniform (±50 %, Methods text)."
+    ),
+]
+PerturbCriterionOpt = Annotated[
+    str,
+    typer.Option(
+        help="Return criterion of the headline fraction: abs-l2 (‖X−X_ref‖/‖X_ref‖, "
+        "Methods), rel-l2 (‖X/X_ref−1‖, the authors' code) or rel-max; all three "
+        "are written to perturbation.json."
+    ),
+]
+PerturbFollowersOpt = Annotated[
+    str,
+    typer.Option(help="States that keep the moiety totals: largest pools or link matrix."),
+]
+PerturbTEndOpt = Annotated[
+    float, typer.Option("--t-end", help="Time of the return test, h (0.35 = 21 min).")
+]
+
+
 @app.command()
 def perturb(
-    datasets: Annotated[
-        list[Path], typer.Argument(help="Datasets (.h5); relevant models are used.")
-    ],
+    datasets: PerturbDatasetsOpt,
     output: OutputFolderOpt,
-    models: Annotated[int, typer.Option("--models", help="Models per dataset.")] = 1000,
-    perturbations: Annotated[
-        int, typer.Option("--perturbations", help="Per model.")
-    ] = _PERTURBATION.default("n_perturbations"),
-    protocol: Annotated[
-        str,
-        typer.Option(
-            help="paper (the authors' code: linear in 0.5–2×, every state in the box), "
-            "fold (log-uniform 0.5–2×) or uniform (±50 %, Methods text)."
-        ),
-    ] = "fold",
-    criterion: Annotated[
-        str,
-        typer.Option(
-            help="Return criterion of the headline fraction: abs-l2 (‖X−X_ref‖/‖X_ref‖, "
-            "Methods), rel-l2 (‖X/X_ref−1‖, the authors' code) or rel-max; all three "
-            "are written to perturbation.json."
-        ),
-    ] = _PERTURBATION.default("criterion"),
-    followers: Annotated[
-        str,
-        typer.Option(help="States that keep the moiety totals: largest pools or link matrix."),
-    ] = _PERTURBATION.default("followers"),
-    t_end: Annotated[
-        float, typer.Option("--t-end", help="Time of the return test, h (0.35 = 21 min).")
-    ] = _PERTURBATION.default("t_end"),
+    models: PerturbModelsOpt = 1000,
+    perturbations: PerturbPerturbationsOpt = _PERTURB_DEFAULT["n_perturbations"],
+    protocol: PerturbProtocolOpt = "fold",
+    criterion: PerturbCriterionOpt = _PERTURB_DEFAULT["criterion"],
+    followers: PerturbFollowersOpt = _PERTURB_DEFAULT["followers"],
+    t_end: PerturbTEndOpt = _PERTURB_DEFAULT["t_end"],
     seed: SeedOpt = 0,
     labels: LabelOpt = [],  # noqa: B006
     allow_non_steady: AllowNonSteadyOpt = False,
@@ -316,36 +327,46 @@ DEFAULT_CURVE_SIZES = (20_000, 200_000, 2_000_000)
 """``learning-curve`` sizes when --sizes is not given."""
 
 
+CurveDataOpt = Annotated[
+    Path, typer.Option("--data", "-d", help="Large labelled dataset (.h5), read in chunks.")
+]
+CurveHeldoutOpt = Annotated[
+    Path, typer.Option("--heldout", help="Independent ORACLE dataset (another seed).")
+]
+CurveSizesOpt = Annotated[
+    list[int] | None, typer.Option("--sizes", help="Training-set sizes (repeat).")
+]
+CurveTransformsOpt = Annotated[
+    int, typer.Option(help="Learnt coupling transforms of the flow (0: the copula).")
+]
+CurveEpochsOpt = Annotated[int, typer.Option(help="Passes of the learnt layers.")]
+CurveGuideOpt = Annotated[
+    bool, typer.Option("--guide/--no-guide", help="Train the relevance guide too.")
+]
+CurveGuideEpochsOpt = Annotated[
+    float, typer.Option(help="Passes of the relevance guide over the data.")
+]
+CurveGuideMaxStepsOpt = Annotated[int, typer.Option(min=1, help="Cap on the guide's AdamW steps.")]
+CurvePowersOpt = Annotated[
+    list[float] | None,
+    typer.Option("--power", help="Guided acceptance exponent(s) evaluated (repeat; 1)."),
+]
+CurveNEvalOpt = Annotated[int, typer.Option(help="Relevant-class models generated per size.")]
+
+
 @app.command("learning-curve")
 def learning_curve_command(
-    data: Annotated[
-        Path, typer.Option("--data", "-d", help="Large labelled dataset (.h5), read in chunks.")
-    ],
-    heldout: Annotated[
-        Path, typer.Option("--heldout", help="Independent ORACLE dataset (another seed).")
-    ],
+    data: CurveDataOpt,
+    heldout: CurveHeldoutOpt,
     output: OutputFolderOpt,
-    sizes: Annotated[
-        list[int] | None, typer.Option("--sizes", help="Training-set sizes (repeat).")
-    ] = None,
-    transforms: Annotated[
-        int, typer.Option(help="Learnt coupling transforms of the flow (0: the copula).")
-    ] = 0,
-    epochs: Annotated[int, typer.Option(help="Passes of the learnt layers.")] = 1,
-    guide: Annotated[
-        bool, typer.Option("--guide/--no-guide", help="Train the relevance guide too.")
-    ] = True,
-    guide_epochs: Annotated[
-        float, typer.Option(help="Passes of the relevance guide over the data.")
-    ] = _GUIDE.epochs,
-    guide_max_steps: Annotated[
-        int, typer.Option(min=1, help="Cap on the guide's AdamW steps.")
-    ] = _GUIDE.max_steps,
-    powers: Annotated[
-        list[float] | None,
-        typer.Option("--power", help="Guided acceptance exponent(s) evaluated (repeat; 1)."),
-    ] = None,
-    n_eval: Annotated[int, typer.Option(help="Relevant-class models generated per size.")] = 3000,
+    sizes: CurveSizesOpt = None,
+    transforms: CurveTransformsOpt = 0,
+    epochs: CurveEpochsOpt = 1,
+    guide: CurveGuideOpt = True,
+    guide_epochs: CurveGuideEpochsOpt = _GUIDE.epochs,
+    guide_max_steps: CurveGuideMaxStepsOpt = _GUIDE.max_steps,
+    powers: CurvePowersOpt = None,
+    n_eval: CurveNEvalOpt = 3000,
     seed: SeedOpt = 7,
     where: WhereOpt = None,
 ) -> None:

@@ -57,22 +57,29 @@ def info(model: ModelOpt = "ecoli", physiology: PhysOpt = None) -> None:
     _run(go)
 
 
+SampleNOpt = Annotated[int, typer.Option("--n", help="Number of parameter sets.")]
+SampleSeedOpt = Annotated[int, typer.Option("--seed", help="Random seed.")]
+SampleJobsOpt = Annotated[int | None, typer.Option("--jobs", "-j", help="Worker threads.")]
+SampleResumeOpt = Annotated[
+    bool, typer.Option(help="Continue an interrupted run from OUTPUT.partial.")
+]
+SampleForceOpt = Annotated[
+    bool, typer.Option(help="Discard the OUTPUT.partial of an interrupted run.")
+]
+
+
 @app.command()
 def sample(
     output: DatasetOutputOpt,
-    n: Annotated[int, typer.Option("--n", help="Number of parameter sets.")] = 10_000,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    n: SampleNOpt = 10_000,
+    seed: SampleSeedOpt = 0,
     model: ModelOpt = "ecoli",
     physiology: PhysOpt = None,
     threshold: ThresholdOpt = DEFAULT_THRESHOLD,
     chunk_size: ChunkSizeOpt = 1000,
-    jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="Worker threads.")] = None,
-    resume: Annotated[
-        bool, typer.Option(help="Continue an interrupted run from OUTPUT.partial.")
-    ] = False,
-    force: Annotated[
-        bool, typer.Option(help="Discard the OUTPUT.partial of an interrupted run.")
-    ] = False,
+    jobs: SampleJobsOpt = None,
+    resume: SampleResumeOpt = False,
+    force: SampleForceOpt = False,
     scheduler: SchedulerOpt = None,
     quiet: QuietOpt = False,
     where: WhereOpt = None,

@@ -113,57 +113,64 @@ MinSpreadRatioOpt = Annotated[
 ]
 
 
+TrainDataOpt = Annotated[
+    Path, typer.Option("--data", "-d", help="Labelled dataset (.h5) from `sample`.")
+]
+TrainGeneratorOpt = Annotated[
+    str,
+    typer.Option("--generator", help="flow (rekindle.flow, the default) or cgan (the paper's)."),
+]
+TrainSeedOpt = Annotated[int, typer.Option("--seed", help="Seed (cgan: repeat r uses seed + r).")]
+TrainTransformsOpt = Annotated[
+    int | None,
+    typer.Option(help="flow only: learnt coupling transforms (default 0: a Gaussian copula)."),
+]
+TrainMaxSetsOpt = Annotated[
+    int | None, typer.Option(help="flow only: use only the first N sets of the dataset.")
+]
+TrainGuideOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--guide/--no-guide",
+        help="flow only: train the relevance guide (default: yes; generation of a class "
+        "by Bayes' rule, rekindle.flow.guide).",
+    ),
+]
+TrainGuideEpochsOpt = Annotated[
+    float | None,
+    typer.Option(
+        help=f"flow only: passes of the guide over the data (default {_GUIDE.epochs:g}, "
+        f"at most {_GUIDE.max_steps} steps)."
+    ),
+]
+TrainGuideMaxStepsOpt = Annotated[
+    int | None,
+    typer.Option(
+        help=f"flow only: cap on the guide's AdamW steps (default {_GUIDE.max_steps}; "
+        "raise it for 10⁶ sets and more)."
+    ),
+]
+TrainPowerOpt = Annotated[
+    float | None,
+    typer.Option(
+        help="flow only: guided generation keeps a draw with probability c^power "
+        "(default 1: Bayes' rule, the class as wide as in the data)."
+    ),
+]
+
+
 @app.command()
 def train(
-    data: Annotated[
-        Path, typer.Option("--data", "-d", help="Labelled dataset (.h5) from `sample`.")
-    ],
+    data: TrainDataOpt,
     output: OutputFolderOpt,
-    generator: Annotated[
-        str,
-        typer.Option(
-            "--generator", help="flow (rekindle.flow, the default) or cgan (the paper's)."
-        ),
-    ] = "flow",
-    seed: Annotated[
-        int, typer.Option("--seed", help="Seed (cgan: repeat r uses seed + r).")
-    ] = _PLAN.seed,
-    transforms: Annotated[
-        int | None,
-        typer.Option(help="flow only: learnt coupling transforms (default 0: a Gaussian copula)."),
-    ] = None,
-    max_sets: Annotated[
-        int | None, typer.Option(help="flow only: use only the first N sets of the dataset.")
-    ] = None,
-    guide: Annotated[
-        bool | None,
-        typer.Option(
-            "--guide/--no-guide",
-            help="flow only: train the relevance guide (default: yes; generation of a class "
-            "by Bayes' rule, rekindle.flow.guide).",
-        ),
-    ] = None,
-    guide_epochs: Annotated[
-        float | None,
-        typer.Option(
-            help=f"flow only: passes of the guide over the data (default {_GUIDE.epochs:g}, "
-            f"at most {_GUIDE.max_steps} steps)."
-        ),
-    ] = None,
-    guide_max_steps: Annotated[
-        int | None,
-        typer.Option(
-            help=f"flow only: cap on the guide's AdamW steps (default {_GUIDE.max_steps}; "
-            "raise it for 10⁶ sets and more)."
-        ),
-    ] = None,
-    power: Annotated[
-        float | None,
-        typer.Option(
-            help="flow only: guided generation keeps a draw with probability c^power "
-            "(default 1: Bayes' rule, the class as wide as in the data)."
-        ),
-    ] = None,
+    generator: TrainGeneratorOpt = "flow",
+    seed: TrainSeedOpt = _PLAN.seed,
+    transforms: TrainTransformsOpt = None,
+    max_sets: TrainMaxSetsOpt = None,
+    guide: TrainGuideOpt = None,
+    guide_epochs: TrainGuideEpochsOpt = None,
+    guide_max_steps: TrainGuideMaxStepsOpt = None,
+    power: TrainPowerOpt = None,
     epochs: EpochsOpt = None,
     repeats: RepeatsOpt = None,
     batch_size: BatchSizeOpt = None,
@@ -331,83 +338,104 @@ def _train_flow(
     console.print(msg)
 
 
+GenerateGeneratorOpt = Annotated[
+    Path | None,
+    typer.Option("--generator", "-g", help="generator.pt (with --where: a class sampler)"),
+]
+GenerateNOpt = Annotated[int, typer.Option("--n", help="Number of models.")]
+GenerateClsOpt = Annotated[str, typer.Option("--class", help="relevant or not_relevant.")]
+GenerateSeedOpt = Annotated[int, typer.Option("--seed", help="Noise seed.")]
+GenerateValidateOpt = Annotated[bool, typer.Option(help="Label every model with the engine.")]
+GenerateOnlyValidOpt = Annotated[
+    bool, typer.Option(help="Keep only models the engine confirms; collect exactly N.")
+]
+GenerateSkimpyOpt = Annotated[
+    Path | None, typer.Option("--skimpy", help="Also write the SKiMpy layout here.")
+]
+GenerateDeviceOpt = Annotated[
+    str | None, typer.Option(help="cpu, cuda, cuda:N, mps (default: cpu).")
+]
+GenerateForceOpt = Annotated[
+    bool, typer.Option(help="Discard the OUTPUT.partial of an interrupted generation.")
+]
+GenerateGuidedOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--guided/--unguided",
+        help="Flow with a relevance guide: Bayes-rule generation (default) or the "
+        "class-conditional flow alone.",
+    ),
+]
+GeneratePowerOpt = Annotated[
+    float | None,
+    typer.Option(help="Guided flow: keep a draw with probability c^power (default 1)."),
+]
+GenerateSaveSamplerOpt = Annotated[
+    Path | None, typer.Option(help="--where: also write the class sampler here (.pt).")
+]
+GeneratePopulationOpt = Annotated[int, typer.Option(help="--where: sets per level.")]
+GenerateThinOpt = Annotated[int, typer.Option(help="--where: pCN steps between kept states.")]
+GenerateDeliveryOpt = Annotated[
+    str,
+    typer.Option(
+        help="--where: auto (filter or pCN), best (fit a proposal, take the cheapest), "
+        "filter, pcn, imh, rejection."
+    ),
+]
+GenerateScreenOpt = Annotated[
+    bool,
+    typer.Option(
+        "--screen",
+        help="--where with returns(...): integrate only the candidates a learned screen "
+        "finds likely to return (each member still verified; the misses are audited).",
+    ),
+]
+GenerateScreenRecallOpt = Annotated[
+    float | None,
+    typer.Option(help="--screen: fraction of the members the cut keeps (default 0.95)."),
+]
+GenerateScreenAuditOpt = Annotated[
+    float | None,
+    typer.Option(help="--screen: fraction integrated whatever the score (default 0.1)."),
+]
+GenerateSequentialOpt = Annotated[
+    bool,
+    typer.Option(
+        "--sequential",
+        help="--where with returns(...): integrate a set's perturbations in stages and "
+        "stop at the first that does not return (exact; fewer integrations).",
+    ),
+]
+
+
 @app.command()
 def generate(
     output: DatasetOutputOpt,
-    generator: Annotated[
-        Path | None,
-        typer.Option("--generator", "-g", help="generator.pt (with --where: a class sampler)"),
-    ] = None,
-    n: Annotated[int, typer.Option("--n", help="Number of models.")] = 10_000,
-    cls: Annotated[str, typer.Option("--class", help="relevant or not_relevant.")] = "relevant",
-    seed: Annotated[int, typer.Option("--seed", help="Noise seed.")] = 0,
-    validate: Annotated[bool, typer.Option(help="Label every model with the engine.")] = False,
-    only_valid: Annotated[
-        bool, typer.Option(help="Keep only models the engine confirms; collect exactly N.")
-    ] = False,
-    skimpy: Annotated[
-        Path | None, typer.Option("--skimpy", help="Also write the SKiMpy layout here.")
-    ] = None,
+    generator: GenerateGeneratorOpt = None,
+    n: GenerateNOpt = 10_000,
+    cls: GenerateClsOpt = "relevant",
+    seed: GenerateSeedOpt = 0,
+    validate: GenerateValidateOpt = False,
+    only_valid: GenerateOnlyValidOpt = False,
+    skimpy: GenerateSkimpyOpt = None,
     chunk_size: ChunkSizeOpt = 50_000,
-    device: Annotated[
-        str | None, typer.Option(help="cpu, cuda, cuda:N, mps (default: cpu).")
-    ] = None,
-    force: Annotated[
-        bool, typer.Option(help="Discard the OUTPUT.partial of an interrupted generation.")
-    ] = False,
-    guided: Annotated[
-        bool | None,
-        typer.Option(
-            "--guided/--unguided",
-            help="Flow with a relevance guide: Bayes-rule generation (default) or the "
-            "class-conditional flow alone.",
-        ),
-    ] = None,
-    power: Annotated[
-        float | None,
-        typer.Option(help="Guided flow: keep a draw with probability c^power (default 1)."),
-    ] = None,
+    device: GenerateDeviceOpt = None,
+    force: GenerateForceOpt = False,
+    guided: GenerateGuidedOpt = None,
+    power: GeneratePowerOpt = None,
     scheduler: SchedulerOpt = None,
     quiet: QuietOpt = False,
     where: WhereOpt = None,
     model: ModelOpt = "ecoli",
     physiology: PhysOpt = None,
-    save_sampler: Annotated[
-        Path | None, typer.Option(help="--where: also write the class sampler here (.pt).")
-    ] = None,
-    population: Annotated[int, typer.Option(help="--where: sets per level.")] = 4000,
-    thin: Annotated[int, typer.Option(help="--where: pCN steps between kept states.")] = 50,
-    delivery: Annotated[
-        str,
-        typer.Option(
-            help="--where: auto (filter or pCN), best (fit a proposal, take the cheapest), "
-            "filter, pcn, imh, rejection."
-        ),
-    ] = "auto",
-    screen: Annotated[
-        bool,
-        typer.Option(
-            "--screen",
-            help="--where with returns(...): integrate only the candidates a learned screen "
-            "finds likely to return (each member still verified; the misses are audited).",
-        ),
-    ] = False,
-    screen_recall: Annotated[
-        float | None,
-        typer.Option(help="--screen: fraction of the members the cut keeps (default 0.95)."),
-    ] = None,
-    screen_audit: Annotated[
-        float | None,
-        typer.Option(help="--screen: fraction integrated whatever the score (default 0.1)."),
-    ] = None,
-    sequential: Annotated[
-        bool,
-        typer.Option(
-            "--sequential",
-            help="--where with returns(...): integrate a set's perturbations in stages and "
-            "stop at the first that does not return (exact; fewer integrations).",
-        ),
-    ] = False,
+    save_sampler: GenerateSaveSamplerOpt = None,
+    population: GeneratePopulationOpt = 4000,
+    thin: GenerateThinOpt = 50,
+    delivery: GenerateDeliveryOpt = "auto",
+    screen: GenerateScreenOpt = False,
+    screen_recall: GenerateScreenRecallOpt = None,
+    screen_audit: GenerateScreenAuditOpt = None,
+    sequential: GenerateSequentialOpt = False,
 ) -> None:
     """Generate complete parameter sets (K_M + back-calculated V_max) of one class.
 
@@ -527,53 +555,64 @@ def _check_guidance(guided: bool | None, power: float | None) -> None:
         raise _UserError("--power applies only to guided generation (drop --unguided)")
 
 
+TransferGeneratorOpt = Annotated[
+    Path, typer.Option("--generator", "-g", help="Source generator.pt")
+]
+TransferTargetsOpt = Annotated[
+    list[str],
+    typer.Option("--target", help="Target physiology file, or embedded name (repeat)."),
+]
+TransferNSetsOpt = Annotated[
+    list[int], typer.Option("--n-sets", help="Target set counts (repeat).")
+]
+TransferRepeatsOpt = Annotated[int, typer.Option(help="Repeats per case.")]
+TransferEpochsOpt = Annotated[int, typer.Option(help="cgan only: fine-tuning epochs (paper 300).")]
+TransferScratchEpochsOpt = Annotated[
+    int, typer.Option(help="cgan only: from-scratch epochs (paper 1000).")
+]
+TransferNoScratchOpt = Annotated[bool, typer.Option(help="Skip the from-scratch comparison.")]
+TransferFreezeOpt = Annotated[
+    list[str], typer.Option(help="cgan only: generator layer to freeze (repeat).")
+]
+TransferPriorSetsOpt = Annotated[
+    float,
+    typer.Option(help="flow only: weight of the source's marginals, in sets per class."),
+]
+TransferCopulaPriorSetsOpt = Annotated[
+    float,
+    typer.Option(help="flow only: weight of the source's dependence structure, in sets per class."),
+]
+TransferNEvalOpt = Annotated[
+    int, typer.Option(help="Relevant-class models labelled per evaluation (paper 1000).")
+]
+TransferNReferenceOpt = Annotated[
+    int,
+    typer.Option(
+        help="Independent ORACLE sets per target for the width and C2ST of every "
+        "generator (0: none)."
+    ),
+]
+TransferValidationModelsOpt = Annotated[
+    int, typer.Option(help="Relevant models per generator perturbed for Fig. 4c (0: none).")
+]
+
+
 @app.command()
 def transfer(
-    generator: Annotated[Path, typer.Option("--generator", "-g", help="Source generator.pt")],
+    generator: TransferGeneratorOpt,
     output: OutputFolderOpt,
-    targets: Annotated[
-        list[str],
-        typer.Option("--target", help="Target physiology file, or embedded name (repeat)."),
-    ] = list(_TRANSFER.targets),  # noqa: B006
-    n_sets: Annotated[
-        list[int], typer.Option("--n-sets", help="Target set counts (repeat).")
-    ] = list(_TRANSFER.n_sets),  # noqa: B006
-    repeats: Annotated[int, typer.Option(help="Repeats per case.")] = _TRANSFER.repeats,
-    epochs: Annotated[
-        int, typer.Option(help="cgan only: fine-tuning epochs (paper 300).")
-    ] = _TRANSFER.epochs_transfer,
-    scratch_epochs: Annotated[
-        int, typer.Option(help="cgan only: from-scratch epochs (paper 1000).")
-    ] = _TRANSFER.epochs_scratch,
-    no_scratch: Annotated[
-        bool, typer.Option(help="Skip the from-scratch comparison.")
-    ] = not _TRANSFER.scratch,
-    freeze: Annotated[
-        list[str], typer.Option(help="cgan only: generator layer to freeze (repeat).")
-    ] = list(_TRANSFER.freeze),  # noqa: B006
-    prior_sets: Annotated[
-        float,
-        typer.Option(help="flow only: weight of the source's marginals, in sets per class."),
-    ] = _TRANSFER.prior_sets,
-    copula_prior_sets: Annotated[
-        float,
-        typer.Option(
-            help="flow only: weight of the source's dependence structure, in sets per class."
-        ),
-    ] = _TRANSFER.copula_prior_sets,
-    n_eval: Annotated[
-        int, typer.Option(help="Relevant-class models labelled per evaluation (paper 1000).")
-    ] = _TRANSFER.n_eval,
-    n_reference: Annotated[
-        int,
-        typer.Option(
-            help="Independent ORACLE sets per target for the width and C2ST of every "
-            "generator (0: none)."
-        ),
-    ] = _TRANSFER.n_reference,
-    validation_models: Annotated[
-        int, typer.Option(help="Relevant models per generator perturbed for Fig. 4c (0: none).")
-    ] = _TRANSFER.n_validation_models,
+    targets: TransferTargetsOpt = list(_TRANSFER.targets),  # noqa: B006
+    n_sets: TransferNSetsOpt = list(_TRANSFER.n_sets),  # noqa: B006
+    repeats: TransferRepeatsOpt = _TRANSFER.repeats,
+    epochs: TransferEpochsOpt = _TRANSFER.epochs_transfer,
+    scratch_epochs: TransferScratchEpochsOpt = _TRANSFER.epochs_scratch,
+    no_scratch: TransferNoScratchOpt = not _TRANSFER.scratch,
+    freeze: TransferFreezeOpt = list(_TRANSFER.freeze),  # noqa: B006
+    prior_sets: TransferPriorSetsOpt = _TRANSFER.prior_sets,
+    copula_prior_sets: TransferCopulaPriorSetsOpt = _TRANSFER.copula_prior_sets,
+    n_eval: TransferNEvalOpt = _TRANSFER.n_eval,
+    n_reference: TransferNReferenceOpt = _TRANSFER.n_reference,
+    validation_models: TransferValidationModelsOpt = _TRANSFER.n_validation_models,
     seed: SeedOpt = _TRANSFER.seed,
 ) -> None:
     """Transfer learning: adapt a generator to few sets of other physiologies (Fig. 4).

@@ -27,60 +27,70 @@ from rekindle.pipeline import PROFILES, RunConfig
 _DEFAULT = PROFILES["default"]
 
 
+RunOutputOpt = Annotated[Path, typer.Option("--output", "-o", help="Run folder.")]
+RunProfileOpt = Annotated[str, typer.Option(help="default (≤15 min, 2 cores), paper, smoke.")]
+RunPhysiologyOpt = Annotated[str, typer.Option("--physiology", "-p")]
+RunEpochsOpt = Annotated[int | None, typer.Option("--epochs", help="Override the profile.")]
+RunNSetsOpt = Annotated[int | None, typer.Option("--n-sets", help="Override the profile.")]
+RunRepeatsOpt = Annotated[int | None, typer.Option("--repeats", help="Override the profile.")]
+RunMinSpreadRatioOpt = Annotated[
+    float | None,
+    typer.Option(help="Override the profile: keep only generators this wide (see train)."),
+]
+RunGeneratorOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--generator", help="Override the profile: flow (default profile) or cgan (paper)."
+    ),
+]
+RunGuideOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--guide/--no-guide",
+        help="Override the profile: the flow's relevance guide (default profile: on).",
+    ),
+]
+RunPowerOpt = Annotated[
+    float | None,
+    typer.Option(help="Override the profile: guided acceptance exponent (default 1)."),
+]
+RunThresholdOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--threshold",
+        help="Override the profile: relevance threshold on max Re(λ), 1/h (default "
+        f"{_DEFAULT.threshold:g}, E. coli's doubling time; a larger network whose "
+        "slowest mode never falls below it needs its own).",
+    ),
+]
+RunWhereOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--where",
+        help="The class the run learns, instead of --threshold: an upper bound "
+        "('max_eig < -20', 'tau_min < 3', 'relevant'); recorded in every output.",
+    ),
+]
+
+
 @app.command()
 def run(
-    output: Annotated[Path, typer.Option("--output", "-o", help="Run folder.")] = Path(
-        "runs/default"
-    ),
-    profile: Annotated[
-        str, typer.Option(help="default (≤15 min, 2 cores), paper, smoke.")
-    ] = "default",
+    output: RunOutputOpt = Path("runs/default"),
+    profile: RunProfileOpt = "default",
     model: ModelOpt = _DEFAULT.model,
-    physiology: Annotated[str, typer.Option("--physiology", "-p")] = _DEFAULT.physiology,
+    physiology: RunPhysiologyOpt = _DEFAULT.physiology,
     seed: SeedOpt = _DEFAULT.seed,
-    epochs: Annotated[int | None, typer.Option("--epochs", help="Override the profile.")] = None,
-    n_sets: Annotated[int | None, typer.Option("--n-sets", help="Override the profile.")] = None,
-    repeats: Annotated[int | None, typer.Option("--repeats", help="Override the profile.")] = None,
-    min_spread_ratio: Annotated[
-        float | None,
-        typer.Option(help="Override the profile: keep only generators this wide (see train)."),
-    ] = None,
-    generator: Annotated[
-        str | None,
-        typer.Option(
-            "--generator", help="Override the profile: flow (default profile) or cgan (paper)."
-        ),
-    ] = None,
-    guide: Annotated[
-        bool | None,
-        typer.Option(
-            "--guide/--no-guide",
-            help="Override the profile: the flow's relevance guide (default profile: on).",
-        ),
-    ] = None,
-    power: Annotated[
-        float | None,
-        typer.Option(help="Override the profile: guided acceptance exponent (default 1)."),
-    ] = None,
-    threshold: Annotated[
-        float | None,
-        typer.Option(
-            "--threshold",
-            help="Override the profile: relevance threshold on max Re(λ), 1/h (default "
-            f"{_DEFAULT.threshold:g}, E. coli's doubling time; a larger network whose "
-            "slowest mode never falls below it needs its own).",
-        ),
-    ] = None,
+    epochs: RunEpochsOpt = None,
+    n_sets: RunNSetsOpt = None,
+    repeats: RunRepeatsOpt = None,
+    min_spread_ratio: RunMinSpreadRatioOpt = None,
+    generator: RunGeneratorOpt = None,
+    guide: RunGuideOpt = None,
+    power: RunPowerOpt = None,
+    threshold: RunThresholdOpt = None,
     scheduler: SchedulerOpt = None,
     quiet: QuietOpt = False,
-    where: Annotated[
-        str | None,
-        typer.Option(
-            "--where",
-            help="The class the run learns, instead of --threshold: an upper bound "
-            "('max_eig < -20', 'tau_min < 3', 'relevant'); recorded in every output.",
-        ),
-    ] = None,
+    where: RunWhereOpt = None,
 ) -> None:
     """The main job: sample ORACLE data, train, generate, validate, analyse, report."""
 
