@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -443,106 +443,148 @@ def generate(
     (or a class sampler as --generator): ORACLE's prior restricted to the class.
     """
     if where is not None:
+        screen_options = {
+            "screen": screen, "screen_recall": screen_recall, "screen_audit": screen_audit,
+            "sequential_returns": sequential,
+        }  # fmt: skip
         return _run(
             lambda: generate_where(
-                where,
-                output,
-                n,
-                seed,
-                model,
-                physiology,
-                generator,
-                save_sampler,
-                population,
-                thin,
-                force,
-                quiet,
-                delivery,
-                {
-                    "screen": screen,
-                    "screen_recall": screen_recall,
-                    "screen_audit": screen_audit,
-                    "sequential_returns": sequential,
-                },
+                where, output, n, seed, model, physiology, generator, save_sampler,
+                population, thin, force, quiet, delivery, screen_options,
             )
-        )
+        )  # fmt: skip
 
     def go() -> None:
-        from rekindle import validation as check
-
-        if screen or sequential or screen_recall is not None or screen_audit is not None:
-            raise _UserError(
-                "--screen, --screen-recall, --screen-audit, --sequential apply only with --where"
-            )
-        if delivery != "auto":
-            raise _UserError("--delivery applies only with --where")
+        _refuse_where_only_options(screen, sequential, screen_recall, screen_audit, delivery)
         if generator is None:
             raise _UserError("--generator is required (or --where for a class)")
-
-        check.require_positive("--n", n)
-        check.require_chunk_size(chunk_size, bound=check.MAX_CHUNK_SIZE)
-        check.require_seed(seed)
-        if cls not in ("relevant", "not_relevant"):
-            raise _UserError(f"--class must be relevant or not_relevant, got {cls!r}")
-        check.require_device(device)
-        check.require_output_file(output)
-        check.require_distinct(output, "--output", ("--generator", generator))
+        _check_generate_options(
+            output, generator, n, cls, seed, chunk_size, device, skimpy, guided, power, scheduler
+        )
+        gan = _load_guided_generator(generator, device, guided, power)
+        res = _generate_file(
+            gan, output, n, cls, seed, validate, only_valid, chunk_size, force, scheduler, quiet
+        )
+        _report_generated(res, validate or only_valid)
         if skimpy is not None:
-            check.require_output_file(skimpy, "--skimpy")
-            check.require_distinct(
-                skimpy, "--skimpy", ("--output", output), ("--generator", generator)
-            )
-        _check_guidance(guided, power)
-        check.require_disk_space(output, n, 1)  # a lower bound, before anything heavy
-        if not generator.exists():
-            raise _UserError(f"generator file not found: {generator}")
-        check.require_input_file(generator, "--generator")
-        check.require_scheduler_address(scheduler)
-        check.require_device_available(device)  # imports torch: after every cheap check
-
-        from rekindle.generation import generate_dataset, load_generator, retain_freed_memory
-
-        retain_freed_memory()  # this process only generates: reuse its large temporaries
-
-        gan = load_generator(generator, device=device)
-        if guided is not None or power is not None:
-            if getattr(gan, "guide", None) is None:
-                raise _UserError(f"--guided/--unguided/--power need a guided flow: {generator}")
-            gan.set_guidance(guided, power)
-        from rekindle.io.model_bundle import generator_bundle
-
-        n_parameters = generator_bundle(gan).model.n_parameters  # the model it carries
-        check.require_disk_space(output, n, n_parameters)
-        with _executor(scheduler) as ex, progress_bar("generating", n, quiet) as update:
-            res = generate_dataset(
-                gan,
-                n,
-                output,
-                cls=cls,
-                seed=seed,
-                validate=validate,
-                only_valid=only_valid,
-                chunk_size=chunk_size,
-                force=force,
-                progress=update,
-                executor=ex,
-            )
-        msg = f"wrote {res['path']}: {res['n_written']} models"
-        if validate or only_valid:
-            msg += (
-                f"; engine-labelled incidence of relevant models {res['incidence']:.4f} "
-                f"({res['n_generated']} generated)"
-            )
-        console.print(msg)
-        if skimpy is not None:
-            from rekindle.io.dataset import read_dataset
-            from rekindle.io.skimpy_hdf5 import write_parameter_population
-
-            ds = read_dataset(output)
-            write_parameter_population(skimpy, ds.parameters, ds.parameter_names)
-            console.print(f"wrote {skimpy} (SKiMpy layout)")
+            _write_skimpy_copy(output, skimpy)
 
     _run(go, quiet=quiet)
+
+
+def _refuse_where_only_options(
+    screen: bool,
+    sequential: bool,
+    screen_recall: float | None,
+    screen_audit: float | None,
+    delivery: str,
+) -> None:
+    """Refuse ``generate``'s --where options given without --where (they would choose nothing)."""
+    if screen or sequential or screen_recall is not None or screen_audit is not None:
+        raise _UserError(
+            "--screen, --screen-recall, --screen-audit, --sequential apply only with --where"
+        )
+    if delivery != "auto":
+        raise _UserError("--delivery applies only with --where")
+
+
+def _check_generate_options(
+    output: Path,
+    generator: Path,
+    n: int,
+    cls: str,
+    seed: int,
+    chunk_size: int,
+    device: str | None,
+    skimpy: Path | None,
+    guided: bool | None,
+    power: float | None,
+    scheduler: str | None,
+) -> None:
+    """Refuse bad ``generate`` options (one line) before the generator is read."""
+    from rekindle import validation as check
+
+    check.require_positive("--n", n)
+    check.require_chunk_size(chunk_size, bound=check.MAX_CHUNK_SIZE)
+    check.require_seed(seed)
+    if cls not in ("relevant", "not_relevant"):
+        raise _UserError(f"--class must be relevant or not_relevant, got {cls!r}")
+    check.require_device(device)
+    check.require_output_file(output)
+    check.require_distinct(output, "--output", ("--generator", generator))
+    if skimpy is not None:
+        check.require_output_file(skimpy, "--skimpy")
+        check.require_distinct(skimpy, "--skimpy", ("--output", output), ("--generator", generator))
+    _check_guidance(guided, power)
+    check.require_disk_space(output, n, 1)  # a lower bound, before anything heavy
+    if not generator.exists():
+        raise _UserError(f"generator file not found: {generator}")
+    check.require_input_file(generator, "--generator")
+    check.require_scheduler_address(scheduler)
+    check.require_device_available(device)  # imports torch: after every cheap check
+
+
+def _load_guided_generator(
+    generator: Path, device: str | None, guided: bool | None, power: float | None
+) -> Any:
+    """The generator of ``generator``, its guidance set by --guided/--unguided/--power."""
+    from rekindle.generation import load_generator, retain_freed_memory
+
+    retain_freed_memory()  # this process only generates: reuse its large temporaries
+    gan = load_generator(generator, device=device)
+    if guided is not None or power is not None:
+        if getattr(gan, "guide", None) is None:
+            raise _UserError(f"--guided/--unguided/--power need a guided flow: {generator}")
+        gan.set_guidance(guided, power)
+    return gan
+
+
+def _generate_file(
+    gan: Any,
+    output: Path,
+    n: int,
+    cls: str,
+    seed: int,
+    validate: bool,
+    only_valid: bool,
+    chunk_size: int,
+    force: bool,
+    scheduler: str | None,
+    quiet: bool,
+) -> dict[str, Any]:
+    """Stream ``n`` generated models into ``output`` (``generation.generate_dataset``)."""
+    from rekindle import validation as check
+    from rekindle.generation import generate_dataset
+    from rekindle.io.model_bundle import generator_bundle
+
+    n_parameters = generator_bundle(gan).model.n_parameters  # the model it carries
+    check.require_disk_space(output, n, n_parameters)
+    with _executor(scheduler) as ex, progress_bar("generating", n, quiet) as update:
+        return generate_dataset(
+            gan, n, output, cls=cls, seed=seed, validate=validate, only_valid=only_valid,
+            chunk_size=chunk_size, force=force, progress=update, executor=ex,
+        )  # fmt: skip
+
+
+def _report_generated(res: dict[str, Any], labelled: bool) -> None:
+    """``generate``'s closing line: models written (and the engine-labelled incidence)."""
+    msg = f"wrote {res['path']}: {res['n_written']} models"
+    if labelled:
+        msg += (
+            f"; engine-labelled incidence of relevant models {res['incidence']:.4f} "
+            f"({res['n_generated']} generated)"
+        )
+    console.print(msg)
+
+
+def _write_skimpy_copy(output: Path, skimpy: Path) -> None:
+    """Write the generated dataset ``output`` again in the SKiMpy layout at ``skimpy``."""
+    from rekindle.io.dataset import read_dataset
+    from rekindle.io.skimpy_hdf5 import write_parameter_population
+
+    ds = read_dataset(output)
+    write_parameter_population(skimpy, ds.parameters, ds.parameter_names)
+    console.print(f"wrote {skimpy} (SKiMpy layout)")
 
 
 def _check_guidance(guided: bool | None, power: float | None) -> None:
