@@ -665,38 +665,10 @@ def transfer(
     """
 
     def go() -> None:
-        from rekindle import validation as check
-
-        for option, value in (
-            ("--repeats", repeats),
-            ("--epochs", epochs),
-            ("--scratch-epochs", scratch_epochs),
-            ("--n-eval", n_eval),
-            *(("--n-sets", k) for k in n_sets),
-        ):
-            check.require_positive(option, value)
-        for k in n_sets:
-            check.require_at_most("--n-sets", k, check.MAX_EVAL_MODELS)
-        check.require_at_most("--repeats", repeats, check.MAX_REPEATS)
-        check.require_at_most("--epochs", epochs, check.MAX_EPOCHS)
-        check.require_at_most("--scratch-epochs", scratch_epochs, check.MAX_EPOCHS)
-        if validation_models < 0:
-            raise _UserError(f"--validation-models must be 0 or more, got {validation_models}")
-        check.require_at_most("--validation-models", validation_models, check.MAX_EVAL_MODELS)
-        check.require_seed(seed)
-        check.require_finite("--prior-sets", prior_sets)
-        check.require_finite("--copula-prior-sets", copula_prior_sets)
-        if prior_sets <= 0:
-            raise _UserError(f"--prior-sets must be positive, got {prior_sets}")
-        if copula_prior_sets < 2:
-            raise _UserError(f"--copula-prior-sets must be 2 or more, got {copula_prior_sets}")
-        if n_reference != 0 and n_reference < 10:
-            raise _UserError(f"--n-reference must be 0 or at least 10, got {n_reference}")
-        check.require_output_folder(output)
-        if not generator.exists():
-            raise _UserError(f"generator file not found: {generator}")
-        check.require_input_file(generator, "--generator")
-
+        _check_transfer_options(
+            output, generator, n_sets, repeats, epochs, scratch_epochs, n_eval,
+            validation_models, seed, prior_sets, copula_prior_sets, n_reference,
+        )  # fmt: skip
         from rekindle.stages.transfer import run_transfer_experiment
 
         st = TransferSettings(
@@ -715,20 +687,73 @@ def transfer(
             n_reference=n_reference,
         )
         rows = run_transfer_experiment(generator, output, st, log=console.print)
-        table = Table(title="incidence of relevant models (engine-labelled, target physiology)")
-        reference = ("width", "C2ST") if n_reference else ()  # against independent ORACLE sets
-        for col in ("target", "n sets", "mode", "repeat", "incidence", *reference):
-            table.add_column(col)
-        for r in rows:
-            fidelity = (r["spread_ratio_reference"], r["c2st_reference"]) if n_reference else ()
-            table.add_row(
-                r["target"],
-                str(r["n_sets"]),
-                r["mode"],
-                str(r["repeat"]),
-                f"{r['incidence']:.3f}",
-                *(f"{v:.3f}" for v in fidelity),
-            )
-        stdout.print(table)
+        _print_transfer_table(rows, with_reference=bool(n_reference))
 
     _run(go)
+
+
+def _check_transfer_options(
+    output: Path,
+    generator: Path,
+    n_sets: list[int],
+    repeats: int,
+    epochs: int,
+    scratch_epochs: int,
+    n_eval: int,
+    validation_models: int,
+    seed: int,
+    prior_sets: float,
+    copula_prior_sets: float,
+    n_reference: int,
+) -> None:
+    """Refuse bad ``transfer`` options (one line) before the generator is read."""
+    from rekindle import validation as check
+
+    for option, value in (
+        ("--repeats", repeats),
+        ("--epochs", epochs),
+        ("--scratch-epochs", scratch_epochs),
+        ("--n-eval", n_eval),
+        *(("--n-sets", k) for k in n_sets),
+    ):
+        check.require_positive(option, value)
+    for k in n_sets:
+        check.require_at_most("--n-sets", k, check.MAX_EVAL_MODELS)
+    check.require_at_most("--repeats", repeats, check.MAX_REPEATS)
+    check.require_at_most("--epochs", epochs, check.MAX_EPOCHS)
+    check.require_at_most("--scratch-epochs", scratch_epochs, check.MAX_EPOCHS)
+    if validation_models < 0:
+        raise _UserError(f"--validation-models must be 0 or more, got {validation_models}")
+    check.require_at_most("--validation-models", validation_models, check.MAX_EVAL_MODELS)
+    check.require_seed(seed)
+    check.require_finite("--prior-sets", prior_sets)
+    check.require_finite("--copula-prior-sets", copula_prior_sets)
+    if prior_sets <= 0:
+        raise _UserError(f"--prior-sets must be positive, got {prior_sets}")
+    if copula_prior_sets < 2:
+        raise _UserError(f"--copula-prior-sets must be 2 or more, got {copula_prior_sets}")
+    if n_reference != 0 and n_reference < 10:
+        raise _UserError(f"--n-reference must be 0 or at least 10, got {n_reference}")
+    check.require_output_folder(output)
+    if not generator.exists():
+        raise _UserError(f"generator file not found: {generator}")
+    check.require_input_file(generator, "--generator")
+
+
+def _print_transfer_table(rows: list[dict[str, Any]], with_reference: bool) -> None:
+    """The incidence of every transfer case (and width, C2ST against ORACLE sets) on stdout."""
+    table = Table(title="incidence of relevant models (engine-labelled, target physiology)")
+    reference = ("width", "C2ST") if with_reference else ()  # against independent ORACLE sets
+    for col in ("target", "n sets", "mode", "repeat", "incidence", *reference):
+        table.add_column(col)
+    for r in rows:
+        fidelity = (r["spread_ratio_reference"], r["c2st_reference"]) if with_reference else ()
+        table.add_row(
+            r["target"],
+            str(r["n_sets"]),
+            r["mode"],
+            str(r["repeat"]),
+            f"{r['incidence']:.3f}",
+            *(f"{v:.3f}" for v in fidelity),
+        )
+    stdout.print(table)
