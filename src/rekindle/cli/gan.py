@@ -215,12 +215,7 @@ def train(
         data_file = training_copy(data, where, output) if where is not None else data
         if generator == "flow":
             _checked_stream(data_file, allow_non_steady, max_sets)
-            given = {"epochs": guide_epochs, "max_steps": guide_max_steps, "power": power}
-            guide_config = (
-                None
-                if guide is False
-                else _GUIDE.replace(seed=seed, **{k: v for k, v in given.items() if v is not None})
-            )
+            guide_config = _guide_config(guide, seed, guide_epochs, guide_max_steps, power)
             _train_flow(data_file, output, transforms or 0, max_sets, seed, guide_config, quiet)
             return
         # --batch-size → TrainingPlan.batch_size …; an option not given keeps the plan's
@@ -231,6 +226,20 @@ def train(
         return f"checkpoints kept in {output / 'training'}; rerun the same command to resume"
 
     _run(go, interrupted, quiet=quiet)
+
+
+def _guide_config(
+    guide: bool | None,
+    seed: int,
+    guide_epochs: float | None,
+    guide_max_steps: int | None,
+    power: float | None,
+) -> GuideConfig | None:
+    """The flow's guide settings from ``train``'s options (None: --no-guide)."""
+    if guide is False:
+        return None
+    given = {"epochs": guide_epochs, "max_steps": guide_max_steps, "power": power}
+    return _GUIDE.replace(seed=seed, **{k: v for k, v in given.items() if v is not None})
 
 
 def _check_train_options(
