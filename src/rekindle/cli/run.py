@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -95,40 +95,10 @@ def run(
     """The main job: sample ORACLE data, train, generate, validate, analyse, report."""
 
     def go() -> None:
-        from rekindle import validation as check
-
-        for option, value in (("--epochs", epochs), ("--n-sets", n_sets), ("--repeats", repeats)):
-            if value is not None:
-                check.require_positive(option, value)
-        if epochs is not None:
-            check.require_at_most("--epochs", epochs, check.MAX_EPOCHS)
-        if repeats is not None:
-            check.require_at_most("--repeats", repeats, check.MAX_REPEATS)
-        check.require_seed(seed)
-        if power is not None and not check.require_finite("--power", power) > 0:
-            raise _UserError(f"--power must be positive, got {power}")
-        if min_spread_ratio is not None:
-            check.require_finite("--min-spread-ratio", min_spread_ratio)
-        if threshold is not None:
-            check.require_finite("--threshold", threshold)
-        from rekindle.cli.classes import class_choice, upper_bound_class
-
-        spec = class_choice(where, {"--threshold": threshold})
-        if spec is not None:
-            upper_bound_class(spec, str(where), "run")
-        if profile not in PROFILES:
-            raise _UserError(f"unknown profile {profile!r} (known: {', '.join(PROFILES)})")
-        _refuse_ignored_options(
-            generator or PROFILES[profile].generator,
-            profile,
-            {"--epochs": epochs, "--repeats": repeats, "--min-spread-ratio": min_spread_ratio},
-            {"--guide/--no-guide": guide, "--power": power},
-        )
-        if power is not None and guide is False:
-            raise _UserError("--power applies only with the guide (drop --no-guide)")
-        check.require_output_folder(output)
-        check.require_scheduler_address(scheduler)
-
+        _check_run_options(
+            output, profile, seed, epochs, n_sets, repeats, min_spread_ratio, generator,
+            guide, power, threshold, scheduler, where,
+        )  # fmt: skip
         from rekindle.pipeline import run_pipeline
 
         cfg = RunConfig.from_profile(
@@ -155,32 +125,92 @@ def run(
                 log=console.print,
                 executor=ex,
             )
-        title = f"rekindle run ({profile}): {summary['model']}/{summary['physiology']}"
-        table = Table(title=title)
-        table.add_column("result")
-        table.add_column("value", justify="right")
-        for key in (
-            "incidence_training",
-            "incidence_generated",
-            "returned_fraction_training",
-            "returned_fraction_generated",
-            "spread_ratio_generated",
-            "iqr_ratio_generated",
-            "c2st_generated",
-            "c2st_noise_floor",
-            "kl_train_first",
-            "kl_train_last",
-            "seconds",
-        ):
-            v = summary.get(key)
-            table.add_row(key, "—" if v is None else f"{v:.4g}")
-        top = summary.get("top_parameters") or []
-        if top:
-            table.add_row("top parameter (KL)", str(top[0]["name"]))
-        stdout.print(table)
-        console.print(f"run folder: {output}  (open {output / 'report.html'})")
+        _print_run_summary(summary, profile, output)
 
     _run(go, quiet=quiet)
+
+
+def _check_run_options(
+    output: Path,
+    profile: str,
+    seed: int,
+    epochs: int | None,
+    n_sets: int | None,
+    repeats: int | None,
+    min_spread_ratio: float | None,
+    generator: str | None,
+    guide: bool | None,
+    power: float | None,
+    threshold: float | None,
+    scheduler: str | None,
+    where: str | None,
+) -> None:
+    """Refuse bad ``run`` options (one line) before anything is read or written."""
+    from rekindle import validation as check
+
+    for option, value in (("--epochs", epochs), ("--n-sets", n_sets), ("--repeats", repeats)):
+        if value is not None:
+            check.require_positive(option, value)
+    if epochs is not None:
+        check.require_at_most("--epochs", epochs, check.MAX_EPOCHS)
+    if repeats is not None:
+        check.require_at_most("--repeats", repeats, check.MAX_REPEATS)
+    check.require_seed(seed)
+    if power is not None and not check.require_finite("--power", power) > 0:
+        raise _UserError(f"--power must be positive, got {power}")
+    if min_spread_ratio is not None:
+        check.require_finite("--min-spread-ratio", min_spread_ratio)
+    if threshold is not None:
+        check.require_finite("--threshold", threshold)
+    from rekindle.cli.classes import class_choice, upper_bound_class
+
+    spec = class_choice(where, {"--threshold": threshold})
+    if spec is not None:
+        upper_bound_class(spec, str(where), "run")
+    if profile not in PROFILES:
+        raise _UserError(f"unknown profile {profile!r} (known: {', '.join(PROFILES)})")
+    _refuse_ignored_options(
+        generator or PROFILES[profile].generator,
+        profile,
+        {"--epochs": epochs, "--repeats": repeats, "--min-spread-ratio": min_spread_ratio},
+        {"--guide/--no-guide": guide, "--power": power},
+    )
+    if power is not None and guide is False:
+        raise _UserError("--power applies only with the guide (drop --no-guide)")
+    check.require_output_folder(output)
+    check.require_scheduler_address(scheduler)
+
+
+_SUMMARY_ROWS = (
+    "incidence_training",
+    "incidence_generated",
+    "returned_fraction_training",
+    "returned_fraction_generated",
+    "spread_ratio_generated",
+    "iqr_ratio_generated",
+    "c2st_generated",
+    "c2st_noise_floor",
+    "kl_train_first",
+    "kl_train_last",
+    "seconds",
+)
+"""The summary.json figures ``run`` prints, in order."""
+
+
+def _print_run_summary(summary: dict[str, Any], profile: str, output: Path) -> None:
+    """The run's headline figures as a table on stdout, and where its report is."""
+    title = f"rekindle run ({profile}): {summary['model']}/{summary['physiology']}"
+    table = Table(title=title)
+    table.add_column("result")
+    table.add_column("value", justify="right")
+    for key in _SUMMARY_ROWS:
+        v = summary.get(key)
+        table.add_row(key, "—" if v is None else f"{v:.4g}")
+    top = summary.get("top_parameters") or []
+    if top:
+        table.add_row("top parameter (KL)", str(top[0]["name"]))
+    stdout.print(table)
+    console.print(f"run folder: {output}  (open {output / 'report.html'})")
 
 
 def _refuse_ignored_options(
