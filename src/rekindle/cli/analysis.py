@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
 import typer
@@ -380,73 +380,23 @@ def learning_curve_command(
     """
 
     def go() -> None:
-        from rekindle import validation as check
-
         chosen = sorted(set(sizes or DEFAULT_CURVE_SIZES))
-        for size in chosen:
-            check.require_positive("--sizes", size)
-        if not 0 <= transforms <= check.MAX_TRANSFORMS:
-            raise _UserError(f"--transforms must be in 0…{check.MAX_TRANSFORMS}, got {transforms}")
-        check.require_positive("--epochs", epochs)
-        check.require_at_most("--epochs", epochs, check.MAX_EPOCHS)
-        if not check.require_finite("--guide-epochs", guide_epochs) > 0:
-            raise _UserError(f"--guide-epochs must be positive, got {guide_epochs}")
-        check.require_at_most("--guide-epochs", guide_epochs, check.MAX_GUIDE_EPOCHS)
-        check.require_at_most("--guide-max-steps", guide_max_steps, check.MAX_GUIDE_STEPS)
-        for p in powers or []:
-            if not check.require_finite("--power", p) > 0:
-                raise _UserError(f"--power must be positive, got {p}")
-        if powers and not guide:
-            raise _UserError("--power applies only with the guide (drop --no-guide)")
-        check.require_positive("--n-eval", n_eval)
-        check.require_at_most("--n-eval", n_eval, check.MAX_EVAL_MODELS)
-        check.require_seed(seed)
-        check.require_output_folder(output)
-        check.require_distinct(
-            heldout, "--heldout", ("--data", data), reason="the held-out data must be independent"
-        )
+        _check_curve_options(
+            output, data, heldout, chosen, transforms, epochs, guide, guide_epochs,
+            guide_max_steps, powers, n_eval, seed,
+        )  # fmt: skip
         spec = class_choice(where, {})
 
         from rekindle.analysis.learning_curve import learning_curve
         from rekindle.flow import FlowConfig, GuideConfig
-        from rekindle.io.dataset import read_dataset
         from rekindle.stages.learning_curve import write_learning_curve
 
-        for option, path in (("--data", data), ("--heldout", heldout)):
-            if path.exists():
-                check.require_input_file(path, option)
-        if spec is not None:
-            upper_bound_class(spec, str(where), "learning-curve")
-        n_data = read_dataset(data, rows=slice(0, 0)).metadata.get("n_models")
-        too_large = [s for s in chosen if n_data is not None and s > int(n_data)]
-        if too_large:
-            raise _UserError(
-                f"--sizes {', '.join(map(str, too_large))}: {data} has only {n_data} sets "
-                "(each size trains on the first N sets)"
-            )
-        train_data, heldout_data = data, heldout
-        copies: list[Path] = []
-        try:
-            if spec is not None:  # relabelled copies; removed again if the data are refused
-                for path, name in ((data, "data_where.h5"), (heldout, "heldout_where.h5")):
-                    copies.append(training_copy(path, str(where), output, name, "learning-curve"))
-                train_data, heldout_data = copies
-            # the data as `train` checks them (steady states, flags consistent with λ) up to
-            # the largest size, each size with enough sets of each class; the held-out data
-            # whole
-            _require_classes_per_size(train_data, chosen)
-            _checked_stream(train_data, max_sets=max(chosen))
-            _checked_dataset(heldout_data)
-        except BaseException:
-            for copy in copies:
-                copy.unlink(missing_ok=True)
-            raise
-        config = FlowConfig(transforms=transforms, epochs=epochs)
+        train_data, heldout_data = _checked_curve_data(data, heldout, output, chosen, spec, where)
         rows = learning_curve(
             train_data,
             heldout_data,
             chosen,
-            config,
+            FlowConfig(transforms=transforms, epochs=epochs),
             guide_config=(
                 GuideConfig(epochs=guide_epochs, max_steps=guide_max_steps) if guide else None
             ),
@@ -458,22 +408,111 @@ def learning_curve_command(
         if spec is not None:
             rows = [{**row, **class_record(spec)} for row in rows]
         paths = write_learning_curve(rows, output)
-        table = Table(title="flow generator vs training-set size (relevant class)")
-        columns = ("generator", "sets", "incidence", "std ratio", "IQR ratio", "C2ST", "floor")
-        for col in (*columns, "KS λ"):
-            table.add_column(col, justify="right")
-        for r in rows:
-            table.add_row(
-                r["generator"],
-                f"{r['n_sets']:,}",
-                f"{r['incidence']:.3f}",
-                f"{r['spread_ratio_generated']:.3f}",
-                f"{r['iqr_ratio_generated']:.3f}",
-                f"{r['c2st_generated']:.3f}",
-                f"{r['c2st_noise_floor']:.3f}",
-                f"{r['ks_max_eig']:.3f}",
-            )
-        stdout.print(table)
+        _print_curve_table(rows)
         console.print(f"wrote {paths['csv']}, {paths['figure']}")
 
     _run(go)
+
+
+def _check_curve_options(
+    output: Path,
+    data: Path,
+    heldout: Path,
+    sizes: list[int],
+    transforms: int,
+    epochs: int,
+    guide: bool,
+    guide_epochs: float,
+    guide_max_steps: int,
+    powers: list[float] | None,
+    n_eval: int,
+    seed: int,
+) -> None:
+    """Refuse bad ``learning-curve`` options (one line) before any data is read."""
+    from rekindle import validation as check
+
+    for size in sizes:
+        check.require_positive("--sizes", size)
+    if not 0 <= transforms <= check.MAX_TRANSFORMS:
+        raise _UserError(f"--transforms must be in 0…{check.MAX_TRANSFORMS}, got {transforms}")
+    check.require_positive("--epochs", epochs)
+    check.require_at_most("--epochs", epochs, check.MAX_EPOCHS)
+    if not check.require_finite("--guide-epochs", guide_epochs) > 0:
+        raise _UserError(f"--guide-epochs must be positive, got {guide_epochs}")
+    check.require_at_most("--guide-epochs", guide_epochs, check.MAX_GUIDE_EPOCHS)
+    check.require_at_most("--guide-max-steps", guide_max_steps, check.MAX_GUIDE_STEPS)
+    for p in powers or []:
+        if not check.require_finite("--power", p) > 0:
+            raise _UserError(f"--power must be positive, got {p}")
+    if powers and not guide:
+        raise _UserError("--power applies only with the guide (drop --no-guide)")
+    check.require_positive("--n-eval", n_eval)
+    check.require_at_most("--n-eval", n_eval, check.MAX_EVAL_MODELS)
+    check.require_seed(seed)
+    check.require_output_folder(output)
+    check.require_distinct(
+        heldout, "--heldout", ("--data", data), reason="the held-out data must be independent"
+    )
+
+
+def _checked_curve_data(
+    data: Path, heldout: Path, output: Path, sizes: list[int], spec: Any, where: str | None
+) -> tuple[Path, Path]:
+    """The training and held-out files of ``learning-curve``, checked as ``train`` checks.
+
+    With a class (``spec``), relabelled copies in ``output`` (removed again if the data are
+    refused); otherwise ``data`` and ``heldout`` themselves.
+    """
+    from rekindle import validation as check
+    from rekindle.io.dataset import read_dataset
+
+    for option, path in (("--data", data), ("--heldout", heldout)):
+        if path.exists():
+            check.require_input_file(path, option)
+    if spec is not None:
+        upper_bound_class(spec, str(where), "learning-curve")
+    n_data = read_dataset(data, rows=slice(0, 0)).metadata.get("n_models")
+    too_large = [s for s in sizes if n_data is not None and s > int(n_data)]
+    if too_large:
+        raise _UserError(
+            f"--sizes {', '.join(map(str, too_large))}: {data} has only {n_data} sets "
+            "(each size trains on the first N sets)"
+        )
+    train_data, heldout_data = data, heldout
+    copies: list[Path] = []
+    try:
+        if spec is not None:  # relabelled copies; removed again if the data are refused
+            for path, name in ((data, "data_where.h5"), (heldout, "heldout_where.h5")):
+                copies.append(training_copy(path, str(where), output, name, "learning-curve"))
+            train_data, heldout_data = copies
+        # the data as `train` checks them (steady states, flags consistent with λ) up to
+        # the largest size, each size with enough sets of each class; the held-out data
+        # whole
+        _require_classes_per_size(train_data, sizes)
+        _checked_stream(train_data, max_sets=max(sizes))
+        _checked_dataset(heldout_data)
+    except BaseException:
+        for copy in copies:
+            copy.unlink(missing_ok=True)
+        raise
+    return train_data, heldout_data
+
+
+def _print_curve_table(rows: list[dict[str, Any]]) -> None:
+    """Every learning-curve row (generator, size, incidence, width, C2ST, KS λ) on stdout."""
+    table = Table(title="flow generator vs training-set size (relevant class)")
+    columns = ("generator", "sets", "incidence", "std ratio", "IQR ratio", "C2ST", "floor")
+    for col in (*columns, "KS λ"):
+        table.add_column(col, justify="right")
+    for r in rows:
+        table.add_row(
+            r["generator"],
+            f"{r['n_sets']:,}",
+            f"{r['incidence']:.3f}",
+            f"{r['spread_ratio_generated']:.3f}",
+            f"{r['iqr_ratio_generated']:.3f}",
+            f"{r['c2st_generated']:.3f}",
+            f"{r['c2st_noise_floor']:.3f}",
+            f"{r['ks_max_eig']:.3f}",
+        )
+    stdout.print(table)
