@@ -192,19 +192,9 @@ def perturb(
 
     def go() -> None:
         from rekindle import validation as check
-        from rekindle.analysis.populations import population_names
         from rekindle.stages import analyse_perturbations
 
-        check.require_positive("--models", models)
-        check.require_positive("--perturbations", perturbations)
-        check.require_at_most("--perturbations", perturbations, check.MAX_PERTURBATIONS)
-        if not check.require_finite("--t-end", t_end) > 0:
-            raise _UserError(f"--t-end must be positive, got {t_end}")
-        check.require_at_most(
-            "--t-end", t_end, check.MAX_T_END_H, "h; stiff integrations beyond fail"
-        )
-        check.require_seed(seed)
-        check.require_scheduler_address(scheduler)
+        _check_perturb_options(models, perturbations, t_end, seed, scheduler)
         spec = eigenvalue_class(class_choice(where, {}), str(where), "perturb")
         settings = _PERTURBATION(
             protocol=protocol,
@@ -215,21 +205,7 @@ def perturb(
             followers=followers,
         )
         check.require_output_folder(output)
-        names = population_names(datasets, labels)
-        pops, data = {}, []
-        for name, path in zip(names, datasets, strict=True):
-            ds, _, _, _ = _checked_dataset(path, allow_non_steady)
-            if spec is not None:
-                chosen = class_members(spec, ds.max_real_eigenvalue, path)
-            elif not ds.relevant.any():
-                raise _UserError(
-                    f"{path} has no relevant model to perturb ({ds.n_models} sets, none "
-                    "labelled relevant)"
-                )
-            else:
-                chosen = ds.relevant
-            data.append(ds)
-            pops[name] = ds.parameters[chosen]
+        pops, data = _perturbed_populations(datasets, labels, spec, allow_non_steady)
         system, phys = _engine_of(data)  # one model and physiology, carried by the data
         with _executor(scheduler) as ex:
             res = analyse_perturbations(
@@ -254,6 +230,49 @@ def perturb(
         console.print(f"wrote {output / 'perturbation.json'}")
 
     _run(go, quiet=quiet)
+
+
+def _check_perturb_options(
+    models: int, perturbations: int, t_end: float, seed: int, scheduler: str | None
+) -> None:
+    """Refuse bad ``perturb`` counts, time, seed and scheduler (one line)."""
+    from rekindle import validation as check
+
+    check.require_positive("--models", models)
+    check.require_positive("--perturbations", perturbations)
+    check.require_at_most("--perturbations", perturbations, check.MAX_PERTURBATIONS)
+    if not check.require_finite("--t-end", t_end) > 0:
+        raise _UserError(f"--t-end must be positive, got {t_end}")
+    check.require_at_most("--t-end", t_end, check.MAX_T_END_H, "h; stiff integrations beyond fail")
+    check.require_seed(seed)
+    check.require_scheduler_address(scheduler)
+
+
+def _perturbed_populations(
+    datasets: list[Path], labels: list[str], spec: Any, allow_non_steady: bool
+) -> tuple[dict[str, np.ndarray], list[Any]]:
+    """The parameter sets ``perturb`` perturbs, by population name, and the datasets read.
+
+    The class members of each dataset (``spec``), else its relevant models (refused in one
+    line when it has none).
+    """
+    from rekindle.analysis.populations import population_names
+
+    pops, data = {}, []
+    for name, path in zip(population_names(datasets, labels), datasets, strict=True):
+        ds, _, _, _ = _checked_dataset(path, allow_non_steady)
+        if spec is not None:
+            chosen = class_members(spec, ds.max_real_eigenvalue, path)
+        elif not ds.relevant.any():
+            raise _UserError(
+                f"{path} has no relevant model to perturb ({ds.n_models} sets, none "
+                "labelled relevant)"
+            )
+        else:
+            chosen = ds.relevant
+        data.append(ds)
+        pops[name] = ds.parameters[chosen]
+    return pops, data
 
 
 @app.command()
