@@ -97,21 +97,11 @@ def sample(
         import time
 
         from rekindle import validation as check
-
-        check.require_positive("--n", n)
-        check.require_chunk_size(chunk_size, bound=check.MAX_CHUNK_SIZE)
-        check.require_jobs(jobs)
-        check.require_seed(seed)
-        check.require_finite("--threshold", threshold)
-        check.require_output_file(output)
-        spec = parse_class(where) if where is not None else None
-        if resume and force:
-            raise _UserError("--resume and --force exclude each other")
-        check.require_scheduler_address(scheduler)
-
-        from rekindle.io.dataset import read_dataset
         from rekindle.sampling import sample_dataset
 
+        spec = _check_sample_options(
+            output, n, chunk_size, jobs, seed, threshold, where, resume, force, scheduler
+        )
         m, p = _load(model, physiology)
         check.require_disk_space(output, n, m.n_parameters)
         t0 = time.perf_counter()
@@ -122,29 +112,13 @@ def sample(
 
         with _executor(scheduler) as ex, progress_bar("sampling + labelling", n, quiet) as update:
             path = sample_dataset(
-                m,
-                p,
-                n,
-                output,
-                seed,
-                threshold=threshold,
-                chunk_size=chunk_size,
-                n_jobs=jobs,
-                resume=resume,
-                force=force,
-                progress=update_done,
-                executor=ex,
-            )
+                m, p, n, output, seed, threshold=threshold, chunk_size=chunk_size, n_jobs=jobs,
+                resume=resume, force=force, progress=update_done, executor=ex,
+            )  # fmt: skip
         dt = time.perf_counter() - t0
         if spec is not None:
             label_stored(path, spec)
-        ds = read_dataset(path, rows=slice(0, 0))
-        inc = ds.metadata.get("incidence")
-        console.print(
-            f"wrote {path}: {n} models of {m.name}/{p.name}, incidence of "
-            f"{'class ' + repr(where) if where else 'relevant models'} "
-            f"{inc:.4f}, {n / dt:,.0f} models/s"
-        )
+        _report_sampled(path, f"{n} models of {m.name}/{p.name}", where, n / dt)
 
     def interrupted() -> str:
         from rekindle.io.dataset import partial_path
@@ -158,6 +132,46 @@ def sample(
         )
 
     _run(go, interrupted, quiet=quiet)
+
+
+def _check_sample_options(
+    output: Path,
+    n: int,
+    chunk_size: int,
+    jobs: int | None,
+    seed: int,
+    threshold: float,
+    where: str | None,
+    resume: bool,
+    force: bool,
+    scheduler: str | None,
+) -> Any:
+    """Refuse bad ``sample`` options (one line); the class of --where (None without it)."""
+    from rekindle import validation as check
+
+    check.require_positive("--n", n)
+    check.require_chunk_size(chunk_size, bound=check.MAX_CHUNK_SIZE)
+    check.require_jobs(jobs)
+    check.require_seed(seed)
+    check.require_finite("--threshold", threshold)
+    check.require_output_file(output)
+    spec = parse_class(where) if where is not None else None
+    if resume and force:
+        raise _UserError("--resume and --force exclude each other")
+    check.require_scheduler_address(scheduler)
+    return spec
+
+
+def _report_sampled(path: Path, what: str, where: str | None, rate: float) -> None:
+    """``sample``'s closing line: what was written, its incidence and models per second."""
+    from rekindle.io.dataset import read_dataset
+
+    inc = read_dataset(path, rows=slice(0, 0)).metadata.get("incidence")
+    console.print(
+        f"wrote {path}: {what}, incidence of "
+        f"{'class ' + repr(where) if where else 'relevant models'} "
+        f"{inc:.4f}, {rate:,.0f} models/s"
+    )
 
 
 @app.command()
