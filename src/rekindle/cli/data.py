@@ -215,14 +215,12 @@ def label(
         if spec is not None and spec.returns is not None:
             raise _UserError("--where: label takes eigenvalue classes (no returns clause)")
 
-        from rekindle.io.atomic import write_csv
         from rekindle.io.skimpy_hdf5 import (
             align_to_model,
             read_parameter_names,
             read_parameter_population,
         )
         from rekindle.kinetics import KineticSystem
-        from rekindle.kinetics.labelling import Labeller
         from rekindle.kinetics.steady_state import require_steady_state
 
         m, p = _load(model, physiology)
@@ -238,33 +236,58 @@ def label(
             set_names=[f"parameter_set_{i}" for i in idx],
             allow_non_steady=allow_non_steady,
         ).steady
-        lam = np.empty(len(idx))
-        with _executor(scheduler) as ex, progress_bar("labelling", len(idx), quiet) as update:
-            labeller = Labeller(system, p, threshold, executor=ex)
-            # progress granularity; on a cluster, enough chunks per call to keep it busy
-            step = (10 if ex is None else 64) * labeller.chunk_size
-            for start in range(0, len(idx), step):
-                lam[start : start + step] = labeller.max_real_eigenvalues(
-                    aligned[start : start + step]
-                )
-                update(min(start + step, len(idx)))
+        lam = _max_real_eigenvalues(system, p, aligned, threshold, scheduler, quiet)
         if spec is not None:
             rel = spec.evaluate(lam) & steady
         else:
             rel = np.isfinite(lam) & (lam < threshold) & steady
-        header = ("parameter_set", "max_real_eigenvalue", "relevant")
-        columns = [idx.astype(int).tolist(), lam.tolist(), rel.tolist()]
-        if allow_non_steady:  # the marked sets; the default layout has no such column
-            header += ("steady_state",)
-            columns.append(steady.tolist())
-        write_csv(output, zip(*columns, strict=True), header=header)
-        console.print(
-            f"wrote {output}: {len(idx)} sets, {int(rel.sum())} relevant "
-            f"({rel.mean():.4f}), {int((~np.isfinite(lam)).sum())} not evaluable"
-            + (f", {int((~steady).sum())} not a steady state" if allow_non_steady else "")
-        )
+        _write_labels(output, idx, lam, rel, steady if allow_non_steady else None)
 
     _run(go, quiet=quiet)
+
+
+def _max_real_eigenvalues(
+    system: Any,
+    physiology: Any,
+    parameters: np.ndarray,
+    threshold: float,
+    scheduler: str | None,
+    quiet: bool,
+) -> np.ndarray:
+    """Max Re(λ) (h⁻¹, shape ``(n,)``) of every set of ``parameters`` ``(n, n_parameters)``."""
+    from rekindle.kinetics.labelling import Labeller
+
+    n = parameters.shape[0]
+    lam = np.empty(n)
+    with _executor(scheduler) as ex, progress_bar("labelling", n, quiet) as update:
+        labeller = Labeller(system, physiology, threshold, executor=ex)
+        # progress granularity; on a cluster, enough chunks per call to keep it busy
+        step = (10 if ex is None else 64) * labeller.chunk_size
+        for start in range(0, n, step):
+            lam[start : start + step] = labeller.max_real_eigenvalues(
+                parameters[start : start + step]
+            )
+            update(min(start + step, n))
+    return lam
+
+
+def _write_labels(
+    output: Path, idx: np.ndarray, lam: np.ndarray, rel: np.ndarray, steady: np.ndarray | None
+) -> None:
+    """Write ``label``'s CSV (``steady``: the steady_state column, with --allow-non-steady)."""
+    from rekindle.io.atomic import write_csv
+
+    header = ("parameter_set", "max_real_eigenvalue", "relevant")
+    columns = [idx.astype(int).tolist(), lam.tolist(), rel.tolist()]
+    if steady is not None:  # the marked sets; the default layout has no such column
+        header += ("steady_state",)
+        columns.append(steady.tolist())
+    write_csv(output, zip(*columns, strict=True), header=header)
+    console.print(
+        f"wrote {output}: {len(idx)} sets, {int(rel.sum())} relevant "
+        f"({rel.mean():.4f}), {int((~np.isfinite(lam)).sum())} not evaluable"
+        + (f", {int((~steady).sum())} not a steady state" if steady is not None else "")
+    )
 
 
 @app.command()
