@@ -9,6 +9,7 @@ it, so millions of models stream to disk with bounded memory.
 from __future__ import annotations
 
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -216,11 +217,39 @@ def generate_dataset(
         relevant models among all generated, NaN without validation), ``path``.
     """
     labeller = labeller or labeller_for(gan, executor=executor)
+    validate = validate or only_valid
+    max_chunks = max_chunks or max(10, int(100 * n / chunk_size) + 10)
+    writer = _open_generated_dataset(
+        gan, labeller, n, output, cls=cls, seed=seed, validate=validate,
+        only_valid=only_valid, force=force,
+    )  # fmt: skip
+    stream = _Stream(gan, labeller, writer, n, cls, seed, chunk_size, max_chunks, progress)
+    try:
+        if validate:
+            _stream_labelled(stream, only_valid)
+        else:
+            _stream_completed(stream)
+    except BaseException:
+        writer.abort()
+        raise
+    return _commit_generated_dataset(writer, stream, validate)
+
+
+def _open_generated_dataset(
+    gan: KineticGAN | KineticFlow,
+    labeller: Labeller,
+    n: int,
+    output: str | Path,
+    *,
+    cls: str,
+    seed: int,
+    validate: bool,
+    only_valid: bool,
+    force: bool,
+) -> DirectDatasetWriter:
+    """The writer of :func:`generate_dataset`'s file, its metadata recorded."""
     model, phys = labeller.system.model, labeller.physiology
     bundle = ModelBundle(model, phys)  # recorded in the dataset
-    validate = validate or only_valid
-    want_relevant = cls == "relevant"
-    max_chunks = max_chunks or max(10, int(100 * n / chunk_size) + 10)
     md = {
         **bundle.metadata(),
         "threshold": gan.threshold,
@@ -233,13 +262,50 @@ def generate_dataset(
     }
     # straight into the final layout under a temporary name (generation is redone, not
     # resumed, so it needs no journal): each row is written once
-    writer = DirectDatasetWriter(output, model.parameter_names, md, n, force=force)
-    written = generated = n_rel = 0
+    return DirectDatasetWriter(output, model.parameter_names, md, n, force=force)
+
+
+@dataclass
+class _Stream:
+    """The state of :func:`generate_dataset`'s chunk loop: what it draws, and its counts."""
+
+    gan: KineticGAN | KineticFlow
+    labeller: Labeller
+    writer: DirectDatasetWriter
+    n: int
+    cls: str
+    seed: int
+    chunk_size: int
+    max_chunks: int
+    progress: ProgressCallback | None
+    written: int = 0
+    generated: int = 0
+    n_rel: int = 0
+    chunk: int = 0
+
+    def require_chunk_left(self) -> None:
+        """Give up (one line) once ``max_chunks`` chunks are drawn."""
+        if self.chunk >= self.max_chunks:
+            raise UsageError(
+                f"only {self.written} of {self.n} valid models after {self.generated} generated "
+                f"(incidence {self.n_rel / max(self.generated, 1):.4f}); giving up on "
+                "--only-valid"
+            )
+
+    def report(self) -> None:
+        """Tell ``progress`` how many models are written."""
+        if self.progress:
+            self.progress(self.written)
+
+
+def _stream_completed(stream: _Stream) -> None:
+    """Draw unlabelled chunks; complete and write chunk i while chunk i + 1 is drawn."""
+    gan, phys = stream.gan, stream.labeller.physiology
+    want_relevant = stream.cls == "relevant"
     # completion + writing of chunk i (numpy, HDF5) overlaps the drawing of chunk i + 1
     # (torch): one chunk in flight at most, written in order
-    completer = ThreadPoolExecutor(max_workers=1) if not validate else None
+    completer = ThreadPoolExecutor(max_workers=1)
     pending: Future[None] | None = None
-
     # a flow hands over its features y; the K_M back-transform runs in the worker too
     features = isinstance(gan, KineticFlow)
 
@@ -248,64 +314,68 @@ def generate_dataset(
             rows = km[a : a + COMPLETION_ROWS]
             if features:
                 rows = gan.scaler.inverse_transform(rows)
-            block = labeller.system.complete_parameters(rows, phys)
+            block = stream.labeller.system.complete_parameters(rows, phys)
             b = block.shape[0]
-            writer.append(block, np.full(b, np.nan), np.full(b, want_relevant))
+            stream.writer.append(block, np.full(b, np.nan), np.full(b, want_relevant))
 
     try:
-        chunk = 0
-        while written < n:
-            if chunk >= max_chunks:
-                raise UsageError(
-                    f"only {written} of {n} valid models after {generated} generated "
-                    f"(incidence {n_rel / max(generated, 1):.4f}); giving up on --only-valid"
-                )
-            m = min(chunk_size, n - written) if not only_valid else chunk_size
-            if completer is not None:  # completed block by block straight into the file
-                if features:
-                    km = gan.generate(m, cls, seed=seed + chunk, scaled=True)
-                else:
-                    km = gan.generate(m, cls, seed=seed + chunk)
-                if pending is not None:
-                    pending.result()
-                    if progress:
-                        progress(written)
-                pending = completer.submit(complete_and_write, km)
-                generated += m
-                written += m
-                chunk += 1
-                continue
-            params, lam, rel = generate_chunk(
-                gan, labeller, m, cls, seed + chunk, validate=validate
-            )
-            generated += m
-            n_rel += int(rel.sum())
-            if only_valid:
-                keep = rel if want_relevant else (np.isfinite(lam) & ~rel)
-                params, lam, rel = params[keep], lam[keep], rel[keep]
-                params, lam, rel = params[: n - written], lam[: n - written], rel[: n - written]
-            writer.append(params, lam, rel)
-            written += params.shape[0]
-            chunk += 1
-            if progress:
-                progress(written)
+        while stream.written < stream.n:
+            stream.require_chunk_left()
+            m = min(stream.chunk_size, stream.n - stream.written)
+            seed = stream.seed + stream.chunk
+            if features:
+                km = gan.generate(m, stream.cls, seed=seed, scaled=True)
+            else:
+                km = gan.generate(m, stream.cls, seed=seed)
+            if pending is not None:
+                pending.result()
+                stream.report()
+            pending = completer.submit(complete_and_write, km)
+            stream.generated += m
+            stream.written += m
+            stream.chunk += 1
         if pending is not None:
             pending.result()
-            if progress:
-                progress(written)
+            stream.report()
     except BaseException:
-        if completer is not None:
-            completer.shutdown(wait=True, cancel_futures=True)
-        writer.abort()
+        completer.shutdown(wait=True, cancel_futures=True)
         raise
     finally:
-        if completer is not None:
-            completer.shutdown(wait=True)
-    incidence = n_rel / generated if validate and generated else float("nan")
+        completer.shutdown(wait=True)
+
+
+def _stream_labelled(stream: _Stream, only_valid: bool) -> None:
+    """Draw, complete and label chunks; with ``only_valid`` keep the class's members only."""
+    want_relevant = stream.cls == "relevant"
+    n = stream.n
+    while stream.written < n:
+        stream.require_chunk_left()
+        m = min(stream.chunk_size, n - stream.written) if not only_valid else stream.chunk_size
+        params, lam, rel = generate_chunk(
+            stream.gan, stream.labeller, m, stream.cls, stream.seed + stream.chunk, validate=True
+        )
+        stream.generated += m
+        stream.n_rel += int(rel.sum())
+        if only_valid:
+            keep = rel if want_relevant else (np.isfinite(lam) & ~rel)
+            left = n - stream.written
+            params, lam, rel = params[keep][:left], lam[keep][:left], rel[keep][:left]
+        stream.writer.append(params, lam, rel)
+        stream.written += params.shape[0]
+        stream.chunk += 1
+        stream.report()
+
+
+def _commit_generated_dataset(
+    writer: DirectDatasetWriter, stream: _Stream, validate: bool
+) -> dict[str, float | int | str]:
+    """Close the file with its counts; :func:`generate_dataset`'s summary."""
+    generated = stream.generated
+    incidence = stream.n_rel / generated if validate and generated else float("nan")
     path = writer.close(extra_metadata={"n_generated": generated, "incidence_generated": incidence})
     return {
         "path": str(path),
-        "n_written": written,
+        "n_written": stream.written,
         "n_generated": generated,
         "incidence": incidence,
     }

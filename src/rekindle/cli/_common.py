@@ -70,6 +70,20 @@ ThresholdOpt = Annotated[
     float, typer.Option("--threshold", help="Relevance threshold on max Re(λ), 1/h.")
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
+OutputFolderOpt = Annotated[Path, typer.Option("--output", "-o", help="Output folder.")]
+DatasetOutputOpt = Annotated[
+    Path, typer.Option("--output", "-o", help="Dataset file to write (.h5).")
+]
+SeedOpt = Annotated[int, typer.Option("--seed")]
+ChunkSizeOpt = Annotated[int, typer.Option(help="Models per chunk.")]
+WhereOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--where",
+        help="A class: 'max_eig < -30', '-40 < max_eig < -30', 'tau_min < 2', 'relevant "
+        "and returns(n=10, tol=0.01)' (clauses joined by 'and').",
+    ),
+]
 SchedulerOpt = Annotated[
     str | None,
     typer.Option(

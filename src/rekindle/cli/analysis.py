@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
 import typer
@@ -12,8 +12,11 @@ from rich.table import Table
 from rekindle.analysis.perturbation import PerturbationSettings as _PERTURBATION
 from rekindle.cli._common import (
     AllowNonSteadyOpt,
+    OutputFolderOpt,
     QuietOpt,
     SchedulerOpt,
+    SeedOpt,
+    WhereOpt,
     _checked_dataset,
     _checked_stream,
     _engine_of,
@@ -26,7 +29,6 @@ from rekindle.cli._common import (
     stdout,
 )
 from rekindle.cli.classes import (
-    WhereOpt,
     class_choice,
     class_members,
     class_record,
@@ -55,7 +57,7 @@ LabelOpt = Annotated[
 @app.command()
 def dynamics(
     datasets: Annotated[list[Path], typer.Argument(help="Datasets (.h5) to compare.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Output folder.")],
+    output: OutputFolderOpt,
     relevant_only: Annotated[bool, typer.Option(help="Only the relevant models of each.")] = False,
     threshold: Annotated[
         float | None,
@@ -130,39 +132,50 @@ def dynamics(
     _run(go)
 
 
+PerturbDatasetsOpt = Annotated[
+    list[Path], typer.Argument(help="Datasets (.h5); relevant models are used.")
+]
+_PERTURB_DEFAULT = {
+    k: _PERTURBATION.default(k) for k in ("n_perturbations", "criterion", "followers", "t_end")
+}
+"""Defaults of ``perturb``'s options (the analysis settings' own)."""
+PerturbModelsOpt = Annotated[int, typer.Option("--models", help="Models per dataset.")]
+PerturbPerturbationsOpt = Annotated[int, typer.Option("--perturbations", help="Per model.")]
+PerturbProtocolOpt = Annotated[
+    str,
+    typer.Option(
+        help="paper (the authors' code: linear in 0.5–2×, every state in the box), "
+        "fold (log-uniform 0.5–2×) or uniform (±50 %, Methods text)."
+    ),
+]
+PerturbCriterionOpt = Annotated[
+    str,
+    typer.Option(
+        help="Return criterion of the headline fraction: abs-l2 (‖X−X_ref‖/‖X_ref‖, "
+        "Methods), rel-l2 (‖X/X_ref−1‖, the authors' code) or rel-max; all three "
+        "are written to perturbation.json."
+    ),
+]
+PerturbFollowersOpt = Annotated[
+    str,
+    typer.Option(help="States that keep the moiety totals: largest pools or link matrix."),
+]
+PerturbTEndOpt = Annotated[
+    float, typer.Option("--t-end", help="Time of the return test, h (0.35 = 21 min).")
+]
+
+
 @app.command()
 def perturb(
-    datasets: Annotated[
-        list[Path], typer.Argument(help="Datasets (.h5); relevant models are used.")
-    ],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Output folder.")],
-    models: Annotated[int, typer.Option("--models", help="Models per dataset.")] = 1000,
-    perturbations: Annotated[
-        int, typer.Option("--perturbations", help="Per model.")
-    ] = _PERTURBATION.default("n_perturbations"),
-    protocol: Annotated[
-        str,
-        typer.Option(
-            help="paper (the authors' code: linear in 0.5–2×, every state in the box), "
-            "fold (log-uniform 0.5–2×) or uniform (±50 %, Methods text)."
-        ),
-    ] = "fold",
-    criterion: Annotated[
-        str,
-        typer.Option(
-            help="Return criterion of the headline fraction: abs-l2 (‖X−X_ref‖/‖X_ref‖, "
-            "Methods), rel-l2 (‖X/X_ref−1‖, the authors' code) or rel-max; all three "
-            "are written to perturbation.json."
-        ),
-    ] = _PERTURBATION.default("criterion"),
-    followers: Annotated[
-        str,
-        typer.Option(help="States that keep the moiety totals: largest pools or link matrix."),
-    ] = _PERTURBATION.default("followers"),
-    t_end: Annotated[
-        float, typer.Option("--t-end", help="Time of the return test, h (0.35 = 21 min).")
-    ] = _PERTURBATION.default("t_end"),
-    seed: Annotated[int, typer.Option("--seed")] = 0,
+    datasets: PerturbDatasetsOpt,
+    output: OutputFolderOpt,
+    models: PerturbModelsOpt = 1000,
+    perturbations: PerturbPerturbationsOpt = _PERTURB_DEFAULT["n_perturbations"],
+    protocol: PerturbProtocolOpt = "fold",
+    criterion: PerturbCriterionOpt = _PERTURB_DEFAULT["criterion"],
+    followers: PerturbFollowersOpt = _PERTURB_DEFAULT["followers"],
+    t_end: PerturbTEndOpt = _PERTURB_DEFAULT["t_end"],
+    seed: SeedOpt = 0,
     labels: LabelOpt = [],  # noqa: B006
     allow_non_steady: AllowNonSteadyOpt = False,
     scheduler: SchedulerOpt = None,
@@ -179,19 +192,9 @@ def perturb(
 
     def go() -> None:
         from rekindle import validation as check
-        from rekindle.analysis.populations import population_names
         from rekindle.stages import analyse_perturbations
 
-        check.require_positive("--models", models)
-        check.require_positive("--perturbations", perturbations)
-        check.require_at_most("--perturbations", perturbations, check.MAX_PERTURBATIONS)
-        if not check.require_finite("--t-end", t_end) > 0:
-            raise _UserError(f"--t-end must be positive, got {t_end}")
-        check.require_at_most(
-            "--t-end", t_end, check.MAX_T_END_H, "h; stiff integrations beyond fail"
-        )
-        check.require_seed(seed)
-        check.require_scheduler_address(scheduler)
+        _check_perturb_options(models, perturbations, t_end, seed, scheduler)
         spec = eigenvalue_class(class_choice(where, {}), str(where), "perturb")
         settings = _PERTURBATION(
             protocol=protocol,
@@ -202,21 +205,7 @@ def perturb(
             followers=followers,
         )
         check.require_output_folder(output)
-        names = population_names(datasets, labels)
-        pops, data = {}, []
-        for name, path in zip(names, datasets, strict=True):
-            ds, _, _, _ = _checked_dataset(path, allow_non_steady)
-            if spec is not None:
-                chosen = class_members(spec, ds.max_real_eigenvalue, path)
-            elif not ds.relevant.any():
-                raise _UserError(
-                    f"{path} has no relevant model to perturb ({ds.n_models} sets, none "
-                    "labelled relevant)"
-                )
-            else:
-                chosen = ds.relevant
-            data.append(ds)
-            pops[name] = ds.parameters[chosen]
+        pops, data = _perturbed_populations(datasets, labels, spec, allow_non_steady)
         system, phys = _engine_of(data)  # one model and physiology, carried by the data
         with _executor(scheduler) as ex:
             res = analyse_perturbations(
@@ -243,17 +232,60 @@ def perturb(
     _run(go, quiet=quiet)
 
 
+def _check_perturb_options(
+    models: int, perturbations: int, t_end: float, seed: int, scheduler: str | None
+) -> None:
+    """Refuse bad ``perturb`` counts, time, seed and scheduler (one line)."""
+    from rekindle import validation as check
+
+    check.require_positive("--models", models)
+    check.require_positive("--perturbations", perturbations)
+    check.require_at_most("--perturbations", perturbations, check.MAX_PERTURBATIONS)
+    if not check.require_finite("--t-end", t_end) > 0:
+        raise _UserError(f"--t-end must be positive, got {t_end}")
+    check.require_at_most("--t-end", t_end, check.MAX_T_END_H, "h; stiff integrations beyond fail")
+    check.require_seed(seed)
+    check.require_scheduler_address(scheduler)
+
+
+def _perturbed_populations(
+    datasets: list[Path], labels: list[str], spec: Any, allow_non_steady: bool
+) -> tuple[dict[str, np.ndarray], list[Any]]:
+    """The parameter sets ``perturb`` perturbs, by population name, and the datasets read.
+
+    The class members of each dataset (``spec``), else its relevant models (refused in one
+    line when it has none).
+    """
+    from rekindle.analysis.populations import population_names
+
+    pops, data = {}, []
+    for name, path in zip(population_names(datasets, labels), datasets, strict=True):
+        ds, _, _, _ = _checked_dataset(path, allow_non_steady)
+        if spec is not None:
+            chosen = class_members(spec, ds.max_real_eigenvalue, path)
+        elif not ds.relevant.any():
+            raise _UserError(
+                f"{path} has no relevant model to perturb ({ds.n_models} sets, none "
+                "labelled relevant)"
+            )
+        else:
+            chosen = ds.relevant
+        data.append(ds)
+        pops[name] = ds.parameters[chosen]
+    return pops, data
+
+
 @app.command()
 def interpret(
     generator: Annotated[Path, typer.Option("--generator", "-g", help="generator.pt")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Output folder.")],
+    output: OutputFolderOpt,
     n_per_class: Annotated[
         int, typer.Option(help="Relevant and non-relevant models.")
     ] = _INTERPRETABILITY.n_per_class,
     n_subpopulation: Annotated[
         int, typer.Option(help="Relevant models split in deciles.")
     ] = _INTERPRETABILITY.n_subpopulation,
-    seed: Annotated[int, typer.Option("--seed")] = _INTERPRETABILITY.seed,
+    seed: SeedOpt = _INTERPRETABILITY.seed,
     where: WhereOpt = None,
 ) -> None:
     """Rank the K_M by KL divergence between generated relevant and non-relevant models (Fig. 3).
@@ -314,37 +346,47 @@ DEFAULT_CURVE_SIZES = (20_000, 200_000, 2_000_000)
 """``learning-curve`` sizes when --sizes is not given."""
 
 
+CurveDataOpt = Annotated[
+    Path, typer.Option("--data", "-d", help="Large labelled dataset (.h5), read in chunks.")
+]
+CurveHeldoutOpt = Annotated[
+    Path, typer.Option("--heldout", help="Independent ORACLE dataset (another seed).")
+]
+CurveSizesOpt = Annotated[
+    list[int] | None, typer.Option("--sizes", help="Training-set sizes (repeat).")
+]
+CurveTransformsOpt = Annotated[
+    int, typer.Option(help="Learnt coupling transforms of the flow (0: the copula).")
+]
+CurveEpochsOpt = Annotated[int, typer.Option(help="Passes of the learnt layers.")]
+CurveGuideOpt = Annotated[
+    bool, typer.Option("--guide/--no-guide", help="Train the relevance guide too.")
+]
+CurveGuideEpochsOpt = Annotated[
+    float, typer.Option(help="Passes of the relevance guide over the data.")
+]
+CurveGuideMaxStepsOpt = Annotated[int, typer.Option(min=1, help="Cap on the guide's AdamW steps.")]
+CurvePowersOpt = Annotated[
+    list[float] | None,
+    typer.Option("--power", help="Guided acceptance exponent(s) evaluated (repeat; 1)."),
+]
+CurveNEvalOpt = Annotated[int, typer.Option(help="Relevant-class models generated per size.")]
+
+
 @app.command("learning-curve")
 def learning_curve_command(
-    data: Annotated[
-        Path, typer.Option("--data", "-d", help="Large labelled dataset (.h5), read in chunks.")
-    ],
-    heldout: Annotated[
-        Path, typer.Option("--heldout", help="Independent ORACLE dataset (another seed).")
-    ],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Output folder.")],
-    sizes: Annotated[
-        list[int] | None, typer.Option("--sizes", help="Training-set sizes (repeat).")
-    ] = None,
-    transforms: Annotated[
-        int, typer.Option(help="Learnt coupling transforms of the flow (0: the copula).")
-    ] = 0,
-    epochs: Annotated[int, typer.Option(help="Passes of the learnt layers.")] = 1,
-    guide: Annotated[
-        bool, typer.Option("--guide/--no-guide", help="Train the relevance guide too.")
-    ] = True,
-    guide_epochs: Annotated[
-        float, typer.Option(help="Passes of the relevance guide over the data.")
-    ] = _GUIDE.epochs,
-    guide_max_steps: Annotated[
-        int, typer.Option(min=1, help="Cap on the guide's AdamW steps.")
-    ] = _GUIDE.max_steps,
-    powers: Annotated[
-        list[float] | None,
-        typer.Option("--power", help="Guided acceptance exponent(s) evaluated (repeat; 1)."),
-    ] = None,
-    n_eval: Annotated[int, typer.Option(help="Relevant-class models generated per size.")] = 3000,
-    seed: Annotated[int, typer.Option("--seed")] = 7,
+    data: CurveDataOpt,
+    heldout: CurveHeldoutOpt,
+    output: OutputFolderOpt,
+    sizes: CurveSizesOpt = None,
+    transforms: CurveTransformsOpt = 0,
+    epochs: CurveEpochsOpt = 1,
+    guide: CurveGuideOpt = True,
+    guide_epochs: CurveGuideEpochsOpt = _GUIDE.epochs,
+    guide_max_steps: CurveGuideMaxStepsOpt = _GUIDE.max_steps,
+    powers: CurvePowersOpt = None,
+    n_eval: CurveNEvalOpt = 3000,
+    seed: SeedOpt = 7,
     where: WhereOpt = None,
 ) -> None:
     """Train the flow generator on the first N sets of DATA for each size; report incidence
@@ -357,73 +399,23 @@ def learning_curve_command(
     """
 
     def go() -> None:
-        from rekindle import validation as check
-
         chosen = sorted(set(sizes or DEFAULT_CURVE_SIZES))
-        for size in chosen:
-            check.require_positive("--sizes", size)
-        if not 0 <= transforms <= check.MAX_TRANSFORMS:
-            raise _UserError(f"--transforms must be in 0…{check.MAX_TRANSFORMS}, got {transforms}")
-        check.require_positive("--epochs", epochs)
-        check.require_at_most("--epochs", epochs, check.MAX_EPOCHS)
-        if not check.require_finite("--guide-epochs", guide_epochs) > 0:
-            raise _UserError(f"--guide-epochs must be positive, got {guide_epochs}")
-        check.require_at_most("--guide-epochs", guide_epochs, check.MAX_GUIDE_EPOCHS)
-        check.require_at_most("--guide-max-steps", guide_max_steps, check.MAX_GUIDE_STEPS)
-        for p in powers or []:
-            if not check.require_finite("--power", p) > 0:
-                raise _UserError(f"--power must be positive, got {p}")
-        if powers and not guide:
-            raise _UserError("--power applies only with the guide (drop --no-guide)")
-        check.require_positive("--n-eval", n_eval)
-        check.require_at_most("--n-eval", n_eval, check.MAX_EVAL_MODELS)
-        check.require_seed(seed)
-        check.require_output_folder(output)
-        check.require_distinct(
-            heldout, "--heldout", ("--data", data), reason="the held-out data must be independent"
-        )
+        _check_curve_options(
+            output, data, heldout, chosen, transforms, epochs, guide, guide_epochs,
+            guide_max_steps, powers, n_eval, seed,
+        )  # fmt: skip
         spec = class_choice(where, {})
 
         from rekindle.analysis.learning_curve import learning_curve
         from rekindle.flow import FlowConfig, GuideConfig
-        from rekindle.io.dataset import read_dataset
         from rekindle.stages.learning_curve import write_learning_curve
 
-        for option, path in (("--data", data), ("--heldout", heldout)):
-            if path.exists():
-                check.require_input_file(path, option)
-        if spec is not None:
-            upper_bound_class(spec, str(where), "learning-curve")
-        n_data = read_dataset(data, rows=slice(0, 0)).metadata.get("n_models")
-        too_large = [s for s in chosen if n_data is not None and s > int(n_data)]
-        if too_large:
-            raise _UserError(
-                f"--sizes {', '.join(map(str, too_large))}: {data} has only {n_data} sets "
-                "(each size trains on the first N sets)"
-            )
-        train_data, heldout_data = data, heldout
-        copies: list[Path] = []
-        try:
-            if spec is not None:  # relabelled copies; removed again if the data are refused
-                for path, name in ((data, "data_where.h5"), (heldout, "heldout_where.h5")):
-                    copies.append(training_copy(path, str(where), output, name, "learning-curve"))
-                train_data, heldout_data = copies
-            # the data as `train` checks them (steady states, flags consistent with λ) up to
-            # the largest size, each size with enough sets of each class; the held-out data
-            # whole
-            _require_classes_per_size(train_data, chosen)
-            _checked_stream(train_data, max_sets=max(chosen))
-            _checked_dataset(heldout_data)
-        except BaseException:
-            for copy in copies:
-                copy.unlink(missing_ok=True)
-            raise
-        config = FlowConfig(transforms=transforms, epochs=epochs)
+        train_data, heldout_data = _checked_curve_data(data, heldout, output, chosen, spec, where)
         rows = learning_curve(
             train_data,
             heldout_data,
             chosen,
-            config,
+            FlowConfig(transforms=transforms, epochs=epochs),
             guide_config=(
                 GuideConfig(epochs=guide_epochs, max_steps=guide_max_steps) if guide else None
             ),
@@ -435,22 +427,111 @@ def learning_curve_command(
         if spec is not None:
             rows = [{**row, **class_record(spec)} for row in rows]
         paths = write_learning_curve(rows, output)
-        table = Table(title="flow generator vs training-set size (relevant class)")
-        columns = ("generator", "sets", "incidence", "std ratio", "IQR ratio", "C2ST", "floor")
-        for col in (*columns, "KS λ"):
-            table.add_column(col, justify="right")
-        for r in rows:
-            table.add_row(
-                r["generator"],
-                f"{r['n_sets']:,}",
-                f"{r['incidence']:.3f}",
-                f"{r['spread_ratio_generated']:.3f}",
-                f"{r['iqr_ratio_generated']:.3f}",
-                f"{r['c2st_generated']:.3f}",
-                f"{r['c2st_noise_floor']:.3f}",
-                f"{r['ks_max_eig']:.3f}",
-            )
-        stdout.print(table)
+        _print_curve_table(rows)
         console.print(f"wrote {paths['csv']}, {paths['figure']}")
 
     _run(go)
+
+
+def _check_curve_options(
+    output: Path,
+    data: Path,
+    heldout: Path,
+    sizes: list[int],
+    transforms: int,
+    epochs: int,
+    guide: bool,
+    guide_epochs: float,
+    guide_max_steps: int,
+    powers: list[float] | None,
+    n_eval: int,
+    seed: int,
+) -> None:
+    """Refuse bad ``learning-curve`` options (one line) before any data is read."""
+    from rekindle import validation as check
+
+    for size in sizes:
+        check.require_positive("--sizes", size)
+    if not 0 <= transforms <= check.MAX_TRANSFORMS:
+        raise _UserError(f"--transforms must be in 0…{check.MAX_TRANSFORMS}, got {transforms}")
+    check.require_positive("--epochs", epochs)
+    check.require_at_most("--epochs", epochs, check.MAX_EPOCHS)
+    if not check.require_finite("--guide-epochs", guide_epochs) > 0:
+        raise _UserError(f"--guide-epochs must be positive, got {guide_epochs}")
+    check.require_at_most("--guide-epochs", guide_epochs, check.MAX_GUIDE_EPOCHS)
+    check.require_at_most("--guide-max-steps", guide_max_steps, check.MAX_GUIDE_STEPS)
+    for p in powers or []:
+        if not check.require_finite("--power", p) > 0:
+            raise _UserError(f"--power must be positive, got {p}")
+    if powers and not guide:
+        raise _UserError("--power applies only with the guide (drop --no-guide)")
+    check.require_positive("--n-eval", n_eval)
+    check.require_at_most("--n-eval", n_eval, check.MAX_EVAL_MODELS)
+    check.require_seed(seed)
+    check.require_output_folder(output)
+    check.require_distinct(
+        heldout, "--heldout", ("--data", data), reason="the held-out data must be independent"
+    )
+
+
+def _checked_curve_data(
+    data: Path, heldout: Path, output: Path, sizes: list[int], spec: Any, where: str | None
+) -> tuple[Path, Path]:
+    """The training and held-out files of ``learning-curve``, checked as ``train`` checks.
+
+    With a class (``spec``), relabelled copies in ``output`` (removed again if the data are
+    refused); otherwise ``data`` and ``heldout`` themselves.
+    """
+    from rekindle import validation as check
+    from rekindle.io.dataset import read_dataset
+
+    for option, path in (("--data", data), ("--heldout", heldout)):
+        if path.exists():
+            check.require_input_file(path, option)
+    if spec is not None:
+        upper_bound_class(spec, str(where), "learning-curve")
+    n_data = read_dataset(data, rows=slice(0, 0)).metadata.get("n_models")
+    too_large = [s for s in sizes if n_data is not None and s > int(n_data)]
+    if too_large:
+        raise _UserError(
+            f"--sizes {', '.join(map(str, too_large))}: {data} has only {n_data} sets "
+            "(each size trains on the first N sets)"
+        )
+    train_data, heldout_data = data, heldout
+    copies: list[Path] = []
+    try:
+        if spec is not None:  # relabelled copies; removed again if the data are refused
+            for path, name in ((data, "data_where.h5"), (heldout, "heldout_where.h5")):
+                copies.append(training_copy(path, str(where), output, name, "learning-curve"))
+            train_data, heldout_data = copies
+        # the data as `train` checks them (steady states, flags consistent with λ) up to
+        # the largest size, each size with enough sets of each class; the held-out data
+        # whole
+        _require_classes_per_size(train_data, sizes)
+        _checked_stream(train_data, max_sets=max(sizes))
+        _checked_dataset(heldout_data)
+    except BaseException:
+        for copy in copies:
+            copy.unlink(missing_ok=True)
+        raise
+    return train_data, heldout_data
+
+
+def _print_curve_table(rows: list[dict[str, Any]]) -> None:
+    """Every learning-curve row (generator, size, incidence, width, C2ST, KS λ) on stdout."""
+    table = Table(title="flow generator vs training-set size (relevant class)")
+    columns = ("generator", "sets", "incidence", "std ratio", "IQR ratio", "C2ST", "floor")
+    for col in (*columns, "KS λ"):
+        table.add_column(col, justify="right")
+    for r in rows:
+        table.add_row(
+            r["generator"],
+            f"{r['n_sets']:,}",
+            f"{r['incidence']:.3f}",
+            f"{r['spread_ratio_generated']:.3f}",
+            f"{r['iqr_ratio_generated']:.3f}",
+            f"{r['c2st_generated']:.3f}",
+            f"{r['c2st_noise_floor']:.3f}",
+            f"{r['ks_max_eig']:.3f}",
+        )
+    stdout.print(table)

@@ -17,15 +17,6 @@ from rekindle.cli._common import (
     progress_bar,
 )
 
-WhereOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--where",
-        help="A class: 'max_eig < -30', '-40 < max_eig < -30', 'tau_min < 2', 'relevant "
-        "and returns(n=10, tol=0.01)' (clauses joined by 'and').",
-    ),
-]
-
 
 def parse_class(where: str) -> Any:
     """The :class:`~rekindle.classes.ClassSpec` of a ``--where`` sentence (one-line refusal)."""
@@ -178,51 +169,11 @@ def generate_where(
     "screen_recall": float | None, "screen_audit": float | None, "sequential_returns":
     bool}``, the learned screen (:mod:`rekindle.classes.screen`) and the sequential return
     test of a class with a return clause (:class:`~rekindle.classes.ClassSamplerSettings`)."""
-    from rekindle import validation as check
-
     spec = parse_class(where)
-    screen_options = {k: v for k, v in (screen or {}).items() if v not in (None, False)}
-    if screen_options and spec.returns is None:
-        given = "--sequential" if list(screen_options) == ["sequential_returns"] else "--screen"
-        raise _UserError(
-            f"{given} applies to a class with a returns clause; {where!r} has none "
-            "(its members cost no integration)"
-        )
-    if {"screen_recall", "screen_audit"} & set(screen_options) and "screen" not in screen_options:
-        raise _UserError("--screen-recall and --screen-audit apply only with --screen")
-    check.require_positive("--n", n)
-    check.require_seed(seed)
-    check.require_positive("--population", population)
-    check.require_positive("--thin", thin)
-    check.require_output_file(output)
-    if save_sampler is not None:
-        check.require_output_file(save_sampler, "--save-sampler")
-
-    from rekindle.classes.sampler import ClassSamplerSettings
-    from rekindle.classes.store import load_class_sampler
-    from rekindle.io.model_bundle import load_bundle
-
-    start = None
-    if generator is not None:
-        if not generator.is_file():
-            raise _UserError(f"generator file not found: {generator}")
-        saved, bundle, start = load_class_sampler(generator)
-        if saved != spec:
-            raise _UserError(
-                f"{generator} samples another class; drop --where or give the same class"
-            )
-    else:
-        bundle = load_bundle(model, physiology)
-    try:
-        settings = ClassSamplerSettings(
-            population=population,
-            thin=thin,
-            seed=seed,
-            delivery=delivery,
-            **screen_options,
-        )
-    except ValueError as exc:
-        raise _UserError(str(exc)) from None
+    screen_options = _screen_options(spec, where, screen)
+    _check_where_counts(output, n, seed, population, thin, save_sampler)
+    bundle, start = _class_source(spec, generator, model, physiology)
+    settings = _sampler_settings(population, thin, seed, delivery, screen_options)
 
     from rekindle.classes.generate import generate_class
 
@@ -239,9 +190,75 @@ def generate_where(
             force=force,
             progress=update,
         )
+    console.print(_class_draw_line(output, n, where, spec, bundle, draw))
+
+
+def _screen_options(spec: Any, where: str, screen: dict[str, Any] | None) -> dict[str, Any]:
+    """The screen options given (not None/False); refused (one line) where they cannot apply."""
+    screen_options = {k: v for k, v in (screen or {}).items() if v not in (None, False)}
+    if screen_options and spec.returns is None:
+        given = "--sequential" if list(screen_options) == ["sequential_returns"] else "--screen"
+        raise _UserError(
+            f"{given} applies to a class with a returns clause; {where!r} has none "
+            "(its members cost no integration)"
+        )
+    if {"screen_recall", "screen_audit"} & set(screen_options) and "screen" not in screen_options:
+        raise _UserError("--screen-recall and --screen-audit apply only with --screen")
+    return screen_options
+
+
+def _check_where_counts(
+    output: Path, n: int, seed: int, population: int, thin: int, save_sampler: Path | None
+) -> None:
+    """Refuse bad ``generate --where`` counts, seed and output files (one line)."""
+    from rekindle import validation as check
+
+    check.require_positive("--n", n)
+    check.require_seed(seed)
+    check.require_positive("--population", population)
+    check.require_positive("--thin", thin)
+    check.require_output_file(output)
+    if save_sampler is not None:
+        check.require_output_file(save_sampler, "--save-sampler")
+
+
+def _class_source(
+    spec: Any, generator: Path | None, model: str, physiology: str | None
+) -> tuple[Any, Any]:
+    """``(bundle, start)``: the model and physiology to draw from, and a saved sampler's
+    state (None without ``generator``); a sampler of another class is refused."""
+    from rekindle.classes.store import load_class_sampler
+    from rekindle.io.model_bundle import load_bundle
+
+    if generator is None:
+        return load_bundle(model, physiology), None
+    if not generator.is_file():
+        raise _UserError(f"generator file not found: {generator}")
+    saved, bundle, start = load_class_sampler(generator)
+    if saved != spec:
+        raise _UserError(f"{generator} samples another class; drop --where or give the same class")
+    return bundle, start
+
+
+def _sampler_settings(
+    population: int, thin: int, seed: int, delivery: str, screen_options: dict[str, Any]
+) -> Any:
+    """The :class:`~rekindle.classes.ClassSamplerSettings`; a bad value refused in one line."""
+    from rekindle.classes.sampler import ClassSamplerSettings
+
+    try:
+        return ClassSamplerSettings(
+            population=population, thin=thin, seed=seed, delivery=delivery, **screen_options
+        )
+    except ValueError as exc:
+        raise _UserError(str(exc)) from None
+
+
+def _class_draw_line(output: Path, n: int, where: str, spec: Any, bundle: Any, draw: Any) -> str:
+    """``generate --where``'s closing line: members, levels, labels, integrations, delivery."""
     d = draw.diagnostics
     p = d.get("p_class")
-    console.print(
+    return (
         f"wrote {output}: {n} verified members of {where!r} ({bundle.model.name}/"
         f"{bundle.physiology.name}); {d['n_levels']} levels, "
         f"{d['labels_levels'] + d['labels_production']} sets labelled"

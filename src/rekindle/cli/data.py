@@ -11,11 +11,14 @@ from rich.table import Table
 
 from rekindle.cli._common import (
     AllowNonSteadyOpt,
+    ChunkSizeOpt,
+    DatasetOutputOpt,
     ModelOpt,
     PhysOpt,
     QuietOpt,
     SchedulerOpt,
     ThresholdOpt,
+    WhereOpt,
     _checked_dataset,
     _executor,
     _load,
@@ -26,7 +29,7 @@ from rekindle.cli._common import (
     progress_bar,
     stdout,
 )
-from rekindle.cli.classes import WhereOpt, label_stored, parse_class
+from rekindle.cli.classes import label_stored, parse_class
 from rekindle.reference_values import RELEVANCE_THRESHOLD_PER_H as DEFAULT_THRESHOLD
 
 
@@ -54,22 +57,29 @@ def info(model: ModelOpt = "ecoli", physiology: PhysOpt = None) -> None:
     _run(go)
 
 
+SampleNOpt = Annotated[int, typer.Option("--n", help="Number of parameter sets.")]
+SampleSeedOpt = Annotated[int, typer.Option("--seed", help="Random seed.")]
+SampleJobsOpt = Annotated[int | None, typer.Option("--jobs", "-j", help="Worker threads.")]
+SampleResumeOpt = Annotated[
+    bool, typer.Option(help="Continue an interrupted run from OUTPUT.partial.")
+]
+SampleForceOpt = Annotated[
+    bool, typer.Option(help="Discard the OUTPUT.partial of an interrupted run.")
+]
+
+
 @app.command()
 def sample(
-    output: Annotated[Path, typer.Option("--output", "-o", help="Dataset file to write (.h5).")],
-    n: Annotated[int, typer.Option("--n", help="Number of parameter sets.")] = 10_000,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    output: DatasetOutputOpt,
+    n: SampleNOpt = 10_000,
+    seed: SampleSeedOpt = 0,
     model: ModelOpt = "ecoli",
     physiology: PhysOpt = None,
     threshold: ThresholdOpt = DEFAULT_THRESHOLD,
-    chunk_size: Annotated[int, typer.Option(help="Models per chunk.")] = 1000,
-    jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="Worker threads.")] = None,
-    resume: Annotated[
-        bool, typer.Option(help="Continue an interrupted run from OUTPUT.partial.")
-    ] = False,
-    force: Annotated[
-        bool, typer.Option(help="Discard the OUTPUT.partial of an interrupted run.")
-    ] = False,
+    chunk_size: ChunkSizeOpt = 1000,
+    jobs: SampleJobsOpt = None,
+    resume: SampleResumeOpt = False,
+    force: SampleForceOpt = False,
     scheduler: SchedulerOpt = None,
     quiet: QuietOpt = False,
     where: WhereOpt = None,
@@ -87,21 +97,11 @@ def sample(
         import time
 
         from rekindle import validation as check
-
-        check.require_positive("--n", n)
-        check.require_chunk_size(chunk_size, bound=check.MAX_CHUNK_SIZE)
-        check.require_jobs(jobs)
-        check.require_seed(seed)
-        check.require_finite("--threshold", threshold)
-        check.require_output_file(output)
-        spec = parse_class(where) if where is not None else None
-        if resume and force:
-            raise _UserError("--resume and --force exclude each other")
-        check.require_scheduler_address(scheduler)
-
-        from rekindle.io.dataset import read_dataset
         from rekindle.sampling import sample_dataset
 
+        spec = _check_sample_options(
+            output, n, chunk_size, jobs, seed, threshold, where, resume, force, scheduler
+        )
         m, p = _load(model, physiology)
         check.require_disk_space(output, n, m.n_parameters)
         t0 = time.perf_counter()
@@ -112,29 +112,13 @@ def sample(
 
         with _executor(scheduler) as ex, progress_bar("sampling + labelling", n, quiet) as update:
             path = sample_dataset(
-                m,
-                p,
-                n,
-                output,
-                seed,
-                threshold=threshold,
-                chunk_size=chunk_size,
-                n_jobs=jobs,
-                resume=resume,
-                force=force,
-                progress=update_done,
-                executor=ex,
-            )
+                m, p, n, output, seed, threshold=threshold, chunk_size=chunk_size, n_jobs=jobs,
+                resume=resume, force=force, progress=update_done, executor=ex,
+            )  # fmt: skip
         dt = time.perf_counter() - t0
         if spec is not None:
             label_stored(path, spec)
-        ds = read_dataset(path, rows=slice(0, 0))
-        inc = ds.metadata.get("incidence")
-        console.print(
-            f"wrote {path}: {n} models of {m.name}/{p.name}, incidence of "
-            f"{'class ' + repr(where) if where else 'relevant models'} "
-            f"{inc:.4f}, {n / dt:,.0f} models/s"
-        )
+        _report_sampled(path, f"{n} models of {m.name}/{p.name}", where, n / dt)
 
     def interrupted() -> str:
         from rekindle.io.dataset import partial_path
@@ -148,6 +132,46 @@ def sample(
         )
 
     _run(go, interrupted, quiet=quiet)
+
+
+def _check_sample_options(
+    output: Path,
+    n: int,
+    chunk_size: int,
+    jobs: int | None,
+    seed: int,
+    threshold: float,
+    where: str | None,
+    resume: bool,
+    force: bool,
+    scheduler: str | None,
+) -> Any:
+    """Refuse bad ``sample`` options (one line); the class of --where (None without it)."""
+    from rekindle import validation as check
+
+    check.require_positive("--n", n)
+    check.require_chunk_size(chunk_size, bound=check.MAX_CHUNK_SIZE)
+    check.require_jobs(jobs)
+    check.require_seed(seed)
+    check.require_finite("--threshold", threshold)
+    check.require_output_file(output)
+    spec = parse_class(where) if where is not None else None
+    if resume and force:
+        raise _UserError("--resume and --force exclude each other")
+    check.require_scheduler_address(scheduler)
+    return spec
+
+
+def _report_sampled(path: Path, what: str, where: str | None, rate: float) -> None:
+    """``sample``'s closing line: what was written, its incidence and models per second."""
+    from rekindle.io.dataset import read_dataset
+
+    inc = read_dataset(path, rows=slice(0, 0)).metadata.get("incidence")
+    console.print(
+        f"wrote {path}: {what}, incidence of "
+        f"{'class ' + repr(where) if where else 'relevant models'} "
+        f"{inc:.4f}, {rate:,.0f} models/s"
+    )
 
 
 @app.command()
@@ -191,14 +215,12 @@ def label(
         if spec is not None and spec.returns is not None:
             raise _UserError("--where: label takes eigenvalue classes (no returns clause)")
 
-        from rekindle.io.atomic import write_csv
         from rekindle.io.skimpy_hdf5 import (
             align_to_model,
             read_parameter_names,
             read_parameter_population,
         )
         from rekindle.kinetics import KineticSystem
-        from rekindle.kinetics.labelling import Labeller
         from rekindle.kinetics.steady_state import require_steady_state
 
         m, p = _load(model, physiology)
@@ -214,33 +236,58 @@ def label(
             set_names=[f"parameter_set_{i}" for i in idx],
             allow_non_steady=allow_non_steady,
         ).steady
-        lam = np.empty(len(idx))
-        with _executor(scheduler) as ex, progress_bar("labelling", len(idx), quiet) as update:
-            labeller = Labeller(system, p, threshold, executor=ex)
-            # progress granularity; on a cluster, enough chunks per call to keep it busy
-            step = (10 if ex is None else 64) * labeller.chunk_size
-            for start in range(0, len(idx), step):
-                lam[start : start + step] = labeller.max_real_eigenvalues(
-                    aligned[start : start + step]
-                )
-                update(min(start + step, len(idx)))
+        lam = _max_real_eigenvalues(system, p, aligned, threshold, scheduler, quiet)
         if spec is not None:
             rel = spec.evaluate(lam) & steady
         else:
             rel = np.isfinite(lam) & (lam < threshold) & steady
-        header = ("parameter_set", "max_real_eigenvalue", "relevant")
-        columns = [idx.astype(int).tolist(), lam.tolist(), rel.tolist()]
-        if allow_non_steady:  # the marked sets; the default layout has no such column
-            header += ("steady_state",)
-            columns.append(steady.tolist())
-        write_csv(output, zip(*columns, strict=True), header=header)
-        console.print(
-            f"wrote {output}: {len(idx)} sets, {int(rel.sum())} relevant "
-            f"({rel.mean():.4f}), {int((~np.isfinite(lam)).sum())} not evaluable"
-            + (f", {int((~steady).sum())} not a steady state" if allow_non_steady else "")
-        )
+        _write_labels(output, idx, lam, rel, steady if allow_non_steady else None)
 
     _run(go, quiet=quiet)
+
+
+def _max_real_eigenvalues(
+    system: Any,
+    physiology: Any,
+    parameters: np.ndarray,
+    threshold: float,
+    scheduler: str | None,
+    quiet: bool,
+) -> np.ndarray:
+    """Max Re(λ) (h⁻¹, shape ``(n,)``) of every set of ``parameters`` ``(n, n_parameters)``."""
+    from rekindle.kinetics.labelling import Labeller
+
+    n = parameters.shape[0]
+    lam = np.empty(n)
+    with _executor(scheduler) as ex, progress_bar("labelling", n, quiet) as update:
+        labeller = Labeller(system, physiology, threshold, executor=ex)
+        # progress granularity; on a cluster, enough chunks per call to keep it busy
+        step = (10 if ex is None else 64) * labeller.chunk_size
+        for start in range(0, n, step):
+            lam[start : start + step] = labeller.max_real_eigenvalues(
+                parameters[start : start + step]
+            )
+            update(min(start + step, n))
+    return lam
+
+
+def _write_labels(
+    output: Path, idx: np.ndarray, lam: np.ndarray, rel: np.ndarray, steady: np.ndarray | None
+) -> None:
+    """Write ``label``'s CSV (``steady``: the steady_state column, with --allow-non-steady)."""
+    from rekindle.io.atomic import write_csv
+
+    header = ("parameter_set", "max_real_eigenvalue", "relevant")
+    columns = [idx.astype(int).tolist(), lam.tolist(), rel.tolist()]
+    if steady is not None:  # the marked sets; the default layout has no such column
+        header += ("steady_state",)
+        columns.append(steady.tolist())
+    write_csv(output, zip(*columns, strict=True), header=header)
+    console.print(
+        f"wrote {output}: {len(idx)} sets, {int(rel.sum())} relevant "
+        f"({rel.mean():.4f}), {int((~np.isfinite(lam)).sum())} not evaluable"
+        + (f", {int((~steady).sum())} not a steady state" if steady is not None else "")
+    )
 
 
 @app.command()

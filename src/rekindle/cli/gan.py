@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
 from rekindle.cli._common import (
     AllowNonSteadyOpt,
+    ChunkSizeOpt,
+    DatasetOutputOpt,
     ModelOpt,
+    OutputFolderOpt,
     PhysOpt,
     QuietOpt,
     SchedulerOpt,
+    SeedOpt,
+    WhereOpt,
     _checked_dataset,
     _checked_stream,
     _executor,
@@ -25,7 +30,7 @@ from rekindle.cli._common import (
     refuse_other_generator_options,
     stdout,
 )
-from rekindle.cli.classes import WhereOpt, generate_where, training_copy
+from rekindle.cli.classes import generate_where, training_copy
 from rekindle.flow.config import GuideConfig
 from rekindle.progress import no_progress
 from rekindle.stages import TrainingPlan
@@ -108,57 +113,64 @@ MinSpreadRatioOpt = Annotated[
 ]
 
 
+TrainDataOpt = Annotated[
+    Path, typer.Option("--data", "-d", help="Labelled dataset (.h5) from `sample`.")
+]
+TrainGeneratorOpt = Annotated[
+    str,
+    typer.Option("--generator", help="flow (rekindle.flow, the default) or cgan (the paper's)."),
+]
+TrainSeedOpt = Annotated[int, typer.Option("--seed", help="Seed (cgan: repeat r uses seed + r).")]
+TrainTransformsOpt = Annotated[
+    int | None,
+    typer.Option(help="flow only: learnt coupling transforms (default 0: a Gaussian copula)."),
+]
+TrainMaxSetsOpt = Annotated[
+    int | None, typer.Option(help="flow only: use only the first N sets of the dataset.")
+]
+TrainGuideOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--guide/--no-guide",
+        help="flow only: train the relevance guide (default: yes; generation of a class "
+        "by Bayes' rule, rekindle.flow.guide).",
+    ),
+]
+TrainGuideEpochsOpt = Annotated[
+    float | None,
+    typer.Option(
+        help=f"flow only: passes of the guide over the data (default {_GUIDE.epochs:g}, "
+        f"at most {_GUIDE.max_steps} steps)."
+    ),
+]
+TrainGuideMaxStepsOpt = Annotated[
+    int | None,
+    typer.Option(
+        help=f"flow only: cap on the guide's AdamW steps (default {_GUIDE.max_steps}; "
+        "raise it for 10⁶ sets and more)."
+    ),
+]
+TrainPowerOpt = Annotated[
+    float | None,
+    typer.Option(
+        help="flow only: guided generation keeps a draw with probability c^power "
+        "(default 1: Bayes' rule, the class as wide as in the data)."
+    ),
+]
+
+
 @app.command()
 def train(
-    data: Annotated[
-        Path, typer.Option("--data", "-d", help="Labelled dataset (.h5) from `sample`.")
-    ],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Output folder.")],
-    generator: Annotated[
-        str,
-        typer.Option(
-            "--generator", help="flow (rekindle.flow, the default) or cgan (the paper's)."
-        ),
-    ] = "flow",
-    seed: Annotated[
-        int, typer.Option("--seed", help="Seed (cgan: repeat r uses seed + r).")
-    ] = _PLAN.seed,
-    transforms: Annotated[
-        int | None,
-        typer.Option(help="flow only: learnt coupling transforms (default 0: a Gaussian copula)."),
-    ] = None,
-    max_sets: Annotated[
-        int | None, typer.Option(help="flow only: use only the first N sets of the dataset.")
-    ] = None,
-    guide: Annotated[
-        bool | None,
-        typer.Option(
-            "--guide/--no-guide",
-            help="flow only: train the relevance guide (default: yes; generation of a class "
-            "by Bayes' rule, rekindle.flow.guide).",
-        ),
-    ] = None,
-    guide_epochs: Annotated[
-        float | None,
-        typer.Option(
-            help=f"flow only: passes of the guide over the data (default {_GUIDE.epochs:g}, "
-            f"at most {_GUIDE.max_steps} steps)."
-        ),
-    ] = None,
-    guide_max_steps: Annotated[
-        int | None,
-        typer.Option(
-            help=f"flow only: cap on the guide's AdamW steps (default {_GUIDE.max_steps}; "
-            "raise it for 10⁶ sets and more)."
-        ),
-    ] = None,
-    power: Annotated[
-        float | None,
-        typer.Option(
-            help="flow only: guided generation keeps a draw with probability c^power "
-            "(default 1: Bayes' rule, the class as wide as in the data)."
-        ),
-    ] = None,
+    data: TrainDataOpt,
+    output: OutputFolderOpt,
+    generator: TrainGeneratorOpt = "flow",
+    seed: TrainSeedOpt = _PLAN.seed,
+    transforms: TrainTransformsOpt = None,
+    max_sets: TrainMaxSetsOpt = None,
+    guide: TrainGuideOpt = None,
+    guide_epochs: TrainGuideEpochsOpt = None,
+    guide_max_steps: TrainGuideMaxStepsOpt = None,
+    power: TrainPowerOpt = None,
     epochs: EpochsOpt = None,
     repeats: RepeatsOpt = None,
     batch_size: BatchSizeOpt = None,
@@ -203,12 +215,7 @@ def train(
         data_file = training_copy(data, where, output) if where is not None else data
         if generator == "flow":
             _checked_stream(data_file, allow_non_steady, max_sets)
-            given = {"epochs": guide_epochs, "max_steps": guide_max_steps, "power": power}
-            guide_config = (
-                None
-                if guide is False
-                else _GUIDE.replace(seed=seed, **{k: v for k, v in given.items() if v is not None})
-            )
+            guide_config = _guide_config(guide, seed, guide_epochs, guide_max_steps, power)
             _train_flow(data_file, output, transforms or 0, max_sets, seed, guide_config, quiet)
             return
         # --batch-size → TrainingPlan.batch_size …; an option not given keeps the plan's
@@ -219,6 +226,20 @@ def train(
         return f"checkpoints kept in {output / 'training'}; rerun the same command to resume"
 
     _run(go, interrupted, quiet=quiet)
+
+
+def _guide_config(
+    guide: bool | None,
+    seed: int,
+    guide_epochs: float | None,
+    guide_max_steps: int | None,
+    power: float | None,
+) -> GuideConfig | None:
+    """The flow's guide settings from ``train``'s options (None: --no-guide)."""
+    if guide is False:
+        return None
+    given = {"epochs": guide_epochs, "max_steps": guide_max_steps, "power": power}
+    return _GUIDE.replace(seed=seed, **{k: v for k, v in given.items() if v is not None})
 
 
 def _check_train_options(
@@ -326,83 +347,104 @@ def _train_flow(
     console.print(msg)
 
 
+GenerateGeneratorOpt = Annotated[
+    Path | None,
+    typer.Option("--generator", "-g", help="generator.pt (with --where: a class sampler)"),
+]
+GenerateNOpt = Annotated[int, typer.Option("--n", help="Number of models.")]
+GenerateClsOpt = Annotated[str, typer.Option("--class", help="relevant or not_relevant.")]
+GenerateSeedOpt = Annotated[int, typer.Option("--seed", help="Noise seed.")]
+GenerateValidateOpt = Annotated[bool, typer.Option(help="Label every model with the engine.")]
+GenerateOnlyValidOpt = Annotated[
+    bool, typer.Option(help="Keep only models the engine confirms; collect exactly N.")
+]
+GenerateSkimpyOpt = Annotated[
+    Path | None, typer.Option("--skimpy", help="Also write the SKiMpy layout here.")
+]
+GenerateDeviceOpt = Annotated[
+    str | None, typer.Option(help="cpu, cuda, cuda:N, mps (default: cpu).")
+]
+GenerateForceOpt = Annotated[
+    bool, typer.Option(help="Discard the OUTPUT.partial of an interrupted generation.")
+]
+GenerateGuidedOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--guided/--unguided",
+        help="Flow with a relevance guide: Bayes-rule generation (default) or the "
+        "class-conditional flow alone.",
+    ),
+]
+GeneratePowerOpt = Annotated[
+    float | None,
+    typer.Option(help="Guided flow: keep a draw with probability c^power (default 1)."),
+]
+GenerateSaveSamplerOpt = Annotated[
+    Path | None, typer.Option(help="--where: also write the class sampler here (.pt).")
+]
+GeneratePopulationOpt = Annotated[int, typer.Option(help="--where: sets per level.")]
+GenerateThinOpt = Annotated[int, typer.Option(help="--where: pCN steps between kept states.")]
+GenerateDeliveryOpt = Annotated[
+    str,
+    typer.Option(
+        help="--where: auto (filter or pCN), best (fit a proposal, take the cheapest), "
+        "filter, pcn, imh, rejection."
+    ),
+]
+GenerateScreenOpt = Annotated[
+    bool,
+    typer.Option(
+        "--screen",
+        help="--where with returns(...): integrate only the candidates a learned screen "
+        "finds likely to return (each member still verified; the misses are audited).",
+    ),
+]
+GenerateScreenRecallOpt = Annotated[
+    float | None,
+    typer.Option(help="--screen: fraction of the members the cut keeps (default 0.95)."),
+]
+GenerateScreenAuditOpt = Annotated[
+    float | None,
+    typer.Option(help="--screen: fraction integrated whatever the score (default 0.1)."),
+]
+GenerateSequentialOpt = Annotated[
+    bool,
+    typer.Option(
+        "--sequential",
+        help="--where with returns(...): integrate a set's perturbations in stages and "
+        "stop at the first that does not return (exact; fewer integrations).",
+    ),
+]
+
+
 @app.command()
 def generate(
-    output: Annotated[Path, typer.Option("--output", "-o", help="Dataset file to write (.h5).")],
-    generator: Annotated[
-        Path | None,
-        typer.Option("--generator", "-g", help="generator.pt (with --where: a class sampler)"),
-    ] = None,
-    n: Annotated[int, typer.Option("--n", help="Number of models.")] = 10_000,
-    cls: Annotated[str, typer.Option("--class", help="relevant or not_relevant.")] = "relevant",
-    seed: Annotated[int, typer.Option("--seed", help="Noise seed.")] = 0,
-    validate: Annotated[bool, typer.Option(help="Label every model with the engine.")] = False,
-    only_valid: Annotated[
-        bool, typer.Option(help="Keep only models the engine confirms; collect exactly N.")
-    ] = False,
-    skimpy: Annotated[
-        Path | None, typer.Option("--skimpy", help="Also write the SKiMpy layout here.")
-    ] = None,
-    chunk_size: Annotated[int, typer.Option(help="Models per chunk.")] = 50_000,
-    device: Annotated[
-        str | None, typer.Option(help="cpu, cuda, cuda:N, mps (default: cpu).")
-    ] = None,
-    force: Annotated[
-        bool, typer.Option(help="Discard the OUTPUT.partial of an interrupted generation.")
-    ] = False,
-    guided: Annotated[
-        bool | None,
-        typer.Option(
-            "--guided/--unguided",
-            help="Flow with a relevance guide: Bayes-rule generation (default) or the "
-            "class-conditional flow alone.",
-        ),
-    ] = None,
-    power: Annotated[
-        float | None,
-        typer.Option(help="Guided flow: keep a draw with probability c^power (default 1)."),
-    ] = None,
+    output: DatasetOutputOpt,
+    generator: GenerateGeneratorOpt = None,
+    n: GenerateNOpt = 10_000,
+    cls: GenerateClsOpt = "relevant",
+    seed: GenerateSeedOpt = 0,
+    validate: GenerateValidateOpt = False,
+    only_valid: GenerateOnlyValidOpt = False,
+    skimpy: GenerateSkimpyOpt = None,
+    chunk_size: ChunkSizeOpt = 50_000,
+    device: GenerateDeviceOpt = None,
+    force: GenerateForceOpt = False,
+    guided: GenerateGuidedOpt = None,
+    power: GeneratePowerOpt = None,
     scheduler: SchedulerOpt = None,
     quiet: QuietOpt = False,
     where: WhereOpt = None,
     model: ModelOpt = "ecoli",
     physiology: PhysOpt = None,
-    save_sampler: Annotated[
-        Path | None, typer.Option(help="--where: also write the class sampler here (.pt).")
-    ] = None,
-    population: Annotated[int, typer.Option(help="--where: sets per level.")] = 4000,
-    thin: Annotated[int, typer.Option(help="--where: pCN steps between kept states.")] = 50,
-    delivery: Annotated[
-        str,
-        typer.Option(
-            help="--where: auto (filter or pCN), best (fit a proposal, take the cheapest), "
-            "filter, pcn, imh, rejection."
-        ),
-    ] = "auto",
-    screen: Annotated[
-        bool,
-        typer.Option(
-            "--screen",
-            help="--where with returns(...): integrate only the candidates a learned screen "
-            "finds likely to return (each member still verified; the misses are audited).",
-        ),
-    ] = False,
-    screen_recall: Annotated[
-        float | None,
-        typer.Option(help="--screen: fraction of the members the cut keeps (default 0.95)."),
-    ] = None,
-    screen_audit: Annotated[
-        float | None,
-        typer.Option(help="--screen: fraction integrated whatever the score (default 0.1)."),
-    ] = None,
-    sequential: Annotated[
-        bool,
-        typer.Option(
-            "--sequential",
-            help="--where with returns(...): integrate a set's perturbations in stages and "
-            "stop at the first that does not return (exact; fewer integrations).",
-        ),
-    ] = False,
+    save_sampler: GenerateSaveSamplerOpt = None,
+    population: GeneratePopulationOpt = 4000,
+    thin: GenerateThinOpt = 50,
+    delivery: GenerateDeliveryOpt = "auto",
+    screen: GenerateScreenOpt = False,
+    screen_recall: GenerateScreenRecallOpt = None,
+    screen_audit: GenerateScreenAuditOpt = None,
+    sequential: GenerateSequentialOpt = False,
 ) -> None:
     """Generate complete parameter sets (K_M + back-calculated V_max) of one class.
 
@@ -410,106 +452,148 @@ def generate(
     (or a class sampler as --generator): ORACLE's prior restricted to the class.
     """
     if where is not None:
+        screen_options = {
+            "screen": screen, "screen_recall": screen_recall, "screen_audit": screen_audit,
+            "sequential_returns": sequential,
+        }  # fmt: skip
         return _run(
             lambda: generate_where(
-                where,
-                output,
-                n,
-                seed,
-                model,
-                physiology,
-                generator,
-                save_sampler,
-                population,
-                thin,
-                force,
-                quiet,
-                delivery,
-                {
-                    "screen": screen,
-                    "screen_recall": screen_recall,
-                    "screen_audit": screen_audit,
-                    "sequential_returns": sequential,
-                },
+                where, output, n, seed, model, physiology, generator, save_sampler,
+                population, thin, force, quiet, delivery, screen_options,
             )
-        )
+        )  # fmt: skip
 
     def go() -> None:
-        from rekindle import validation as check
-
-        if screen or sequential or screen_recall is not None or screen_audit is not None:
-            raise _UserError(
-                "--screen, --screen-recall, --screen-audit, --sequential apply only with --where"
-            )
-        if delivery != "auto":
-            raise _UserError("--delivery applies only with --where")
+        _refuse_where_only_options(screen, sequential, screen_recall, screen_audit, delivery)
         if generator is None:
             raise _UserError("--generator is required (or --where for a class)")
-
-        check.require_positive("--n", n)
-        check.require_chunk_size(chunk_size, bound=check.MAX_CHUNK_SIZE)
-        check.require_seed(seed)
-        if cls not in ("relevant", "not_relevant"):
-            raise _UserError(f"--class must be relevant or not_relevant, got {cls!r}")
-        check.require_device(device)
-        check.require_output_file(output)
-        check.require_distinct(output, "--output", ("--generator", generator))
+        _check_generate_options(
+            output, generator, n, cls, seed, chunk_size, device, skimpy, guided, power, scheduler
+        )
+        gan = _load_guided_generator(generator, device, guided, power)
+        res = _generate_file(
+            gan, output, n, cls, seed, validate, only_valid, chunk_size, force, scheduler, quiet
+        )
+        _report_generated(res, validate or only_valid)
         if skimpy is not None:
-            check.require_output_file(skimpy, "--skimpy")
-            check.require_distinct(
-                skimpy, "--skimpy", ("--output", output), ("--generator", generator)
-            )
-        _check_guidance(guided, power)
-        check.require_disk_space(output, n, 1)  # a lower bound, before anything heavy
-        if not generator.exists():
-            raise _UserError(f"generator file not found: {generator}")
-        check.require_input_file(generator, "--generator")
-        check.require_scheduler_address(scheduler)
-        check.require_device_available(device)  # imports torch: after every cheap check
-
-        from rekindle.generation import generate_dataset, load_generator, retain_freed_memory
-
-        retain_freed_memory()  # this process only generates: reuse its large temporaries
-
-        gan = load_generator(generator, device=device)
-        if guided is not None or power is not None:
-            if getattr(gan, "guide", None) is None:
-                raise _UserError(f"--guided/--unguided/--power need a guided flow: {generator}")
-            gan.set_guidance(guided, power)
-        from rekindle.io.model_bundle import generator_bundle
-
-        n_parameters = generator_bundle(gan).model.n_parameters  # the model it carries
-        check.require_disk_space(output, n, n_parameters)
-        with _executor(scheduler) as ex, progress_bar("generating", n, quiet) as update:
-            res = generate_dataset(
-                gan,
-                n,
-                output,
-                cls=cls,
-                seed=seed,
-                validate=validate,
-                only_valid=only_valid,
-                chunk_size=chunk_size,
-                force=force,
-                progress=update,
-                executor=ex,
-            )
-        msg = f"wrote {res['path']}: {res['n_written']} models"
-        if validate or only_valid:
-            msg += (
-                f"; engine-labelled incidence of relevant models {res['incidence']:.4f} "
-                f"({res['n_generated']} generated)"
-            )
-        console.print(msg)
-        if skimpy is not None:
-            from rekindle.io.dataset import read_dataset
-            from rekindle.io.skimpy_hdf5 import write_parameter_population
-
-            ds = read_dataset(output)
-            write_parameter_population(skimpy, ds.parameters, ds.parameter_names)
-            console.print(f"wrote {skimpy} (SKiMpy layout)")
+            _write_skimpy_copy(output, skimpy)
 
     _run(go, quiet=quiet)
+
+
+def _refuse_where_only_options(
+    screen: bool,
+    sequential: bool,
+    screen_recall: float | None,
+    screen_audit: float | None,
+    delivery: str,
+) -> None:
+    """Refuse ``generate``'s --where options given without --where (they would choose nothing)."""
+    if screen or sequential or screen_recall is not None or screen_audit is not None:
+        raise _UserError(
+            "--screen, --screen-recall, --screen-audit, --sequential apply only with --where"
+        )
+    if delivery != "auto":
+        raise _UserError("--delivery applies only with --where")
+
+
+def _check_generate_options(
+    output: Path,
+    generator: Path,
+    n: int,
+    cls: str,
+    seed: int,
+    chunk_size: int,
+    device: str | None,
+    skimpy: Path | None,
+    guided: bool | None,
+    power: float | None,
+    scheduler: str | None,
+) -> None:
+    """Refuse bad ``generate`` options (one line) before the generator is read."""
+    from rekindle import validation as check
+
+    check.require_positive("--n", n)
+    check.require_chunk_size(chunk_size, bound=check.MAX_CHUNK_SIZE)
+    check.require_seed(seed)
+    if cls not in ("relevant", "not_relevant"):
+        raise _UserError(f"--class must be relevant or not_relevant, got {cls!r}")
+    check.require_device(device)
+    check.require_output_file(output)
+    check.require_distinct(output, "--output", ("--generator", generator))
+    if skimpy is not None:
+        check.require_output_file(skimpy, "--skimpy")
+        check.require_distinct(skimpy, "--skimpy", ("--output", output), ("--generator", generator))
+    _check_guidance(guided, power)
+    check.require_disk_space(output, n, 1)  # a lower bound, before anything heavy
+    if not generator.exists():
+        raise _UserError(f"generator file not found: {generator}")
+    check.require_input_file(generator, "--generator")
+    check.require_scheduler_address(scheduler)
+    check.require_device_available(device)  # imports torch: after every cheap check
+
+
+def _load_guided_generator(
+    generator: Path, device: str | None, guided: bool | None, power: float | None
+) -> Any:
+    """The generator of ``generator``, its guidance set by --guided/--unguided/--power."""
+    from rekindle.generation import load_generator, retain_freed_memory
+
+    retain_freed_memory()  # this process only generates: reuse its large temporaries
+    gan = load_generator(generator, device=device)
+    if guided is not None or power is not None:
+        if getattr(gan, "guide", None) is None:
+            raise _UserError(f"--guided/--unguided/--power need a guided flow: {generator}")
+        gan.set_guidance(guided, power)
+    return gan
+
+
+def _generate_file(
+    gan: Any,
+    output: Path,
+    n: int,
+    cls: str,
+    seed: int,
+    validate: bool,
+    only_valid: bool,
+    chunk_size: int,
+    force: bool,
+    scheduler: str | None,
+    quiet: bool,
+) -> dict[str, Any]:
+    """Stream ``n`` generated models into ``output`` (``generation.generate_dataset``)."""
+    from rekindle import validation as check
+    from rekindle.generation import generate_dataset
+    from rekindle.io.model_bundle import generator_bundle
+
+    n_parameters = generator_bundle(gan).model.n_parameters  # the model it carries
+    check.require_disk_space(output, n, n_parameters)
+    with _executor(scheduler) as ex, progress_bar("generating", n, quiet) as update:
+        return generate_dataset(
+            gan, n, output, cls=cls, seed=seed, validate=validate, only_valid=only_valid,
+            chunk_size=chunk_size, force=force, progress=update, executor=ex,
+        )  # fmt: skip
+
+
+def _report_generated(res: dict[str, Any], labelled: bool) -> None:
+    """``generate``'s closing line: models written (and the engine-labelled incidence)."""
+    msg = f"wrote {res['path']}: {res['n_written']} models"
+    if labelled:
+        msg += (
+            f"; engine-labelled incidence of relevant models {res['incidence']:.4f} "
+            f"({res['n_generated']} generated)"
+        )
+    console.print(msg)
+
+
+def _write_skimpy_copy(output: Path, skimpy: Path) -> None:
+    """Write the generated dataset ``output`` again in the SKiMpy layout at ``skimpy``."""
+    from rekindle.io.dataset import read_dataset
+    from rekindle.io.skimpy_hdf5 import write_parameter_population
+
+    ds = read_dataset(output)
+    write_parameter_population(skimpy, ds.parameters, ds.parameter_names)
+    console.print(f"wrote {skimpy} (SKiMpy layout)")
 
 
 def _check_guidance(guided: bool | None, power: float | None) -> None:
@@ -522,54 +606,65 @@ def _check_guidance(guided: bool | None, power: float | None) -> None:
         raise _UserError("--power applies only to guided generation (drop --unguided)")
 
 
+TransferGeneratorOpt = Annotated[
+    Path, typer.Option("--generator", "-g", help="Source generator.pt")
+]
+TransferTargetsOpt = Annotated[
+    list[str],
+    typer.Option("--target", help="Target physiology file, or embedded name (repeat)."),
+]
+TransferNSetsOpt = Annotated[
+    list[int], typer.Option("--n-sets", help="Target set counts (repeat).")
+]
+TransferRepeatsOpt = Annotated[int, typer.Option(help="Repeats per case.")]
+TransferEpochsOpt = Annotated[int, typer.Option(help="cgan only: fine-tuning epochs (paper 300).")]
+TransferScratchEpochsOpt = Annotated[
+    int, typer.Option(help="cgan only: from-scratch epochs (paper 1000).")
+]
+TransferNoScratchOpt = Annotated[bool, typer.Option(help="Skip the from-scratch comparison.")]
+TransferFreezeOpt = Annotated[
+    list[str], typer.Option(help="cgan only: generator layer to freeze (repeat).")
+]
+TransferPriorSetsOpt = Annotated[
+    float,
+    typer.Option(help="flow only: weight of the source's marginals, in sets per class."),
+]
+TransferCopulaPriorSetsOpt = Annotated[
+    float,
+    typer.Option(help="flow only: weight of the source's dependence structure, in sets per class."),
+]
+TransferNEvalOpt = Annotated[
+    int, typer.Option(help="Relevant-class models labelled per evaluation (paper 1000).")
+]
+TransferNReferenceOpt = Annotated[
+    int,
+    typer.Option(
+        help="Independent ORACLE sets per target for the width and C2ST of every "
+        "generator (0: none)."
+    ),
+]
+TransferValidationModelsOpt = Annotated[
+    int, typer.Option(help="Relevant models per generator perturbed for Fig. 4c (0: none).")
+]
+
+
 @app.command()
 def transfer(
-    generator: Annotated[Path, typer.Option("--generator", "-g", help="Source generator.pt")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Output folder.")],
-    targets: Annotated[
-        list[str],
-        typer.Option("--target", help="Target physiology file, or embedded name (repeat)."),
-    ] = list(_TRANSFER.targets),  # noqa: B006
-    n_sets: Annotated[
-        list[int], typer.Option("--n-sets", help="Target set counts (repeat).")
-    ] = list(_TRANSFER.n_sets),  # noqa: B006
-    repeats: Annotated[int, typer.Option(help="Repeats per case.")] = _TRANSFER.repeats,
-    epochs: Annotated[
-        int, typer.Option(help="cgan only: fine-tuning epochs (paper 300).")
-    ] = _TRANSFER.epochs_transfer,
-    scratch_epochs: Annotated[
-        int, typer.Option(help="cgan only: from-scratch epochs (paper 1000).")
-    ] = _TRANSFER.epochs_scratch,
-    no_scratch: Annotated[
-        bool, typer.Option(help="Skip the from-scratch comparison.")
-    ] = not _TRANSFER.scratch,
-    freeze: Annotated[
-        list[str], typer.Option(help="cgan only: generator layer to freeze (repeat).")
-    ] = list(_TRANSFER.freeze),  # noqa: B006
-    prior_sets: Annotated[
-        float,
-        typer.Option(help="flow only: weight of the source's marginals, in sets per class."),
-    ] = _TRANSFER.prior_sets,
-    copula_prior_sets: Annotated[
-        float,
-        typer.Option(
-            help="flow only: weight of the source's dependence structure, in sets per class."
-        ),
-    ] = _TRANSFER.copula_prior_sets,
-    n_eval: Annotated[
-        int, typer.Option(help="Relevant-class models labelled per evaluation (paper 1000).")
-    ] = _TRANSFER.n_eval,
-    n_reference: Annotated[
-        int,
-        typer.Option(
-            help="Independent ORACLE sets per target for the width and C2ST of every "
-            "generator (0: none)."
-        ),
-    ] = _TRANSFER.n_reference,
-    validation_models: Annotated[
-        int, typer.Option(help="Relevant models per generator perturbed for Fig. 4c (0: none).")
-    ] = _TRANSFER.n_validation_models,
-    seed: Annotated[int, typer.Option("--seed")] = _TRANSFER.seed,
+    generator: TransferGeneratorOpt,
+    output: OutputFolderOpt,
+    targets: TransferTargetsOpt = list(_TRANSFER.targets),  # noqa: B006
+    n_sets: TransferNSetsOpt = list(_TRANSFER.n_sets),  # noqa: B006
+    repeats: TransferRepeatsOpt = _TRANSFER.repeats,
+    epochs: TransferEpochsOpt = _TRANSFER.epochs_transfer,
+    scratch_epochs: TransferScratchEpochsOpt = _TRANSFER.epochs_scratch,
+    no_scratch: TransferNoScratchOpt = not _TRANSFER.scratch,
+    freeze: TransferFreezeOpt = list(_TRANSFER.freeze),  # noqa: B006
+    prior_sets: TransferPriorSetsOpt = _TRANSFER.prior_sets,
+    copula_prior_sets: TransferCopulaPriorSetsOpt = _TRANSFER.copula_prior_sets,
+    n_eval: TransferNEvalOpt = _TRANSFER.n_eval,
+    n_reference: TransferNReferenceOpt = _TRANSFER.n_reference,
+    validation_models: TransferValidationModelsOpt = _TRANSFER.n_validation_models,
+    seed: SeedOpt = _TRANSFER.seed,
 ) -> None:
     """Transfer learning: adapt a generator to few sets of other physiologies (Fig. 4).
 
@@ -579,38 +674,10 @@ def transfer(
     """
 
     def go() -> None:
-        from rekindle import validation as check
-
-        for option, value in (
-            ("--repeats", repeats),
-            ("--epochs", epochs),
-            ("--scratch-epochs", scratch_epochs),
-            ("--n-eval", n_eval),
-            *(("--n-sets", k) for k in n_sets),
-        ):
-            check.require_positive(option, value)
-        for k in n_sets:
-            check.require_at_most("--n-sets", k, check.MAX_EVAL_MODELS)
-        check.require_at_most("--repeats", repeats, check.MAX_REPEATS)
-        check.require_at_most("--epochs", epochs, check.MAX_EPOCHS)
-        check.require_at_most("--scratch-epochs", scratch_epochs, check.MAX_EPOCHS)
-        if validation_models < 0:
-            raise _UserError(f"--validation-models must be 0 or more, got {validation_models}")
-        check.require_at_most("--validation-models", validation_models, check.MAX_EVAL_MODELS)
-        check.require_seed(seed)
-        check.require_finite("--prior-sets", prior_sets)
-        check.require_finite("--copula-prior-sets", copula_prior_sets)
-        if prior_sets <= 0:
-            raise _UserError(f"--prior-sets must be positive, got {prior_sets}")
-        if copula_prior_sets < 2:
-            raise _UserError(f"--copula-prior-sets must be 2 or more, got {copula_prior_sets}")
-        if n_reference != 0 and n_reference < 10:
-            raise _UserError(f"--n-reference must be 0 or at least 10, got {n_reference}")
-        check.require_output_folder(output)
-        if not generator.exists():
-            raise _UserError(f"generator file not found: {generator}")
-        check.require_input_file(generator, "--generator")
-
+        _check_transfer_options(
+            output, generator, n_sets, repeats, epochs, scratch_epochs, n_eval,
+            validation_models, seed, prior_sets, copula_prior_sets, n_reference,
+        )  # fmt: skip
         from rekindle.stages.transfer import run_transfer_experiment
 
         st = TransferSettings(
@@ -629,20 +696,73 @@ def transfer(
             n_reference=n_reference,
         )
         rows = run_transfer_experiment(generator, output, st, log=console.print)
-        table = Table(title="incidence of relevant models (engine-labelled, target physiology)")
-        reference = ("width", "C2ST") if n_reference else ()  # against independent ORACLE sets
-        for col in ("target", "n sets", "mode", "repeat", "incidence", *reference):
-            table.add_column(col)
-        for r in rows:
-            fidelity = (r["spread_ratio_reference"], r["c2st_reference"]) if n_reference else ()
-            table.add_row(
-                r["target"],
-                str(r["n_sets"]),
-                r["mode"],
-                str(r["repeat"]),
-                f"{r['incidence']:.3f}",
-                *(f"{v:.3f}" for v in fidelity),
-            )
-        stdout.print(table)
+        _print_transfer_table(rows, with_reference=bool(n_reference))
 
     _run(go)
+
+
+def _check_transfer_options(
+    output: Path,
+    generator: Path,
+    n_sets: list[int],
+    repeats: int,
+    epochs: int,
+    scratch_epochs: int,
+    n_eval: int,
+    validation_models: int,
+    seed: int,
+    prior_sets: float,
+    copula_prior_sets: float,
+    n_reference: int,
+) -> None:
+    """Refuse bad ``transfer`` options (one line) before the generator is read."""
+    from rekindle import validation as check
+
+    for option, value in (
+        ("--repeats", repeats),
+        ("--epochs", epochs),
+        ("--scratch-epochs", scratch_epochs),
+        ("--n-eval", n_eval),
+        *(("--n-sets", k) for k in n_sets),
+    ):
+        check.require_positive(option, value)
+    for k in n_sets:
+        check.require_at_most("--n-sets", k, check.MAX_EVAL_MODELS)
+    check.require_at_most("--repeats", repeats, check.MAX_REPEATS)
+    check.require_at_most("--epochs", epochs, check.MAX_EPOCHS)
+    check.require_at_most("--scratch-epochs", scratch_epochs, check.MAX_EPOCHS)
+    if validation_models < 0:
+        raise _UserError(f"--validation-models must be 0 or more, got {validation_models}")
+    check.require_at_most("--validation-models", validation_models, check.MAX_EVAL_MODELS)
+    check.require_seed(seed)
+    check.require_finite("--prior-sets", prior_sets)
+    check.require_finite("--copula-prior-sets", copula_prior_sets)
+    if prior_sets <= 0:
+        raise _UserError(f"--prior-sets must be positive, got {prior_sets}")
+    if copula_prior_sets < 2:
+        raise _UserError(f"--copula-prior-sets must be 2 or more, got {copula_prior_sets}")
+    if n_reference != 0 and n_reference < 10:
+        raise _UserError(f"--n-reference must be 0 or at least 10, got {n_reference}")
+    check.require_output_folder(output)
+    if not generator.exists():
+        raise _UserError(f"generator file not found: {generator}")
+    check.require_input_file(generator, "--generator")
+
+
+def _print_transfer_table(rows: list[dict[str, Any]], with_reference: bool) -> None:
+    """The incidence of every transfer case (and width, C2ST against ORACLE sets) on stdout."""
+    table = Table(title="incidence of relevant models (engine-labelled, target physiology)")
+    reference = ("width", "C2ST") if with_reference else ()  # against independent ORACLE sets
+    for col in ("target", "n sets", "mode", "repeat", "incidence", *reference):
+        table.add_column(col)
+    for r in rows:
+        fidelity = (r["spread_ratio_reference"], r["c2st_reference"]) if with_reference else ()
+        table.add_row(
+            r["target"],
+            str(r["n_sets"]),
+            r["mode"],
+            str(r["repeat"]),
+            f"{r['incidence']:.3f}",
+            *(f"{v:.3f}" for v in fidelity),
+        )
+    stdout.print(table)

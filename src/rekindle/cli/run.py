@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -12,6 +12,7 @@ from rekindle.cli._common import (
     ModelOpt,
     QuietOpt,
     SchedulerOpt,
+    SeedOpt,
     _executor,
     _run,
     _UserError,
@@ -26,98 +27,78 @@ from rekindle.pipeline import PROFILES, RunConfig
 _DEFAULT = PROFILES["default"]
 
 
+RunOutputOpt = Annotated[Path, typer.Option("--output", "-o", help="Run folder.")]
+RunProfileOpt = Annotated[str, typer.Option(help="default (≤15 min, 2 cores), paper, smoke.")]
+RunPhysiologyOpt = Annotated[str, typer.Option("--physiology", "-p")]
+RunEpochsOpt = Annotated[int | None, typer.Option("--epochs", help="Override the profile.")]
+RunNSetsOpt = Annotated[int | None, typer.Option("--n-sets", help="Override the profile.")]
+RunRepeatsOpt = Annotated[int | None, typer.Option("--repeats", help="Override the profile.")]
+RunMinSpreadRatioOpt = Annotated[
+    float | None,
+    typer.Option(help="Override the profile: keep only generators this wide (see train)."),
+]
+RunGeneratorOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--generator", help="Override the profile: flow (default profile) or cgan (paper)."
+    ),
+]
+RunGuideOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--guide/--no-guide",
+        help="Override the profile: the flow's relevance guide (default profile: on).",
+    ),
+]
+RunPowerOpt = Annotated[
+    float | None,
+    typer.Option(help="Override the profile: guided acceptance exponent (default 1)."),
+]
+RunThresholdOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--threshold",
+        help="Override the profile: relevance threshold on max Re(λ), 1/h (default "
+        f"{_DEFAULT.threshold:g}, E. coli's doubling time; a larger network whose "
+        "slowest mode never falls below it needs its own).",
+    ),
+]
+RunWhereOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--where",
+        help="The class the run learns, instead of --threshold: an upper bound "
+        "('max_eig < -20', 'tau_min < 3', 'relevant'); recorded in every output.",
+    ),
+]
+
+
 @app.command()
 def run(
-    output: Annotated[Path, typer.Option("--output", "-o", help="Run folder.")] = Path(
-        "runs/default"
-    ),
-    profile: Annotated[
-        str, typer.Option(help="default (≤15 min, 2 cores), paper, smoke.")
-    ] = "default",
+    output: RunOutputOpt = Path("runs/default"),
+    profile: RunProfileOpt = "default",
     model: ModelOpt = _DEFAULT.model,
-    physiology: Annotated[str, typer.Option("--physiology", "-p")] = _DEFAULT.physiology,
-    seed: Annotated[int, typer.Option("--seed")] = _DEFAULT.seed,
-    epochs: Annotated[int | None, typer.Option("--epochs", help="Override the profile.")] = None,
-    n_sets: Annotated[int | None, typer.Option("--n-sets", help="Override the profile.")] = None,
-    repeats: Annotated[int | None, typer.Option("--repeats", help="Override the profile.")] = None,
-    min_spread_ratio: Annotated[
-        float | None,
-        typer.Option(help="Override the profile: keep only generators this wide (see train)."),
-    ] = None,
-    generator: Annotated[
-        str | None,
-        typer.Option(
-            "--generator", help="Override the profile: flow (default profile) or cgan (paper)."
-        ),
-    ] = None,
-    guide: Annotated[
-        bool | None,
-        typer.Option(
-            "--guide/--no-guide",
-            help="Override the profile: the flow's relevance guide (default profile: on).",
-        ),
-    ] = None,
-    power: Annotated[
-        float | None,
-        typer.Option(help="Override the profile: guided acceptance exponent (default 1)."),
-    ] = None,
-    threshold: Annotated[
-        float | None,
-        typer.Option(
-            "--threshold",
-            help="Override the profile: relevance threshold on max Re(λ), 1/h (default "
-            f"{_DEFAULT.threshold:g}, E. coli's doubling time; a larger network whose "
-            "slowest mode never falls below it needs its own).",
-        ),
-    ] = None,
+    physiology: RunPhysiologyOpt = _DEFAULT.physiology,
+    seed: SeedOpt = _DEFAULT.seed,
+    epochs: RunEpochsOpt = None,
+    n_sets: RunNSetsOpt = None,
+    repeats: RunRepeatsOpt = None,
+    min_spread_ratio: RunMinSpreadRatioOpt = None,
+    generator: RunGeneratorOpt = None,
+    guide: RunGuideOpt = None,
+    power: RunPowerOpt = None,
+    threshold: RunThresholdOpt = None,
     scheduler: SchedulerOpt = None,
     quiet: QuietOpt = False,
-    where: Annotated[
-        str | None,
-        typer.Option(
-            "--where",
-            help="The class the run learns, instead of --threshold: an upper bound "
-            "('max_eig < -20', 'tau_min < 3', 'relevant'); recorded in every output.",
-        ),
-    ] = None,
+    where: RunWhereOpt = None,
 ) -> None:
     """The main job: sample ORACLE data, train, generate, validate, analyse, report."""
 
     def go() -> None:
-        from rekindle import validation as check
-
-        for option, value in (("--epochs", epochs), ("--n-sets", n_sets), ("--repeats", repeats)):
-            if value is not None:
-                check.require_positive(option, value)
-        if epochs is not None:
-            check.require_at_most("--epochs", epochs, check.MAX_EPOCHS)
-        if repeats is not None:
-            check.require_at_most("--repeats", repeats, check.MAX_REPEATS)
-        check.require_seed(seed)
-        if power is not None and not check.require_finite("--power", power) > 0:
-            raise _UserError(f"--power must be positive, got {power}")
-        if min_spread_ratio is not None:
-            check.require_finite("--min-spread-ratio", min_spread_ratio)
-        if threshold is not None:
-            check.require_finite("--threshold", threshold)
-        from rekindle.cli.classes import class_choice, upper_bound_class
-
-        spec = class_choice(where, {"--threshold": threshold})
-        if spec is not None:
-            upper_bound_class(spec, str(where), "run")
-        if profile not in PROFILES:
-            raise _UserError(f"unknown profile {profile!r} (known: {', '.join(PROFILES)})")
-        _refuse_ignored_options(
-            generator or PROFILES[profile].generator,
-            profile,
-            {"--epochs": epochs, "--repeats": repeats, "--min-spread-ratio": min_spread_ratio},
-            {"--guide/--no-guide": guide, "--power": power},
-        )
-        if power is not None and guide is False:
-            raise _UserError("--power applies only with the guide (drop --no-guide)")
-        check.require_output_folder(output)
-        check.require_scheduler_address(scheduler)
-
+        _check_run_options(
+            output, profile, seed, epochs, n_sets, repeats, min_spread_ratio, generator,
+            guide, power, threshold, scheduler, where,
+        )  # fmt: skip
         from rekindle.pipeline import run_pipeline
 
         cfg = RunConfig.from_profile(
@@ -144,32 +125,92 @@ def run(
                 log=console.print,
                 executor=ex,
             )
-        title = f"rekindle run ({profile}): {summary['model']}/{summary['physiology']}"
-        table = Table(title=title)
-        table.add_column("result")
-        table.add_column("value", justify="right")
-        for key in (
-            "incidence_training",
-            "incidence_generated",
-            "returned_fraction_training",
-            "returned_fraction_generated",
-            "spread_ratio_generated",
-            "iqr_ratio_generated",
-            "c2st_generated",
-            "c2st_noise_floor",
-            "kl_train_first",
-            "kl_train_last",
-            "seconds",
-        ):
-            v = summary.get(key)
-            table.add_row(key, "—" if v is None else f"{v:.4g}")
-        top = summary.get("top_parameters") or []
-        if top:
-            table.add_row("top parameter (KL)", str(top[0]["name"]))
-        stdout.print(table)
-        console.print(f"run folder: {output}  (open {output / 'report.html'})")
+        _print_run_summary(summary, profile, output)
 
     _run(go, quiet=quiet)
+
+
+def _check_run_options(
+    output: Path,
+    profile: str,
+    seed: int,
+    epochs: int | None,
+    n_sets: int | None,
+    repeats: int | None,
+    min_spread_ratio: float | None,
+    generator: str | None,
+    guide: bool | None,
+    power: float | None,
+    threshold: float | None,
+    scheduler: str | None,
+    where: str | None,
+) -> None:
+    """Refuse bad ``run`` options (one line) before anything is read or written."""
+    from rekindle import validation as check
+
+    for option, value in (("--epochs", epochs), ("--n-sets", n_sets), ("--repeats", repeats)):
+        if value is not None:
+            check.require_positive(option, value)
+    if epochs is not None:
+        check.require_at_most("--epochs", epochs, check.MAX_EPOCHS)
+    if repeats is not None:
+        check.require_at_most("--repeats", repeats, check.MAX_REPEATS)
+    check.require_seed(seed)
+    if power is not None and not check.require_finite("--power", power) > 0:
+        raise _UserError(f"--power must be positive, got {power}")
+    if min_spread_ratio is not None:
+        check.require_finite("--min-spread-ratio", min_spread_ratio)
+    if threshold is not None:
+        check.require_finite("--threshold", threshold)
+    from rekindle.cli.classes import class_choice, upper_bound_class
+
+    spec = class_choice(where, {"--threshold": threshold})
+    if spec is not None:
+        upper_bound_class(spec, str(where), "run")
+    if profile not in PROFILES:
+        raise _UserError(f"unknown profile {profile!r} (known: {', '.join(PROFILES)})")
+    _refuse_ignored_options(
+        generator or PROFILES[profile].generator,
+        profile,
+        {"--epochs": epochs, "--repeats": repeats, "--min-spread-ratio": min_spread_ratio},
+        {"--guide/--no-guide": guide, "--power": power},
+    )
+    if power is not None and guide is False:
+        raise _UserError("--power applies only with the guide (drop --no-guide)")
+    check.require_output_folder(output)
+    check.require_scheduler_address(scheduler)
+
+
+_SUMMARY_ROWS = (
+    "incidence_training",
+    "incidence_generated",
+    "returned_fraction_training",
+    "returned_fraction_generated",
+    "spread_ratio_generated",
+    "iqr_ratio_generated",
+    "c2st_generated",
+    "c2st_noise_floor",
+    "kl_train_first",
+    "kl_train_last",
+    "seconds",
+)
+"""The summary.json figures ``run`` prints, in order."""
+
+
+def _print_run_summary(summary: dict[str, Any], profile: str, output: Path) -> None:
+    """The run's headline figures as a table on stdout, and where its report is."""
+    title = f"rekindle run ({profile}): {summary['model']}/{summary['physiology']}"
+    table = Table(title=title)
+    table.add_column("result")
+    table.add_column("value", justify="right")
+    for key in _SUMMARY_ROWS:
+        v = summary.get(key)
+        table.add_row(key, "—" if v is None else f"{v:.4g}")
+    top = summary.get("top_parameters") or []
+    if top:
+        table.add_row("top parameter (KL)", str(top[0]["name"]))
+    stdout.print(table)
+    console.print(f"run folder: {output}  (open {output / 'report.html'})")
 
 
 def _refuse_ignored_options(
