@@ -36,6 +36,17 @@ the route with the fewest estimated labels per member; the default ``auto`` keep
 filter/pCN rule and fits nothing (on E. coli the fitted routes cost more labels per member
 than filter or pCN: docs/science/classfit.md).
 
+Delayed acceptance with a learned screen (``ClassSamplerSettings.delayed_acceptance``;
+Christen & Fox, J. Comput. Graph. Stat. 14, 795 (2005)): a
+:class:`~rekindle.classes.surrogate.Surrogate` score ``s(u) ∈ [ε, 1]``, fitted on the sets
+the levels and the burn-in labelled, screens each pCN proposal: stage 1 passes ``u'``
+with probability ``a₁ = min(1, s(u')/s(u))`` *without a label*; only survivors are
+labelled, and stage 2 accepts iff ``u' ∈ C`` and ``U < a₂ = min(1, s(u)/s(u'))``.
+Exact for any ``s > 0``: with ``q`` the pCN kernel, ``N(u) q(u, u') = N(u') q(u', u)``,
+so the move density ``π(u) q(u, u') a₁ a₂ = N(u) q(u, u') 1_C(u) 1_C(u') min(s, s')/max(s, s')``
+is symmetric in ``(u, u')``: detailed balance for ``π ∝ N(0, I) 1_C``. A poor ``s`` only
+costs mixing. The screen is refitted once, at the end of the burn-in, and then fixed.
+
 For a class with a return clause (costly: integrations), acceptance is *delayed*
 (Christen & Fox 2005): a proposal is integrated only when its eigenvalue part holds;
 the return indicator is random (random perturbations), and keeping a state with its
@@ -64,6 +75,7 @@ from rekindle.classes.proposal import (
     truncated_mass,
 )
 from rekindle.classes.spec import ClassSpec
+from rekindle.classes.surrogate import Surrogate, fit_surrogate, screen_accuracy
 from rekindle.config import Settings, check, check_choice, check_positive_int
 from rekindle.errors import GenerationError
 
@@ -143,6 +155,15 @@ class ClassSamplerSettings(Settings):
     duplicates
         Independence chains: ``thin_imh`` is chosen so that two successive kept states of a
         chain are the same state with at most this probability.
+    delayed_acceptance
+        pCN production chains screen each proposal with a learned
+        :class:`~rekindle.classes.surrogate.Surrogate` before labelling it (exact
+        delayed acceptance: fewer labels per step, same invariant law).
+    surrogate_floor
+        The screen's floor ``ε``: a state the screen rejects is still labelled with
+        probability ≥ ``ε`` (relative to the current state's score).
+    surrogate_history
+        Most labelled sets kept to fit the screen (the latest).
     seed
         Random seed.
     """
@@ -161,6 +182,9 @@ class ClassSamplerSettings(Settings):
     defensive: float = 0.1
     truncation: float = 1e-3
     duplicates: float = 0.02
+    delayed_acceptance: bool = False
+    surrogate_floor: float = 0.02
+    surrogate_history: int = 40_000
     seed: int = 0
 
     def validate(self) -> None:
@@ -174,6 +198,11 @@ class ClassSamplerSettings(Settings):
         check(0 < self.defensive < 1, f"defensive must lie in (0, 1), got {self.defensive}")
         check(0 < self.truncation < 1, f"truncation must lie in (0, 1), got {self.truncation}")
         check(0 < self.duplicates < 1, f"duplicates must lie in (0, 1), got {self.duplicates}")
+        check(
+            0 < self.surrogate_floor <= 1,
+            f"surrogate_floor must lie in (0, 1], got {self.surrogate_floor}",
+        )
+        check_positive_int(self, "surrogate_history")
         check(
             0 < self.target_acceptance < 1,
             f"target_acceptance must lie in (0, 1), got {self.target_acceptance}",
@@ -204,6 +233,9 @@ class ChainState:
         Steps between kept states of an independence chain (mode ``imh``).
     log_bound
         ``log M`` of mode ``proposal-rejection``.
+    surrogate
+        The screen of delayed-acceptance pCN chains (mode ``chains``; ``None``: every
+        proposal is labelled).
     """
 
     seeds: np.ndarray
@@ -213,6 +245,7 @@ class ChainState:
     proposal: GaussianProposal | None = None
     thin: int = 0
     log_bound: float = float("nan")
+    surrogate: Surrogate | None = None
 
 
 @dataclass
@@ -249,26 +282,47 @@ class ClassDraw:
     proposal: GaussianProposal | None = None
     thin: int = 0
     log_bound: float = float("nan")
+    surrogate: Surrogate | None = None
 
     @property
     def state(self) -> ChainState:
         """The :class:`ChainState` to continue from."""
         shape = np.ones(self.seeds.shape[1]) if self.shape is None else self.shape
         return ChainState(
-            self.seeds, self.beta, shape, self.mode, self.proposal, self.thin, self.log_bound
-        )
+            self.seeds, self.beta, shape, self.mode, self.proposal, self.thin, self.log_bound,
+            self.surrogate,
+        )  # fmt: skip
 
 
 class _Counter:
     """Labels and integrations spent (with their time)."""
 
-    def __init__(self, measure: Measure, returns: ReturnsTest | None) -> None:
+    def __init__(self, measure: Measure, returns: ReturnsTest | None, history: int = 0) -> None:
         self._measure, self._returns = measure, returns
         self.labels = self.integrated = 0
+        self._history = history
+        self._kept_u: list[np.ndarray] = []
+        self._kept_lam: list[np.ndarray] = []
+        self._n_kept = 0
 
     def measure(self, u: np.ndarray) -> np.ndarray:
         self.labels += u.shape[0]
-        return np.asarray(self._measure(saturation_of(u)), dtype=float)
+        lam = np.asarray(self._measure(saturation_of(u)), dtype=float)
+        if self._history and u.shape[0]:  # the latest labelled sets (to fit a screen)
+            self._kept_u.append(u.copy())
+            self._kept_lam.append(lam.copy())
+            self._n_kept += u.shape[0]
+            while self._n_kept - self._kept_u[0].shape[0] >= self._history:
+                self._n_kept -= self._kept_u.pop(0).shape[0]
+                self._kept_lam.pop(0)
+        return lam
+
+    def history(self) -> tuple[np.ndarray, np.ndarray]:
+        """The latest labelled sets ``(u (m, d), max Re(λ) (m,))`` (at most ``history``)."""
+        if not self._kept_u:
+            return np.empty((0, 0)), np.empty(0)
+        u, lam = np.concatenate(self._kept_u), np.concatenate(self._kept_lam)
+        return u[-self._history :], lam[-self._history :]
 
     def returns(self, u: np.ndarray) -> np.ndarray:
         if self._returns is None or u.shape[0] == 0:
@@ -603,6 +657,7 @@ def sample_class(
     *,
     returns: ReturnsTest | None = None,
     start: ChainState | None = None,
+    screen: Surrogate | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> ClassDraw:
     """Exactly ``n`` members of ``spec`` from the uniform prior restricted to it.
@@ -626,6 +681,10 @@ def sample_class(
         :attr:`ClassDraw.state` of an earlier draw of the same class and model: skip
         the levels and continue its chains (seeds are class members), or draw from the
         prior and filter when its mode is ``"rejection"``.
+    screen
+        A fixed screen for delayed-acceptance pCN chains (used as given, never refitted;
+        only with ``settings.delayed_acceptance``). Default: the one of ``start``, else
+        one learned from the labelled sets.
     progress
         Called with the number of members kept so far.
 
@@ -639,7 +698,8 @@ def sample_class(
     if n < 1:
         raise ValueError(f"n must be ≥ 1, got {n}")
     rng = np.random.default_rng(settings.seed)
-    counter = _Counter(measure, returns)
+    chains_da = settings.delayed_acceptance and (start is None or start.mode == "chains")
+    counter = _Counter(measure, returns, settings.surrogate_history if chains_da else 0)
     t0 = time.perf_counter()
     levels: list[dict] = []
     log_p = float("nan")
@@ -720,7 +780,21 @@ def sample_class(
     accepted = proposed = 0
     step = 0
     t1 = t_ready = time.perf_counter()
-    labels_ready = counter.labels
+    labels_ready = labels_start = counter.labels
+    surrogate: Surrogate | None = None
+    screen_record: dict[str, Any] = {}
+    if not imh and settings.delayed_acceptance:
+        if screen is not None or start is not None:
+            surrogate = screen if screen is not None else start.surrogate  # type: ignore[union-attr]
+        else:
+            t = time.perf_counter()
+            surrogate = fit_surrogate(
+                *counter.history(), spec, floor=settings.surrogate_floor
+            )  # fmt: skip
+            screen_record["seconds_fit_screen"] = time.perf_counter() - t
+            screen_record["screen_sets_levels"] = int(counter.history()[1].size)
+    cur_s = surrogate.score(cur_u) if surrogate is not None else None
+    n_screened = n_passed = n_members = 0
     while n_kept < n:
         if imh:  # independence MH: u' ~ q, accepted with min(1, r(u')/r(u)) in the class
             assert proposal is not None and cur_lr is not None
@@ -728,8 +802,18 @@ def sample_class(
             prop_lr = proposal.log_ratio(prop)
         else:
             prop = _propose(cur_u, beta, shape, rng)
-        prop_lam = counter.measure(prop)
-        ok = spec.eig_member(prop_lam)
+        if surrogate is not None:  # delayed acceptance: screen, then label the survivors
+            assert cur_s is not None
+            prop_s = surrogate.score(prop)
+            idx = np.flatnonzero(rng.random(m) < prop_s / cur_s)
+            prop_lam = np.full(m, np.nan)
+            prop_lam[idx] = counter.measure(prop[idx])
+            ok = spec.eig_member(prop_lam)
+            n_members_step = int(ok.sum())
+            ok[idx] &= rng.random(idx.size) < cur_s[idx] / prop_s[idx]
+        else:
+            prop_lam = counter.measure(prop)
+            ok = spec.eig_member(prop_lam)
         if imh:
             ok &= np.log(rng.random(m)) < prop_lr - cur_lr
         if spec.returns is not None:  # delayed acceptance: integrate the candidates only
@@ -739,16 +823,28 @@ def sample_class(
         cur_lam = np.where(ok, prop_lam, cur_lam)
         if imh:
             cur_lr = np.where(ok, prop_lr, cur_lr)
+        if surrogate is not None:
+            cur_s = np.where(ok, prop_s, cur_s)
         step += 1
         if step <= adapt_steps:
             beta = _adapt(beta, float(ok.mean()), settings.target_acceptance)
             continue
         if step <= adapt_steps + burn_steps:
+            if surrogate is not None and screen is None and step == adapt_steps + burn_steps:
+                surrogate = _refit_screen(
+                    spec, counter, settings, rng, surrogate, counter.labels - labels_start,
+                    screen_record,
+                )  # fmt: skip
+                cur_s = surrogate.score(cur_u)
             t_ready = time.perf_counter()
             labels_ready = counter.labels
             continue
         accepted += int(ok.sum())
         proposed += ok.size
+        if surrogate is not None:
+            n_screened += m
+            n_passed += idx.size
+            n_members += n_members_step
         if (step - adapt_steps - burn_steps) % thin == 0:
             kept_u.append(cur_u)
             kept_lam.append(cur_lam)
@@ -780,6 +876,19 @@ def sample_class(
         "duplicate_fraction": 1.0 - n_unique / n,
         "lag1_correlation_max_eig": rho,
         "effective_sample_size": n * (1 - rho) / (1 + rho) if math.isfinite(rho) else None,
+        "delayed_acceptance": surrogate is not None,
+        **screen_record,
+        **(
+            {
+                "stage1_pass_rate": n_passed / max(n_screened, 1),
+                "stage2_member_rate": n_members / max(n_passed, 1),
+                "stage2_acceptance": accepted / max(n_passed, 1),
+                "screen_tau": surrogate.tau,
+            }
+            if surrogate is not None
+            else {}
+        ),
+        "labels_per_member_production": (counter.labels - labels_ready) / n,
         "seconds_levels": t_levels,
         "seconds_burn_in": t_ready - t1,
         "labels_burn_in": labels_ready - labels_levels,
@@ -788,8 +897,38 @@ def sample_class(
         "members_per_second_production": n / (t_production - (t_ready - t1)),
     }
     return ClassDraw(
-        sigma, lam, cur_u.copy(), beta, diagnostics, mode, shape, proposal, thin_imh, log_bound
-    )
+        sigma, lam, cur_u.copy(), beta, diagnostics, mode, shape, proposal, thin_imh, log_bound,
+        surrogate,
+    )  # fmt: skip
+
+
+def _refit_screen(
+    spec: ClassSpec,
+    counter: _Counter,
+    settings: ClassSamplerSettings,
+    rng: np.random.Generator,
+    surrogate: Surrogate,
+    labels_chains: int,
+    record: dict[str, Any],
+) -> Surrogate:
+    """Refit the screen on the labelled sets (levels + adaptation + burn-in), a fifth of
+    the chains' labelled proposals held out: the accuracy of the old and the new screen
+    on them is recorded (they are stage-1 survivors of the old screen, not prior draws)."""
+    u, lam = counter.history()
+    k = min(labels_chains, lam.size)
+    held = np.zeros(lam.size, bool)
+    if k >= 50:
+        tail = lam.size - k + rng.choice(k, size=k // 5, replace=False)
+        held[tail] = True
+    t = time.perf_counter()
+    new = fit_surrogate(u[~held], lam[~held], spec, floor=settings.surrogate_floor)
+    record["seconds_fit_screen"] = record.get("seconds_fit_screen", 0.0) + time.perf_counter() - t
+    record["screen_sets"] = int((~held).sum())
+    if held.any():
+        member = spec.eig_member(lam[held])
+        record["screen_accuracy_levels_fit"] = screen_accuracy(surrogate.score(u[held]), member)
+        record["screen_accuracy"] = screen_accuracy(new.score(u[held]), member)
+    return new
 
 
 def _level_diagnostics(
