@@ -45,7 +45,13 @@ labelled, and stage 2 accepts iff ``u' ∈ C`` and ``U < a₂ = min(1, s(u)/s(u'
 Exact for any ``s > 0``: with ``q`` the pCN kernel, ``N(u) q(u, u') = N(u') q(u', u)``,
 so the move density ``π(u) q(u, u') a₁ a₂ = N(u) q(u, u') 1_C(u) 1_C(u') min(s, s')/max(s, s')``
 is symmetric in ``(u, u')``: detailed balance for ``π ∝ N(0, I) 1_C``. A poor ``s`` only
-costs mixing. The screen is refitted once, at the end of the burn-in, and then fixed.
+costs mixing. In fact the stage-1 probability may be any ``a₁(u, u') ∈ (0, 1]`` with
+stage 2 ``a₂ = 1_C(u') min(1, a₁(u', u)/a₁(u, u'))`` (Christen & Fox's general form; the
+move density is then ``N(u) q(u, u') 1_C 1_C' min(a₁(u, u'), a₁(u', u))``, symmetric); the
+chains use ``a₁`` of :meth:`~rekindle.classes.surrogate.Surrogate.stage_one`, which scores
+``u'`` by the exact label of ``u`` plus the regression's change ``f(u') − f(u)``, and
+``a₁(u', u)`` needs only the new label. The screen is refitted once, at the end of the
+burn-in, and then fixed.
 
 For a class with a return clause (costly: integrations), acceptance is *delayed*
 (Christen & Fox 2005): a proposal is integrated only when its eigenvalue part holds;
@@ -780,7 +786,7 @@ def sample_class(
     accepted = proposed = 0
     step = 0
     t1 = t_ready = time.perf_counter()
-    labels_ready = labels_start = counter.labels
+    labels_ready = counter.labels
     surrogate: Surrogate | None = None
     screen_record: dict[str, Any] = {}
     if not imh and settings.delayed_acceptance:
@@ -793,7 +799,8 @@ def sample_class(
             )  # fmt: skip
             screen_record["seconds_fit_screen"] = time.perf_counter() - t
             screen_record["screen_sets_levels"] = int(counter.history()[1].size)
-    cur_s = surrogate.score(cur_u) if surrogate is not None else None
+    cur_f = surrogate.predict(cur_u) if surrogate is not None else None
+    pairs: list[tuple[np.ndarray, ...]] = []  # the last burn-in steps' labelled moves
     n_screened = n_passed = n_members = 0
     while n_kept < n:
         if imh:  # independence MH: u' ~ q, accepted with min(1, r(u')/r(u)) in the class
@@ -803,14 +810,19 @@ def sample_class(
         else:
             prop = _propose(cur_u, beta, shape, rng)
         if surrogate is not None:  # delayed acceptance: screen, then label the survivors
-            assert cur_s is not None
-            prop_s = surrogate.score(prop)
-            idx = np.flatnonzero(rng.random(m) < prop_s / cur_s)
+            assert cur_f is not None
+            prop_f = surrogate.predict(prop)
+            a1 = surrogate.stage_one(cur_lam, cur_f, prop_f)
+            idx = np.flatnonzero(rng.random(m) < a1)
             prop_lam = np.full(m, np.nan)
             prop_lam[idx] = counter.measure(prop[idx])
             ok = spec.eig_member(prop_lam)
             n_members_step = int(ok.sum())
-            ok[idx] &= rng.random(idx.size) < cur_s[idx] / prop_s[idx]
+            j = np.flatnonzero(ok)
+            a1_back = surrogate.stage_one(prop_lam[j], prop_f[j], cur_f[j])
+            ok[j] = rng.random(j.size) < a1_back / a1[j]
+            if start is None and screen is None and 1 <= adapt_steps + burn_steps - step <= 10:
+                pairs.append((cur_u[idx], cur_lam[idx], prop[idx], prop_lam[idx]))
         else:
             prop_lam = counter.measure(prop)
             ok = spec.eig_member(prop_lam)
@@ -824,18 +836,16 @@ def sample_class(
         if imh:
             cur_lr = np.where(ok, prop_lr, cur_lr)
         if surrogate is not None:
-            cur_s = np.where(ok, prop_s, cur_s)
+            cur_f = np.where(ok, prop_f, cur_f)
         step += 1
         if step <= adapt_steps:
             beta = _adapt(beta, float(ok.mean()), settings.target_acceptance)
             continue
         if step <= adapt_steps + burn_steps:
             if surrogate is not None and screen is None and step == adapt_steps + burn_steps:
-                surrogate = _refit_screen(
-                    spec, counter, settings, rng, surrogate, counter.labels - labels_start,
-                    screen_record,
-                )  # fmt: skip
-                cur_s = surrogate.score(cur_u)
+                surrogate = _refit_screen(spec, counter, settings, surrogate, pairs, screen_record)
+                cur_f = surrogate.predict(cur_u)
+                pairs = []
             t_ready = time.perf_counter()
             labels_ready = counter.labels
             continue
@@ -906,28 +916,50 @@ def _refit_screen(
     spec: ClassSpec,
     counter: _Counter,
     settings: ClassSamplerSettings,
-    rng: np.random.Generator,
     surrogate: Surrogate,
-    labels_chains: int,
+    pairs: list[tuple[np.ndarray, ...]],
     record: dict[str, Any],
 ) -> Surrogate:
-    """Refit the screen on the labelled sets (levels + adaptation + burn-in), a fifth of
-    the chains' labelled proposals held out: the accuracy of the old and the new screen
-    on them is recorded (they are stage-1 survivors of the old screen, not prior draws)."""
+    """Refit the screen at the end of the burn-in.
+
+    The regression is refitted on the labelled sets (levels, adaptation, burn-in) except
+    the moves of the last burn-in steps (``pairs``: start, its label, end, its label).
+    Of those held-out moves, even ones set ``τ`` (rms error of the local prediction
+    ``λ(u) + f(u') − f(u)`` on the half of them nearest the bound) and odd ones measure
+    the old and the new screen (they are stage-1 survivors of the old screen, not a
+    sample of all proposals): ``screen_accuracy`` (local, as the chains use it),
+    ``screen_accuracy_global`` (``f(u')`` alone), ``screen_accuracy_levels_fit``.
+    """
     u, lam = counter.history()
-    k = min(labels_chains, lam.size)
-    held = np.zeros(lam.size, bool)
-    if k >= 50:
-        tail = lam.size - k + rng.choice(k, size=k // 5, replace=False)
-        held[tail] = True
+    if pairs:
+        fu, flam, tu, tlam = (np.concatenate(c) for c in zip(*pairs, strict=True))
+    else:
+        fu = tu = np.empty((0, u.shape[1]))
+        flam = tlam = np.empty(0)
+    n_held = min(tlam.size, max(lam.size - 10, 0))
     t = time.perf_counter()
-    new = fit_surrogate(u[~held], lam[~held], spec, floor=settings.surrogate_floor)
+    new = fit_surrogate(u[: lam.size - n_held], lam[: lam.size - n_held], spec,
+                        floor=settings.surrogate_floor)  # fmt: skip
+    record["screen_sets"] = int(lam.size - n_held)
+    ok = np.isfinite(tlam)
+    if ok.sum() >= 20:
+        fu, flam, tu, tlam = fu[ok], flam[ok], tu[ok], tlam[ok]
+        pred = flam + new.predict(tu) - new.predict(fu)
+        cal = np.arange(tlam.size) % 2 == 0
+        v = np.abs(spec.violation(tlam[cal]))
+        near = v <= np.median(v)
+        err = (tlam[cal] - pred[cal])[near]
+        new = new.with_tau(float(max(np.sqrt(np.mean(err**2)), 1e-6)))
+        test, member = ~cal, spec.eig_member(tlam[~cal])
+        old = flam[test] + surrogate.predict(tu[test]) - surrogate.predict(fu[test])
+        record["screen_accuracy_levels_fit"] = screen_accuracy(surrogate.class_score(old), member)
+        record["screen_accuracy"] = screen_accuracy(new.class_score(pred[test]), member)
+        record["screen_accuracy_global"] = screen_accuracy(new.score(tu[test]), member)
+        record["screen_rmse_local"] = float(np.sqrt(np.mean((tlam[test] - pred[test]) ** 2)))
+        record["screen_rmse_global"] = float(
+            np.sqrt(np.mean((tlam[test] - new.predict(tu[test])) ** 2))
+        )
     record["seconds_fit_screen"] = record.get("seconds_fit_screen", 0.0) + time.perf_counter() - t
-    record["screen_sets"] = int((~held).sum())
-    if held.any():
-        member = spec.eig_member(lam[held])
-        record["screen_accuracy_levels_fit"] = screen_accuracy(surrogate.score(u[held]), member)
-        record["screen_accuracy"] = screen_accuracy(new.score(u[held]), member)
     return new
 
 
