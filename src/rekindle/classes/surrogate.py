@@ -148,13 +148,15 @@ def fit_surrogate(
     if y.size < 10 or not (np.isfinite(low) or np.isfinite(high)):
         # too few sets: a flat screen (plain pCN)
         return Surrogate(np.zeros(x.shape[1]), 0.0, 1.0, 1.0, low, high)
-    # the screen must be right near the bound, not in max Re(λ)'s heavy far tail:
-    # clip the target to a window about the bound, as wide as the bound's distance from
-    # the labels' median (measured on E. coli at −28: local AUC 0.72 against 0.57 for the
-    # 1 %–99 % winsorised target)
+    # the screen must be right near the bound, not in max Re(λ)'s heavy far tail: fit
+    # the sets within a window about the bound, as wide as the bound's distance from the
+    # labels' median (measured on E. coli at −28: local AUC 0.73 against 0.57 with the
+    # 1 %–99 % winsorised target of every set, 0.72 with the target clipped to the window)
     centre = high if np.isfinite(high) else low
     width = max(abs(float(np.median(y)) - centre), 1e-6)
-    y = np.clip(y, centre - width, centre + width)
+    near_bound = np.abs(y - centre) <= width
+    if near_bound.sum() >= max(10, y.size // 10):
+        x, y = x[near_bound], y[near_bound]
     mu, sd = x.mean(axis=0), x.std(axis=0)
     sd = np.where(sd > 0, sd, 1.0)
     z = (x - mu) / sd
