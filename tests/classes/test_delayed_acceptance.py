@@ -145,3 +145,20 @@ def test_screen_round_trips_through_arrays() -> None:
     back = Surrogate.from_arrays(sur.to_arrays())
     u = np.random.default_rng(1).standard_normal((50, D))
     np.testing.assert_array_equal(back.score(u), sur.score(u))
+
+
+def test_class_sampler_file_keeps_the_screen(tmp_path, draw) -> None:
+    """The screen travels in the class-sampler file (``--generator FILE`` continues with it)."""
+    kind, d = draw
+    if kind == "bad":
+        pytest.skip("one round trip suffices")
+    from rekindle.classes.store import load_class_sampler, save_class_sampler
+    from rekindle.io.model_bundle import load_bundle
+
+    path = save_class_sampler(
+        tmp_path / "s.pt", SPEC, load_bundle("ecoli", "fdp1"), d.state, d.diagnostics
+    )
+    _, _, state = load_class_sampler(path)
+    assert state.surrogate is not None and d.surrogate is not None
+    u = normal_of(d.saturation[:100])
+    np.testing.assert_array_equal(state.surrogate.score(u), d.surrogate.score(u))
