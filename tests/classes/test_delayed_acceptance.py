@@ -60,7 +60,9 @@ def plain():
 @pytest.fixture(scope="module", params=["good", "bad"])
 def draw(request):
     screen = _inverted() if request.param == "bad" else None
-    return request.param, sample_class(SPEC, _measure, D, 4000, _settings(True), screen=screen)
+    return request.param, sample_class(
+        SPEC, _measure, D, 4000, _settings(True), fixed_surrogate=screen
+    )
 
 
 def test_the_screen_fits_the_toy() -> None:

@@ -663,7 +663,7 @@ def sample_class(
     *,
     returns: ReturnsTest | None = None,
     start: ChainState | None = None,
-    screen: Surrogate | None = None,
+    fixed_surrogate: Surrogate | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> ClassDraw:
     """Exactly ``n`` members of ``spec`` from the uniform prior restricted to it.
@@ -687,7 +687,7 @@ def sample_class(
         :attr:`ClassDraw.state` of an earlier draw of the same class and model: skip
         the levels and continue its chains (seeds are class members), or draw from the
         prior and filter when its mode is ``"rejection"``.
-    screen
+    fixed_surrogate
         A fixed screen for delayed-acceptance pCN chains (used as given, never refitted;
         only with ``settings.delayed_acceptance``). Default: the one of ``start``, else
         one learned from the labelled sets.
@@ -790,8 +790,8 @@ def sample_class(
     surrogate: Surrogate | None = None
     screen_record: dict[str, Any] = {}
     if not imh and settings.delayed_acceptance:
-        if screen is not None or start is not None:
-            surrogate = screen if screen is not None else start.surrogate  # type: ignore[union-attr]
+        if fixed_surrogate is not None or start is not None:
+            surrogate = fixed_surrogate if fixed_surrogate is not None else start.surrogate  # type: ignore[union-attr]
         else:
             t = time.perf_counter()
             surrogate = fit_surrogate(
@@ -821,7 +821,11 @@ def sample_class(
             j = np.flatnonzero(ok)
             a1_back = surrogate.stage_one(prop_lam[j], prop_f[j], cur_f[j])
             ok[j] = rng.random(j.size) < a1_back / a1[j]
-            if start is None and screen is None and 1 <= adapt_steps + burn_steps - step <= 10:
+            if (
+                start is None
+                and fixed_surrogate is None
+                and 1 <= adapt_steps + burn_steps - step <= 10
+            ):
                 pairs.append((cur_u[idx], cur_lam[idx], prop[idx], prop_lam[idx]))
         else:
             prop_lam = counter.measure(prop)
@@ -842,7 +846,11 @@ def sample_class(
             beta = _adapt(beta, float(ok.mean()), settings.target_acceptance)
             continue
         if step <= adapt_steps + burn_steps:
-            if surrogate is not None and screen is None and step == adapt_steps + burn_steps:
+            if (
+                surrogate is not None
+                and fixed_surrogate is None
+                and step == adapt_steps + burn_steps
+            ):
                 surrogate = _refit_screen(spec, counter, settings, surrogate, pairs, screen_record)
                 cur_f = surrogate.predict(cur_u)
                 pairs = []
