@@ -275,7 +275,10 @@ class ClassDraw:
         ``"proposal-rejection"`` (see :class:`ChainState`).
     diagnostics
         Levels, labels and integrations spent, acceptance, ``P(C)`` estimate, times,
-        repeated-state fraction (plain builtins, JSON-ready).
+        repeated-state fraction (plain builtins, JSON-ready); with delayed acceptance
+        the screen's records (stage-1 pass rate, stage-2 acceptance, held-out accuracy).
+    surrogate
+        The screen of delayed-acceptance pCN chains (``None`` without one).
     """
 
     saturation: np.ndarray
