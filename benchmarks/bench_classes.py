@@ -67,6 +67,12 @@ def main() -> None:
         default=["ORACLE + filter", "screen", "sequential test (exact)"],
         help="--returns: which arms (ORACLE + filter is the reference and always runs)",
     )
+    ap.add_argument(
+        "--delayed-acceptance",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="pCN chains screen proposals with a learned surrogate (exact delayed acceptance)",
+    )
     args = ap.parse_args()
     if args.returns:
         returns_row(args)
@@ -85,7 +91,9 @@ def main() -> None:
         "| class | P(class) | levels | s to fit | members/s after fit | ORACLE+filter /s "
         "| × after fit | s to 10⁴ scratch | ORACLE s to 10⁴ | × scratch | repeated "
         "| ref members | width | C2ST (floor) | KS max Re(λ) | mode | labels/member "
-        "| est. labels/member filter/pCN/IMH/rej | M | truncated mass | ESS |"
+        "| est. labels/member filter/pCN/IMH/rej | M | truncated mass | ESS "
+        "| labels/member after fit | acceptance | stage-1 pass | stage-2 acc. "
+        "| screen AUC / FN / FP |"
     )
     print(header)
     print("|" + "---|" * (header.count("|") - 1))
@@ -99,6 +107,7 @@ def main() -> None:
             burn_steps=args.burn,
             target_acceptance=args.target_acceptance,
             delivery=args.delivery,
+            delayed_acceptance=args.delayed_acceptance,
         )
         draw = sample_class(spec, measure, len(m.km_names), args.n, settings)
         d = draw.diagnostics
@@ -153,7 +162,17 @@ def main() -> None:
             f"{d['bound']:.3g}" if "bound" in d else "–",
             f"{trunc:.2g}" if trunc is not None else "–",
             f"{ess:.0f}" if ess is not None else "–",
+            f"{d.get('labels_per_member_production', float('nan')):.1f}",
+            f"{d['acceptance_production']:.3f}" if d["acceptance_production"] else "–",
+            f"{d['stage1_pass_rate']:.3f}" if "stage1_pass_rate" in d else "–",
+            f"{d['stage2_acceptance']:.3f}" if "stage2_acceptance" in d else "–",
         ]
+        acc = d.get("screen_accuracy")
+        row.append(
+            f"{acc['auc']:.3f} / {acc['false_negative']:.3f} / {acc['false_positive']:.3f}"
+            if acc and acc["auc"] is not None
+            else "–"
+        )
         print("| " + " | ".join(row) + " |", flush=True)
 
 

@@ -36,6 +36,23 @@ the route with the fewest estimated labels per member; the default ``auto`` keep
 filter/pCN rule and fits nothing (on E. coli the fitted routes cost more labels per member
 than filter or pCN: docs/science/classfit.md).
 
+Delayed acceptance with a learned screen (``ClassSamplerSettings.delayed_acceptance``;
+Christen & Fox, J. Comput. Graph. Stat. 14, 795 (2005)): a
+:class:`~rekindle.classes.surrogate.Surrogate` score ``s(u) ∈ [ε, 1]``, fitted on the sets
+the levels and the burn-in labelled, screens each pCN proposal: stage 1 passes ``u'``
+with probability ``a₁ = min(1, s(u')/s(u))`` *without a label*; only survivors are
+labelled, and stage 2 accepts iff ``u' ∈ C`` and ``U < a₂ = min(1, s(u)/s(u'))``.
+Exact for any ``s > 0``: with ``q`` the pCN kernel, ``N(u) q(u, u') = N(u') q(u', u)``,
+so the move density ``π(u) q(u, u') a₁ a₂ = N(u) q(u, u') 1_C(u) 1_C(u') min(s, s')/max(s, s')``
+is symmetric in ``(u, u')``: detailed balance for ``π ∝ N(0, I) 1_C``. A poor ``s`` only
+costs mixing. In fact the stage-1 probability may be any ``a₁(u, u') ∈ (0, 1]`` with
+stage 2 ``a₂ = 1_C(u') min(1, a₁(u', u)/a₁(u, u'))`` (Christen & Fox's general form; the
+move density is then ``N(u) q(u, u') 1_C 1_C' min(a₁(u, u'), a₁(u', u))``, symmetric); the
+chains use ``a₁`` of :meth:`~rekindle.classes.surrogate.Surrogate.stage_one`, which scores
+``u'`` by the exact label of ``u`` plus the regression's change ``f(u') − f(u)``, and
+``a₁(u', u)`` needs only the new label. The screen is refitted once, at the end of the
+burn-in, and then fixed.
+
 For a class with a return clause (costly: integrations), acceptance is *delayed*
 (Christen & Fox 2005): a proposal is integrated only when its eigenvalue part holds;
 the return indicator is random (random perturbations), and keeping a state with its
@@ -71,6 +88,7 @@ from rekindle.classes.proposal import (
 )
 from rekindle.classes.screen import ReturnScreen
 from rekindle.classes.spec import ClassSpec
+from rekindle.classes.surrogate import Surrogate, fit_surrogate, screen_accuracy
 from rekindle.config import Settings, check, check_choice, check_positive_int
 from rekindle.errors import GenerationError
 
@@ -150,6 +168,15 @@ class ClassSamplerSettings(Settings):
     duplicates
         Independence chains: ``thin_imh`` is chosen so that two successive kept states of a
         chain are the same state with at most this probability.
+    delayed_acceptance
+        pCN production chains screen each proposal with a learned
+        :class:`~rekindle.classes.surrogate.Surrogate` before labelling it (exact
+        delayed acceptance: fewer labels per step, same invariant law).
+    surrogate_floor
+        The screen's floor ``ε``: a state the screen rejects is still labelled with
+        probability ≥ ``ε`` (relative to the current state's score).
+    surrogate_history
+        Most labelled sets kept to fit the screen (the latest).
     seed
         Random seed.
     screen
@@ -186,6 +213,9 @@ class ClassSamplerSettings(Settings):
     defensive: float = 0.1
     truncation: float = 1e-3
     duplicates: float = 0.02
+    delayed_acceptance: bool = False
+    surrogate_floor: float = 0.02
+    surrogate_history: int = 40_000
     seed: int = 0
     screen: bool = False
     screen_recall: float = 0.95
@@ -205,6 +235,11 @@ class ClassSamplerSettings(Settings):
         check(0 < self.defensive < 1, f"defensive must lie in (0, 1), got {self.defensive}")
         check(0 < self.truncation < 1, f"truncation must lie in (0, 1), got {self.truncation}")
         check(0 < self.duplicates < 1, f"duplicates must lie in (0, 1), got {self.duplicates}")
+        check(
+            0 < self.surrogate_floor <= 1,
+            f"surrogate_floor must lie in (0, 1], got {self.surrogate_floor}",
+        )
+        check_positive_int(self, "surrogate_history")
         check(
             0 < self.target_acceptance < 1,
             f"target_acceptance must lie in (0, 1), got {self.target_acceptance}",
@@ -255,6 +290,9 @@ class ChainState:
         Steps between kept states of an independence chain (mode ``imh``).
     log_bound
         ``log M`` of mode ``proposal-rejection``.
+    surrogate
+        The screen of delayed-acceptance pCN chains (mode ``chains``; ``None``: every
+        proposal is labelled).
     """
 
     seeds: np.ndarray
@@ -264,6 +302,7 @@ class ChainState:
     proposal: GaussianProposal | None = None
     thin: int = 0
     log_bound: float = float("nan")
+    surrogate: Surrogate | None = None
 
 
 @dataclass
@@ -287,7 +326,10 @@ class ClassDraw:
         ``"proposal-rejection"`` (see :class:`ChainState`).
     diagnostics
         Levels, labels and integrations spent, acceptance, ``P(C)`` estimate, times,
-        repeated-state fraction (plain builtins, JSON-ready).
+        repeated-state fraction (plain builtins, JSON-ready); with delayed acceptance
+        the screen's records (stage-1 pass rate, stage-2 acceptance, held-out accuracy).
+    surrogate
+        The screen of delayed-acceptance pCN chains (``None`` without one).
     """
 
     saturation: np.ndarray
@@ -300,22 +342,28 @@ class ClassDraw:
     proposal: GaussianProposal | None = None
     thin: int = 0
     log_bound: float = float("nan")
+    surrogate: Surrogate | None = None
 
     @property
     def state(self) -> ChainState:
         """The :class:`ChainState` to continue from."""
         shape = np.ones(self.seeds.shape[1]) if self.shape is None else self.shape
         return ChainState(
-            self.seeds, self.beta, shape, self.mode, self.proposal, self.thin, self.log_bound
-        )
+            self.seeds, self.beta, shape, self.mode, self.proposal, self.thin, self.log_bound,
+            self.surrogate,
+        )  # fmt: skip
 
 
 class _Counter:
     """Labels and integrations spent (with their time)."""
 
-    def __init__(self, measure: Measure, returns: ReturnsTest | None) -> None:
+    def __init__(self, measure: Measure, returns: ReturnsTest | None, history: int = 0) -> None:
         self._measure, self._returns = measure, returns
         self.labels = self.integrated = 0
+        self._history = history
+        self._kept_u: list[np.ndarray] = []
+        self._kept_lam: list[np.ndarray] = []
+        self._n_kept = 0
 
     @property
     def returns_test(self) -> ReturnsTest | None:
@@ -324,7 +372,22 @@ class _Counter:
 
     def measure(self, u: np.ndarray) -> np.ndarray:
         self.labels += u.shape[0]
-        return np.asarray(self._measure(saturation_of(u)), dtype=float)
+        lam = np.asarray(self._measure(saturation_of(u)), dtype=float)
+        if self._history and u.shape[0]:  # the latest labelled sets (to fit a screen)
+            self._kept_u.append(u.copy())
+            self._kept_lam.append(lam.copy())
+            self._n_kept += u.shape[0]
+            while self._n_kept - self._kept_u[0].shape[0] >= self._history:
+                self._n_kept -= self._kept_u.pop(0).shape[0]
+                self._kept_lam.pop(0)
+        return lam
+
+    def history(self) -> tuple[np.ndarray, np.ndarray]:
+        """The latest labelled sets ``(u (m, d), max Re(λ) (m,))`` (at most ``history``)."""
+        if not self._kept_u:
+            return np.empty((0, 0)), np.empty(0)
+        u, lam = np.concatenate(self._kept_u), np.concatenate(self._kept_lam)
+        return u[-self._history :], lam[-self._history :]
 
     def returns(self, u: np.ndarray) -> np.ndarray:
         if self._returns is None or u.shape[0] == 0:
@@ -659,6 +722,7 @@ def sample_class(
     *,
     returns: ReturnsTest | None = None,
     start: ChainState | None = None,
+    fixed_surrogate: Surrogate | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> ClassDraw:
     """Exactly ``n`` members of ``spec`` from the uniform prior restricted to it.
@@ -682,6 +746,10 @@ def sample_class(
         :attr:`ClassDraw.state` of an earlier draw of the same class and model: skip
         the levels and continue its chains (seeds are class members), or draw from the
         prior and filter when its mode is ``"rejection"``.
+    fixed_surrogate
+        A fixed screen for delayed-acceptance pCN chains (used as given, never refitted;
+        only with ``settings.delayed_acceptance``). Default: the one of ``start``, else
+        one learned from the labelled sets.
     progress
         Called with the number of members kept so far.
 
@@ -695,7 +763,8 @@ def sample_class(
     if n < 1:
         raise ValueError(f"n must be ≥ 1, got {n}")
     rng = np.random.default_rng(settings.seed)
-    counter = _Counter(measure, returns)
+    chains_da = settings.delayed_acceptance and (start is None or start.mode == "chains")
+    counter = _Counter(measure, returns, settings.surrogate_history if chains_da else 0)
     screen = settings.make_screen() if settings.screen and spec.returns is not None else None
     t0 = time.perf_counter()
     levels: list[dict] = []
@@ -783,6 +852,21 @@ def sample_class(
     step = 0
     t1 = t_ready = time.perf_counter()
     labels_ready = counter.labels
+    surrogate: Surrogate | None = None
+    screen_record: dict[str, Any] = {}
+    if not imh and settings.delayed_acceptance:
+        if fixed_surrogate is not None or start is not None:
+            surrogate = fixed_surrogate if fixed_surrogate is not None else start.surrogate  # type: ignore[union-attr]
+        else:
+            t = time.perf_counter()
+            surrogate = fit_surrogate(
+                *counter.history(), spec, floor=settings.surrogate_floor
+            )  # fmt: skip
+            screen_record["seconds_fit_screen"] = time.perf_counter() - t
+            screen_record["screen_sets_levels"] = int(counter.history()[1].size)
+    cur_f = surrogate.predict(cur_u) if surrogate is not None else None
+    pairs: list[tuple[np.ndarray, ...]] = []  # the last burn-in steps' labelled moves
+    n_screened = n_passed = n_members = 0
     while n_kept < n:
         if imh:  # independence MH: u' ~ q, accepted with min(1, r(u')/r(u)) in the class
             assert proposal is not None and cur_lr is not None
@@ -790,8 +874,27 @@ def sample_class(
             prop_lr = proposal.log_ratio(prop)
         else:
             prop = _propose(cur_u, beta, shape, rng)
-        prop_lam = counter.measure(prop)
-        ok = spec.eig_member(prop_lam)
+        if surrogate is not None:  # delayed acceptance: screen, then label the survivors
+            assert cur_f is not None
+            prop_f = surrogate.predict(prop)
+            a1 = surrogate.stage_one(cur_lam, cur_f, prop_f)
+            idx = np.flatnonzero(rng.random(m) < a1)
+            prop_lam = np.full(m, np.nan)
+            prop_lam[idx] = counter.measure(prop[idx])
+            ok = spec.eig_member(prop_lam)
+            n_members_step = int(ok.sum())
+            j = np.flatnonzero(ok)
+            a1_back = surrogate.stage_one(prop_lam[j], prop_f[j], cur_f[j])
+            ok[j] = rng.random(j.size) < a1_back / a1[j]
+            if (
+                start is None
+                and fixed_surrogate is None
+                and 1 <= adapt_steps + burn_steps - step <= 10
+            ):
+                pairs.append((cur_u[idx], cur_lam[idx], prop[idx], prop_lam[idx]))
+        else:
+            prop_lam = counter.measure(prop)
+            ok = spec.eig_member(prop_lam)
         if imh:
             ok &= np.log(rng.random(m)) < prop_lr - cur_lr
         if spec.returns is not None:  # delayed acceptance: integrate the candidates only
@@ -801,16 +904,30 @@ def sample_class(
         cur_lam = np.where(ok, prop_lam, cur_lam)
         if imh:
             cur_lr = np.where(ok, prop_lr, cur_lr)
+        if surrogate is not None:
+            cur_f = np.where(ok, prop_f, cur_f)
         step += 1
         if step <= adapt_steps:
             beta = _adapt(beta, float(ok.mean()), settings.target_acceptance)
             continue
         if step <= adapt_steps + burn_steps:
+            if (
+                surrogate is not None
+                and fixed_surrogate is None
+                and step == adapt_steps + burn_steps
+            ):
+                surrogate = _refit_screen(spec, counter, settings, surrogate, pairs, screen_record)
+                cur_f = surrogate.predict(cur_u)
+                pairs = []
             t_ready = time.perf_counter()
             labels_ready = counter.labels
             continue
         accepted += int(ok.sum())
         proposed += ok.size
+        if surrogate is not None:
+            n_screened += m
+            n_passed += idx.size
+            n_members += n_members_step
         if (step - adapt_steps - burn_steps) % thin == 0:
             kept_u.append(cur_u)
             kept_lam.append(cur_lam)
@@ -842,6 +959,19 @@ def sample_class(
         "duplicate_fraction": 1.0 - n_unique / n,
         "lag1_correlation_max_eig": rho,
         "effective_sample_size": n * (1 - rho) / (1 + rho) if math.isfinite(rho) else None,
+        "delayed_acceptance": surrogate is not None,
+        **screen_record,
+        **(
+            {
+                "stage1_pass_rate": n_passed / max(n_screened, 1),
+                "stage2_member_rate": n_members / max(n_passed, 1),
+                "stage2_acceptance": accepted / max(n_passed, 1),
+                "screen_tau": surrogate.tau,
+            }
+            if surrogate is not None
+            else {}
+        ),
+        "labels_per_member_production": (counter.labels - labels_ready) / n,
         "seconds_levels": t_levels,
         "seconds_burn_in": t_ready - t1,
         "labels_burn_in": labels_ready - labels_levels,
@@ -857,8 +987,60 @@ def sample_class(
         },
     }
     return ClassDraw(
-        sigma, lam, cur_u.copy(), beta, diagnostics, mode, shape, proposal, thin_imh, log_bound
-    )
+        sigma, lam, cur_u.copy(), beta, diagnostics, mode, shape, proposal, thin_imh, log_bound,
+        surrogate,
+    )  # fmt: skip
+
+
+def _refit_screen(
+    spec: ClassSpec,
+    counter: _Counter,
+    settings: ClassSamplerSettings,
+    surrogate: Surrogate,
+    pairs: list[tuple[np.ndarray, ...]],
+    record: dict[str, Any],
+) -> Surrogate:
+    """Refit the screen at the end of the burn-in.
+
+    The regression is refitted on the labelled sets (levels, adaptation, burn-in) except
+    the moves of the last burn-in steps (``pairs``: start, its label, end, its label).
+    Of those held-out moves, even ones set ``τ`` (rms error of the local prediction
+    ``λ(u) + f(u') − f(u)`` on the half of them nearest the bound) and odd ones measure
+    the old and the new screen (they are stage-1 survivors of the old screen, not a
+    sample of all proposals): ``screen_accuracy`` (local, as the chains use it),
+    ``screen_accuracy_global`` (``f(u')`` alone), ``screen_accuracy_levels_fit``.
+    """
+    u, lam = counter.history()
+    if pairs:
+        fu, flam, tu, tlam = (np.concatenate(c) for c in zip(*pairs, strict=True))
+    else:
+        fu = tu = np.empty((0, u.shape[1]))
+        flam = tlam = np.empty(0)
+    n_held = min(tlam.size, max(lam.size - 10, 0))
+    t = time.perf_counter()
+    new = fit_surrogate(u[: lam.size - n_held], lam[: lam.size - n_held], spec,
+                        floor=settings.surrogate_floor)  # fmt: skip
+    record["screen_sets"] = int(lam.size - n_held)
+    ok = np.isfinite(tlam)
+    if ok.sum() >= 20:
+        fu, flam, tu, tlam = fu[ok], flam[ok], tu[ok], tlam[ok]
+        pred = flam + new.predict(tu) - new.predict(fu)
+        cal = np.arange(tlam.size) % 2 == 0
+        v = np.abs(spec.violation(tlam[cal]))
+        near = v <= np.median(v)
+        err = (tlam[cal] - pred[cal])[near]
+        new = new.with_tau(float(max(np.sqrt(np.mean(err**2)), 1e-6)))
+        test, member = ~cal, spec.eig_member(tlam[~cal])
+        old = flam[test] + surrogate.predict(tu[test]) - surrogate.predict(fu[test])
+        record["screen_accuracy_levels_fit"] = screen_accuracy(surrogate.class_score(old), member)
+        record["screen_accuracy"] = screen_accuracy(new.class_score(pred[test]), member)
+        record["screen_accuracy_global"] = screen_accuracy(new.score(tu[test]), member)
+        record["screen_rmse_local"] = float(np.sqrt(np.mean((tlam[test] - pred[test]) ** 2)))
+        record["screen_rmse_global"] = float(
+            np.sqrt(np.mean((tlam[test] - new.predict(tu[test])) ** 2))
+        )
+    record["seconds_fit_screen"] = record.get("seconds_fit_screen", 0.0) + time.perf_counter() - t
+    return new
 
 
 def _level_diagnostics(

@@ -9,7 +9,8 @@ A *class-sampler file* (``format = "rekindle-class-sampler/1"``, written with
 :func:`torch.save`, loadable with ``weights_only=True``) holds what a later run needs
 to continue without the levels: the class, the model and physiology (embedded), the
 production chains' states (normal space) and the pCN step, and for the fitted routes
-(modes ``imh``, ``proposal-rejection``) the proposal's arrays, ``thin`` and ``log_bound``.
+(modes ``imh``, ``proposal-rejection``) the proposal's arrays, ``thin`` and ``log_bound``;
+for delayed-acceptance pCN chains the learned screen (``surrogate``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from rekindle.classes.grammar import format_where
 from rekindle.classes.proposal import GaussianProposal
 from rekindle.classes.sampler import ChainState
 from rekindle.classes.spec import ClassSpec
+from rekindle.classes.surrogate import Surrogate
 from rekindle.errors import DatasetError, GeneratorFileError
 from rekindle.io.model_bundle import ModelBundle, bundle_of
 
@@ -127,6 +129,10 @@ def save_class_sampler(
         }
         payload["thin"] = int(state.thin)
         payload["log_bound"] = float(state.log_bound)
+    if state.surrogate is not None:  # delayed-acceptance pCN: the learned screen
+        payload["surrogate"] = {
+            k: torch.as_tensor(v) for k, v in state.surrogate.to_arrays().items()
+        }
     path = Path(path)
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
@@ -179,5 +185,8 @@ def load_class_sampler(path: str | Path) -> tuple[ClassSpec, ModelBundle, ChainS
         proposal,
         int(data.get("thin", 0)),
         float(data.get("log_bound", float("nan"))),
+        Surrogate.from_arrays({k: v.numpy() for k, v in data["surrogate"].items()})
+        if "surrogate" in data
+        else None,
     )
     return spec, bundle, state
