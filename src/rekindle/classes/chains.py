@@ -140,15 +140,11 @@ def run_chains(
     surrogate: Surrogate | None = None
     screen_record: dict[str, Any] = {}
     if not imh and settings.delayed_acceptance:
-        if not learn_screen:
-            surrogate = given_surrogate
-        else:
-            t = time.perf_counter()
-            surrogate = fit_surrogate(
-                *counter.history(), spec, floor=settings.surrogate_floor
-            )  # fmt: skip
-            screen_record["seconds_fit_screen"] = time.perf_counter() - t
-            screen_record["screen_sets_levels"] = int(counter.history()[1].size)
+        surrogate = (
+            _first_screen(spec, counter, settings, screen_record)
+            if learn_screen
+            else given_surrogate
+        )
     cur_f = surrogate.predict(cur_u) if surrogate is not None else None
     pairs: list[tuple[np.ndarray, ...]] = []  # the last burn-in steps' labelled moves
     n_screened = n_passed = n_members = 0
@@ -161,16 +157,9 @@ def run_chains(
             prop = propose(cur_u, beta, shape, rng)
         if surrogate is not None:  # delayed acceptance: screen, then label the survivors
             assert cur_f is not None
-            prop_f = surrogate.predict(prop)
-            a1 = surrogate.stage_one(cur_lam, cur_f, prop_f)
-            idx = np.flatnonzero(rng.random(m) < a1)
-            prop_lam = np.full(m, np.nan)
-            prop_lam[idx] = counter.measure(prop[idx])
-            ok = spec.eig_member(prop_lam)
-            n_members_step = int(ok.sum())
-            j = np.flatnonzero(ok)
-            a1_back = surrogate.stage_one(prop_lam[j], prop_f[j], cur_f[j])
-            ok[j] = rng.random(j.size) < a1_back / a1[j]
+            prop_f, prop_lam, ok, idx, n_members_step = _two_stages(
+                spec, counter, surrogate, cur_lam, cur_f, prop, rng
+            )
             if learn_screen and 1 <= adapt_steps + burn_steps - step <= 10:
                 pairs.append((cur_u[idx], cur_lam[idx], prop[idx], prop_lam[idx]))
         else:
@@ -217,6 +206,7 @@ def run_chains(
     sigma = saturation_of(u)
     n_unique = np.unique(u, axis=0).shape[0]
     rho = lag_one_correlation(kept_lam)
+    t_burn = t_ready - t1
     diagnostics = {
         "method": (
             "subset simulation + independence Metropolis–Hastings with a fitted Gaussian "
@@ -237,34 +227,88 @@ def run_chains(
         "delayed_acceptance": surrogate is not None,
         **screen_record,
         **(
-            {
-                "stage1_pass_rate": n_passed / max(n_screened, 1),
-                "stage2_member_rate": n_members / max(n_passed, 1),
-                "stage2_acceptance": accepted / max(n_passed, 1),
-                "screen_tau": surrogate.tau,
-            }
-            if surrogate is not None
-            else {}
+            {}
+            if surrogate is None
+            else _stage_records(surrogate, n_screened, n_passed, n_members, accepted)
         ),
         "labels_per_member_production": (counter.labels - labels_ready) / n,
         "seconds_levels": reached.t_levels,
-        "seconds_burn_in": t_ready - t1,
+        "seconds_burn_in": t_burn,
         "labels_burn_in": labels_ready - labels_levels,
-        "seconds_fit": reached.t_levels + (t_ready - t1),
-        "seconds_production": t_production - (t_ready - t1),
-        "members_per_second_production": n / (t_production - (t_ready - t1)),
-        "screen": None
-        if screen is None
-        else {
-            "used": False,
-            "reason": "chains mode: a screen would change the chains' target; every "
-            "candidate was integrated",
-        },
+        "seconds_fit": reached.t_levels + t_burn,
+        "seconds_production": t_production - t_burn,
+        "members_per_second_production": n / (t_production - t_burn),
+        "screen": None if screen is None else _UNUSED_SCREEN,
     }
     return ClassDraw(
         sigma, lam, cur_u.copy(), beta, diagnostics, mode, shape, proposal, thin_imh, log_bound,
         surrogate,
     )  # fmt: skip
+
+
+#: The diagnostics of a return screen asked for in chains mode.
+_UNUSED_SCREEN = {
+    "used": False,
+    "reason": "chains mode: a screen would change the chains' target; every "
+    "candidate was integrated",
+}
+
+
+def _first_screen(
+    spec: ClassSpec,
+    counter: LabelCounter,
+    settings: ClassSamplerSettings,
+    record: dict[str, Any],
+) -> Surrogate:
+    """The screen fitted on the sets labelled so far (levels, route fit), before the chains."""
+    t = time.perf_counter()
+    surrogate = fit_surrogate(*counter.history(), spec, floor=settings.surrogate_floor)
+    record["seconds_fit_screen"] = time.perf_counter() - t
+    record["screen_sets_levels"] = int(counter.history()[1].size)
+    return surrogate
+
+
+def _two_stages(
+    spec: ClassSpec,
+    counter: LabelCounter,
+    surrogate: Surrogate,
+    cur_lam: np.ndarray,
+    cur_f: np.ndarray,
+    prop: np.ndarray,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    """One delayed-acceptance step of ``m`` chains: stage 1 passes proposal ``i`` with
+    probability ``a₁ = stage_one(λ(u), f(u), f(u'))`` without a label; the survivors are
+    labelled and stage 2 accepts a member with probability ``min(1, a₁(u', u)/a₁(u, u'))``.
+
+    Returns ``f(u')`` ``(m,)``, the proposals' labels ``(m,)`` (NaN: not labelled), the
+    accepted ones ``(m,)`` bool, the indices of the labelled ones, and how many of
+    those were members.
+    """
+    m = prop.shape[0]
+    prop_f = surrogate.predict(prop)
+    a1 = surrogate.stage_one(cur_lam, cur_f, prop_f)
+    idx = np.flatnonzero(rng.random(m) < a1)
+    prop_lam = np.full(m, np.nan)
+    prop_lam[idx] = counter.measure(prop[idx])
+    ok = spec.eig_member(prop_lam)
+    n_members = int(ok.sum())
+    j = np.flatnonzero(ok)
+    a1_back = surrogate.stage_one(prop_lam[j], prop_f[j], cur_f[j])
+    ok[j] = rng.random(j.size) < a1_back / a1[j]
+    return prop_f, prop_lam, ok, idx, n_members
+
+
+def _stage_records(
+    surrogate: Surrogate, n_screened: int, n_passed: int, n_members: int, accepted: int
+) -> dict[str, Any]:
+    """Delayed acceptance's rates over the production steps."""
+    return {
+        "stage1_pass_rate": n_passed / max(n_screened, 1),
+        "stage2_member_rate": n_members / max(n_passed, 1),
+        "stage2_acceptance": accepted / max(n_passed, 1),
+        "screen_tau": surrogate.tau,
+    }
 
 
 def refit_screen(
