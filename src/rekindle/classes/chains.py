@@ -116,7 +116,7 @@ def run_chains(
     Returns
     -------
     ClassDraw
-        Kept states in level-major order (step, then chain), the chains' last states as
+        Kept states in step-major order (step, then chain), the chains' last states as
         seeds.
     """
     mode, proposal, thin_imh, log_bound = (
