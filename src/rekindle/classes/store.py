@@ -24,7 +24,7 @@ import numpy as np
 
 from rekindle.classes.grammar import format_where
 from rekindle.classes.proposal import GaussianProposal
-from rekindle.classes.sampler import ChainState
+from rekindle.classes.settings import ChainState
 from rekindle.classes.spec import ClassSpec
 from rekindle.classes.surrogate import Surrogate
 from rekindle.errors import DatasetError, GeneratorFileError

@@ -1,6 +1,6 @@
 """A cheap learned screen of a class, for delayed-acceptance pCN chains.
 
-The class sampler's production chains (:mod:`rekindle.classes.sampler`) label every pCN
+The class sampler's production chains (:mod:`rekindle.classes.chains`) label every pCN
 proposal exactly (one max Re(λ) computation); most proposals leave the class and are
 rejected. A :class:`Surrogate` predicts max Re(λ) from the normal-space coordinates
 ``u = Φ⁻¹(σ)`` by ridge regression on the features ``(u, u² − 1)`` and turns the
@@ -15,7 +15,7 @@ label of the current state, corrected by the regression's change), whose error i
 the change only (measured on E. coli: far sharper than the global prediction). Delayed
 acceptance (Christen & Fox, J. Comput. Graph. Stat. 14, 795 (2005)) then screens each
 proposal with ``s`` before labelling it; the chain stays exact for *any* ``s > 0``
-(the proof is in :func:`rekindle.classes.sampler.sample_class`'s module docstring), so
+(the proof is in the module docstring of :mod:`rekindle.classes.chains`), so
 the surrogate's quality only changes the labels spent and the mixing, never the law.
 """
 

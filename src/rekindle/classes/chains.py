@@ -1,0 +1,362 @@
+"""Production chains restricted to a reached class: pCN, delayed-acceptance pCN, and
+independence Metropolis–Hastings.
+
+From the members the levels reached (:mod:`rekindle.classes.levels`), :func:`run_chains`
+runs chains restricted to the class ``C`` and keeps every ``thin``-th state of every chain.
+
+*pCN* (mode ``"chains"``): the proposal ``u' = √(1−β²) u + β z``, ``z ~ N(0, I)``, is
+reversible with respect to ``N(0, I)``; accepting it iff ``u' ∈ C`` therefore leaves the
+prior restricted to ``C`` invariant: no importance weight, no density of a fitted model.
+Chains started from members of the restricted prior stay exactly in it (up to the
+correlation of successive states); the only approximations are the usual ones of MCMC:
+dependence between kept states (reduced by ``thin``; repeated states are counted).
+
+*Independence chains* (mode ``"imh"``): ``u' ~ q``, the fitted
+:class:`~rekindle.classes.proposal.GaussianProposal`, accepted with
+``min(1, r(u')/r(u))``, ``r = p/q``, when ``u' ∈ C``: exact in law (``p|C`` invariant),
+uniformly ergodic because the defensive mixture bounds ``p/q ≤ 1/α``
+(:mod:`rekindle.classes.route`).
+
+*Delayed acceptance with a learned screen* (``ClassSamplerSettings.delayed_acceptance``;
+Christen & Fox, J. Comput. Graph. Stat. 14, 795 (2005)): a
+:class:`~rekindle.classes.surrogate.Surrogate` score ``s(u) ∈ [ε, 1]``, fitted on the sets
+the levels and the burn-in labelled, screens each pCN proposal: stage 1 passes ``u'``
+with probability ``a₁ = min(1, s(u')/s(u))`` *without a label*; only survivors are
+labelled, and stage 2 accepts iff ``u' ∈ C`` and ``U < a₂ = min(1, s(u)/s(u'))``.
+Exact for any ``s > 0``: with ``q`` the pCN kernel, ``N(u) q(u, u') = N(u') q(u', u)``,
+so the move density ``π(u) q(u, u') a₁ a₂ = N(u) q(u, u') 1_C(u) 1_C(u') min(s, s')/max(s, s')``
+is symmetric in ``(u, u')``: detailed balance for ``π ∝ N(0, I) 1_C``. A poor ``s`` only
+costs mixing. In fact the stage-1 probability may be any ``a₁(u, u') ∈ (0, 1]`` with
+stage 2 ``a₂ = 1_C(u') min(1, a₁(u', u)/a₁(u, u'))`` (Christen & Fox's general form; the
+move density is then ``N(u) q(u, u') 1_C 1_C' min(a₁(u, u'), a₁(u', u))``, symmetric); the
+chains use ``a₁`` of :meth:`~rekindle.classes.surrogate.Surrogate.stage_one`, which scores
+``u'`` by the exact label of ``u`` plus the regression's change ``f(u') − f(u)``, and
+``a₁(u', u)`` needs only the new label. The screen is refitted once, at the end of the
+burn-in (:func:`refit_screen`), and then fixed.
+
+*A class with a return clause* (costly: integrations): acceptance is *delayed*
+(Christen & Fox 2005): a proposal is integrated only when its eigenvalue part holds;
+the return indicator is random (random perturbations), and keeping a state with its
+realised indicator is the pseudo-marginal construction, exact for the prior times
+``P(returns | θ)`` restricted to the eigenvalue class, which is what ORACLE + a
+random-perturbation filter delivers.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from rekindle.classes.diagnostics import lag_one_correlation, level_diagnostics
+from rekindle.classes.labels import LabelCounter, saturation_of
+from rekindle.classes.levels import adapt_beta, propose
+from rekindle.classes.screen import ReturnScreen
+from rekindle.classes.settings import ClassDraw, ClassSamplerSettings, Reached
+from rekindle.classes.spec import ClassSpec
+from rekindle.classes.surrogate import Surrogate, fit_surrogate, screen_accuracy
+
+__all__ = ["refit_screen", "run_chains"]
+
+
+def run_chains(
+    spec: ClassSpec,
+    counter: LabelCounter,
+    reached: Reached,
+    n: int,
+    settings: ClassSamplerSettings,
+    rng: np.random.Generator,
+    *,
+    adapt_steps: int,
+    burn_steps: int,
+    given_surrogate: Surrogate | None = None,
+    learn_screen: bool = False,
+    screen: ReturnScreen | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> ClassDraw:
+    """Exactly ``n`` members from chains restricted to the class (modes ``"chains"``, pCN,
+    and ``"imh"``, independence chains with ``reached.proposal``).
+
+    Parameters
+    ----------
+    spec
+        The class.
+    counter
+        Labels the proposals (and counts them).
+    reached
+        The members the chains start from (at most ``settings.chains`` of them, one per
+        chain), the step, the mode and its proposal.
+    n
+        Members to deliver.
+    settings
+        :class:`~rekindle.classes.settings.ClassSamplerSettings`.
+    rng
+        The sampler's generator (continues its stream).
+    adapt_steps
+        Steps adapting β towards ``settings.target_acceptance`` (pCN), before any state
+        is kept.
+    burn_steps
+        Further steps (β fixed) before the first kept state.
+    given_surrogate
+        The delayed-acceptance screen to use as given (pCN with
+        ``settings.delayed_acceptance`` only; ``None``: every proposal is labelled,
+        unless ``learn_screen``).
+    learn_screen
+        Fit the screen on the labelled sets before the chains, refit it at the end of
+        the burn-in (:func:`refit_screen`), then keep it fixed.
+    screen
+        The return screen of the settings (recorded as unused: a screen would change the
+        chains' target).
+    progress
+        Called with the number of members kept so far.
+
+    Returns
+    -------
+    ClassDraw
+        Kept states in step-major order (step, then chain), the chains' last states as
+        seeds.
+    """
+    mode, proposal, thin_imh, log_bound = (
+        reached.mode, reached.proposal, reached.thin_imh, reached.log_bound
+    )  # fmt: skip
+    seeds, seed_lam, beta, shape = reached.seeds, reached.seed_lam, reached.beta, reached.shape
+    labels_levels, integrated_levels = counter.labels, counter.integrated
+    imh = mode == "imh"
+    thin = thin_imh if imh else settings.thin
+    m = min(settings.chains, seeds.shape[0])
+    pick = rng.choice(seeds.shape[0], size=m, replace=False) if m < seeds.shape[0] else slice(None)
+    cur_u, cur_lam = seeds[pick], seed_lam[pick]
+    cur_lr = proposal.log_ratio(cur_u) if imh and proposal is not None else None
+    kept_u: list[np.ndarray] = []
+    kept_lam: list[np.ndarray] = []
+    n_kept = 0
+    accepted = proposed = 0
+    step = 0
+    t1 = t_ready = time.perf_counter()
+    labels_ready = counter.labels
+    surrogate: Surrogate | None = None
+    screen_record: dict[str, Any] = {}
+    if not imh and settings.delayed_acceptance:
+        surrogate = (
+            _first_screen(spec, counter, settings, screen_record)
+            if learn_screen
+            else given_surrogate
+        )
+    cur_f = surrogate.predict(cur_u) if surrogate is not None else None
+    pairs: list[tuple[np.ndarray, ...]] = []  # the last burn-in steps' labelled moves
+    n_screened = n_passed = n_members = 0
+    while n_kept < n:
+        if imh:  # independence MH: u' ~ q, accepted with min(1, r(u')/r(u)) in the class
+            assert proposal is not None and cur_lr is not None
+            prop = proposal.sample(m, rng)
+            prop_lr = proposal.log_ratio(prop)
+        else:
+            prop = propose(cur_u, beta, shape, rng)
+        if surrogate is not None:  # delayed acceptance: screen, then label the survivors
+            assert cur_f is not None
+            prop_f, prop_lam, ok, idx, n_members_step = _two_stages(
+                spec, counter, surrogate, cur_lam, cur_f, prop, rng
+            )
+            if learn_screen and 1 <= adapt_steps + burn_steps - step <= 10:
+                pairs.append((cur_u[idx], cur_lam[idx], prop[idx], prop_lam[idx]))
+        else:
+            prop_lam = counter.measure(prop)
+            ok = spec.eig_member(prop_lam)
+        if imh:
+            ok &= np.log(rng.random(m)) < prop_lr - cur_lr
+        if spec.returns is not None:  # delayed acceptance: integrate the candidates only
+            idx = np.flatnonzero(ok)
+            ok[idx] = counter.returns(prop[idx])
+        cur_u = np.where(ok[:, None], prop, cur_u)
+        cur_lam = np.where(ok, prop_lam, cur_lam)
+        if imh:
+            cur_lr = np.where(ok, prop_lr, cur_lr)
+        if surrogate is not None:
+            cur_f = np.where(ok, prop_f, cur_f)
+        step += 1
+        if step <= adapt_steps:
+            beta = adapt_beta(beta, float(ok.mean()), settings.target_acceptance)
+            continue
+        if step <= adapt_steps + burn_steps:
+            if surrogate is not None and learn_screen and step == adapt_steps + burn_steps:
+                surrogate = refit_screen(spec, counter, settings, surrogate, pairs, screen_record)
+                cur_f = surrogate.predict(cur_u)
+                pairs = []
+            t_ready = time.perf_counter()
+            labels_ready = counter.labels
+            continue
+        accepted += int(ok.sum())
+        proposed += ok.size
+        if surrogate is not None:
+            n_screened += m
+            n_passed += idx.size
+            n_members += n_members_step
+        if (step - adapt_steps - burn_steps) % thin == 0:
+            kept_u.append(cur_u)
+            kept_lam.append(cur_lam)
+            n_kept += m
+            if progress:
+                progress(min(n_kept, n))
+    t_production = time.perf_counter() - t1
+    u = np.concatenate(kept_u)[:n]
+    lam = np.concatenate(kept_lam)[:n]
+    sigma = saturation_of(u)
+    n_unique = np.unique(u, axis=0).shape[0]
+    rho = lag_one_correlation(kept_lam)
+    t_burn = t_ready - t1
+    diagnostics = {
+        "method": (
+            "subset simulation + independence Metropolis–Hastings with a fitted Gaussian "
+            "proposal (cross-entropy fit, defensive mixture)"
+            if imh
+            else "subset simulation + pCN (Au & Beck 2001)"
+        ),
+        "mode": mode,
+        "thin": thin,
+        **reached.fit,
+        **level_diagnostics(settings, reached, counter, labels_levels, integrated_levels),
+        "chains": m,
+        "beta": beta,
+        "acceptance_production": accepted / max(proposed, 1),
+        "duplicate_fraction": 1.0 - n_unique / n,
+        "lag1_correlation_max_eig": rho,
+        "effective_sample_size": n * (1 - rho) / (1 + rho) if math.isfinite(rho) else None,
+        "delayed_acceptance": surrogate is not None,
+        **screen_record,
+        **(
+            {}
+            if surrogate is None
+            else _stage_records(surrogate, n_screened, n_passed, n_members, accepted)
+        ),
+        "labels_per_member_production": (counter.labels - labels_ready) / n,
+        "seconds_levels": reached.t_levels,
+        "seconds_burn_in": t_burn,
+        "labels_burn_in": labels_ready - labels_levels,
+        "seconds_fit": reached.t_levels + t_burn,
+        "seconds_production": t_production - t_burn,
+        "members_per_second_production": n / (t_production - t_burn),
+        "screen": None if screen is None else _UNUSED_SCREEN,
+    }
+    return ClassDraw(
+        sigma, lam, cur_u.copy(), beta, diagnostics, mode, shape, proposal, thin_imh, log_bound,
+        surrogate,
+    )  # fmt: skip
+
+
+#: The diagnostics of a return screen asked for in chains mode.
+_UNUSED_SCREEN = {
+    "used": False,
+    "reason": "chains mode: a screen would change the chains' target; every "
+    "candidate was integrated",
+}
+
+
+def _first_screen(
+    spec: ClassSpec,
+    counter: LabelCounter,
+    settings: ClassSamplerSettings,
+    record: dict[str, Any],
+) -> Surrogate:
+    """The screen fitted on the sets labelled so far (levels, route fit), before the chains."""
+    t = time.perf_counter()
+    surrogate = fit_surrogate(*counter.history(), spec, floor=settings.surrogate_floor)
+    record["seconds_fit_screen"] = time.perf_counter() - t
+    record["screen_sets_levels"] = int(counter.history()[1].size)
+    return surrogate
+
+
+def _two_stages(
+    spec: ClassSpec,
+    counter: LabelCounter,
+    surrogate: Surrogate,
+    cur_lam: np.ndarray,
+    cur_f: np.ndarray,
+    prop: np.ndarray,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    """One delayed-acceptance step of ``m`` chains: stage 1 passes proposal ``i`` with
+    probability ``a₁ = stage_one(λ(u), f(u), f(u'))`` without a label; the survivors are
+    labelled and stage 2 accepts a member with probability ``min(1, a₁(u', u)/a₁(u, u'))``.
+
+    Returns ``f(u')`` ``(m,)``, the proposals' labels ``(m,)`` (NaN: not labelled), the
+    accepted ones ``(m,)`` bool, the indices of the labelled ones, and how many of
+    those were members.
+    """
+    m = prop.shape[0]
+    prop_f = surrogate.predict(prop)
+    a1 = surrogate.stage_one(cur_lam, cur_f, prop_f)
+    idx = np.flatnonzero(rng.random(m) < a1)
+    prop_lam = np.full(m, np.nan)
+    prop_lam[idx] = counter.measure(prop[idx])
+    ok = spec.eig_member(prop_lam)
+    n_members = int(ok.sum())
+    j = np.flatnonzero(ok)
+    a1_back = surrogate.stage_one(prop_lam[j], prop_f[j], cur_f[j])
+    ok[j] = rng.random(j.size) < a1_back / a1[j]
+    return prop_f, prop_lam, ok, idx, n_members
+
+
+def _stage_records(
+    surrogate: Surrogate, n_screened: int, n_passed: int, n_members: int, accepted: int
+) -> dict[str, Any]:
+    """Delayed acceptance's rates over the production steps."""
+    return {
+        "stage1_pass_rate": n_passed / max(n_screened, 1),
+        "stage2_member_rate": n_members / max(n_passed, 1),
+        "stage2_acceptance": accepted / max(n_passed, 1),
+        "screen_tau": surrogate.tau,
+    }
+
+
+def refit_screen(
+    spec: ClassSpec,
+    counter: LabelCounter,
+    settings: ClassSamplerSettings,
+    surrogate: Surrogate,
+    pairs: list[tuple[np.ndarray, ...]],
+    record: dict[str, Any],
+) -> Surrogate:
+    """Refit the screen at the end of the burn-in.
+
+    The regression is refitted on the labelled sets (levels, adaptation, burn-in) except
+    the moves of the last burn-in steps (``pairs``: start, its label, end, its label).
+    Of those held-out moves, even ones set ``τ`` (rms error of the local prediction
+    ``λ(u) + f(u') − f(u)`` on the half of them nearest the bound) and odd ones measure
+    the old and the new screen (they are stage-1 survivors of the old screen, not a
+    sample of all proposals): ``screen_accuracy`` (local, as the chains use it),
+    ``screen_accuracy_global`` (``f(u')`` alone), ``screen_accuracy_levels_fit``.
+    """
+    u, lam = counter.history()
+    if pairs:
+        fu, flam, tu, tlam = (np.concatenate(c) for c in zip(*pairs, strict=True))
+    else:
+        fu = tu = np.empty((0, u.shape[1]))
+        flam = tlam = np.empty(0)
+    n_held = min(tlam.size, max(lam.size - 10, 0))
+    t = time.perf_counter()
+    new = fit_surrogate(u[: lam.size - n_held], lam[: lam.size - n_held], spec,
+                        floor=settings.surrogate_floor)  # fmt: skip
+    record["screen_sets"] = int(lam.size - n_held)
+    ok = np.isfinite(tlam)
+    if ok.sum() >= 20:
+        fu, flam, tu, tlam = fu[ok], flam[ok], tu[ok], tlam[ok]
+        pred = flam + new.predict(tu) - new.predict(fu)
+        cal = np.arange(tlam.size) % 2 == 0
+        v = np.abs(spec.violation(tlam[cal]))
+        near = v <= np.median(v)
+        err = (tlam[cal] - pred[cal])[near]
+        new = new.with_tau(float(max(np.sqrt(np.mean(err**2)), 1e-6)))
+        test, member = ~cal, spec.eig_member(tlam[~cal])
+        old = flam[test] + surrogate.predict(tu[test]) - surrogate.predict(fu[test])
+        record["screen_accuracy_levels_fit"] = screen_accuracy(surrogate.class_score(old), member)
+        record["screen_accuracy"] = screen_accuracy(new.class_score(pred[test]), member)
+        record["screen_accuracy_global"] = screen_accuracy(new.score(tu[test]), member)
+        record["screen_rmse_local"] = float(np.sqrt(np.mean((tlam[test] - pred[test]) ** 2)))
+        record["screen_rmse_global"] = float(
+            np.sqrt(np.mean((tlam[test] - new.predict(tu[test])) ** 2))
+        )
+    record["seconds_fit_screen"] = record.get("seconds_fit_screen", 0.0) + time.perf_counter() - t
+    return new
