@@ -18,7 +18,8 @@ import numpy as np
 
 from rekindle.classes import ClassSamplerSettings, parse_where
 from rekindle.classes.generate import class_engine
-from rekindle.classes.sampler import _Counter, _levels, _sensitivity_shape, saturation_of
+from rekindle.classes.labels import LabelCounter, saturation_of
+from rekindle.classes.levels import sensitivity_shape, subset_levels
 from rekindle.io.model_bundle import load_bundle
 
 
@@ -40,10 +41,10 @@ def main() -> None:
         measure, _, _ = class_engine(m, p, spec)
         rng = np.random.default_rng(args.seed)
         settings = ClassSamplerSettings(seed=args.seed, population=args.population)
-        u, *_ = _levels(spec, _Counter(measure, None), d, settings, rng)
+        u, *_ = subset_levels(spec, LabelCounter(measure, None), d, settings, rng)
         u = u[: args.members]
         prior = rng.standard_normal((args.population, d))
-        shape = _sensitivity_shape(prior, spec.violation(measure(saturation_of(prior))))
+        shape = sensitivity_shape(prior, spec.violation(measure(saturation_of(prior))))
         order = np.argsort(shape)  # smallest step multiplier = most sensitive
         row = []
         for k in args.kept:

@@ -55,11 +55,6 @@ __all__ = [
     "saturation_of",
 ]
 
-# Former private names, still imported by benchmarks/probe_class_dimension.py.
-_Counter = LabelCounter
-_levels = subset_levels
-_sensitivity_shape = sensitivity_shape
-
 
 def sample_class(
     spec: ClassSpec,
