@@ -37,7 +37,7 @@ from rekindle.classes.chains import run_chains
 from rekindle.classes.deliveries import deliver_filter, deliver_proposal_rejection
 from rekindle.classes.labels import SATURATION_FLOOR as SATURATION_FLOOR
 from rekindle.classes.labels import LabelCounter, Measure, ReturnsTest, normal_of, saturation_of
-from rekindle.classes.levels import sensitivity_shape, subset_levels
+from rekindle.classes.levels import subset_levels
 from rekindle.classes.route import choose_delivery
 from rekindle.classes.screen import ReturnScreen
 from rekindle.classes.settings import DELIVERIES as DELIVERIES
