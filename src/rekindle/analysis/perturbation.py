@@ -43,7 +43,7 @@ Design decisions
   slowest integrations in nearly empty batches (an integration that needs the full
   ``max_steps`` takes 5 000 iterations), and with one chunk per worker these tails
   overlap instead of adding up. Throughput: ``benchmarks/bench_perturbation.py``
-  (``docs/science/perturb.md``).
+  (``docs/science/perturbation-speed.md``).
 
 Units: time in hours, concentrations in µM, rates in µM h⁻¹, Jacobians in h⁻¹.
 """

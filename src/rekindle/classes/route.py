@@ -2,7 +2,7 @@
 
 ``ClassSamplerSettings.delivery``: ``auto`` keeps the filter/pCN rule and fits nothing
 (ORACLE + exact filter when ``P(class)·thin ≥ 1``, else pCN chains; on E. coli the fitted
-routes cost more labels per member than filter or pCN: docs/science/classfit.md).
+routes cost more labels per member than filter or pCN: docs/science/fitted-proposals.md).
 ``filter`` and ``pcn`` are taken as asked. ``best``, ``imh`` and ``rejection`` first fit a
 :class:`~rekindle.classes.proposal.GaussianProposal` ``q`` with a known density by
 cross-entropy rounds (:func:`fit_rounds`); members are then delivered by independence
