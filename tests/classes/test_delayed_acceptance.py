@@ -14,30 +14,14 @@ import functools
 import numpy as np
 import pytest
 from scipy import stats
+from tests.classes.halfspace import TAIL, D, T, coordinates, ks_all, measure
 
 from rekindle.classes import ClassSamplerSettings, parse_where, sample_class
 from rekindle.classes.sampler import normal_of
 from rekindle.classes.surrogate import Surrogate, fit_surrogate, screen_accuracy
 
-D, T, BOUND = 6, 2.5, -25.0
-TAIL = stats.truncnorm(T, np.inf)
+BOUND = -25.0
 SPEC = parse_where(f"max_eig < {BOUND}")
-
-
-def _measure(sigma: np.ndarray) -> np.ndarray:
-    u = normal_of(sigma)
-    return -10.0 * (u[:, 0] + u[:, 1]) / np.sqrt(2.0)
-
-
-def _coordinates(sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    u = normal_of(sigma)
-    return (u[:, 0] + u[:, 1]) / np.sqrt(2.0), (u[:, 0] - u[:, 1]) / np.sqrt(2.0), u[:, 2:]
-
-
-def _ks_all(s: np.ndarray, o: np.ndarray, rest: np.ndarray) -> float:
-    out = [stats.kstest(s, TAIL.cdf).statistic, stats.kstest(o, stats.norm.cdf).statistic]
-    out += [stats.kstest(rest[:, j], stats.norm.cdf).statistic for j in range(rest.shape[1])]
-    return max(out)
 
 
 def _settings(da: bool, seed: int = 11) -> ClassSamplerSettings:
@@ -48,7 +32,7 @@ def _inverted() -> Surrogate:
     """A screen that believes the opposite: predicted max Re(λ) mirrored about the bound."""
     rng = np.random.default_rng(5)
     u = rng.standard_normal((4000, D))
-    good = fit_surrogate(u, _measure(stats.norm.cdf(u)), SPEC)
+    good = fit_surrogate(u, measure(stats.norm.cdf(u)), SPEC)
     return Surrogate(
         -good.coef, 2 * BOUND - good.intercept, good.tau, good.floor, good.low, good.high
     )
@@ -56,14 +40,14 @@ def _inverted() -> Surrogate:
 
 @pytest.fixture(scope="module")
 def plain():
-    return sample_class(SPEC, _measure, D, 4000, _settings(False))
+    return sample_class(SPEC, measure, D, 4000, _settings(False))
 
 
 @functools.cache
 def _delivery(kind: str):
     """4 000 members delivered by DA chains with the learned (good) or the inverted screen."""
     screen = _inverted() if kind == "bad" else None
-    return sample_class(SPEC, _measure, D, 4000, _settings(True), fixed_surrogate=screen)
+    return sample_class(SPEC, measure, D, 4000, _settings(True), fixed_surrogate=screen)
 
 
 @pytest.fixture(scope="module", params=["good", "bad"])
@@ -80,10 +64,10 @@ def test_the_screen_fits_the_toy() -> None:
     """On fresh prior draws near the bound the learned screen separates the class."""
     rng = np.random.default_rng(3)
     u = rng.standard_normal((4000, D))
-    sur = fit_surrogate(u, _measure(stats.norm.cdf(u)), SPEC)
+    sur = fit_surrogate(u, measure(stats.norm.cdf(u)), SPEC)
     v = rng.standard_normal((4000, D))
     v[:, :2] += T / np.sqrt(2)  # centred on the bound
-    member = _measure(stats.norm.cdf(v)) < BOUND
+    member = measure(stats.norm.cdf(v)) < BOUND
     acc = screen_accuracy(sur.score(v), member)
     # (its level is biased by the target's clipping at the prior median, its ranking is not)
     assert acc["auc"] > 0.99
@@ -94,17 +78,17 @@ def test_the_screen_fits_the_toy() -> None:
 def test_law_is_the_restricted_prior(draw) -> None:
     _, d = draw
     assert (d.max_real_eigenvalue < BOUND).all() and d.diagnostics["delayed_acceptance"]
-    s, o, rest = _coordinates(d.saturation)
-    assert _ks_all(s, o, rest) < 0.03
+    s, o, rest = coordinates(d.saturation)
+    assert ks_all(s, o, rest) < 0.03
     assert abs(s.mean() - TAIL.mean()) < 0.02 and abs(s.var() / TAIL.var() - 1) < 0.1
     assert abs(o.var() - 1) < 0.08 and np.all(np.abs(rest.mean(axis=0)) < 0.06)
 
 
 def test_the_check_fails_for_a_shifted_or_narrowed_delivery(draw) -> None:
-    s, o, rest = _coordinates(draw[1].saturation)
-    assert _ks_all(s + 0.1, o, rest) > 0.03
+    s, o, rest = coordinates(draw[1].saturation)
+    assert ks_all(s + 0.1, o, rest) > 0.03
     keep = np.abs(o) < np.quantile(np.abs(o), 0.9)
-    assert _ks_all(s[keep], o[keep], rest[keep]) > 0.03
+    assert ks_all(s[keep], o[keep], rest[keep]) > 0.03
 
 
 def test_good_screen_saves_labels_bad_one_does_not(draw, plain) -> None:
@@ -124,10 +108,10 @@ def test_good_screen_saves_labels_bad_one_does_not(draw, plain) -> None:
 
 def test_a_continued_draw_keeps_the_screen(good_draw) -> None:
     d = good_draw
-    more = sample_class(SPEC, _measure, D, 3000, _settings(True, seed=12), start=d.state)
+    more = sample_class(SPEC, measure, D, 3000, _settings(True, seed=12), start=d.state)
     assert more.diagnostics["n_levels"] == 0 and more.diagnostics["delayed_acceptance"]
     assert more.diagnostics["labels_per_member_production"] < 25
-    assert _ks_all(*_coordinates(more.saturation)) < 0.035
+    assert ks_all(*coordinates(more.saturation)) < 0.035
 
 
 def test_without_the_second_stage_the_check_fails(good_draw) -> None:
@@ -140,13 +124,13 @@ def test_without_the_second_stage_the_check_fails(good_draw) -> None:
     for step in range(1, 501):
         prop = np.sqrt(1 - 0.36) * u + 0.6 * rng.standard_normal(u.shape)
         ps = bad.score(prop)
-        ok = (rng.random(u.shape[0]) < ps / cur) & (_measure(stats.norm.cdf(prop)) < BOUND)
+        ok = (rng.random(u.shape[0]) < ps / cur) & (measure(stats.norm.cdf(prop)) < BOUND)
         u, cur = np.where(ok[:, None], prop, u), np.where(ok, ps, cur)
         if step > 200 and step % 50 == 0:
             kept.append(u.copy())
     u = np.concatenate(kept)
     s, o = (u[:, 0] + u[:, 1]) / np.sqrt(2), (u[:, 0] - u[:, 1]) / np.sqrt(2)
-    assert _ks_all(s, o, u[:, 2:]) > 0.2
+    assert ks_all(s, o, u[:, 2:]) > 0.2
 
 
 def test_screen_round_trips_through_arrays() -> None:

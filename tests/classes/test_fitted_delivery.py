@@ -11,35 +11,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy import stats
+from tests.classes.halfspace import TAIL, D, T, coordinates, ks_all, measure
 
 from rekindle.classes import ClassSamplerSettings, parse_where, sample_class
 from rekindle.classes.proposal import GaussianProposal
-from rekindle.classes.sampler import normal_of
-
-D, T = 6, 2.5
-TAIL = stats.truncnorm(T, np.inf)
-
-
-def _measure(sigma: np.ndarray) -> np.ndarray:
-    u = normal_of(sigma)
-    return -10.0 * (u[:, 0] + u[:, 1]) / np.sqrt(2.0)
-
-
-def _coordinates(sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    u = normal_of(sigma)
-    return (u[:, 0] + u[:, 1]) / np.sqrt(2.0), (u[:, 0] - u[:, 1]) / np.sqrt(2.0), u[:, 2:]
-
-
-def _ks_all(s: np.ndarray, o: np.ndarray, rest: np.ndarray) -> float:
-    out = [stats.kstest(s, TAIL.cdf).statistic, stats.kstest(o, stats.norm.cdf).statistic]
-    out += [stats.kstest(rest[:, j], stats.norm.cdf).statistic for j in range(rest.shape[1])]
-    return max(out)
 
 
 @pytest.fixture(scope="module", params=["imh", "rejection"])
 def draw(request):
     settings = ClassSamplerSettings(seed=11, population=2000, delivery=request.param)
-    return sample_class(parse_where("max_eig < -25"), _measure, D, 4000, settings)
+    return sample_class(parse_where("max_eig < -25"), measure, D, 4000, settings)
 
 
 def test_route_and_its_records(draw) -> None:
@@ -57,24 +38,24 @@ def test_route_and_its_records(draw) -> None:
 
 
 def test_law_is_the_restricted_prior(draw) -> None:
-    s, o, rest = _coordinates(draw.saturation)
-    assert _ks_all(s, o, rest) < 0.03
+    s, o, rest = coordinates(draw.saturation)
+    assert ks_all(s, o, rest) < 0.03
     assert abs(s.mean() - TAIL.mean()) < 0.02 and abs(s.var() / TAIL.var() - 1) < 0.1
     assert abs(o.var() - 1) < 0.08 and np.all(np.abs(rest.mean(axis=0)) < 0.06)
 
 
 def test_the_check_fails_for_a_shifted_or_narrowed_delivery(draw) -> None:
-    s, o, rest = _coordinates(draw.saturation)
-    assert _ks_all(s + 0.1, o, rest) > 0.03  # pushed into the interior
+    s, o, rest = coordinates(draw.saturation)
+    assert ks_all(s + 0.1, o, rest) > 0.03  # pushed into the interior
     keep = np.abs(o) < np.quantile(np.abs(o), 0.9)  # the outer tenth of o lost
-    assert _ks_all(s[keep], o[keep], rest[keep]) > 0.03
+    assert ks_all(s[keep], o[keep], rest[keep]) > 0.03
 
 
 def test_a_continued_draw_keeps_the_proposal(draw) -> None:
     """The state (proposal included) continues without levels or fit, same law."""
     more = sample_class(
         parse_where("max_eig < -25"),
-        _measure,
+        measure,
         D,
         3000,
         ClassSamplerSettings(seed=12, population=2000),
@@ -82,7 +63,7 @@ def test_a_continued_draw_keeps_the_proposal(draw) -> None:
     )
     assert more.mode == draw.mode and more.diagnostics["n_levels"] == 0
     assert "labels_fit" not in more.diagnostics or more.diagnostics["labels_fit"] == 0
-    assert _ks_all(*_coordinates(more.saturation)) < 0.035
+    assert ks_all(*coordinates(more.saturation)) < 0.035
 
 
 def test_proposal_density_is_normalised_against_the_prior() -> None:

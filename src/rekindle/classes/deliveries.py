@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -85,15 +86,7 @@ def deliver_filter(
         "chains": 0,
         "beta": reached.beta,
         "acceptance_production": None,
-        "duplicate_fraction": 1.0 - np.unique(u, axis=0).shape[0] / n,
-        "lag1_correlation_max_eig": 0.0,
-        "effective_sample_size": float(n),
-        "seconds_levels": reached.t_levels,
-        "seconds_burn_in": 0.0,
-        "labels_burn_in": 0,
-        "seconds_fit": reached.t_levels,
-        "seconds_production": t_production,
-        "members_per_second_production": n / t_production if t_production > 0 else None,
+        **_independent_draw_records(u, n, reached, t_production),
         "screen": None if screen is None else screen.diagnostics(),
     }
     return ClassDraw(
@@ -158,6 +151,19 @@ def deliver_proposal_rejection(
         "ess_delivery": effective_sample_size(np.exp(lr - lr.max())) if lr.size else 0.0,
         "members_labelled_delivery": int(lr.size),
         "acceptance_production": n / max(counter.labels - labels_levels, 1),
+        **_independent_draw_records(u, n, reached, t_production),
+    }
+    return ClassDraw(
+        saturation_of(u), lam, u[-min(n, settings.chains) :].copy(), reached.beta,
+        diagnostics, "proposal-rejection", reached.shape, proposal, 0, log_bound,
+    )  # fmt: skip
+
+
+def _independent_draw_records(
+    u: np.ndarray, n: int, reached: Reached, t_production: float
+) -> dict[str, Any]:
+    """The records both i.i.d. deliveries share: no chain, so no lag, no burn-in, ESS = n."""
+    return {
         "duplicate_fraction": 1.0 - np.unique(u, axis=0).shape[0] / n,
         "lag1_correlation_max_eig": 0.0,
         "effective_sample_size": float(n),
@@ -168,7 +174,3 @@ def deliver_proposal_rejection(
         "seconds_production": t_production,
         "members_per_second_production": n / t_production if t_production > 0 else None,
     }
-    return ClassDraw(
-        saturation_of(u), lam, u[-min(n, settings.chains) :].copy(), reached.beta,
-        diagnostics, "proposal-rejection", reached.shape, proposal, 0, log_bound,
-    )  # fmt: skip
