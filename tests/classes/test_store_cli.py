@@ -198,3 +198,31 @@ def test_generate_where_fitted_route_round_trips(tmp_path) -> None:
         app, [*base, "--delivery", "magic", "--n", "5", "-o", str(tmp_path / "b.h5")]
     )
     assert bad.exit_code == 2 and "delivery" in bad.output
+
+
+def test_a_relabelled_band_is_read_by_its_class(tmp_path) -> None:
+    """A dataset relabelled by a band keeps flags that contradict its old threshold: the
+    analyses check the flags against the recorded class instead, and a flag that
+    contradicts the class is refused in one line naming it."""
+    import h5py
+
+    path, band = tmp_path / "S.h5", tmp_path / "B.h5"
+    res = runner.invoke(app, ["sample", "--n", "300", "--seed", "3", "-o", str(path), "-q"])
+    assert res.exit_code == 0, res.output
+    where = "-30 < max_eig < -12"
+    res = runner.invoke(app, ["relabel", str(path), "--where", where, "-o", str(band)])
+    assert res.exit_code == 0, res.output
+    ds = read_dataset(band)
+    lam = ds.max_real_eigenvalue
+    np.testing.assert_array_equal(ds.relevant, (lam > -30) & (lam < -12))
+    assert ((lam < -30) & (lam < ds.metadata["threshold"])).any()  # the old rule would refuse
+    res = runner.invoke(app, ["dynamics", str(band), "-o", str(tmp_path / "dyn")])
+    assert res.exit_code == 0, res.output
+    with h5py.File(band, "r+") as f:  # one member's flag contradicts the class
+        flags = f["relevant"][:]
+        row = int(np.flatnonzero(lam < -30)[0])
+        flags[row] = True
+        f["relevant"][:] = flags
+    res = runner.invoke(app, ["dynamics", str(band), "-o", str(tmp_path / "dyn2")])
+    assert res.exit_code == 2 and "'-30.0 < max_eig < -12.0'" in res.output
+    assert f"row {row}" in res.output and not (tmp_path / "dyn2").exists()

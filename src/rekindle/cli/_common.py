@@ -281,7 +281,7 @@ def _checked_dataset(path: Path, allow_non_steady: bool = False) -> tuple[Any, A
     )
     require_consistent_labels(
         ds.relevant, ds.max_real_eigenvalue, _threshold_of(ds.metadata), str(path),
-        steady=check.steady,
+        steady=check.steady, **_label_rule(ds.metadata, str(path)),
     )  # fmt: skip
     if check.n_failed:
         console.print(
@@ -327,7 +327,7 @@ def _checked_stream(
         )  # fmt: skip
         require_consistent_labels(
             chunk.relevant, chunk.max_real_eigenvalue, _threshold_of(head.metadata), str(path),
-            row_offset=start, steady=check.steady,
+            row_offset=start, steady=check.steady, **_label_rule(head.metadata, str(path)),
         )  # fmt: skip
         n_failed += check.n_failed
         n_relevant += int(chunk.relevant.sum())
@@ -336,6 +336,19 @@ def _checked_stream(
         console.print(
             f"{path}: {n_failed} of {n} sets are not a steady state (kept: --allow-non-steady)"
         )
+
+
+def _label_rule(metadata: dict[str, Any], source: str) -> dict[str, Any]:
+    """How a dataset's ``relevant`` flags were set: by its recorded class (``relabel``,
+    ``--where``) when it has one — keyword arguments of
+    :func:`rekindle.io.dataset.require_consistent_labels` — else by its threshold (``{}``)."""
+    from rekindle.classes.grammar import format_where
+    from rekindle.classes.store import read_class
+
+    spec = read_class(metadata, source)
+    if spec is None:
+        return {}
+    return {"member": spec.eig_member, "rule": format_where(spec), "exact": spec.returns is None}
 
 
 def _threshold_of(metadata: dict[str, Any]) -> float:

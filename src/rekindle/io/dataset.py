@@ -29,7 +29,7 @@ import contextlib
 import glob
 import json
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -179,6 +179,9 @@ def require_consistent_labels(
     *,
     row_offset: int = 0,
     steady: np.ndarray | None = None,
+    member: Callable[[np.ndarray], np.ndarray] | None = None,
+    rule: str | None = None,
+    exact: bool = True,
 ) -> None:
     """Refuse relevance flags that contradict the stored eigenvalues.
 
@@ -200,6 +203,13 @@ def require_consistent_labels(
     row_offset : int
         Row number of the first set (data read chunk by chunk).
     steady : numpy.ndarray of bool, shape (n,), optional
+    member : callable, optional
+        For a dataset labelled by a class (``rekindle relabel``, ``--where``): max Re(λ)
+        ``(n,)`` → whether the eigenvalue part of the class holds, used instead of
+        ``λ < threshold``; ``rule`` names the class in the message.
+    exact : bool
+        ``False`` when the class has a part the eigenvalue does not decide (a return
+        clause): only flags set where ``member`` fails are contradictions.
 
     Raises
     ------
@@ -208,18 +218,22 @@ def require_consistent_labels(
     """
     lam = np.asarray(max_real_eigenvalue, dtype=float)
     rel = np.asarray(relevant, dtype=bool)
-    expected = np.isfinite(lam) & (lam < threshold)
-    bad = (rel != expected) & ~np.isnan(lam)
+    with np.errstate(invalid="ignore"):
+        expected = np.isfinite(lam) & (lam < threshold if member is None else member(lam))
+    bad = ((rel != expected) if exact else (rel & ~expected)) & ~np.isnan(lam)
     if steady is not None:
         bad &= np.asarray(steady, dtype=bool)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise DatasetError(
             f"{source}: {int(bad.sum())} of {rel.size} sets have a relevant flag that "
-            f"contradicts their stored max Re(λ) and the threshold {threshold:g} 1/h (first: "
+            "contradicts their stored max Re(λ) and "
+            + (f"the threshold {threshold:g} 1/h" if rule is None else f"the class {rule!r}")
+            + " (first: "
             f"row {row_offset + i}, max Re(λ) = {lam[i]:.4g}, relevant = {bool(rel[i])}); "
-            "relabel the data with `rekindle label`"
-        )
+            + ("relabel the data with `rekindle label`" if rule is None else
+               "give the data its class again with `rekindle relabel`")
+        )  # fmt: skip
 
 
 def _metadata_attrs(metadata: Mapping[str, Any]) -> dict[str, Any]:
