@@ -50,11 +50,11 @@ def deliver_filter(
     (a class with a return clause), only the candidates it selects are integrated."""
     labels_levels, integrated_levels = counter.labels, counter.integrated
     iid = not reached.from_start and not reached.levels
-    kept_u = [reached.seeds] if iid else []
-    kept_lam = [reached.seed_lam] if iid else []
-    n_kept = sum(k.shape[0] for k in kept_u)
+    kept = _Kept(n, progress)
+    if iid:
+        kept.add(reached.seeds, reached.seed_lam, report=False)
     t1 = time.perf_counter()
-    while n_kept < n:
+    while kept.count < n:
         u = rng.standard_normal((settings.population, d))
         lam = counter.measure(u)
         ok = spec.eig_member(lam)
@@ -69,19 +69,14 @@ def deliver_filter(
                 verified[go] = counter.returns(u[idx[go]])
                 screen.update(feats[go], verified[go], free[go], score[go])
                 ok[idx] = verified
-        kept_u.append(u[ok])
-        kept_lam.append(lam[ok])
-        n_kept += int(ok.sum())
-        if progress:
-            progress(min(n_kept, n))
+        kept.add(u[ok], lam[ok])
     t_production = time.perf_counter() - t1
-    u = np.concatenate(kept_u)[:n]
-    lam = np.concatenate(kept_lam)[:n]
+    u, lam = kept.arrays()
     diagnostics = {
         "method": "ORACLE + exact filter",
         "mode": "rejection",
         **reached.fit,
-        "members_found": int(n_kept),  # ≥ n: the last batch's surplus is not delivered
+        "members_found": kept.count,  # ≥ n: the last batch's surplus is not delivered
         **level_diagnostics(settings, reached, counter, labels_levels, integrated_levels),
         "chains": 0,
         "beta": reached.beta,
@@ -115,12 +110,10 @@ def deliver_proposal_rejection(
     proposal, log_bound = reached.proposal, reached.log_bound
     assert proposal is not None
     labels_levels, integrated_levels = counter.labels, counter.integrated
-    kept_u: list[np.ndarray] = []
-    kept_lam: list[np.ndarray] = []
+    kept = _Kept(n, progress)
     member_lr: list[np.ndarray] = []
-    n_kept = 0
     t1 = time.perf_counter()
-    while n_kept < n:
+    while kept.count < n:
         u = proposal.sample(settings.population, rng)
         log_r = proposal.log_ratio(u)
         lam = counter.measure(u)
@@ -130,14 +123,9 @@ def deliver_proposal_rejection(
         if spec.returns is not None:
             idx = np.flatnonzero(ok)
             ok[idx] = counter.returns(u[idx])
-        kept_u.append(u[ok])
-        kept_lam.append(lam[ok])
-        n_kept += int(ok.sum())
-        if progress:
-            progress(min(n_kept, n))
+        kept.add(u[ok], lam[ok])
     t_production = time.perf_counter() - t1
-    u = np.concatenate(kept_u)[:n]
-    lam = np.concatenate(kept_lam)[:n]
+    u, lam = kept.arrays()
     lr = np.concatenate(member_lr)
     diagnostics = {
         "method": "rejection from a fitted Gaussian proposal against a bound M",
@@ -174,3 +162,24 @@ def _independent_draw_records(
         "seconds_production": t_production,
         "members_per_second_production": n / t_production if t_production > 0 else None,
     }
+
+
+class _Kept:
+    """The members an i.i.d. delivery has kept so far (normal-space states and labels)."""
+
+    def __init__(self, n: int, progress: Callable[[int], None] | None) -> None:
+        self.n, self.progress, self.count = n, progress, 0
+        self._u: list[np.ndarray] = []
+        self._lam: list[np.ndarray] = []
+
+    def add(self, u: np.ndarray, lam: np.ndarray, *, report: bool = True) -> None:
+        """Keep members ``u`` (m, d) with max Re(λ) ``lam`` (m,); report the count."""
+        self._u.append(u)
+        self._lam.append(lam)
+        self.count += u.shape[0]
+        if report and self.progress:
+            self.progress(min(self.count, self.n))
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """The first ``n`` members kept: states (n, d) and max Re(λ) (n,)."""
+        return np.concatenate(self._u)[: self.n], np.concatenate(self._lam)[: self.n]
