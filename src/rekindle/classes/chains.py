@@ -52,7 +52,7 @@ from typing import Any
 import numpy as np
 
 from rekindle.classes.diagnostics import lag_one_correlation, level_diagnostics
-from rekindle.classes.labels import LabelCounter, saturation_of
+from rekindle.classes.labels import KeptMembers, LabelCounter, saturation_of
 from rekindle.classes.levels import adapt_beta, propose
 from rekindle.classes.screen import ReturnScreen
 from rekindle.classes.settings import ClassDraw, ClassSamplerSettings, Reached
@@ -118,6 +118,13 @@ def run_chains(
     ClassDraw
         Kept states in step-major order (step, then chain), the chains' last states as
         seeds.
+
+    Notes
+    -----
+    One loop over steps, deliberately: every step draws from ``rng`` in a fixed order
+    (proposal, screen, MH uniforms) for all chains at once, and the phases (adaptation,
+    burn-in, production) only change what is recorded; splitting the phases into
+    functions would duplicate the step or change the stream (same seeds, same draws).
     """
     mode, proposal, thin_imh, log_bound = (
         reached.mode, reached.proposal, reached.thin_imh, reached.log_bound
@@ -130,9 +137,7 @@ def run_chains(
     pick = rng.choice(seeds.shape[0], size=m, replace=False) if m < seeds.shape[0] else slice(None)
     cur_u, cur_lam = seeds[pick], seed_lam[pick]
     cur_lr = proposal.log_ratio(cur_u) if imh and proposal is not None else None
-    kept_u: list[np.ndarray] = []
-    kept_lam: list[np.ndarray] = []
-    n_kept = 0
+    kept = KeptMembers(n, progress)
     accepted = proposed = 0
     step = 0
     t1 = t_ready = time.perf_counter()
@@ -148,7 +153,7 @@ def run_chains(
     cur_f = surrogate.predict(cur_u) if surrogate is not None else None
     pairs: list[tuple[np.ndarray, ...]] = []  # the last burn-in steps' labelled moves
     n_screened = n_passed = n_members = 0
-    while n_kept < n:
+    while kept.count < n:
         if imh:  # independence MH: u' ~ q, accepted with min(1, r(u')/r(u)) in the class
             assert proposal is not None and cur_lr is not None
             prop = proposal.sample(m, rng)
@@ -195,19 +200,54 @@ def run_chains(
             n_passed += idx.size
             n_members += n_members_step
         if (step - adapt_steps - burn_steps) % thin == 0:
-            kept_u.append(cur_u)
-            kept_lam.append(cur_lam)
-            n_kept += m
-            if progress:
-                progress(min(n_kept, n))
+            kept.add(cur_u, cur_lam)
     t_production = time.perf_counter() - t1
-    u = np.concatenate(kept_u)[:n]
-    lam = np.concatenate(kept_lam)[:n]
-    sigma = saturation_of(u)
-    n_unique = np.unique(u, axis=0).shape[0]
-    rho = lag_one_correlation(kept_lam)
-    t_burn = t_ready - t1
-    diagnostics = {
+    u, lam = kept.arrays()
+    diagnostics = _chain_records(
+        reached, settings, counter, u, kept.lams,
+        imh=imh, thin=thin, chains=m, beta=beta, accepted=accepted, proposed=proposed,
+        surrogate=surrogate, screen_record=screen_record,
+        stage_counts=(n_screened, n_passed, n_members),
+        labels=(labels_levels, integrated_levels, labels_ready),
+        seconds=(t_ready - t1, t_production), screen=screen,
+    )  # fmt: skip
+    return ClassDraw(
+        saturation_of(u), lam, cur_u.copy(), beta, diagnostics, mode, shape, proposal,
+        thin_imh, log_bound, surrogate,
+    )  # fmt: skip
+
+
+def _chain_records(
+    reached: Reached,
+    settings: ClassSamplerSettings,
+    counter: LabelCounter,
+    u: np.ndarray,
+    lams: list[np.ndarray],
+    *,
+    imh: bool,
+    thin: int,
+    chains: int,
+    beta: float,
+    accepted: int,
+    proposed: int,
+    surrogate: Surrogate | None,
+    screen_record: dict[str, Any],
+    stage_counts: tuple[int, int, int],
+    labels: tuple[int, int, int],
+    seconds: tuple[float, float],
+    screen: ReturnScreen | None,
+) -> dict[str, Any]:
+    """The chains' ``class_rounds`` records: the route, the levels, acceptance, duplicates,
+    lag-1 correlation and ESS of the kept states ``u`` (n, d) (``lams``: max Re(λ) per kept
+    step), the delayed-acceptance stages, labels and seconds per phase. ``labels``: counts
+    after the levels (labels, integrations) and after the burn-in; ``seconds``: burn-in,
+    whole run; ``stage_counts``: screened, passed, members (delayed acceptance)."""
+    n = u.shape[0]
+    mode = reached.mode
+    labels_levels, integrated_levels, labels_ready = labels
+    t_burn, t_production = seconds
+    rho = lag_one_correlation(lams)
+    return {
         "method": (
             "subset simulation + independence Metropolis–Hastings with a fitted Gaussian "
             "proposal (cross-entropy fit, defensive mixture)"
@@ -218,19 +258,15 @@ def run_chains(
         "thin": thin,
         **reached.fit,
         **level_diagnostics(settings, reached, counter, labels_levels, integrated_levels),
-        "chains": m,
+        "chains": chains,
         "beta": beta,
         "acceptance_production": accepted / max(proposed, 1),
-        "duplicate_fraction": 1.0 - n_unique / n,
+        "duplicate_fraction": 1.0 - np.unique(u, axis=0).shape[0] / n,
         "lag1_correlation_max_eig": rho,
         "effective_sample_size": n * (1 - rho) / (1 + rho) if math.isfinite(rho) else None,
         "delayed_acceptance": surrogate is not None,
         **screen_record,
-        **(
-            {}
-            if surrogate is None
-            else _stage_records(surrogate, n_screened, n_passed, n_members, accepted)
-        ),
+        **({} if surrogate is None else _stage_records(surrogate, *stage_counts, accepted)),
         "labels_per_member_production": (counter.labels - labels_ready) / n,
         "seconds_levels": reached.t_levels,
         "seconds_burn_in": t_burn,
@@ -240,10 +276,6 @@ def run_chains(
         "members_per_second_production": n / (t_production - t_burn),
         "screen": None if screen is None else _UNUSED_SCREEN,
     }
-    return ClassDraw(
-        sigma, lam, cur_u.copy(), beta, diagnostics, mode, shape, proposal, thin_imh, log_bound,
-        surrogate,
-    )  # fmt: skip
 
 
 #: The diagnostics of a return screen asked for in chains mode.

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from rekindle.classes.diagnostics import level_diagnostics
-from rekindle.classes.labels import LabelCounter, saturation_of
+from rekindle.classes.labels import KeptMembers, LabelCounter, saturation_of
 from rekindle.classes.proposal import effective_sample_size, truncated_mass
 from rekindle.classes.screen import ReturnScreen
 from rekindle.classes.settings import ClassDraw, ClassSamplerSettings, Reached
@@ -50,7 +50,7 @@ def deliver_filter(
     (a class with a return clause), only the candidates it selects are integrated."""
     labels_levels, integrated_levels = counter.labels, counter.integrated
     iid = not reached.from_start and not reached.levels
-    kept = _Kept(n, progress)
+    kept = KeptMembers(n, progress)
     if iid:
         kept.add(reached.seeds, reached.seed_lam, report=False)
     t1 = time.perf_counter()
@@ -110,7 +110,7 @@ def deliver_proposal_rejection(
     proposal, log_bound = reached.proposal, reached.log_bound
     assert proposal is not None
     labels_levels, integrated_levels = counter.labels, counter.integrated
-    kept = _Kept(n, progress)
+    kept = KeptMembers(n, progress)
     member_lr: list[np.ndarray] = []
     t1 = time.perf_counter()
     while kept.count < n:
@@ -162,24 +162,3 @@ def _independent_draw_records(
         "seconds_production": t_production,
         "members_per_second_production": n / t_production if t_production > 0 else None,
     }
-
-
-class _Kept:
-    """The members an i.i.d. delivery has kept so far (normal-space states and labels)."""
-
-    def __init__(self, n: int, progress: Callable[[int], None] | None) -> None:
-        self.n, self.progress, self.count = n, progress, 0
-        self._u: list[np.ndarray] = []
-        self._lam: list[np.ndarray] = []
-
-    def add(self, u: np.ndarray, lam: np.ndarray, *, report: bool = True) -> None:
-        """Keep members ``u`` (m, d) with max Re(λ) ``lam`` (m,); report the count."""
-        self._u.append(u)
-        self._lam.append(lam)
-        self.count += u.shape[0]
-        if report and self.progress:
-            self.progress(min(self.count, self.n))
-
-    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
-        """The first ``n`` members kept: states (n, d) and max Re(λ) (n,)."""
-        return np.concatenate(self._u)[: self.n], np.concatenate(self._lam)[: self.n]

@@ -17,6 +17,7 @@ from scipy.special import ndtr, ndtri
 
 __all__ = [
     "SATURATION_FLOOR",
+    "KeptMembers",
     "LabelCounter",
     "Measure",
     "ReturnsTest",
@@ -83,3 +84,30 @@ class LabelCounter:
             return np.ones(u.shape[0], bool)
         self.integrated += u.shape[0]
         return np.asarray(self._returns(saturation_of(u)), dtype=bool)
+
+
+class KeptMembers:
+    """The members a delivery or a set of chains has kept so far (normal-space states and
+    their max Re(λ)); :meth:`arrays` gives the first ``n``."""
+
+    def __init__(self, n: int, progress: Callable[[int], None] | None) -> None:
+        self.n, self.progress, self.count = n, progress, 0
+        self._u: list[np.ndarray] = []
+        self._lam: list[np.ndarray] = []
+
+    def add(self, u: np.ndarray, lam: np.ndarray, *, report: bool = True) -> None:
+        """Keep members ``u`` (m, d) with max Re(λ) ``lam`` (m,); report the count."""
+        self._u.append(u)
+        self._lam.append(lam)
+        self.count += u.shape[0]
+        if report and self.progress:
+            self.progress(min(self.count, self.n))
+
+    @property
+    def lams(self) -> list[np.ndarray]:
+        """The max Re(λ) of each batch kept, in order (for lag correlations)."""
+        return self._lam
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """The first ``n`` members kept: states (n, d) and max Re(λ) (n,)."""
+        return np.concatenate(self._u)[: self.n], np.concatenate(self._lam)[: self.n]
