@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import Executor
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -277,8 +277,6 @@ def run_pipeline(
     dict
         The content of ``summary.json`` (see the getting-started page of the docs).
     """
-    from dataclasses import asdict
-
     from rekindle import stages
 
     cfg = config or RunConfig()
@@ -289,62 +287,15 @@ def run_pipeline(
     labeller, monitor = _engine(cfg, executor)  # the model is compiled once, here
     system, phys = labeller.system, labeller.physiology
     with clock("sampling"):
-        oracle = stages.sample_data(
-            system,
-            phys,
-            out / "oracle.h5",
-            cfg.sample_size_for(system.model.n_parameters),
-            seed=cfg.seed,
-            threshold=cfg.threshold,
-            progress=prog,
-            executor=executor,
-            # the flow streams the matrix from the file; the cGAN trains on it in memory
-            load_parameters=cfg.generator == "cgan",
-        )
-    spec = cfg.class_spec
-    if spec is not None:  # recorded in the data, hence in the generator and its models
-        from rekindle.classes.store import class_attrs, write_class
-
-        kept = oracle.metadata.get("threshold")
-        if kept is not None and float(kept) != cfg.threshold:  # data of an earlier run
-            raise ConfigError(
-                f"{out / 'oracle.h5'} was labelled with the threshold {float(kept):g} 1/h, "
-                f"not the class {cfg.where!r}: use another run folder"
-            )
-        write_class(out / "oracle.h5", spec)
-        oracle.metadata.update(class_attrs(spec))
+        oracle = _sample(cfg, labeller, out, prog, executor)
     log(f"ORACLE data: {oracle.n_models} sets, incidence {oracle.incidence:.4f}")
     with clock("training"):
         gan, training_summary = _train(cfg, oracle, monitor, out, progress, log)
-    with clock("generation+validation"):
-        generated = stages.generate_validation(
-            gan, labeller, out / "generated.h5", cfg.n_validate, seed=cfg.seed + 10_000
-        )
-    log(
-        f"generated {generated.n_models} relevant-class models: incidence {generated.incidence:.4f}"
-    )
-    km_relevant_oracle = _relevant_km(oracle, system)
-    spread = stages.measure_spread(system.km_of(generated.parameters), km_relevant_oracle)
-    with clock("fidelity"):
-        fidelity = stages.measure_fidelity(
-            generated,
-            km_relevant_oracle,
-            oracle.max_real_eigenvalue[oracle.relevant],
-            labeller,
-            out,
-            seed=cfg.seed + 20_000,
-        )
-    del km_relevant_oracle  # 0.6 GB at the default size; nothing later needs it
-    log(
-        f"fidelity: width {fidelity.spread_ratio_generated:.3f} (IQR "
-        f"{fidelity.iqr_ratio_generated:.3f}), C2ST {fidelity.c2st_generated:.3f} "
-        f"(noise floor {fidelity.c2st_noise_floor:.3f})"
-    )
+    generated, validation = _validate(cfg, gan, labeller, oracle, out, clock, log)
     summary: dict[str, Any] = {
         **_data_summary(cfg, labeller, oracle, generated),
         **training_summary,
-        **asdict(spread),
-        **asdict(fidelity),
+        **validation,
         "dynamics": stages.analyse_dynamics(
             {
                 "ORACLE": oracle.max_real_eigenvalue,
@@ -364,14 +315,92 @@ def run_pipeline(
     summary["timings_seconds"] = clock.timings
     summary["seconds"] = clock.total()
     summary["metadata"] = stages.provenance("rekindle run", system.model.name, phys.name, cfg.seed)
-    if spec is not None:
+    if cfg.class_spec is not None:
         from rekindle.classes import format_where
 
-        summary["class_where"] = format_where(spec)
-        summary["class_spec"] = spec.to_dict()
+        summary["class_where"] = format_where(cfg.class_spec)
+        summary["class_spec"] = cfg.class_spec.to_dict()
     stages.write_summary(out, summary)
     log(f"report: {out / 'report.html'}")
     return summary
+
+
+def _sample(
+    cfg: RunConfig,
+    labeller: Labeller,
+    out: Path,
+    progress: ProgressFactory,
+    executor: Executor | None,
+) -> ParameterDataset:
+    """ORACLE data → ``out/oracle.h5`` (reused when there), with the run's class recorded."""
+    from rekindle import stages
+
+    system = labeller.system
+    oracle = stages.sample_data(
+        system,
+        labeller.physiology,
+        out / "oracle.h5",
+        cfg.sample_size_for(system.model.n_parameters),
+        seed=cfg.seed,
+        threshold=cfg.threshold,
+        progress=progress,
+        executor=executor,
+        # the flow streams the matrix from the file; the cGAN trains on it in memory
+        load_parameters=cfg.generator == "cgan",
+    )
+    spec = cfg.class_spec
+    if spec is not None:  # recorded in the data, hence in the generator and its models
+        from rekindle.classes.store import class_attrs, write_class
+
+        kept = oracle.metadata.get("threshold")
+        if kept is not None and float(kept) != cfg.threshold:  # data of an earlier run
+            raise ConfigError(
+                f"{out / 'oracle.h5'} was labelled with the threshold {float(kept):g} 1/h, "
+                f"not the class {cfg.where!r}: use another run folder"
+            )
+        write_class(out / "oracle.h5", spec)
+        oracle.metadata.update(class_attrs(spec))
+    return oracle
+
+
+def _validate(
+    cfg: RunConfig,
+    gan: KineticGAN,
+    labeller: Labeller,
+    oracle: ParameterDataset,
+    out: Path,
+    clock: _Clock,
+    log: LogFunction,
+) -> tuple[ParameterDataset, dict[str, Any]]:
+    """Generated relevant-class models labelled by the engine (``out/generated.h5``), and
+    their width and fidelity against the relevant ORACLE sets (summary entries)."""
+    from rekindle import stages
+
+    system = labeller.system
+    with clock("generation+validation"):
+        generated = stages.generate_validation(
+            gan, labeller, out / "generated.h5", cfg.n_validate, seed=cfg.seed + 10_000
+        )
+    log(
+        f"generated {generated.n_models} relevant-class models: incidence {generated.incidence:.4f}"
+    )
+    km_relevant_oracle = _relevant_km(oracle, system)  # 0.6 GB at the default size
+    spread = stages.measure_spread(system.km_of(generated.parameters), km_relevant_oracle)
+    with clock("fidelity"):
+        fidelity = stages.measure_fidelity(
+            generated,
+            km_relevant_oracle,
+            oracle.max_real_eigenvalue[oracle.relevant],
+            labeller,
+            out,
+            seed=cfg.seed + 20_000,
+        )
+    log(
+        f"fidelity: width {fidelity.spread_ratio_generated:.3f} (IQR "
+        f"{fidelity.iqr_ratio_generated:.3f}), C2ST {fidelity.c2st_generated:.3f} "
+        f"(noise floor {fidelity.c2st_noise_floor:.3f})"
+    )
+    return generated, {**asdict(spread), **asdict(fidelity)}
 
 
 def _relevant_km(oracle: ParameterDataset, system: Any) -> np.ndarray:
@@ -406,8 +435,6 @@ def _train(
     log: LogFunction,
 ) -> tuple[Any, dict[str, Any]]:
     """The run's generator (flow or cGAN) and its summary keys."""
-    from dataclasses import asdict
-
     from rekindle import stages
 
     system, phys = monitor.system, monitor.physiology
