@@ -87,3 +87,17 @@ def test_delivery_without_a_class_is_refused(tmp_path) -> None:
     res = CliRunner().invoke(app, ["generate", "--n", "10", "-o", str(out), "--delivery", "imh"])
     assert res.exit_code == 2 and "--delivery applies only with --where" in res.output
     assert not out.exists()
+
+
+def test_independence_thin_is_the_first_step_within_the_duplicate_target() -> None:
+    """One state of acceptance a: the smallest k with (1 − a)^k ≤ d is ⌈log d / log(1 − a)⌉;
+    a state the chain never leaves caps the thin at its limit."""
+    from rekindle.classes.proposal import independence_thin
+
+    for a, d in ((0.3, 0.02), (0.05, 0.02), (0.9, 0.5), (0.01, 0.001)):
+        expected = int(np.ceil(np.log(d) / np.log(1 - a)))
+        assert independence_thin(np.ones(1), np.array([a]), d) == expected
+    w, acc = np.array([0.5, 0.5]), np.array([0.5, 0.1])  # 0.5·0.5^k + 0.5·0.9^k ≤ 0.1
+    k = independence_thin(w, acc, 0.1)
+    assert 0.5 * 0.5**k + 0.5 * 0.9**k <= 0.1 < 0.5 * 0.5 ** (k - 1) + 0.5 * 0.9 ** (k - 1)
+    assert independence_thin(np.ones(1), np.zeros(1), 0.02) == 100_000

@@ -256,7 +256,14 @@ def independence_thin(weights: np.ndarray, acceptance: np.ndarray, duplicates: f
     """Fewest steps ``k`` with ``E[(1 − a(u))^k] ≤ duplicates``: the chance that a kept state
     is still the previous kept one (the weighted mean over states, not ``(1 − E a)^k``:
     states the chain leaves rarely dominate)."""
-    for k in range(1, 100_000):
-        if float(weights @ (1.0 - acceptance) ** k) <= duplicates:
-            return k
-    return 100_000
+
+    def repeated(k: int) -> float:
+        return float(weights @ (1.0 - acceptance) ** k)
+
+    lo, hi = 1, 100_000  # repeated(k) decreases with k: bisect for the first k that fits
+    if repeated(hi) > duplicates:
+        return hi
+    while lo < hi:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if repeated(mid) <= duplicates else (mid + 1, hi)
+    return lo
