@@ -25,8 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import ndtr
-from scipy.stats import rankdata
 
+from rekindle.classes.screen import roc_auc
 from rekindle.classes.spec import ClassSpec
 
 __all__ = ["Surrogate", "fit_surrogate", "screen_accuracy"]
@@ -193,11 +193,7 @@ def screen_accuracy(score: np.ndarray, member: np.ndarray) -> dict[str, float | 
     member = np.asarray(member, bool)
     n1, n0 = int(member.sum()), int((~member).sum())
     out: dict[str, float | None] = {"sets": float(member.size), "members": float(n1)}
-    if n1 and n0:
-        r = rankdata(score)
-        out["auc"] = float((r[member].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
-    else:
-        out["auc"] = None
+    out["auc"] = roc_auc(score, member) if n1 and n0 else None
     out["false_negative"] = float(np.mean(score[member] < 0.5)) if n1 else None
     out["false_positive"] = float(np.mean(score[~member] >= 0.5)) if n0 else None
     return out
