@@ -84,14 +84,16 @@ def _soft_truth(y: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-6.0 * y[:, 0] * y[:, 1]))
 
 
-@pytest.fixture(scope="module")
-def soft() -> KineticFlow:
-    """A guided flow fitted on labels drawn from :func:`_soft_truth` (no eigenvalues)."""
+@pytest.fixture(scope="module", params=["float32", "bfloat16"])
+def soft(request: pytest.FixtureRequest) -> KineticFlow:
+    """A guided flow fitted on labels drawn from :func:`_soft_truth` (no eigenvalues), its
+    guide trained in each arithmetic (mixed bfloat16 must recover the same probability)."""
     km, _, _ = _data(40_000, seed=7)
     truth = _soft_truth(_y_from_km(km))
     relevant = np.random.default_rng(8).random(truth.size) < truth
+    guide = GUIDE.replace(precision=request.param)
     flow = KineticFlow(
-        REF, list("abcd"), {"model": "none", "physiology": "none"}, FlowConfig(transforms=0), GUIDE
+        REF, list("abcd"), {"model": "none", "physiology": "none"}, FlowConfig(transforms=0), guide
     )
     flow.fit(km, relevant)
     return flow
@@ -159,3 +161,31 @@ def test_a_class_the_guide_never_keeps_is_refused(soft: KineticFlow) -> None:
     # P(relevant | y) ≤ 1/(1 + e⁻⁶) = 0.9975: to the power 5000, at most 4e-6 is kept
     with pytest.raises(GenerationError, match=r"keeps \d+ of \d+ draws"):
         soft.generate(1000, "relevant", seed=1, power=5000.0)
+
+
+def test_mixed_precision_training_changes_the_arithmetic_not_the_answer() -> None:
+    """The same seed and data in float32 and in mixed bfloat16: different weights (the
+    setting takes effect), the same probabilities to well within the guide's own error."""
+    km, _, _ = _data(12_000, seed=11)
+    truth = _soft_truth(_y_from_km(km))
+    relevant = np.random.default_rng(12).random(truth.size) < truth
+    probs = {}
+    for precision in ("float32", "bfloat16"):
+        flow = KineticFlow(
+            REF,
+            list("abcd"),
+            {"model": "none", "physiology": "none"},
+            FlowConfig(transforms=0),
+            GUIDE.replace(epochs=4, precision=precision),
+        )
+        flow.fit(km, relevant)
+        assert flow.guide is not None and flow.guide.config.precision == precision
+        probs[precision] = flow.guide.prob_relevant(_y_from_km(_data(4000, seed=13)[0]))
+    gap = np.abs(probs["float32"] - probs["bfloat16"])
+    assert gap.max() > 1e-4  # bfloat16 products: not the float32 network
+    assert gap.mean() < 0.03
+
+
+def test_an_unknown_guide_precision_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown precision 'float16'"):
+        GuideConfig(precision="float16")

@@ -151,7 +151,8 @@ class RelevanceGuide:
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> RelevanceGuide:
         """Inverse of :meth:`to_payload`."""
-        config = GuideConfig.from_dict(payload["config"])
+        # guides saved before the precision setting existed were trained in float32
+        config = GuideConfig.from_dict({"precision": "float32", **payload["config"]})
         net = RelevanceNet(int(payload["n_features"]), config.hidden, config.layers, config.dropout)
         net.load_state_dict(payload["state_dict"])
         return cls(net, float(payload["temperature"]), config, payload.get("summary"))
@@ -293,7 +294,7 @@ def _fit_temperature(logits: np.ndarray, relevant: np.ndarray) -> float:
 def _loss(
     net: RelevanceNet, y: torch.Tensor, rel: torch.Tensor, margin: torch.Tensor, weight: float
 ) -> torch.Tensor:
-    logit, mu, log_s = net(y)
+    logit, mu, log_s = (t.float() for t in net(y))
     loss = torch.nn.functional.binary_cross_entropy_with_logits(logit, rel)
     known = torch.isfinite(margin)
     if weight > 0 and bool(known.any()):
@@ -326,6 +327,7 @@ def _train(
         opt, max_lr=config.learning_rate, total_steps=n_steps
     )
     rng = np.random.default_rng(config.seed)
+    mixed = config.precision == "bfloat16"
     y_val, rel_val = validation
     history: list[dict[str, float]] = []
     best: dict[str, torch.Tensor] = copy.deepcopy(net.state_dict())
@@ -344,7 +346,9 @@ def _train(
                 net.train()
                 idx = perm[b : b + batch_size]
                 opt.zero_grad()
-                _loss(net, y[idx], rel[idx], margin[idx], config.auxiliary_weight).backward()
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=mixed):
+                    loss = _loss(net, y[idx], rel[idx], margin[idx], config.auxiliary_weight)
+                loss.backward()
                 opt.step()
                 schedule.step()
                 step += 1
