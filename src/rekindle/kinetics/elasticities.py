@@ -79,6 +79,13 @@ def _stack(*cols: Array) -> Array:
     return np.stack(cols, axis=-1)
 
 
+def _zeros(like: Array, k: int) -> Array:
+    """Zeros of shape ``(*like.shape[:-1], k)``: padding of a gradient whose operands
+    broadcast (concentrations of one steady state as ``(1, R, k)`` rows against K_M
+    ``(n, R, k)``), so ``like`` must be an array of the full batch shape."""
+    return np.zeros((*like.shape[:-1], k), like.dtype)
+
+
 def reversible_michaelis_menten(s, p, ks, kp, keq, hill, ns, np_) -> Gradient:
     """``D = 1 + s/Ks + p/Kp``, ``N_f = s/Ks``, ``N_b = p/(Ks Keq)``."""
     s0, p0, k_s, k_p = s[..., 0], p[..., 0], ks[..., 0], kp[..., 0]
@@ -116,10 +123,8 @@ def generalized_reversible_hill(s, p, ks, kp, keq, hill, ns, np_) -> Gradient:
     inv_b = 1.0 / (_prod(ks, axis=-1) * keq)
     p_others = products_except(p)
     nb = p_others[..., 0] * p[..., 0] * inv_b
-    zs = np.zeros_like(s)
-    zp = np.zeros_like(p)
-    dnf = np.concatenate([a_others / ks, zp], axis=-1)
-    dnb = np.concatenate([zs, p_others * inv_b[..., None]], axis=-1)
+    dnf = np.concatenate([a_others / ks, _zeros(a, n_p)], axis=-1)
+    dnb = np.concatenate([_zeros(a, n_s), p_others * inv_b[..., None]], axis=-1)
     return nf, nb, d, dnf, dnb, dd
 
 
@@ -162,8 +167,8 @@ def convenience(s, p, ks, kp, keq, hill, ns, np_) -> Gradient:
     pn_o = products_except(pn)
     inv_b = 1.0 / (_prod(ks**ns, axis=-1) * keq)
     nb = pn_o[..., 0] * pn[..., 0] * inv_b
-    dnf = np.concatenate([an_o * dan / ks, np.zeros_like(p)], axis=-1)
-    dnb = np.concatenate([np.zeros_like(s), pn_o * dpn * inv_b[..., None]], axis=-1)
+    dnf = np.concatenate([an_o * dan / ks, _zeros(a, p.shape[-1])], axis=-1)
+    dnb = np.concatenate([_zeros(a, s.shape[-1]), pn_o * dpn * inv_b[..., None]], axis=-1)
     return nf, nb, d, dnf, dnb, dd
 
 
@@ -254,7 +259,7 @@ def irreversible_michaelis_menten(s, p, ks, kp, keq, hill, ns, np_) -> Gradient:
     t_o = products_except(t)
     nf = t_o[..., 0] * t[..., 0]
     zero = np.zeros_like(nf)
-    grad = np.concatenate([t_o * ks / (denom * denom), np.zeros_like(p)], axis=-1)
+    grad = np.concatenate([t_o * ks / (denom * denom), _zeros(denom, p.shape[-1])], axis=-1)
     return nf, zero, zero + 1.0, grad, np.zeros_like(grad), np.zeros_like(grad)
 
 
@@ -310,7 +315,14 @@ class RateGroup(Protocol):
         ...
 
 
-def group_gradient(group: RateGroup, c: Array, p: Array) -> tuple[Array, Array]:
+def group_gradient(
+    group: RateGroup,
+    c: Array,
+    p: Array | None,
+    *,
+    gathered: tuple[Array, Array, Array, Array | None] | None = None,
+    modifiers: ModifierFactors | None = None,
+) -> tuple[Array, Array]:
     """Unit-``V`` net rates and their gradient over the group's slots.
 
     Parameters
@@ -318,9 +330,17 @@ def group_gradient(group: RateGroup, c: Array, p: Array) -> tuple[Array, Array]:
     group
         A compiled group of reactions sharing a mechanism (``KineticSystem`` internals).
     c
-        Slot concentrations, µM, shape ``(n, R, n_slots)`` (real).
+        Slot concentrations, µM, shape ``(n, R, n_slots)`` (real), or ``(1, R, n_slots)``
+        (one steady state for all ``n`` parameter sets: every term that depends on the
+        concentrations alone is then computed once; the results are bit-identical).
     p
-        Parameters, shape ``(n, n_parameters)``.
+        Parameters, shape ``(n, n_parameters)``; ``None`` with ``gathered``.
+    gathered
+        ``(K_M substrates (n, R, n_substrates), K_M products (n, R, n_products),
+        K_eq (n or 1, R), Hill coefficients (n or 1, R) or None)`` instead of ``p``.
+    modifiers
+        :func:`modifier_factors` of the group at ``c`` (when ``c`` is one state's row,
+        computed once per state).
 
     Returns
     -------
@@ -334,20 +354,23 @@ def group_gradient(group: RateGroup, c: Array, p: Array) -> tuple[Array, Array]:
     k = ns + np_
     s = c[..., :ns]
     prod = c[..., ns:k]
-    mods = c[..., k:]
-    ks = group.km_substrates.take(p)
-    kp = group.km_products.take(p)
-    keq = p[:, group.keq] if mech.reversible else np.ones((p.shape[0], len(group.reactions)))
-    hill = p[:, group.hill] if mech.has_hill else None
+    if gathered is None:
+        ks = group.km_substrates.take(p)
+        kp = group.km_products.take(p)
+        keq = p[:, group.keq] if mech.reversible else np.ones((p.shape[0], len(group.reactions)))
+        hill = p[:, group.hill] if mech.has_hill else None
+    else:
+        ks, kp, keq, hill = gathered
     fwd, bwd, dfwd, dbwd = quotient_gradient(
         GRADIENTS[mech.name](
             s, prod, ks, kp, keq, hill, group.stoich_substrates, group.stoich_products
         )
     )
-    fwd_modified, bwd_modified = group.modified
-    grad = np.empty(c.shape)
-    if fwd_modified:
-        mf, dmf = _modifier_factor(mods, group.fwd_exponents)
+    if modifiers is None:
+        modifiers = modifier_factors(group, c)
+    mf, dmf, mb, dmb = modifiers
+    grad = np.empty((*fwd.shape, c.shape[-1]))
+    if mf is not None:
         grad[..., :k] = dfwd * mf[..., None]
         grad[..., k:] = fwd[..., None] * dmf
         v = fwd * mf
@@ -356,8 +379,7 @@ def group_gradient(group: RateGroup, c: Array, p: Array) -> tuple[Array, Array]:
         grad[..., k:] = 0.0
         v = fwd
     if mech.reversible:
-        if bwd_modified:
-            mb, dmb = _modifier_factor(mods, group.bwd_exponents)
+        if mb is not None:
             grad[..., :k] -= dbwd * mb[..., None]
             grad[..., k:] -= bwd[..., None] * dmb
             v = v - bwd * mb
@@ -365,6 +387,25 @@ def group_gradient(group: RateGroup, c: Array, p: Array) -> tuple[Array, Array]:
             grad[..., :k] -= dbwd
             v = v - bwd
     return v, grad
+
+
+ModifierFactors = tuple[Array | None, Array | None, Array | None, Array | None]
+"""``(m_f, ∂m_f, m_b, ∂m_b)``: the forward and backward modifier factors ``Π m^e``
+``(..., R)`` of a group and their gradients ``(..., R, n_modifiers)``; ``None`` for a
+term without modifiers."""
+
+
+def modifier_factors(group: RateGroup, c: Array) -> ModifierFactors:
+    """The group's :data:`ModifierFactors` at slot concentrations ``c`` ``(..., R, n_slots)``."""
+    mods = c[..., group.n_substrates + group.n_products :]
+    fwd_modified, bwd_modified = group.modified
+    mf, dmf = _modifier_factor(mods, group.fwd_exponents) if fwd_modified else (None, None)
+    mb, dmb = (
+        _modifier_factor(mods, group.bwd_exponents)
+        if group.mechanism.reversible and bwd_modified
+        else (None, None)
+    )
+    return mf, dmf, mb, dmb
 
 
 def _modifier_factor(m: Array, e: Array) -> tuple[Array, Array]:

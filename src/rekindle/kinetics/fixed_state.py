@@ -1,0 +1,217 @@
+"""The rate laws of a model at one fixed steady state, for many K_M sets (ORACLE).
+
+Within one physiology every parameter set shares one steady state — concentrations
+``x_ss`` and fluxes ``v_ss`` — and only the Michaelis constants and, from them, the
+maximal velocities vary across the batch. :class:`FixedState` gathers once per
+physiology everything that depends on the state alone: each reaction group's slot
+concentrations as a ``(1, R, n_slots)`` row, its ``K_eq`` and Hill coefficients as
+``(1, R)`` rows, the small-molecule modifier factors ``Π m^e`` and their gradients, the
+fluxes and the reference parameter row. The rate laws and their analytic gradients
+(:mod:`rekindle.kinetics.mechanisms`, :mod:`rekindle.kinetics.elasticities`) then run
+with these rows broadcast against K_M of shape ``(n, R, k)``: a term of the
+concentrations alone (``Π p_j``, ``p^n``, the modifier factors) is computed once instead
+of ``n`` times, nothing of size ``(n, n_metabolites)`` is gathered, and V_max scales each
+group's gradient as it is written into the entries.
+
+Every element goes through the same floating-point operations, in the same order, as in
+the general engine (:meth:`KineticSystem.complete_parameters
+<rekindle.kinetics.system.KineticSystem.complete_parameters>` before this module,
+:meth:`~rekindle.kinetics.system.KineticSystem.back_calculate_vmax` and
+:meth:`~rekindle.kinetics.system.KineticSystem.elasticity_entries`, which stay general:
+the integrator evaluates them at a different state for every set), so parameters,
+entries, Jacobians and eigenvalues are bit-identical (``tests/kinetics/test_fixed_state.py``).
+Bit-identity matters: rounding-level changes of a Jacobian with ‖J‖ ~ 4e10 move its
+rightmost eigenvalue by ~1e-10 relative (up to ~1e-6), so only identical operations
+reproduce a stored population's eigenvalues.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from rekindle.kinetics.elasticities import ModifierFactors, group_gradient, modifier_factors
+from rekindle.kinetics.physiology import Physiology
+
+if TYPE_CHECKING:  # pragma: no cover
+    from rekindle.kinetics.system import KineticSystem, _Group
+
+
+@dataclass(frozen=True)
+class _KmColumns:
+    """A group's K_M slots as columns of the K_M array ``(n, n_km)``, padding filled."""
+
+    columns: np.ndarray  # (R, k) K_M columns (0 on padding)
+    pad: np.ndarray | None  # (R, k) bool, None without padding
+    fill: float
+
+    def take(self, km: np.ndarray) -> np.ndarray:
+        """K_M ``(n, R, k)`` of K_M sets ``(n, n_km)``."""
+        out = km[:, self.columns]
+        if self.pad is not None:
+            out[:, self.pad] = self.fill
+        return out
+
+
+@dataclass(frozen=True)
+class _GroupAtState:
+    """One reaction group with its state-only operands gathered."""
+
+    group: _Group
+    c: np.ndarray  # (1, R, n_slots) slot concentrations, µM
+    keq: np.ndarray  # (1, R) equilibrium constants (ones if irreversible)
+    hill: np.ndarray | None  # (1, R) Hill coefficients
+    km_substrates: _KmColumns
+    km_products: _KmColumns
+    modifiers: ModifierFactors
+    flux: np.ndarray  # (1, R) µM h⁻¹
+    active: np.ndarray | None  # active slots, None if all
+    start: int  # first entry of the group
+    stop: int
+
+    def gathered(self, km: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(K_M substrates, K_M products, K_eq, Hill)`` of K_M sets ``(n, n_km)``."""
+        return self.km_substrates.take(km), self.km_products.take(km), self.keq, self.hill
+
+    def unit_rates(self, gathered: tuple) -> np.ndarray:
+        """``v(x_ss; V = 1)`` ``(n, R)`` by the mechanism's rate law."""
+        ks, kp, _, hill = gathered
+        keq = self.keq if self.group.mechanism.reversible else None
+        return self.group.evaluate(self.c, None, True, (ks, kp, keq, hill, None))
+
+
+class FixedState:
+    """V_max and elasticities of many K_M sets at one physiology's steady state.
+
+    Parameters
+    ----------
+    system
+        The compiled model.
+    physiology
+        The reference steady state (checked against the model once, here). Treated as
+        immutable: :meth:`KineticSystem.at_state
+        <rekindle.kinetics.system.KineticSystem.at_state>` caches one instance per
+        physiology object.
+
+    Examples
+    --------
+    >>> from rekindle.data import load_model, load_physiology
+    >>> from rekindle.kinetics import KineticSystem
+    >>> system = KineticSystem(load_model("toy"))
+    >>> state = system.at_state(load_physiology("toy"))
+    >>> params = state.complete(np.full((3, len(system.model.km_names)), 100.0))
+    >>> params.shape == (3, system.model.n_parameters)
+    True
+    """
+
+    def __init__(self, system: KineticSystem, physiology: Physiology) -> None:
+        self.system = system
+        self.physiology = physiology
+        p_ref = system.reference_parameters(physiology, 1)  # checks the physiology
+        self.reference = p_ref[0]  # (n_parameters,), K_M and V_max NaN
+        x = system.steady_state_concentrations(physiology)
+        c = system._full_concentrations(x, p_ref)  # (1, n_metabolites + 1)
+        flux = physiology.flux_vector(system.model.reaction_ids)
+        self.flux = flux
+        km_of_parameter = np.full(system.model.n_parameters, -1, dtype=int)
+        km_of_parameter[system._km_columns] = np.arange(system._km_columns.size)
+        assembly = system.elasticities
+        self.n_entries = assembly.n_entries
+        groups = []
+        for g, act, start, stop in zip(
+            system._groups,
+            assembly.active,
+            assembly.offsets[:-1],
+            assembly.offsets[1:],
+            strict=True,
+        ):
+            cg = c[:, g.slots]  # (1, R, n_slots)
+            groups.append(
+                _GroupAtState(
+                    group=g,
+                    c=cg,
+                    keq=(
+                        p_ref[:, g.keq]
+                        if g.mechanism.reversible
+                        else np.ones((1, len(g.reactions)))
+                    ),
+                    hill=p_ref[:, g.hill] if g.mechanism.has_hill else None,
+                    km_substrates=_km_columns(g.km_substrates, km_of_parameter),
+                    km_products=_km_columns(g.km_products, km_of_parameter),
+                    modifiers=modifier_factors(g, cg),
+                    flux=flux[None, g.reactions],
+                    active=None if act.size == g.slots.shape[1] else act,
+                    start=start,
+                    stop=stop,
+                )
+            )
+        self.groups = tuple(groups)
+
+    def _parameters(self, km: np.ndarray, vmax: np.ndarray, check: bool) -> np.ndarray:
+        system = self.system
+        if check:
+            system._check_vmax(vmax)
+        p = np.empty((km.shape[0], self.reference.size))
+        p[:] = self.reference
+        p[:, system._km_columns] = km
+        p[:, system._vmax_params] = vmax
+        return p
+
+    def vmax(self, km: np.ndarray) -> np.ndarray:
+        """``V_max = v_ss / v(x_ss; V = 1, K_M)`` ``(n, n_reactions)``, µM h⁻¹, of K_M
+        sets ``(n, n_km)`` (µM, checked); unchecked (``inf``/NaN/negative possible)."""
+        return self._vmax(self.system.check_km(km))
+
+    def _vmax(self, km: np.ndarray) -> np.ndarray:
+        out = np.empty((km.shape[0], self.flux.size))
+        with np.errstate(all="ignore"):
+            for gs in self.groups:
+                out[:, gs.group.reactions] = gs.flux / gs.unit_rates(gs.gathered(km))
+        return out
+
+    def complete(self, km: np.ndarray, *, check: bool = True) -> np.ndarray:
+        """Parameter sets ``(n, n_parameters)`` from K_M ``(n, n_km)`` (µM): the reference
+        row with K_M and back-calculated V_max; ``check`` raises naming the first model
+        with a V_max not finite and ≥ 0."""
+        return self._complete(self.system.check_km(km), check)
+
+    def _complete(self, km: np.ndarray, check: bool) -> np.ndarray:
+        return self._parameters(km, self._vmax(km), check)
+
+    def complete_with_entries(
+        self, km: np.ndarray, *, check: bool = True
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`complete` and the elasticity entries ``(n, n_entries)`` (h⁻¹) of
+        ``∂v/∂x`` at the steady state, in the order of :attr:`KineticSystem.elasticities
+        <rekindle.kinetics.system.KineticSystem.elasticities>`; one pass over the rate laws
+        and their gradients per reaction group."""
+        return self._complete_with_entries(self.system.check_km(km), check)
+
+    def _complete_with_entries(self, km: np.ndarray, check: bool) -> tuple[np.ndarray, np.ndarray]:
+        n = km.shape[0]
+        vmax = np.empty((n, self.flux.size))
+        entries = np.empty((n, self.n_entries))
+        with np.errstate(all="ignore"):
+            for gs in self.groups:
+                g = gs.group
+                gathered = gs.gathered(km)
+                vg = gs.flux / gs.unit_rates(gathered)
+                vmax[:, g.reactions] = vg
+                _, grad = group_gradient(g, gs.c, None, gathered=gathered, modifiers=gs.modifiers)
+                if gs.active is not None:
+                    grad = grad[:, :, gs.active]
+                dest = entries[:, gs.start : gs.stop].reshape(n, g.reactions.size, -1)
+                np.multiply(grad, vg[:, :, None], out=dest)
+        return self._parameters(km, vmax, check), entries
+
+
+def _km_columns(cols, km_of_parameter: np.ndarray) -> _KmColumns:
+    """A group's padded parameter columns as K_M columns."""
+    mapped = km_of_parameter[cols.columns]
+    if cols.pad is not None:
+        mapped = np.where(cols.pad, 0, mapped)
+    if (mapped < 0).any():  # pragma: no cover - the compiler only makes K_M columns
+        raise ValueError("a K_M slot of a reaction group is not a K_M parameter")
+    return _KmColumns(mapped, cols.pad, cols.fill)
