@@ -32,7 +32,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from rekindle.kinetics.elasticities import ModifierFactors, group_gradient, modifier_factors
+from rekindle.kinetics.elasticities import (
+    GRADIENTS,
+    ModifierFactors,
+    modifier_factors,
+    quotient_gradient,
+)
 from rekindle.kinetics.physiology import Physiology
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -67,7 +72,8 @@ class _GroupAtState:
     km_products: _KmColumns
     modifiers: ModifierFactors
     flux: np.ndarray  # (1, R) µM h⁻¹
-    active: np.ndarray | None  # active slots, None if all
+    reactant_slots: np.ndarray | None  # active substrate/product slots, None if all
+    modifier_slots: np.ndarray  # active modifier slots, counted from the first modifier
     start: int  # first entry of the group
     stop: int
 
@@ -128,6 +134,7 @@ class FixedState:
             strict=True,
         ):
             cg = c[:, g.slots]  # (1, R, n_slots)
+            k = g.n_substrates + g.n_products
             groups.append(
                 _GroupAtState(
                     group=g,
@@ -142,7 +149,8 @@ class FixedState:
                     km_products=_km_columns(g.km_products, km_of_parameter),
                     modifiers=modifier_factors(g, cg),
                     flux=flux[None, g.reactions],
-                    active=None if act.size == g.slots.shape[1] else act,
+                    reactant_slots=_subset(act[act < k], k),
+                    modifier_slots=act[act >= k] - k,
                     start=start,
                     stop=stop,
                 )
@@ -195,15 +203,11 @@ class FixedState:
         entries = np.empty((n, self.n_entries))
         with np.errstate(all="ignore"):
             for gs in self.groups:
-                g = gs.group
                 gathered = gs.gathered(km)
                 vg = gs.flux / gs.unit_rates(gathered)
-                vmax[:, g.reactions] = vg
-                _, grad = group_gradient(g, gs.c, None, gathered=gathered, modifiers=gs.modifiers)
-                if gs.active is not None:
-                    grad = grad[:, :, gs.active]
-                dest = entries[:, gs.start : gs.stop].reshape(n, g.reactions.size, -1)
-                np.multiply(grad, vg[:, :, None], out=dest)
+                vmax[:, gs.group.reactions] = vg
+                dest = entries[:, gs.start : gs.stop].reshape(n, vg.shape[1], -1)
+                _scaled_gradient(gs, gathered, vg[:, :, None], dest)
         return self._parameters(km, vmax, check), entries
 
 
@@ -215,3 +219,59 @@ def _km_columns(cols, km_of_parameter: np.ndarray) -> _KmColumns:
     if (mapped < 0).any():  # pragma: no cover - the compiler only makes K_M columns
         raise ValueError("a K_M slot of a reaction group is not a K_M parameter")
     return _KmColumns(mapped, cols.pad, cols.fill)
+
+
+def _subset(slots: np.ndarray, k: int) -> np.ndarray | None:
+    """``slots``, or ``None`` where they are all of ``0 … k−1``."""
+    return None if np.array_equal(slots, np.arange(k)) else slots
+
+
+def _scaled_gradient(
+    gs: _GroupAtState, gathered: tuple, scale: np.ndarray, dest: np.ndarray
+) -> None:
+    """``V ∂(v/V)/∂c`` of the group's active slots into ``dest`` ``(n, R, n_active)``.
+
+    The operations of :func:`~rekindle.kinetics.elasticities.group_gradient` followed by
+    the scaling by ``scale`` (V_max, ``(n, R, 1)``), element by element in the same order
+    (bit-identical), without its rates, its full ``(n, R, n_slots)`` gradient and the
+    copy of the active slots out of it.
+    """
+    g = gs.group
+    mech = g.mechanism
+    ns, k = g.n_substrates, g.n_substrates + g.n_products
+    ks, kp, keq, hill = gathered
+    fwd, bwd, dfwd, dbwd = quotient_gradient(
+        GRADIENTS[mech.name](
+            gs.c[..., :ns],
+            gs.c[..., ns:k],
+            ks,
+            kp,
+            keq,
+            hill,
+            g.stoich_substrates,
+            g.stoich_products,
+        )
+    )
+    mf, dmf, mb, dmb = gs.modifiers
+    # substrate and product slots: (dfwd m_f) − (dbwd m_b), factors omitted when absent
+    react = dfwd
+    if mf is not None:
+        np.multiply(react, mf[..., None], out=react)
+    if mech.reversible:
+        if mb is not None:
+            np.multiply(dbwd, mb[..., None], out=dbwd)
+        np.subtract(react, dbwd, out=react)
+    n_react = k if gs.reactant_slots is None else gs.reactant_slots.size
+    if gs.reactant_slots is not None:
+        react = react[..., gs.reactant_slots]
+    np.multiply(react, scale, out=dest[..., :n_react])
+    if gs.modifier_slots.size:
+        # modifier slots: v_fwd ∂m_f − v_bwd ∂m_b, from 0 where a term has no modifier
+        mods = (
+            fwd[..., None] * dmf[..., gs.modifier_slots]
+            if mf is not None
+            else np.zeros((*fwd.shape, gs.modifier_slots.size))
+        )
+        if mech.reversible and mb is not None:
+            np.subtract(mods, bwd[..., None] * dmb[..., gs.modifier_slots], out=mods)
+        np.multiply(mods, scale, out=dest[..., n_react:])
