@@ -479,6 +479,10 @@ class ElasticityAssembly:
             (contrib[nz], (e_idx[nz[0]], nz[1])), shape=(self.n_entries, r * r)
         )
         self._to_reduced_t = self.to_reduced.T.tocsr()
+        # the structurally non-zero positions of J and their rows of the map (row order
+        # and each row's terms kept: the same sums, bit-identical)
+        self._nonzero = np.flatnonzero(np.diff(self._to_reduced_t.indptr))
+        self._to_nonzero = self._to_reduced_t[self._nonzero]
 
     def entries(
         self,
@@ -549,12 +553,22 @@ class ElasticityAssembly:
         """``N_R ∂v/∂x L`` ``(n, r, r)``, h⁻¹, from entries ``(n, n_entries)`` of ``∂v/∂x``.
 
         One sparse product per block of :data:`ASSEMBLY_BLOCK` models, so that the
-        transposition of its result stays in cache. ``scatter`` replaces the map (a
+        transposition of its result stays in cache; without ``scatter`` and ``out``, the
+        product gives the structurally non-zero positions only, written into zeros (the
+        same sums: bit-identical to the whole map's product). ``scatter`` replaces the map (a
         :meth:`scaled_map`). With ``out`` ``(N, r, r)`` (C-contiguous) and ``rows``
         ``(n,)``, the Jacobians are written to ``out[rows]`` (no intermediate copy) and
         ``out`` is returned.
         """
         n, r = entries.shape[0], self.n_reduced
+        if scatter is None and out is None:
+            # into zeros, only the structurally non-zero positions: 817 of 1936 for E. coli
+            flat = np.zeros((n, r * r))
+            nz, m = self._nonzero, self._to_nonzero
+            for i in range(0, n, ASSEMBLY_BLOCK):
+                block = np.ascontiguousarray(entries[i : i + ASSEMBLY_BLOCK].T)
+                flat[i : i + ASSEMBLY_BLOCK, nz] = (m @ block).T
+            return flat.reshape(n, r, r)
         m = self._to_reduced_t if scatter is None else scatter
         if out is None:
             flat = np.empty((n, r * r))
