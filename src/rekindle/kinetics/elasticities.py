@@ -310,8 +310,15 @@ class RateGroup(Protocol):
         """Whether any modifier acts on the forward / backward term."""
         ...
 
-    def evaluate(self, c: np.ndarray, p: np.ndarray, unit_vmax: bool = False) -> np.ndarray:
-        """Net rates ``(n, R)`` by the mechanism's rate law."""
+    def evaluate(
+        self,
+        c: np.ndarray,
+        p: np.ndarray | None,
+        unit_vmax: bool = False,
+        gathered: tuple | None = None,
+    ) -> np.ndarray:
+        """Net rates ``(n, R)`` by the mechanism's rate law (``gathered``: the K_M,
+        K_eq, Hill and V_max columns instead of ``p``)."""
         ...
 
 

@@ -14,12 +14,12 @@ of ``n`` times, nothing of size ``(n, n_metabolites)`` is gathered, and V_max sc
 group's gradient as it is written into the entries.
 
 Every element goes through the same floating-point operations, in the same order, as in
-the general engine (:meth:`KineticSystem.complete_parameters
-<rekindle.kinetics.system.KineticSystem.complete_parameters>` before this module,
-:meth:`~rekindle.kinetics.system.KineticSystem.back_calculate_vmax` and
-:meth:`~rekindle.kinetics.system.KineticSystem.elasticity_entries`, which stay general:
-the integrator evaluates them at a different state for every set), so parameters,
-entries, Jacobians and eigenvalues are bit-identical (``tests/kinetics/test_fixed_state.py``).
+the general engine — :meth:`~rekindle.kinetics.system.KineticSystem.reference_parameters`
+with the K_M set, :meth:`~rekindle.kinetics.system.KineticSystem.back_calculate_vmax` and
+:meth:`~rekindle.kinetics.system.KineticSystem.elasticity_entries`, which stay general
+(the integrator evaluates rates and elasticities at a different state for every set) —
+so parameters, entries, Jacobians and eigenvalues are bit-identical
+(``tests/kinetics/test_fixed_state.py``).
 Bit-identity matters: rounding-level changes of a Jacobian with ‖J‖ ~ 4e10 move its
 rightmost eigenvalue by ~1e-10 relative (up to ~1e-6), so only identical operations
 reproduce a stored population's eigenvalues.
@@ -27,21 +27,19 @@ reproduce a stored population's eigenvalues.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from rekindle.kinetics.elasticities import (
     GRADIENTS,
+    ElasticityAssembly,
     ModifierFactors,
+    RateGroup,
     modifier_factors,
     quotient_gradient,
 )
-from rekindle.kinetics.physiology import Physiology
-
-if TYPE_CHECKING:  # pragma: no cover
-    from rekindle.kinetics.system import KineticSystem, _Group
 
 
 @dataclass(frozen=True)
@@ -64,7 +62,7 @@ class _KmColumns:
 class _GroupAtState:
     """One reaction group with its state-only operands gathered."""
 
-    group: _Group
+    group: RateGroup
     c: np.ndarray  # (1, R, n_slots) slot concentrations, µM
     keq: np.ndarray  # (1, R) equilibrium constants (ones if irreversible)
     hill: np.ndarray | None  # (1, R) Hill coefficients
@@ -91,15 +89,30 @@ class _GroupAtState:
 class FixedState:
     """V_max and elasticities of many K_M sets at one physiology's steady state.
 
+    Built by :meth:`KineticSystem.at_state
+    <rekindle.kinetics.system.KineticSystem.at_state>` (once per physiology object, which
+    is treated as immutable) from the compiled engine's pieces.
+
     Parameters
     ----------
-    system
-        The compiled model.
-    physiology
-        The reference steady state (checked against the model once, here). Treated as
-        immutable: :meth:`KineticSystem.at_state
-        <rekindle.kinetics.system.KineticSystem.at_state>` caches one instance per
-        physiology object.
+    groups
+        The compiled reaction groups.
+    assembly
+        The engine's :class:`~rekindle.kinetics.elasticities.ElasticityAssembly` (entry
+        order, active slots).
+    reference
+        The reference parameter row ``(n_parameters,)``: K_eq, Hill coefficients,
+        boundary concentrations and volumes of the physiology; K_M and V_max NaN.
+    concentrations
+        All metabolite concentrations plus a trailing constant 1, µM,
+        ``(1, n_metabolites + 1)``.
+    flux
+        Steady-state fluxes ``(n_reactions,)``, µM h⁻¹.
+    km_columns, vmax_columns
+        Parameter columns of the K_M (model K_M order) and of V_max (reaction order).
+    check_km, check_vmax
+        The engine's validation of a K_M array and of back-calculated V_max (raise
+        ``ValueError`` naming the first bad model).
 
     Examples
     --------
@@ -112,30 +125,34 @@ class FixedState:
     True
     """
 
-    def __init__(self, system: KineticSystem, physiology: Physiology) -> None:
-        self.system = system
-        self.physiology = physiology
-        p_ref = system.reference_parameters(physiology, 1)  # checks the physiology
-        self.reference = p_ref[0]  # (n_parameters,), K_M and V_max NaN
-        x = system.steady_state_concentrations(physiology)
-        c = system._full_concentrations(x, p_ref)  # (1, n_metabolites + 1)
-        flux = physiology.flux_vector(system.model.reaction_ids)
+    def __init__(
+        self,
+        *,
+        groups: Sequence[RateGroup],
+        assembly: ElasticityAssembly,
+        reference: np.ndarray,
+        concentrations: np.ndarray,
+        flux: np.ndarray,
+        km_columns: np.ndarray,
+        vmax_columns: np.ndarray,
+        check_km: Callable[[np.ndarray], np.ndarray],
+        check_vmax: Callable[[np.ndarray], None],
+    ) -> None:
+        self.reference = reference
         self.flux = flux
-        km_of_parameter = np.full(system.model.n_parameters, -1, dtype=int)
-        km_of_parameter[system._km_columns] = np.arange(system._km_columns.size)
-        assembly = system.elasticities
+        self.km_columns, self.vmax_columns = km_columns, vmax_columns
+        self.check_km, self._check_vmax = check_km, check_vmax
+        p_ref = reference[None, :]
+        km_of_parameter = np.full(reference.size, -1, dtype=int)
+        km_of_parameter[km_columns] = np.arange(km_columns.size)
         self.n_entries = assembly.n_entries
-        groups = []
+        states = []
         for g, act, start, stop in zip(
-            system._groups,
-            assembly.active,
-            assembly.offsets[:-1],
-            assembly.offsets[1:],
-            strict=True,
+            groups, assembly.active, assembly.offsets[:-1], assembly.offsets[1:], strict=True
         ):
-            cg = c[:, g.slots]  # (1, R, n_slots)
+            cg = concentrations[:, g.slots]  # (1, R, n_slots)
             k = g.n_substrates + g.n_products
-            groups.append(
+            states.append(
                 _GroupAtState(
                     group=g,
                     c=cg,
@@ -155,22 +172,21 @@ class FixedState:
                     stop=stop,
                 )
             )
-        self.groups = tuple(groups)
+        self.groups = tuple(states)
 
     def _parameters(self, km: np.ndarray, vmax: np.ndarray, check: bool) -> np.ndarray:
-        system = self.system
         if check:
-            system._check_vmax(vmax)
+            self._check_vmax(vmax)
         p = np.empty((km.shape[0], self.reference.size))
         p[:] = self.reference
-        p[:, system._km_columns] = km
-        p[:, system._vmax_params] = vmax
+        p[:, self.km_columns] = km
+        p[:, self.vmax_columns] = vmax
         return p
 
     def vmax(self, km: np.ndarray) -> np.ndarray:
         """``V_max = v_ss / v(x_ss; V = 1, K_M)`` ``(n, n_reactions)``, µM h⁻¹, of K_M
         sets ``(n, n_km)`` (µM, checked); unchecked (``inf``/NaN/negative possible)."""
-        return self._vmax(self.system.check_km(km))
+        return self._vmax(self.check_km(km))
 
     def _vmax(self, km: np.ndarray) -> np.ndarray:
         out = np.empty((km.shape[0], self.flux.size))
@@ -183,7 +199,7 @@ class FixedState:
         """Parameter sets ``(n, n_parameters)`` from K_M ``(n, n_km)`` (µM): the reference
         row with K_M and back-calculated V_max; ``check`` raises naming the first model
         with a V_max not finite and ≥ 0."""
-        return self._complete(self.system.check_km(km), check)
+        return self._complete(self.check_km(km), check)
 
     def _complete(self, km: np.ndarray, check: bool) -> np.ndarray:
         return self._parameters(km, self._vmax(km), check)
@@ -195,7 +211,7 @@ class FixedState:
         ``∂v/∂x`` at the steady state, in the order of :attr:`KineticSystem.elasticities
         <rekindle.kinetics.system.KineticSystem.elasticities>`; one pass over the rate laws
         and their gradients per reaction group."""
-        return self._complete_with_entries(self.system.check_km(km), check)
+        return self._complete_with_entries(self.check_km(km), check)
 
     def _complete_with_entries(self, km: np.ndarray, check: bool) -> tuple[np.ndarray, np.ndarray]:
         n = km.shape[0]

@@ -603,7 +603,19 @@ class KineticSystem:
         hit = self._states.get(id(physiology))
         if hit is not None and hit[0] is physiology:
             return hit[1]
-        state = FixedState(self, physiology)
+        reference = self.reference_parameters(physiology, 1)  # checks the physiology
+        x = self.steady_state_concentrations(physiology)
+        state = FixedState(
+            groups=self._groups,
+            assembly=self.elasticities,
+            reference=reference[0],
+            concentrations=self._full_concentrations(x, reference),
+            flux=physiology.flux_vector(self.model.reaction_ids),
+            km_columns=self._km_columns,
+            vmax_columns=self._vmax_params,
+            check_km=self.check_km,
+            check_vmax=self._check_vmax,
+        )
         if len(self._states) >= STATE_CACHE:
             self._states.pop(next(iter(self._states)), None)
         self._states[id(physiology)] = (physiology, state)
