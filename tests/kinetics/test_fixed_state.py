@@ -11,7 +11,7 @@ import pytest
 
 from rekindle.data import available_physiologies, load_physiology
 from rekindle.kinetics import KineticSystem, max_real_eigenvalues
-from rekindle.kinetics.elasticities import GRADIENTS, quotient_gradient
+from rekindle.kinetics.elasticities import GRADIENTS, products_except, quotient_gradient
 from rekindle.kinetics.labelling import Labeller
 from rekindle.kinetics.mechanisms import MECHANISMS
 from rekindle.sampling import km_from_saturation, km_reference_concentrations, sample_chunk
@@ -149,3 +149,29 @@ def test_fixed_state_names_the_first_bad_model(ecoli_system, fdp1):
         ecoli_system.at_state(fdp1).complete(km)
     with pytest.raises(ValueError, match=r"K_M must have shape"):
         ecoli_system.at_state(fdp1).vmax(km[:, :-1])
+
+
+@pytest.mark.parametrize("k", range(1, 9))
+def test_products_except_is_the_running_prefix_times_suffix_product(k):
+    """``Π_{j≠i} x_j`` as (x₀⋯x_{i−1})·(x_{k−1}⋯x_{i+1}), each a left-to-right running
+    product, bit for bit, with zeros, signed zeros and overflow; equal to ``np.prod`` of
+    the other entries to rounding."""
+    rng = np.random.default_rng(k)
+    x = rng.lognormal(0, 2, (50, 4, k)) * rng.choice([1.0, -1.0], (50, 4, k))
+    x[rng.uniform(size=x.shape) < 0.1] = 0.0
+    x[rng.uniform(size=x.shape) < 0.05] = -0.0
+    x[0, 0] = 1e200
+    expected = np.empty_like(x)
+    with np.errstate(all="ignore"):
+        for i in range(k):
+            prefix = np.ones(x.shape[:-1])
+            for j in range(i):
+                prefix = prefix * x[..., j]
+            suffix = np.ones(x.shape[:-1])
+            for j in range(k - 1, i, -1):
+                suffix = suffix * x[..., j]
+            expected[..., i] = prefix * suffix
+        got = products_except(x)
+    assert _identical(got, expected)
+    others = [np.prod(np.delete(x[1:], i, axis=-1), axis=-1) for i in range(k)]
+    np.testing.assert_allclose(got[1:], np.stack(others, axis=-1), rtol=1e-14, atol=0)

@@ -56,11 +56,18 @@ def products_except(x: Array) -> Array:
         return np.ones_like(x)
     if k == 2:
         return x[..., ::-1].copy()
-    # prefix products times suffix products
+    # prefix products x₀⋯x_{i−1} times suffix products x_{k−1}⋯x_{i+1}, each accumulated
+    # left to right as a running product (the operations of a cumulative product, one
+    # slot at a time: a cumulative product along a short last axis is slow)
     out = np.empty_like(x)
-    out[..., 0] = 1.0
-    x[..., :-1].cumprod(axis=-1, out=out[..., 1:])
-    out[..., :-1] *= x[..., :0:-1].cumprod(axis=-1)[..., ::-1]
+    out[..., 1] = x[..., 0]
+    for i in range(2, k):
+        np.multiply(out[..., i - 1], x[..., i - 1], out=out[..., i])
+    suffix = x[..., k - 1]
+    for i in range(k - 2, 0, -1):
+        out[..., i] *= suffix
+        suffix = suffix * x[..., i]
+    out[..., 0] = suffix
     return out
 
 
