@@ -175,3 +175,17 @@ def test_products_except_is_the_running_prefix_times_suffix_product(k):
     assert _identical(got, expected)
     others = [np.prod(np.delete(x[1:], i, axis=-1), axis=-1) for i in range(k)]
     np.testing.assert_allclose(got[1:], np.stack(others, axis=-1), rtol=1e-14, atol=0)
+
+
+def test_at_state_keeps_the_last_physiologies(ecoli, monkeypatch):
+    import rekindle.kinetics.system as engine
+
+    monkeypatch.setattr(engine, "STATE_CACHE", 2)
+    system = KineticSystem(ecoli)
+    physiologies = [load_physiology("ecoli", ph) for ph in ("fdp1", "fdp2", "fdp3")]
+    first = [system.at_state(ph) for ph in physiologies]
+    assert [ph for ph, _ in system._states.values()] == physiologies[1:]
+    assert system.at_state(physiologies[2]) is first[2]  # kept
+    again = system.at_state(physiologies[0])  # evicted: rebuilt, equal
+    assert again is not first[0]
+    assert _identical(again.reference, first[0].reference)

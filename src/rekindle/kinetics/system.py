@@ -616,9 +616,10 @@ class KineticSystem:
             check_km=self.check_km,
             check_vmax=self._check_vmax,
         )
-        if len(self._states) >= STATE_CACHE:
-            self._states.pop(next(iter(self._states)), None)
-        self._states[id(physiology)] = (physiology, state)
+        # copy on write (list() of a dict is one step under the GIL): a thread reading or
+        # replacing the cache meanwhile sees a whole one; a lost entry is rebuilt later
+        kept = list(self._states.items())[-(STATE_CACHE - 1) :]
+        self._states = dict([*kept, (id(physiology), (physiology, state))])
         return state
 
     def check_km(self, km: np.ndarray) -> np.ndarray:
