@@ -287,7 +287,12 @@ blocks of 32 assemble 1 000 E. coli Jacobians 2–3× faster than one product)."
 
 
 class PaddedColumns(Protocol):
-    """What :func:`group_gradient` reads of a group's K_M columns."""
+    """What :func:`group_gradient` (``take``) and :class:`~rekindle.kinetics.fixed_state.
+    FixedState` (the columns) read of a group's K_M columns."""
+
+    columns: np.ndarray  # (R, k) parameter columns, 0 on padding
+    pad: np.ndarray | None  # (R, k) padded slots, None without padding
+    fill: float  # K_M of a padded slot
 
     def take(self, p: np.ndarray) -> np.ndarray:
         """K_M ``(n, R, k)`` of parameter sets ``(n, n_parameters)``."""

@@ -36,6 +36,7 @@ from rekindle.kinetics.elasticities import (
     GRADIENTS,
     ElasticityAssembly,
     ModifierFactors,
+    PaddedColumns,
     RateGroup,
     modifier_factors,
     quotient_gradient,
@@ -185,7 +186,8 @@ class FixedState:
 
     def vmax(self, km: np.ndarray) -> np.ndarray:
         """``V_max = v_ss / v(x_ss; V = 1, K_M)`` ``(n, n_reactions)``, µM h⁻¹, of K_M
-        sets ``(n, n_km)`` (µM, checked); unchecked (``inf``/NaN/negative possible)."""
+        sets ``(n, n_km)`` in µM (validated); the V_max themselves are not checked: inf,
+        NaN or negative where K_M and the state are inconsistent."""
         return self._vmax(self.check_km(km))
 
     def _vmax(self, km: np.ndarray) -> np.ndarray:
@@ -227,7 +229,7 @@ class FixedState:
         return self._parameters(km, vmax, check), entries
 
 
-def _km_columns(cols, km_of_parameter: np.ndarray) -> _KmColumns:
+def _km_columns(cols: PaddedColumns, km_of_parameter: np.ndarray) -> _KmColumns:
     """A group's padded parameter columns as K_M columns."""
     mapped = km_of_parameter[cols.columns]
     if cols.pad is not None:
