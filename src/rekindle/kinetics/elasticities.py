@@ -56,11 +56,18 @@ def products_except(x: Array) -> Array:
         return np.ones_like(x)
     if k == 2:
         return x[..., ::-1].copy()
-    # prefix products times suffix products
+    # prefix products x₀⋯x_{i−1} times suffix products x_{k−1}⋯x_{i+1}, each accumulated
+    # left to right as a running product (the operations of a cumulative product, one
+    # slot at a time: a cumulative product along a short last axis is slow)
     out = np.empty_like(x)
-    out[..., 0] = 1.0
-    x[..., :-1].cumprod(axis=-1, out=out[..., 1:])
-    out[..., :-1] *= x[..., :0:-1].cumprod(axis=-1)[..., ::-1]
+    out[..., 1] = x[..., 0]
+    for i in range(2, k):
+        np.multiply(out[..., i - 1], x[..., i - 1], out=out[..., i])
+    suffix = x[..., k - 1]
+    for i in range(k - 2, 0, -1):
+        out[..., i] *= suffix
+        suffix = suffix * x[..., i]
+    out[..., 0] = suffix
     return out
 
 
@@ -77,6 +84,13 @@ def quotient_gradient(g: Gradient) -> tuple[Array, Array, Array, Array]:
 
 def _stack(*cols: Array) -> Array:
     return np.stack(cols, axis=-1)
+
+
+def _zeros(like: Array, k: int) -> Array:
+    """Zeros of shape ``(*like.shape[:-1], k)``: padding of a gradient whose operands
+    broadcast (concentrations of one steady state as ``(1, R, k)`` rows against K_M
+    ``(n, R, k)``), so ``like`` must be an array of the full batch shape."""
+    return np.zeros((*like.shape[:-1], k), like.dtype)
 
 
 def reversible_michaelis_menten(s, p, ks, kp, keq, hill, ns, np_) -> Gradient:
@@ -116,10 +130,8 @@ def generalized_reversible_hill(s, p, ks, kp, keq, hill, ns, np_) -> Gradient:
     inv_b = 1.0 / (_prod(ks, axis=-1) * keq)
     p_others = products_except(p)
     nb = p_others[..., 0] * p[..., 0] * inv_b
-    zs = np.zeros_like(s)
-    zp = np.zeros_like(p)
-    dnf = np.concatenate([a_others / ks, zp], axis=-1)
-    dnb = np.concatenate([zs, p_others * inv_b[..., None]], axis=-1)
+    dnf = np.concatenate([a_others / ks, _zeros(a, n_p)], axis=-1)
+    dnb = np.concatenate([_zeros(a, n_s), p_others * inv_b[..., None]], axis=-1)
     return nf, nb, d, dnf, dnb, dd
 
 
@@ -162,8 +174,8 @@ def convenience(s, p, ks, kp, keq, hill, ns, np_) -> Gradient:
     pn_o = products_except(pn)
     inv_b = 1.0 / (_prod(ks**ns, axis=-1) * keq)
     nb = pn_o[..., 0] * pn[..., 0] * inv_b
-    dnf = np.concatenate([an_o * dan / ks, np.zeros_like(p)], axis=-1)
-    dnb = np.concatenate([np.zeros_like(s), pn_o * dpn * inv_b[..., None]], axis=-1)
+    dnf = np.concatenate([an_o * dan / ks, _zeros(a, p.shape[-1])], axis=-1)
+    dnb = np.concatenate([_zeros(a, s.shape[-1]), pn_o * dpn * inv_b[..., None]], axis=-1)
     return nf, nb, d, dnf, dnb, dd
 
 
@@ -254,7 +266,7 @@ def irreversible_michaelis_menten(s, p, ks, kp, keq, hill, ns, np_) -> Gradient:
     t_o = products_except(t)
     nf = t_o[..., 0] * t[..., 0]
     zero = np.zeros_like(nf)
-    grad = np.concatenate([t_o * ks / (denom * denom), np.zeros_like(p)], axis=-1)
+    grad = np.concatenate([t_o * ks / (denom * denom), _zeros(denom, p.shape[-1])], axis=-1)
     return nf, zero, zero + 1.0, grad, np.zeros_like(grad), np.zeros_like(grad)
 
 
@@ -275,7 +287,12 @@ blocks of 32 assemble 1 000 E. coli Jacobians 2–3× faster than one product)."
 
 
 class PaddedColumns(Protocol):
-    """What :func:`group_gradient` reads of a group's K_M columns."""
+    """What :func:`group_gradient` (``take``) and :class:`~rekindle.kinetics.fixed_state.
+    FixedState` (the columns) read of a group's K_M columns."""
+
+    columns: np.ndarray  # (R, k) parameter columns, 0 on padding
+    pad: np.ndarray | None  # (R, k) padded slots, None without padding
+    fill: float  # K_M of a padded slot
 
     def take(self, p: np.ndarray) -> np.ndarray:
         """K_M ``(n, R, k)`` of parameter sets ``(n, n_parameters)``."""
@@ -305,12 +322,26 @@ class RateGroup(Protocol):
         """Whether any modifier acts on the forward / backward term."""
         ...
 
-    def evaluate(self, c: np.ndarray, p: np.ndarray, unit_vmax: bool = False) -> np.ndarray:
-        """Net rates ``(n, R)`` by the mechanism's rate law."""
+    def evaluate(
+        self,
+        c: np.ndarray,
+        p: np.ndarray | None,
+        unit_vmax: bool = False,
+        gathered: tuple | None = None,
+    ) -> np.ndarray:
+        """Net rates ``(n, R)`` by the mechanism's rate law (``gathered``: the K_M,
+        K_eq, Hill and V_max columns instead of ``p``)."""
         ...
 
 
-def group_gradient(group: RateGroup, c: Array, p: Array) -> tuple[Array, Array]:
+def group_gradient(
+    group: RateGroup,
+    c: Array,
+    p: Array | None,
+    *,
+    gathered: tuple[Array, Array, Array, Array | None] | None = None,
+    modifiers: ModifierFactors | None = None,
+) -> tuple[Array, Array]:
     """Unit-``V`` net rates and their gradient over the group's slots.
 
     Parameters
@@ -318,9 +349,17 @@ def group_gradient(group: RateGroup, c: Array, p: Array) -> tuple[Array, Array]:
     group
         A compiled group of reactions sharing a mechanism (``KineticSystem`` internals).
     c
-        Slot concentrations, µM, shape ``(n, R, n_slots)`` (real).
+        Slot concentrations, µM, shape ``(n, R, n_slots)`` (real), or ``(1, R, n_slots)``
+        (one steady state for all ``n`` parameter sets: every term that depends on the
+        concentrations alone is then computed once; the results are bit-identical).
     p
-        Parameters, shape ``(n, n_parameters)``.
+        Parameters, shape ``(n, n_parameters)``; ``None`` with ``gathered``.
+    gathered
+        ``(K_M substrates (n, R, n_substrates), K_M products (n, R, n_products),
+        K_eq (n or 1, R), Hill coefficients (n or 1, R) or None)`` instead of ``p``.
+    modifiers
+        :func:`modifier_factors` of the group at ``c`` (when ``c`` is one state's row,
+        computed once per state).
 
     Returns
     -------
@@ -334,20 +373,23 @@ def group_gradient(group: RateGroup, c: Array, p: Array) -> tuple[Array, Array]:
     k = ns + np_
     s = c[..., :ns]
     prod = c[..., ns:k]
-    mods = c[..., k:]
-    ks = group.km_substrates.take(p)
-    kp = group.km_products.take(p)
-    keq = p[:, group.keq] if mech.reversible else np.ones((p.shape[0], len(group.reactions)))
-    hill = p[:, group.hill] if mech.has_hill else None
+    if gathered is None:
+        ks = group.km_substrates.take(p)
+        kp = group.km_products.take(p)
+        keq = p[:, group.keq] if mech.reversible else np.ones((p.shape[0], len(group.reactions)))
+        hill = p[:, group.hill] if mech.has_hill else None
+    else:
+        ks, kp, keq, hill = gathered
     fwd, bwd, dfwd, dbwd = quotient_gradient(
         GRADIENTS[mech.name](
             s, prod, ks, kp, keq, hill, group.stoich_substrates, group.stoich_products
         )
     )
-    fwd_modified, bwd_modified = group.modified
-    grad = np.empty(c.shape)
-    if fwd_modified:
-        mf, dmf = _modifier_factor(mods, group.fwd_exponents)
+    if modifiers is None:
+        modifiers = modifier_factors(group, c)
+    mf, dmf, mb, dmb = modifiers
+    grad = np.empty((*fwd.shape, c.shape[-1]))
+    if mf is not None:
         grad[..., :k] = dfwd * mf[..., None]
         grad[..., k:] = fwd[..., None] * dmf
         v = fwd * mf
@@ -356,8 +398,7 @@ def group_gradient(group: RateGroup, c: Array, p: Array) -> tuple[Array, Array]:
         grad[..., k:] = 0.0
         v = fwd
     if mech.reversible:
-        if bwd_modified:
-            mb, dmb = _modifier_factor(mods, group.bwd_exponents)
+        if mb is not None:
             grad[..., :k] -= dbwd * mb[..., None]
             grad[..., k:] -= bwd[..., None] * dmb
             v = v - bwd * mb
@@ -365,6 +406,25 @@ def group_gradient(group: RateGroup, c: Array, p: Array) -> tuple[Array, Array]:
             grad[..., :k] -= dbwd
             v = v - bwd
     return v, grad
+
+
+ModifierFactors = tuple[Array | None, Array | None, Array | None, Array | None]
+"""``(m_f, ∂m_f, m_b, ∂m_b)``: the forward and backward modifier factors ``Π m^e``
+``(..., R)`` of a group and their gradients ``(..., R, n_modifiers)``; ``None`` for a
+term without modifiers."""
+
+
+def modifier_factors(group: RateGroup, c: Array) -> ModifierFactors:
+    """The group's :data:`ModifierFactors` at slot concentrations ``c`` ``(..., R, n_slots)``."""
+    mods = c[..., group.n_substrates + group.n_products :]
+    fwd_modified, bwd_modified = group.modified
+    mf, dmf = _modifier_factor(mods, group.fwd_exponents) if fwd_modified else (None, None)
+    mb, dmb = (
+        _modifier_factor(mods, group.bwd_exponents)
+        if group.mechanism.reversible and bwd_modified
+        else (None, None)
+    )
+    return mf, dmf, mb, dmb
 
 
 def _modifier_factor(m: Array, e: Array) -> tuple[Array, Array]:
@@ -438,6 +498,10 @@ class ElasticityAssembly:
             (contrib[nz], (e_idx[nz[0]], nz[1])), shape=(self.n_entries, r * r)
         )
         self._to_reduced_t = self.to_reduced.T.tocsr()
+        # the structurally non-zero positions of J and their rows of the map (row order
+        # and each row's terms kept: the same sums, bit-identical)
+        self._nonzero = np.flatnonzero(np.diff(self._to_reduced_t.indptr))
+        self._to_nonzero = self._to_reduced_t[self._nonzero]
 
     def entries(
         self,
@@ -508,12 +572,22 @@ class ElasticityAssembly:
         """``N_R ∂v/∂x L`` ``(n, r, r)``, h⁻¹, from entries ``(n, n_entries)`` of ``∂v/∂x``.
 
         One sparse product per block of :data:`ASSEMBLY_BLOCK` models, so that the
-        transposition of its result stays in cache. ``scatter`` replaces the map (a
+        transposition of its result stays in cache; without ``scatter`` and ``out``, the
+        product gives the structurally non-zero positions only, written into zeros (the
+        same sums: bit-identical to the whole map's product). ``scatter`` replaces the map (a
         :meth:`scaled_map`). With ``out`` ``(N, r, r)`` (C-contiguous) and ``rows``
         ``(n,)``, the Jacobians are written to ``out[rows]`` (no intermediate copy) and
         ``out`` is returned.
         """
         n, r = entries.shape[0], self.n_reduced
+        if scatter is None and out is None:
+            # into zeros, only the structurally non-zero positions: 817 of 1936 for E. coli
+            flat = np.zeros((n, r * r))
+            nz, m = self._nonzero, self._to_nonzero
+            for i in range(0, n, ASSEMBLY_BLOCK):
+                block = np.ascontiguousarray(entries[i : i + ASSEMBLY_BLOCK].T)
+                flat[i : i + ASSEMBLY_BLOCK, nz] = (m @ block).T
+            return flat.reshape(n, r, r)
         m = self._to_reduced_t if scatter is None else scatter
         if out is None:
             flat = np.empty((n, r * r))

@@ -27,6 +27,7 @@ import numpy as np
 
 from rekindle.kinetics.conservation import ConservationAnalysis, analyse_conservation
 from rekindle.kinetics.elasticities import ElasticityAssembly
+from rekindle.kinetics.fixed_state import FixedState
 from rekindle.kinetics.mechanisms import MECHANISMS, Mechanism
 from rekindle.kinetics.model import KineticModel
 from rekindle.kinetics.physiology import Physiology, check_physiology
@@ -44,6 +45,10 @@ _KM_PAD = {"IrrevMichaelisMenten": 0.0}
 """K_M of a padded substrate slot (default 1): with the constant concentration 1 it makes
 the slot's factor of the rate law 1 (``s/(s + K) = 1`` for irreversible Michaelis–Menten,
 ``s/K = 1`` with stoichiometry 0 elsewhere)."""
+
+STATE_CACHE = 4
+"""Physiologies whose :class:`~rekindle.kinetics.fixed_state.FixedState` a
+:class:`KineticSystem` keeps (:meth:`KineticSystem.at_state`)."""
 
 GROUP_OVERHEAD = 16
 """Cost of one more reaction group, in padded slots × reactions, for merging the groups
@@ -226,6 +231,8 @@ class KineticSystem:
         n_met, n_states = len(model.metabolite_ids), len(model.state_ids)
         self._state_of_met = np.full(n_met + 1, n_states, dtype=int)
         self._state_of_met[self._state_cols] = np.arange(n_states)
+        # physiology id -> (physiology, FixedState): see at_state
+        self._states: dict[int, tuple[Physiology, FixedState]] = {}
 
     # ------------------------------------------------------------------ compilation
     def _compile(self) -> list[_Group]:
@@ -546,6 +553,9 @@ class KineticSystem:
     ) -> np.ndarray:
         """Complete parameter sets from Michaelis constants (ORACLE back-calculation).
 
+        Computed at the physiology's fixed steady state (:meth:`at_state`): bit-identical
+        to :meth:`reference_parameters` with the K_M set and :meth:`back_calculate_vmax`.
+
         Parameters
         ----------
         km
@@ -561,10 +571,8 @@ class KineticSystem:
         numpy.ndarray
             Shape ``(n, n_parameters)``.
         """
-        p = self._reference_with_km(km, physiology)
-        vmax = self.back_calculate_vmax(p, physiology)
-        self._set_vmax(p, vmax, check)
-        return p
+        km = self.check_km(km)
+        return self.at_state(physiology)._complete(km, check)
 
     def complete_parameters_and_elasticities(
         self, km: np.ndarray, physiology: Physiology, *, check: bool = True
@@ -572,7 +580,9 @@ class KineticSystem:
         """:meth:`complete_parameters` and the elasticities at the reference state, fused.
 
         The rate laws are evaluated once, at ``V = 1``, for both the back-calculation
-        of V_max and the elasticities (``∂v/∂x = V ∂(v/V)/∂x``).
+        of V_max and the elasticities (``∂v/∂x = V ∂(v/V)/∂x``), at the physiology's
+        fixed steady state (:meth:`at_state`); the entries are bit-identical to
+        :meth:`elasticity_entries` of the completed parameter sets.
 
         Returns
         -------
@@ -581,23 +591,36 @@ class KineticSystem:
             ``∂v/∂x`` (h⁻¹) in the order of :attr:`elasticities`; the reduced Jacobian
             is ``system.elasticities.reduced_jacobian(entries)``.
         """
-        p = self._reference_with_km(km, physiology)
-        x = self.steady_state_concentrations(physiology)
-        c = self._full_concentrations(x, p)
-        with np.errstate(all="ignore"):
-            unit, entries = self.elasticities.entries(c, p, with_rates=True)
-            flux = physiology.flux_vector(self.model.reaction_ids)
-            vmax = flux[None, :] / unit
-        self._set_vmax(p, vmax, check)
-        with np.errstate(all="ignore"):
-            entries *= vmax[:, self.elasticities.entry_reaction]
-        return p, entries
-
-    def _reference_with_km(self, km: np.ndarray, physiology: Physiology) -> np.ndarray:
         km = self.check_km(km)
-        p = self.reference_parameters(physiology, km.shape[0])
-        p[:, self._km_columns] = km
-        return p
+        return self.at_state(physiology)._complete_with_entries(km, check)
+
+    def at_state(self, physiology: Physiology) -> FixedState:
+        """The rate laws at the physiology's steady state, for many K_M sets.
+
+        Built once per physiology object (the last :data:`STATE_CACHE` are kept) and
+        shared by threads; see :mod:`rekindle.kinetics.fixed_state`.
+        """
+        hit = self._states.get(id(physiology))
+        if hit is not None and hit[0] is physiology:
+            return hit[1]
+        reference = self.reference_parameters(physiology, 1)  # checks the physiology
+        x = self.steady_state_concentrations(physiology)
+        state = FixedState(
+            groups=self._groups,
+            assembly=self.elasticities,
+            reference=reference[0],
+            concentrations=self._full_concentrations(x, reference),
+            flux=physiology.flux_vector(self.model.reaction_ids),
+            km_columns=self._km_columns,
+            vmax_columns=self._vmax_params,
+            check_km=self.check_km,
+            check_vmax=self._check_vmax,
+        )
+        # copy on write (list() of a dict is one step under the GIL): a thread reading or
+        # replacing the cache meanwhile sees a whole one; a lost entry is rebuilt later
+        kept = list(self._states.items())[-(STATE_CACHE - 1) :]
+        self._states = dict([*kept, (id(physiology), (physiology, state))])
+        return state
 
     def check_km(self, km: np.ndarray) -> np.ndarray:
         """``km`` as a float array ``(n, n_km)``; ``ValueError`` naming the first bad value."""
@@ -613,11 +636,6 @@ class KineticSystem:
                 f"{km[i, j]!r} ({int(bad.any(axis=1).sum())} model(s) affected)"
             )
         return km
-
-    def _set_vmax(self, p: np.ndarray, vmax: np.ndarray, check: bool) -> None:
-        if check:
-            self._check_vmax(vmax)
-        p[:, self._vmax_params] = vmax
 
     def _check_vmax(self, vmax: np.ndarray) -> None:
         bad = ~np.isfinite(vmax) | (vmax < 0)
