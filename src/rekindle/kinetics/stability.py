@@ -87,8 +87,31 @@ def time_constants(max_real_eigenvalue: ArrayLike, *, unit: str = "min") -> np.n
 
 
 def relevance_labels(
-    max_real_eigenvalue: np.ndarray, threshold: float = DEFAULT_THRESHOLD
+    max_real_eigenvalue: np.ndarray,
+    threshold: float = DEFAULT_THRESHOLD,
+    lower: float = -np.inf,
 ) -> np.ndarray:
-    """``True`` where ``max Re(λ) < threshold`` (NaN is not relevant)."""
+    """``True`` where ``lower < max Re(λ) < threshold`` (NaN and ±∞ are not relevant).
+
+    Both ends are open, as in :meth:`rekindle.classes.ClassSpec.eig_member`: the labels of
+    a class's interval ``(lower, threshold)`` are its eigenvalue membership, bit for bit.
+
+    Parameters
+    ----------
+    max_real_eigenvalue
+        Shape ``(n,)``, h⁻¹.
+    threshold
+        Upper end, h⁻¹ (``+inf``: none).
+    lower
+        Lower end, h⁻¹ (default ``-inf``: none, the labels of "below the threshold").
+
+    Returns
+    -------
+    numpy.ndarray
+        Bool, shape ``(n,)``.
+    """
     lam = np.asarray(max_real_eigenvalue, dtype=float)
-    return np.less(lam, threshold, where=np.isfinite(lam), out=np.zeros(lam.shape, bool))
+    out = np.less(lam, threshold, where=np.isfinite(lam), out=np.zeros(lam.shape, bool))
+    if lower != -np.inf:
+        out &= lam > lower
+    return out
