@@ -18,10 +18,10 @@ import pytest
 from typer.testing import CliRunner
 
 from rekindle.classes import parse_where
-from rekindle.classes.store import class_threshold, read_class, relevance_interval
+from rekindle.classes.store import class_threshold, read_class
 from rekindle.cli import app
-from rekindle.errors import ConfigError
-from rekindle.io.dataset import read_dataset
+from rekindle.errors import ConfigError, DatasetError
+from rekindle.io.dataset import read_dataset, relevance_interval
 from rekindle.kinetics import KineticSystem
 from rekindle.kinetics.labelling import Labeller
 from rekindle.kinetics.stability import relevance_labels
@@ -94,6 +94,16 @@ def test_run_config_takes_bands_and_lower_bounds() -> None:
     # without a class: below the threshold, as before
     assert RunConfig.from_profile("smoke").relevance_interval == (-math.inf, -9.0)
     assert relevance_interval({"threshold": -7.0}) == (-math.inf, -7.0)
+    # a recorded class: its interval (tau_min < 12 ⇔ max_eig < −5), read without ClassSpec
+    from rekindle.classes.store import class_attrs
+
+    record = class_attrs(parse_where("tau_min < 12 and max_eig > -8"))
+    assert relevance_interval({"threshold": -9.0, **record}) == (-8.0, -5.0)
+    # a returns clause is not decided by λ: the threshold, as before
+    record = class_attrs(parse_where("max_eig < -20 and returns"))
+    assert relevance_interval({"threshold": -9.0, **record}) == (-math.inf, -9.0)
+    with pytest.raises(DatasetError, match=r"G\.pt: damaged class record"):
+        relevance_interval({"class_spec": "[1, 2"}, "G.pt")
 
 
 def _engine_max_eig(path: Path) -> tuple[np.ndarray, np.ndarray, object]:

@@ -152,9 +152,8 @@ def learning_curve(
         One record per size and generation mode with the keys of
         :data:`LEARNING_CURVE_FIELDS`.
     """
-    from rekindle.classes.store import relevance_interval
     from rekindle.flow import FlowConfig, KineticFlow
-    from rekindle.io.dataset import CLASS_METADATA_KEYS, read_dataset
+    from rekindle.io.dataset import CLASS_METADATA_KEYS, read_dataset, relevance_interval
     from rekindle.kinetics import KineticSystem
     from rekindle.sampling import km_reference_concentrations
 

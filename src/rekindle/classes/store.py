@@ -36,7 +36,6 @@ __all__ = [
     "class_threshold",
     "load_class_sampler",
     "read_class",
-    "relevance_interval",
     "save_class_sampler",
     "write_class",
 ]
@@ -72,35 +71,12 @@ def class_threshold(spec: ClassSpec) -> float:
 
     The upper end of the class's max Re(λ) interval; for a class with no upper end
     (``max_eig > X``), its lower end. Membership is always the whole interval
-    (:func:`relevance_interval`); the threshold only names one finite end of it, which
-    scales the flow guide's auxiliary target ``asinh(λ / |threshold|)``
+    (:func:`rekindle.io.dataset.relevance_interval`); the threshold only names one finite
+    end of it, which scales the flow guide's auxiliary target ``asinh(λ / |threshold|)``
     (:func:`rekindle.flow.guide.stability_margin`) and marks the dynamics plots.
     """
     low, high = spec.eig_interval
     return float(high if np.isfinite(high) else low)
-
-
-def relevance_interval(metadata: dict[str, Any], source: str = "dataset") -> tuple[float, float]:
-    """``(lower, upper)``, 1/h: what "relevant" means for data or a generator.
-
-    The eigenvalue interval of the recorded class (``class_spec``) when there is one without
-    a returns clause; otherwise ``(-inf, threshold)`` (the ``threshold`` recorded, default
-    :data:`~rekindle.reference_values.RELEVANCE_THRESHOLD_PER_H`), as before classes.
-    A class with a returns clause is not decided by max Re(λ): its files keep being
-    labelled by their threshold.
-
-    Raises
-    ------
-    DatasetError
-        A recorded class that does not parse.
-    """
-    from rekindle.reference_values import RELEVANCE_THRESHOLD_PER_H
-
-    spec = read_class(metadata, source)
-    if spec is not None and spec.returns is None:
-        low, high = spec.eig_interval
-        return float(low), float(high)
-    return -np.inf, float(metadata.get("threshold", RELEVANCE_THRESHOLD_PER_H))
 
 
 def write_class(path: str | Path, spec: ClassSpec, relevant: np.ndarray | None = None) -> None:
@@ -127,7 +103,7 @@ def write_class(path: str | Path, spec: ClassSpec, relevant: np.ndarray | None =
             f.attrs["incidence"] = float(relevant.mean()) if relevant.size else float("nan")
         for key, value in class_attrs(spec).items():
             f.attrs[key] = value
-        if spec.returns is None:  # the generators learn this class (relevance_interval)
+        if spec.returns is None:  # the generators learn this class (its interval)
             f.attrs["threshold"] = class_threshold(spec)
 
 

@@ -93,7 +93,7 @@ def training_copy(
 
     Any eigenvalue class (``max_eig < X``, a band ``X < max_eig < Y``, ``max_eig > X``,
     ``tau_min < T``, conjunctions) is taken; the copy records it (the generators learn it
-    and label by it, :func:`rekindle.classes.store.relevance_interval`) and its threshold
+    and label by it, :func:`rekindle.io.dataset.relevance_interval`) and its threshold
     (:func:`~rekindle.classes.store.class_threshold`). A returns clause is refused (one
     line naming ``command``): it needs integrations.
     """

@@ -67,9 +67,9 @@ class ConditionalGenerator:
         """``(lower, upper)``, 1/h: "relevant" is ``lower < max Re(λ) < upper``.
 
         The interval of the class recorded in :attr:`metadata` (``class_spec``, see
-        :func:`rekindle.classes.store.relevance_interval`), else ``(-inf, threshold)``.
+        :func:`rekindle.io.dataset.relevance_interval`), else ``(-inf, threshold)``.
         """
-        from rekindle.classes.store import relevance_interval
+        from rekindle.io.dataset import relevance_interval
 
         return relevance_interval(self.metadata, "generator")
 

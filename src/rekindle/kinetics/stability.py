@@ -8,6 +8,8 @@ three times faster than the E. coli doubling time (~21 min).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -115,3 +117,29 @@ def relevance_labels(
     if lower != -np.inf:
         out &= lam > lower
     return out
+
+
+def eigenvalue_interval(
+    eig_below: float | None = None,
+    eig_above: float | None = None,
+    tau_below: float | None = None,
+    tau_above: float | None = None,
+) -> tuple[float, float]:
+    """``(low, high)``: the open interval of max Re(λ), h⁻¹, of a class's eigenvalue bounds.
+
+    ``eig_below``/``eig_above`` bound max Re(λ) (h⁻¹); ``tau_below``/``tau_above`` bound the
+    dominant time constant in minutes (``τ < T ⇔ λ < −60/T``); ``None``: no bound, and an
+    unbounded end is ``±inf``. The arithmetic of
+    :attr:`rekindle.classes.ClassSpec.eig_interval`, here so that the lower floors can
+    read a recorded class without the class package.
+    """
+    low, high = -math.inf, math.inf
+    if eig_above is not None:
+        low = max(low, float(eig_above))
+    if eig_below is not None:
+        high = min(high, float(eig_below))
+    if tau_above is not None:  # τ > T ⇔ λ > −60/T
+        low = max(low, -MINUTES_PER_HOUR / float(tau_above))
+    if tau_below is not None:  # τ < T ⇔ λ < −60/T
+        high = min(high, -MINUTES_PER_HOUR / float(tau_below))
+    return low, high

@@ -100,10 +100,9 @@ def train_generators(
     progress
         One bar per repeat, counting epochs.
     """
-    from rekindle.classes.store import relevance_interval
     from rekindle.gan import KineticGAN
     from rekindle.gan.selection import is_better
-    from rekindle.io.dataset import CLASS_METADATA_KEYS
+    from rekindle.io.dataset import CLASS_METADATA_KEYS, relevance_interval
     from rekindle.io.model_bundle import ModelBundle
     from rekindle.kinetics.labelling import Labeller
 
