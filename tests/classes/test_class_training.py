@@ -147,6 +147,24 @@ def test_train_where_learns_the_class_and_generate_validate_labels_by_it(
     np.testing.assert_array_equal(training.relevant, spec.evaluate(training.max_real_eigenvalue))
     if generator == "flow":  # the class is learnt: well above its share of the data
         assert relevant.mean() > training.incidence + 0.15, (relevant.mean(), training.incidence)
+    if generator == "flow" and where == BAND:
+        _interpret_splits_by_the_recorded_class(gen, out / "generator.pt", tmp_path / "i")
+
+
+def _interpret_splits_by_the_recorded_class(gen, path: Path, out: Path) -> None:
+    """`interpret` without --where on a band generator: its Fig. 3b deciles hold the band's
+    members among the 300 relevant-class models (seed 0 + 30 000), counted here by the
+    engine and the class, which differs from the count below the threshold."""
+    from rekindle.generation import labeller_for
+
+    args = ["interpret", "-g", str(path), "-o", str(out), "--n-per-class", "40"]
+    res = runner.invoke(app, [*args, "--n-subpopulation", "300"])
+    assert res.exit_code == 0, res.output
+    record = json.loads((out / "interpretability.json").read_text())
+    kept = sum(int(r["n"]) for r in record["deciles_top_parameter"]["rows"])
+    lam = labeller_for(gen).label_km(gen.generate(300, "relevant", seed=30_000), check=False)[1]
+    assert kept == int(parse_where(BAND).eig_member(lam).sum())
+    assert kept != int((lam < gen.threshold).sum())
 
 
 def test_learning_curve_where_band_counts_the_band(data, tmp_path) -> None:
