@@ -380,6 +380,7 @@ def _sample(
         else:  # a band or lower bound: its members from the stored max Re(λ)
             oracle.relevant = spec.eig_member(oracle.max_real_eigenvalue)
             write_class(out / "oracle.h5", spec, oracle.relevant)
+            oracle.metadata["incidence"] = oracle.incidence  # as write_class wrote it
         oracle.metadata.update(class_attrs(spec))
     return oracle
 

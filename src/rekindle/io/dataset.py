@@ -49,6 +49,8 @@ DATASET_FORMAT = "rekindle-dataset/2"
 READABLE_FORMATS = ("rekindle-dataset/1", DATASET_FORMAT)
 
 CLASS_METADATA_KEYS = ("class_spec", "class_where")
+"""Attributes recording a dataset's class (written by :mod:`rekindle.classes.store`);
+a generator trained on the dataset copies them into its metadata."""
 
 
 def relevance_interval(metadata: Mapping[str, Any], source: str = "dataset") -> tuple[float, float]:
@@ -81,10 +83,6 @@ def relevance_interval(metadata: Mapping[str, Any], source: str = "dataset") -> 
         except (ValueError, TypeError) as exc:
             raise DatasetError(f"{source}: damaged class record: {exc}") from None
     return -np.inf, float(metadata.get("threshold", RELEVANCE_THRESHOLD_PER_H))
-
-
-"""Attributes recording a dataset's class (written by :mod:`rekindle.classes.store`);
-a generator trained on the dataset copies them into its metadata."""
 
 
 @dataclass
@@ -492,7 +490,9 @@ class DirectDatasetWriter(_CommitOnSuccess):
         partial = partial_path(self.path)
         if partial.exists():
             if not force:
-                raise DatasetError(f"{partial} holds an unfinished run: discard it with --force")
+                raise DatasetError(
+                    f"{partial} holds an unfinished run: discard it with --force"
+                )
             # through the journal: refused while another process holds it
             ChunkJournal.open(partial, {}, resume=False, force=True, what=str(self.path)).discard()
         pattern = f".{glob.escape(self.path.name)}.*{_DIRECT_SUFFIX}.tmp"
