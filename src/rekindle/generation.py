@@ -17,7 +17,7 @@ import numpy as np
 from rekindle.errors import UsageError
 from rekindle.flow import KineticFlow
 from rekindle.gan import KineticGAN
-from rekindle.io.dataset import DirectDatasetWriter
+from rekindle.io.dataset import CLASS_METADATA_KEYS, DirectDatasetWriter
 from rekindle.io.model_bundle import ModelBundle, generator_bundle
 from rekindle.kinetics.labelling import Labeller
 from rekindle.kinetics.physiology import Physiology
@@ -158,17 +158,16 @@ def complete_in_blocks(
 
 
 def labeller_for(gan: KineticGAN, *, executor: Executor | None = None, **kwargs) -> Labeller:
-    """The engine labeller at the model and physiology a generator carries.
+    """The engine labeller at the model and physiology a generator carries, labelling by
+    its recorded class (``lower < max Re(λ) < upper``, :attr:`relevance_interval`).
 
     ``kwargs`` go to :class:`~rekindle.kinetics.labelling.Labeller` (``n_jobs``…).
     """
     bundle = generator_bundle(gan)  # the model the generator carries
+    lower, upper = gan.relevance_interval  # its recorded class, else below its threshold
+    kwargs.setdefault("lower", lower)
     return Labeller(
-        KineticSystem(bundle.model),
-        bundle.physiology,
-        float(gan.threshold),
-        executor=executor,
-        **kwargs,
+        KineticSystem(bundle.model), bundle.physiology, upper, executor=executor, **kwargs
     )
 
 
@@ -259,6 +258,8 @@ def _open_generated_dataset(
         "validated": validate,
         "only_valid": only_valid,
         "labels": "engine" if validate else "requested class (not validated)",
+        # the generator's class (rekindle.classes), by which the engine labels were given
+        **{k: gan.metadata[k] for k in CLASS_METADATA_KEYS if k in gan.metadata},
     }
     # straight into the final layout under a temporary name (generation is redone, not
     # resumed, so it needs no journal): each row is written once

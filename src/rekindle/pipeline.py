@@ -98,11 +98,17 @@ class RunConfig(Settings):
     threshold
         Relevance threshold on max Re(λ), h⁻¹.
     where
-        A class written as a ``--where`` sentence (:mod:`rekindle.classes`), or None. The
-        generators learn "relevant = max Re(λ) below the threshold", so only an upper
-        bound (``max_eig < X``, ``tau_min < T``) is taken; ``threshold`` must be its
-        bound (:meth:`from_profile` sets it). The class is recorded in ``oracle.h5``,
-        ``generator.pt``, ``generated.h5`` and ``summary.json``.
+        A class written as a ``--where`` sentence (:mod:`rekindle.classes`), or None: any
+        eigenvalue class (``max_eig < X``, ``X < max_eig < Y``, ``max_eig > X``,
+        ``tau_min < T`` and their conjunctions); a returns clause is refused (it needs
+        integrations). The generators learn "relevant = in the class", and every labeller
+        of the run labels ``low < max Re(λ) < high`` (the class's ``eig_interval``).
+        ``threshold`` must be the class's threshold
+        (:func:`~rekindle.classes.store.class_threshold`: its upper end, or its lower
+        end when it has none; :meth:`from_profile` sets it): it scales the flow guide's
+        auxiliary target and marks the plots, it no longer decides membership. The class
+        is recorded in ``oracle.h5``, ``generator.pt``, ``generated.h5`` and
+        ``summary.json`` (``class_where``, ``class_spec``, ``class_interval``).
     """
 
     model: str = "ecoli"
@@ -140,11 +146,12 @@ class RunConfig(Settings):
         check_choice(self, "scaling", SCALINGS)
         check_choice(self, "generator", ("flow", "cgan"))
         if self.where is not None:
-            bound = _class_bound(self.where)
+            bound = _class_threshold(self.where)
             if self.threshold != bound:
                 raise ConfigError(
-                    f"contradictory class: --where {self.where!r} is max Re(λ) < {bound:g} "
-                    f"1/h but the threshold is {self.threshold:g}"
+                    f"contradictory class: --where {self.where!r} has the threshold "
+                    f"{bound:g} 1/h (its upper end, else its lower end) but the threshold "
+                    f"is {self.threshold:g}"
                 )
         # the guide's own checks, before any file is written
         _GUIDE.replace(epochs=self.flow_guide_epochs, power=self.flow_guide_power)
@@ -156,7 +163,7 @@ class RunConfig(Settings):
             raise ConfigError(f"unknown profile {profile!r} (known: {', '.join(PROFILES)})")
         given = {k: v for k, v in overrides.items() if v is not None}
         if given.get("where") is not None and "threshold" not in given:
-            given["threshold"] = _class_bound(given["where"])  # the class is the threshold
+            given["threshold"] = _class_threshold(given["where"])  # one end of the class
         return PROFILES[profile].replace(**given)
 
     @property
@@ -165,6 +172,13 @@ class RunConfig(Settings):
         from rekindle.classes import parse_where
 
         return None if self.where is None else parse_where(self.where)
+
+    @property
+    def relevance_interval(self) -> tuple[float, float]:
+        """``(low, high)``, 1/h: relevant is ``low < max Re(λ) < high`` (the class's
+        ``eig_interval``; without a class ``(-inf, threshold)``)."""
+        spec = self.class_spec
+        return (-np.inf, float(self.threshold)) if spec is None else spec.eig_interval
 
     @property
     def sample_size(self) -> int:
@@ -192,19 +206,20 @@ class RunConfig(Settings):
         return TrainingPlan.from_dict({k: v for k, v in self.to_dict().items() if k in names})
 
 
-def _class_bound(where: str) -> float:
-    """The bound ``X`` of the class ``max_eig < X`` written ``where`` (refused otherwise)."""
+def _class_threshold(where: str) -> float:
+    """The threshold of the eigenvalue class written ``where`` (its upper end, else its
+    lower end: :func:`~rekindle.classes.store.class_threshold`); a returns clause is
+    refused in one line."""
     from rekindle.classes import parse_where
+    from rekindle.classes.store import class_threshold
 
     spec = parse_where(where)
-    low, high = spec.eig_interval
-    if spec.returns is not None or low != -np.inf:
+    if spec.returns is not None:
         raise ConfigError(
-            f"--where {where!r}: a run takes an upper bound only (max_eig < X, tau_min < T): "
-            "its generators learn 'max Re(λ) below the threshold'; draw bands, lower bounds "
-            "and returns with 'rekindle generate --where'"
+            f"--where {where!r}: a run labels models by their max Re(λ); a returns clause "
+            "needs integrations (draw its members with 'rekindle generate --where')"
         )
-    return float(high)
+    return class_threshold(spec)
 
 
 PROFILES: dict[str, RunConfig] = {
@@ -320,6 +335,8 @@ def run_pipeline(
 
         summary["class_where"] = format_where(cfg.class_spec)
         summary["class_spec"] = cfg.class_spec.to_dict()
+        # (low, high) 1/h of max Re(λ); an open end is null in the JSON
+        summary["class_interval"] = list(cfg.relevance_interval)
     stages.write_summary(out, summary)
     log(f"report: {out / 'report.html'}")
     return summary
@@ -358,7 +375,12 @@ def _sample(
                 f"{out / 'oracle.h5'} was labelled with the threshold {float(kept):g} 1/h, "
                 f"not the class {cfg.where!r}: use another run folder"
             )
-        write_class(out / "oracle.h5", spec)
+        if spec.eig_interval[0] == -np.inf:  # sampled as max Re(λ) < threshold: the class
+            write_class(out / "oracle.h5", spec)
+        else:  # a band or lower bound: its members from the stored max Re(λ)
+            oracle.relevant = spec.eig_member(oracle.max_real_eigenvalue)
+            write_class(out / "oracle.h5", spec, oracle.relevant)
+            oracle.metadata["incidence"] = oracle.incidence  # as write_class wrote it
         oracle.metadata.update(class_attrs(spec))
     return oracle
 
@@ -476,8 +498,9 @@ def _engine(cfg: RunConfig, executor: Executor | None) -> tuple[Labeller, Labell
 
     bundle = load_bundle(cfg.model, cfg.physiology)  # an embedded name or files
     system, phys = KineticSystem(bundle.model), bundle.physiology
-    labeller = Labeller(system, phys, cfg.threshold, executor=executor)
-    return labeller, Labeller(system, phys, cfg.threshold, n_jobs=1)
+    low, high = cfg.relevance_interval  # the run's class (or below the threshold)
+    labeller = Labeller(system, phys, high, executor=executor, lower=low)
+    return labeller, Labeller(system, phys, high, n_jobs=1, lower=low)
 
 
 def generator_settings(cfg: RunConfig) -> dict[str, Any]:

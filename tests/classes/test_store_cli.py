@@ -142,8 +142,13 @@ def test_training_copy_sets_the_threshold(tmp_path) -> None:
     assert read_dataset(data).metadata["threshold"] == -9.0  # the original untouched
     import pytest
 
-    with pytest.raises(UsageError, match="upper bound"):
-        training_copy(data, "max_eig > -20", tmp_path / "out")
+    with pytest.raises(UsageError, match="a returns clause needs integrations"):
+        training_copy(data, "max_eig > -20 and returns", tmp_path / "out")
+    # a lower bound: its members, and its one finite end as the threshold
+    copy = training_copy(data, "max_eig > -20", tmp_path / "lower")
+    ds = read_dataset(copy)
+    assert ds.metadata["threshold"] == -20.0
+    np.testing.assert_array_equal(ds.relevant, ds.max_real_eigenvalue > -20)
 
 
 def test_train_where_records_the_class_in_the_generator_file(tmp_path) -> None:

@@ -117,9 +117,7 @@ def test_learning_curve_where_relabels_copies_and_records_the_class(toy, tmp_pat
 R = ["run", *TOY, "--profile", "smoke", "--generator", "flow", "--n-sets", "300"]
 REFUSALS = [
     ("run with --threshold", [*R, "--where", WHERE, "--threshold", "-5"], "both choose the class"),
-    ("run band", [*R, "--where", "-20 < max_eig < -5"], "upper bound only"),
-    ("run lower bound", [*R, "--where", "max_eig > -5"], "upper bound only"),
-    ("run returns", [*R, "--where", "relevant and returns"], "upper bound only"),
+    ("run returns", [*R, "--where", "relevant and returns"], "a returns clause needs integrations"),
     ("run empty", [*R, "--where", " "], "empty class"),
     ("run malformed", [*R, "--where", "max_eg < 3"], "unknown property 'max_eg'"),
     ("run contradictory", [*R, "--where", "-5 < max_eig < -20"], "contradictory class"),
@@ -138,9 +136,11 @@ REFUSALS = [
      "contradictory class"),
     ("interpret malformed", ["interpret", "-g", "run/generator.pt", "--where", "max_eig <"],
      "cannot read the clause"),
-    ("learning-curve band",
+    ("learning-curve returns",
      ["learning-curve", "-d", "S.h5", "--heldout", "H.h5", "--sizes", "1000", "--where",
-      "-20 < max_eig < -5"], "upper bound only"),
+      "-20 < max_eig < -5 and returns"], "a returns clause needs integrations"),
+    ("train returns", ["train", "--data", "S.h5", "--where", "max_eig < -5 and returns(n=2)"],
+     "a returns clause needs integrations"),
 ]  # fmt: skip
 
 

@@ -153,7 +153,7 @@ def learning_curve(
         :data:`LEARNING_CURVE_FIELDS`.
     """
     from rekindle.flow import FlowConfig, KineticFlow
-    from rekindle.io.dataset import read_dataset
+    from rekindle.io.dataset import CLASS_METADATA_KEYS, read_dataset, relevance_interval
     from rekindle.kinetics import KineticSystem
     from rekindle.sampling import km_reference_concentrations
 
@@ -162,7 +162,10 @@ def learning_curve(
     model, phys = bundle.model, bundle.physiology
     system = KineticSystem(model)
     threshold = float(held.metadata.get("threshold", RELEVANCE_THRESHOLD_PER_H))
-    labeller = Labeller(system, phys, threshold)
+    lower, upper = relevance_interval(held.metadata)  # the data's class, or < threshold
+    labeller = Labeller(system, phys, upper, lower=lower)
+    # the flows record the data's threshold (the guide's scale) and class
+    recorded = {k: held.metadata[k] for k in CLASS_METADATA_KEYS if k in held.metadata}
     held_km = system.km_of(held.parameters[held.relevant])
     held_eig = held.max_real_eigenvalue[held.relevant]
     km_columns = np.array([model.parameter_index[k] for k in model.km_names])
@@ -173,7 +176,7 @@ def learning_curve(
         flow = KineticFlow(
             km_reference_concentrations(model, phys),
             model.km_names,
-            {"model": model.name, "physiology": phys.name},
+            {"model": model.name, "physiology": phys.name, "threshold": threshold, **recorded},
             replace(config, max_sets=size),
             guide_config,
         )

@@ -28,8 +28,6 @@ from rekindle.errors import ConfigError
 
 __all__ = ["ClassSpec", "ReturnsClause"]
 
-_MINUTES_PER_HOUR = 60.0
-
 
 @dataclass(frozen=True)
 class ReturnsClause:
@@ -151,16 +149,9 @@ class ClassSpec:
     @property
     def eig_interval(self) -> tuple[float, float]:
         """``(low, high)``: the class's open interval of max Re(λ), 1/h (±∞ if unbounded)."""
-        low, high = -math.inf, math.inf
-        if self.eig_above is not None:
-            low = max(low, float(self.eig_above))
-        if self.eig_below is not None:
-            high = min(high, float(self.eig_below))
-        if self.tau_above is not None:  # τ > T ⇔ λ > −60/T
-            low = max(low, -_MINUTES_PER_HOUR / float(self.tau_above))
-        if self.tau_below is not None:  # τ < T ⇔ λ < −60/T
-            high = min(high, -_MINUTES_PER_HOUR / float(self.tau_below))
-        return low, high
+        from rekindle.kinetics.stability import eigenvalue_interval
+
+        return eigenvalue_interval(self.eig_below, self.eig_above, self.tau_below, self.tau_above)
 
     @property
     def costly(self) -> bool:

@@ -33,6 +33,7 @@ from rekindle.io.model_bundle import ModelBundle, bundle_of
 __all__ = [
     "CLASS_SAMPLER_FORMAT",
     "class_attrs",
+    "class_threshold",
     "load_class_sampler",
     "read_class",
     "save_class_sampler",
@@ -65,6 +66,19 @@ def read_class(metadata: dict[str, Any], source: str = "dataset") -> ClassSpec |
         raise DatasetError(f"{source}: damaged class record: {exc}") from None
 
 
+def class_threshold(spec: ClassSpec) -> float:
+    """The relevance ``threshold`` (1/h) recorded with data and generators of ``spec``.
+
+    The upper end of the class's max Re(λ) interval; for a class with no upper end
+    (``max_eig > X``), its lower end. Membership is always the whole interval
+    (:func:`rekindle.io.dataset.relevance_interval`); the threshold only names one finite
+    end of it, which scales the flow guide's auxiliary target ``asinh(λ / |threshold|)``
+    (:func:`rekindle.flow.guide.stability_margin`) and marks the dynamics plots.
+    """
+    low, high = spec.eig_interval
+    return float(high if np.isfinite(high) else low)
+
+
 def write_class(path: str | Path, spec: ClassSpec, relevant: np.ndarray | None = None) -> None:
     """Record ``spec`` in an existing dataset file (and optionally its class labels).
 
@@ -89,13 +103,8 @@ def write_class(path: str | Path, spec: ClassSpec, relevant: np.ndarray | None =
             f.attrs["incidence"] = float(relevant.mean()) if relevant.size else float("nan")
         for key, value in class_attrs(spec).items():
             f.attrs[key] = value
-        if _is_upper_bound(spec):  # the generators' relevance threshold is this class
-            f.attrs["threshold"] = spec.eig_interval[1]
-
-
-def _is_upper_bound(spec: ClassSpec) -> bool:
-    low, high = spec.eig_interval
-    return spec.returns is None and low == -np.inf and np.isfinite(high)
+        if spec.returns is None:  # the generators learn this class (its interval)
+            f.attrs["threshold"] = class_threshold(spec)
 
 
 def save_class_sampler(

@@ -34,7 +34,6 @@ from rekindle.cli.classes import (
     class_record,
     eigenvalue_class,
     training_copy,
-    upper_bound_class,
 )
 from rekindle.flow.config import GuideConfig
 from rekindle.progress import no_progress
@@ -394,8 +393,9 @@ def learning_curve_command(
     (default) both the copula alone and guided generation are evaluated.
 
     Sizes default to 20 000, 200 000 and 2 000 000 sets (DATA must hold as many).
-    With --where 'max_eig < X' (an upper bound, as train takes), DATA and HELDOUT are
-    relabelled by that class in copies in OUTPUT; every row records the class.
+    With --where (any eigenvalue class, as train takes: 'max_eig < X', a band
+    'X < max_eig < Y', 'max_eig > X'), DATA and HELDOUT are relabelled by that class in
+    copies in OUTPUT; incidences count its members and every row records the class.
     """
 
     def go() -> None:
@@ -488,8 +488,7 @@ def _checked_curve_data(
     for option, path in (("--data", data), ("--heldout", heldout)):
         if path.exists():
             check.require_input_file(path, option)
-    if spec is not None:
-        upper_bound_class(spec, str(where), "learning-curve")
+    eigenvalue_class(spec, str(where), "learning-curve")
     n_data = read_dataset(data, rows=slice(0, 0)).metadata.get("n_models")
     too_large = [s for s in sizes if n_data is not None and s > int(n_data)]
     if too_large:

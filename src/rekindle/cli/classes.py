@@ -47,18 +47,6 @@ def eigenvalue_class(spec: Any, where: str, command: str) -> Any:
     return spec
 
 
-def upper_bound_class(spec: Any, where: str, command: str) -> float:
-    """The bound ``X`` of a class ``max_eig < X`` (or ``tau_min < T``): what generators
-    learn as "relevant". Anything else is refused in one line naming ``command``."""
-    low, high = spec.eig_interval
-    if spec.returns is not None or low != float("-inf"):
-        raise _UserError(
-            f"--where {where!r}: {command} takes an upper bound only (max_eig < X, "
-            "tau_min < T); use 'rekindle generate --where' for bands, lower bounds and returns"
-        )
-    return float(high)
-
-
 def class_members(spec: Any, max_real_eigenvalue: Any, source: object) -> Any:
     """Bool ``(n,)``: the sets of ``source`` in the eigenvalue class ``spec``; refuses data
     holding none (one line)."""
@@ -103,11 +91,13 @@ def training_copy(
 ) -> Path:
     """``train --where``: a copy of ``data`` in ``output`` (as ``name``) labelled by the class.
 
-    The generators learn "relevant = max Re(λ) below their threshold", so only a class
-    ``max_eig < X`` (or ``tau_min < T``) is taken; its bound becomes the threshold.
+    Any eigenvalue class (``max_eig < X``, a band ``X < max_eig < Y``, ``max_eig > X``,
+    ``tau_min < T``, conjunctions) is taken; the copy records it (the generators learn it
+    and label by it, :func:`rekindle.io.dataset.relevance_interval`) and its threshold
+    (:func:`~rekindle.classes.store.class_threshold`). A returns clause is refused (one
+    line naming ``command``): it needs integrations.
     """
-    spec = parse_class(where)
-    upper_bound_class(spec, where, command)
+    spec = eigenvalue_class(parse_class(where), where, command)
     if not data.is_file():
         raise _UserError(f"dataset not found: {data}")
     output.mkdir(parents=True, exist_ok=True)

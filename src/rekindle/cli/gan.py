@@ -188,8 +188,9 @@ def train(
 ) -> None:
     """Train a generator on a labelled dataset → OUTPUT/generator.pt, metrics, figures.
 
-    With --where 'max_eig < X', the class is that bound (the data relabelled in a copy,
-    OUTPUT/data_where.h5).
+    With --where, the generator learns that class (any eigenvalue class: 'max_eig < X', a
+    band 'X < max_eig < Y', 'max_eig > X', 'tau_min < T'; the data relabelled in a copy,
+    OUTPUT/data_where.h5); the generator records it and generate --validate labels by it.
 
     ``--generator flow`` (default): the class-conditional flow, streamed from the dataset
     file chunk by chunk (any size). ``--generator cgan``: the paper's conditional GAN;

@@ -67,8 +67,9 @@ RunWhereOpt = Annotated[
     str | None,
     typer.Option(
         "--where",
-        help="The class the run learns, instead of --threshold: an upper bound "
-        "('max_eig < -20', 'tau_min < 3', 'relevant'); recorded in every output.",
+        help="The class the run learns, instead of --threshold: any eigenvalue class "
+        "('max_eig < -20', '-30 < max_eig < -9', 'max_eig > -5', 'tau_min < 3', "
+        "'relevant'); recorded in every output.",
     ),
 ]
 
@@ -162,11 +163,9 @@ def _check_run_options(
         check.require_finite("--min-spread-ratio", min_spread_ratio)
     if threshold is not None:
         check.require_finite("--threshold", threshold)
-    from rekindle.cli.classes import class_choice, upper_bound_class
+    from rekindle.cli.classes import class_choice, eigenvalue_class
 
-    spec = class_choice(where, {"--threshold": threshold})
-    if spec is not None:
-        upper_bound_class(spec, str(where), "run")
+    eigenvalue_class(class_choice(where, {"--threshold": threshold}), str(where), "run")
     if profile not in PROFILES:
         raise _UserError(f"unknown profile {profile!r} (known: {', '.join(PROFILES)})")
     _refuse_ignored_options(

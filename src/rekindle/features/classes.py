@@ -63,6 +63,17 @@ class ConditionalGenerator:
         return float(self.metadata.get("threshold", DEFAULT_THRESHOLD))
 
     @property
+    def relevance_interval(self) -> tuple[float, float]:
+        """``(lower, upper)``, 1/h: "relevant" is ``lower < max Re(λ) < upper``.
+
+        The interval of the class recorded in :attr:`metadata` (``class_spec``, see
+        :func:`rekindle.io.dataset.relevance_interval`), else ``(-inf, threshold)``.
+        """
+        from rekindle.io.dataset import relevance_interval
+
+        return relevance_interval(self.metadata, "generator")
+
+    @property
     def class_names(self) -> tuple[str, ...]:
         """Class names by class index."""
         return CLASS_NAMES

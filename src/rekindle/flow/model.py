@@ -166,6 +166,11 @@ class KineticFlow(ConditionalGenerator):
                 source,
                 self.scaler.transform,
                 row_ranges(source.n_rows, self.config),
+                # the auxiliary target asinh(λ/|threshold|): for a class, its threshold is
+                # its upper end (its lower end without one, classes.store.class_threshold).
+                # For a band the scale stays |upper end|: asinh is linear within it and
+                # logarithmic beyond, so both ends of a band (same sign, within a decade or
+                # two) stay resolved, and an upper bound keeps exactly its former target
                 float(self.metadata["threshold"]),
                 self.guide_config,
                 log=log,
@@ -533,7 +538,8 @@ def fit_flow_generator(
     else:
         flow.fit(km, relevant, max_eig=max_eig, log=log)
     if flow.guide is not None:
-        choose_generation_mode(flow, bundle, float(threshold), log=log)
+        lower, upper = flow.relevance_interval  # the data's class, or below the threshold
+        choose_generation_mode(flow, bundle, upper, lower=lower, log=log)
     out = Path(output)
     flow.save(out / "generator.pt")
     write_metrics_csv(flow.history, out / "flow_history.csv")
@@ -545,6 +551,7 @@ def choose_generation_mode(
     bundle: Any,
     threshold: float,
     *,
+    lower: float = -math.inf,
     n: int = MODE_CHECK_MODELS,
     seed: int = 0,
     log: Callable[[str], None] = lambda _msg: None,
@@ -565,8 +572,9 @@ def choose_generation_mode(
         A fitted flow with a guide.
     bundle : rekindle.io.model_bundle.ModelBundle
         Its model and physiology.
-    threshold : float
-        Relevance threshold, 1/h.
+    threshold, lower : float
+        Relevant is ``lower < max Re(λ) < threshold``, 1/h (the flow's
+        :attr:`relevance_interval`: its class's, or ``(-inf, threshold)``).
     n, seed : int
         Copula draws labelled, and their seed.
     log : callable
@@ -581,7 +589,7 @@ def choose_generation_mode(
     from rekindle.kinetics.labelling import Labeller
 
     assert flow.guide is not None
-    labeller = Labeller(KineticSystem(bundle.model), bundle.physiology, threshold)
+    labeller = Labeller(KineticSystem(bundle.model), bundle.physiology, threshold, lower=lower)
     km = flow.generate(n, "relevant", seed=seed, guided=False)
     _, relevant = labeller.label(labeller.system.complete_parameters(km, bundle.physiology))
     copula = float(np.mean(relevant))

@@ -177,7 +177,7 @@ def write_checkpoint(
         Training device (its CUDA RNG is stored too).
     identity : mapping
         ``config``, ``architecture``, ``context``, ``data_fingerprint``,
-        ``threshold``: what a resumption must match.
+        ``threshold`` (and ``lower``, a class's lower end): what a resumption must match.
     """
     rng: dict[str, Any] = {
         "torch_cpu": torch.get_rng_state(),
@@ -221,6 +221,9 @@ def _check_identity(path: Path, ck: Mapping[str, Any], identity: Mapping[str, An
         )
     if float(ck["threshold"]) != float(identity["threshold"]):
         raise CheckpointError(f"{path}: relevance threshold differs from the checkpoint")
+    # a class's lower end (rekindle.classes); checkpoints written before it have none
+    if float(ck.get("lower", -math.inf)) != float(identity.get("lower", -math.inf)):
+        raise CheckpointError(f"{path}: relevant class differs from the checkpoint")
 
 
 def read_checkpoint(path: Path, identity: Mapping[str, Any]) -> dict[str, Any]:

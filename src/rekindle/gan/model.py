@@ -229,7 +229,9 @@ class KineticGAN(ConditionalGenerator):
             self.scaler,
             config,
             labeller=labeller,
-            threshold=self.threshold,
+            # the recorded class's interval (rekindle.classes), else (-inf, threshold)
+            threshold=self.relevance_interval[1],
+            lower=self.relevance_interval[0],
             context=context,
         )
         x_train, y_train, ref_train, ref_test = data

@@ -72,6 +72,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from rekindle.errors import CheckpointError
+from rekindle.kinetics.stability import relevance_labels
 from rekindle.progress import ProgressCallback
 from rekindle.reference_values import RELEVANCE_THRESHOLD_PER_H
 
@@ -283,7 +284,10 @@ class GANTrainer:
         as not relevant. Without a labeller the incidence is NaN.
     threshold : float
         Relevance threshold on the eigenvalue (1/h): relevant iff ``max_eig <
-        threshold`` (paper: -9).
+        threshold`` (paper: -9) …
+    lower : float
+        … and ``max_eig > lower`` (1/h; default ``-inf``; a class band or lower bound,
+        :mod:`rekindle.classes`).
     context : dict, optional
         JSON-like description of the run that must match when resuming (e.g.
         ``{"mode": "fine_tune", "freeze": [...]}``).
@@ -298,6 +302,7 @@ class GANTrainer:
         *,
         labeller: Labeller | None = None,
         threshold: float = RELEVANCE_THRESHOLD_PER_H,
+        lower: float = -math.inf,
         context: Mapping[str, Any] | None = None,
     ) -> None:
         self.generator = generator
@@ -306,6 +311,7 @@ class GANTrainer:
         self.config = config or TrainingConfig()
         self.labeller = labeller
         self.threshold = float(threshold)
+        self.lower = float(lower)
         self.context = dict(context or {})
         self.device = resolve_device(self.config.device)
 
@@ -369,6 +375,7 @@ class GANTrainer:
             "context": self.context,
             "data_fingerprint": self._fingerprint,
             "threshold": self.threshold,
+            "lower": self.lower,
         }
 
     def _start(self, ck_path: Path | None, resume: bool) -> tuple[TrainingState, int | None]:
@@ -557,8 +564,7 @@ class GANTrainer:
             eig = np.asarray(self.labeller(km), dtype=np.float64).reshape(-1)
             if eig.shape[0] != cfg.n_eval:
                 raise ValueError(f"labeller returned {eig.shape[0]} values for {cfg.n_eval} models")
-            with np.errstate(invalid="ignore"):
-                relevant = np.isfinite(eig) & (eig < self.threshold)
+            relevant = relevance_labels(eig, self.threshold, self.lower)
             incidence = float(relevant.mean())
         kl_kw = {"n_bins": cfg.kl_bins, "pseudocount": cfg.kl_pseudocount}
         kl_train = kl_divergence(xs, refs.train, **kl_kw) if len(refs.train) else math.nan

@@ -53,6 +53,38 @@ CLASS_METADATA_KEYS = ("class_spec", "class_where")
 a generator trained on the dataset copies them into its metadata."""
 
 
+def relevance_interval(metadata: Mapping[str, Any], source: str = "dataset") -> tuple[float, float]:
+    """``(lower, upper)``, h⁻¹: what "relevant" means for data or a generator.
+
+    Relevant is ``lower < max Re(λ) < upper``: the eigenvalue interval of the recorded
+    class (``class_spec``, :mod:`rekindle.classes`) when there is one without a returns
+    clause; otherwise ``(-inf, threshold)`` (the ``threshold`` recorded, default
+    :data:`~rekindle.reference_values.RELEVANCE_THRESHOLD_PER_H`), as before classes. A
+    class with a returns clause is not decided by max Re(λ): its files keep being labelled
+    by their threshold.
+
+    Raises
+    ------
+    DatasetError
+        A recorded class that does not read (not JSON, not a mapping, a bound not a number).
+    """
+    from rekindle.kinetics.stability import eigenvalue_interval
+    from rekindle.reference_values import RELEVANCE_THRESHOLD_PER_H
+
+    raw = metadata.get("class_spec")
+    if raw is not None:
+        try:
+            spec = json.loads(raw) if isinstance(raw, str) else raw
+            if not isinstance(spec, Mapping):
+                raise TypeError(f"a mapping was expected, got {type(spec).__name__}")
+            if spec.get("returns") is None:
+                bounds = ("eig_below", "eig_above", "tau_below", "tau_above")
+                return eigenvalue_interval(*(spec.get(b) for b in bounds))
+        except (ValueError, TypeError) as exc:
+            raise DatasetError(f"{source}: damaged class record: {exc}") from None
+    return -np.inf, float(metadata.get("threshold", RELEVANCE_THRESHOLD_PER_H))
+
+
 @dataclass
 class ParameterDataset:
     """A labelled population of parameter sets held in memory.

@@ -14,6 +14,7 @@ Jacobians are still in cache when LAPACK reads them.
 
 from __future__ import annotations
 
+import math
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from functools import partial
@@ -102,7 +103,8 @@ class Labeller:
     physiology
         Reference steady state at which Jacobians are evaluated.
     threshold
-        Relevance threshold on max Re(λ), h⁻¹.
+        Relevance threshold on max Re(λ), h⁻¹: the upper end of the relevant interval
+        (``+inf``: none).
     chunk_size
         Models per chunk.
     n_jobs
@@ -110,6 +112,15 @@ class Labeller:
     executor
         Map the chunks with this :class:`concurrent.futures.Executor` instead of local
         threads (a process pool, a Dask cluster: :mod:`rekindle.scale`).
+    lower
+        Lower end of the relevant interval, h⁻¹: relevant is
+        ``lower < max Re(λ) < threshold`` (default ``-inf``: below the threshold; a
+        class band or lower bound, :mod:`rekindle.classes`, sets it).
+
+    Raises
+    ------
+    ValueError
+        ``lower`` is not below ``threshold`` (an empty interval).
     """
 
     system: KineticSystem
@@ -118,8 +129,14 @@ class Labeller:
     chunk_size: int = DEFAULT_CHUNK_SIZE
     n_jobs: int = field(default_factory=default_n_jobs)
     executor: Executor | None = field(default=None, repr=False, compare=False)
+    lower: float = -math.inf
 
     def __post_init__(self) -> None:
+        if self.lower >= self.threshold:
+            raise ValueError(
+                f"Labeller: lower {self.lower:g} must be below the threshold "
+                f"{self.threshold:g} 1/h (an empty relevant interval)"
+            )
         self.concentrations = self.system.steady_state_concentrations(self.physiology)
 
     def __getstate__(self) -> dict:
@@ -142,7 +159,11 @@ class Labeller:
     def label(self, parameters: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(max Re(λ), relevant)`` of parameter sets."""
         lam = self.max_real_eigenvalues(parameters)
-        return lam, relevance_labels(lam, self.threshold)
+        return lam, self.relevant(lam)
+
+    def relevant(self, max_real_eigenvalue: np.ndarray) -> np.ndarray:
+        """Labels of max Re(λ) ``(n,)`` h⁻¹: ``lower < λ < threshold``, bool ``(n,)``."""
+        return relevance_labels(max_real_eigenvalue, self.threshold, self.lower)
 
     def label_km(
         self, km: np.ndarray, *, check: bool = True
@@ -174,7 +195,7 @@ class Labeller:
         if check:
             self.system.check_vmax(params)
         lam = np.concatenate([d[1] for d in done])
-        return params, lam, relevance_labels(lam, self.threshold)
+        return params, lam, self.relevant(lam)
 
     def __call__(self, km: np.ndarray) -> np.ndarray:
         """Max Re(λ) of K_M sets: the labeller callable the GAN monitor expects."""

@@ -8,6 +8,8 @@ three times faster than the E. coli doubling time (~21 min).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -87,8 +89,57 @@ def time_constants(max_real_eigenvalue: ArrayLike, *, unit: str = "min") -> np.n
 
 
 def relevance_labels(
-    max_real_eigenvalue: np.ndarray, threshold: float = DEFAULT_THRESHOLD
+    max_real_eigenvalue: np.ndarray,
+    threshold: float = DEFAULT_THRESHOLD,
+    lower: float = -np.inf,
 ) -> np.ndarray:
-    """``True`` where ``max Re(λ) < threshold`` (NaN is not relevant)."""
+    """``True`` where ``lower < max Re(λ) < threshold`` (NaN and ±∞ are not relevant).
+
+    Both ends are open, as in :meth:`rekindle.classes.ClassSpec.eig_member`: the labels of
+    a class's interval ``(lower, threshold)`` are its eigenvalue membership, bit for bit.
+
+    Parameters
+    ----------
+    max_real_eigenvalue
+        Shape ``(n,)``, h⁻¹.
+    threshold
+        Upper end, h⁻¹ (``+inf``: none).
+    lower
+        Lower end, h⁻¹ (default ``-inf``: none, the labels of "below the threshold").
+
+    Returns
+    -------
+    numpy.ndarray
+        Bool, shape ``(n,)``.
+    """
     lam = np.asarray(max_real_eigenvalue, dtype=float)
-    return np.less(lam, threshold, where=np.isfinite(lam), out=np.zeros(lam.shape, bool))
+    out = np.less(lam, threshold, where=np.isfinite(lam), out=np.zeros(lam.shape, bool))
+    if lower != -np.inf:
+        out &= lam > lower
+    return out
+
+
+def eigenvalue_interval(
+    eig_below: float | None = None,
+    eig_above: float | None = None,
+    tau_below: float | None = None,
+    tau_above: float | None = None,
+) -> tuple[float, float]:
+    """``(low, high)``: the open interval of max Re(λ), h⁻¹, of a class's eigenvalue bounds.
+
+    ``eig_below``/``eig_above`` bound max Re(λ) (h⁻¹); ``tau_below``/``tau_above`` bound the
+    dominant time constant in minutes (``τ < T ⇔ λ < −60/T``); ``None``: no bound, and an
+    unbounded end is ``±inf``. The arithmetic of
+    :attr:`rekindle.classes.ClassSpec.eig_interval`, here so that the lower floors can
+    read a recorded class without the class package.
+    """
+    low, high = -math.inf, math.inf
+    if eig_above is not None:
+        low = max(low, float(eig_above))
+    if eig_below is not None:
+        high = min(high, float(eig_below))
+    if tau_above is not None:  # τ > T ⇔ λ > −60/T
+        low = max(low, -MINUTES_PER_HOUR / float(tau_above))
+    if tau_below is not None:  # τ < T ⇔ λ < −60/T
+        high = min(high, -MINUTES_PER_HOUR / float(tau_below))
+    return low, high

@@ -28,7 +28,7 @@ from rekindle.io.model_bundle import bundle_from
 from rekindle.kinetics.labelling import DEFAULT_CHUNK_SIZE, Labeller, label_km_chunk
 from rekindle.kinetics.model import KineticModel
 from rekindle.kinetics.physiology import Physiology
-from rekindle.kinetics.stability import DEFAULT_THRESHOLD, relevance_labels
+from rekindle.kinetics.stability import DEFAULT_THRESHOLD
 from rekindle.kinetics.system import KineticSystem
 from rekindle.progress import ProgressCallback
 from rekindle.scale.executors import map_ordered
@@ -94,7 +94,7 @@ def sample_chunk(labeller: Labeller, n: int, seed: int, chunk_index: int) -> Chu
     x = km_reference_concentrations(system.model, phys)
     sigma = rng.uniform(SATURATION_FLOOR, 1.0 - SATURATION_FLOOR, size=(n, x.size))
     params, lam = label_km_chunk(system, phys, km_from_saturation(sigma, x))
-    return ChunkResult(chunk_index, params, lam, relevance_labels(lam, labeller.threshold))
+    return ChunkResult(chunk_index, params, lam, labeller.relevant(lam))
 
 
 def sample_parameters(
@@ -107,8 +107,10 @@ def sample_parameters(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     n_jobs: int | None = None,
     executor: Executor | None = None,
+    lower: float = -np.inf,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Sample and label ``n`` models in memory.
+    """Sample and label ``n`` models in memory (relevant: ``lower < max Re(λ) < threshold``,
+    h⁻¹; ``lower`` is a class's lower end, :class:`~rekindle.kinetics.labelling.Labeller`).
 
     The population depends on ``seed`` and ``chunk_size`` only, not on ``n_jobs`` or the
     ``executor`` (a :class:`concurrent.futures.Executor` that maps the chunks instead of
@@ -120,7 +122,7 @@ def sample_parameters(
         Shapes ``(n, n_parameters)``, ``(n,)``, ``(n,)``.
     """
     results = list(
-        _iter_chunks(model, physiology, n, seed, threshold, chunk_size, n_jobs, 0, executor)
+        _iter_chunks(model, physiology, n, seed, threshold, chunk_size, n_jobs, 0, executor, lower)
     )
     if not results:
         p = model.n_parameters
@@ -149,13 +151,16 @@ def _iter_chunks(
     n_jobs: int | None,
     start: int,
     executor: Executor | None = None,
+    lower: float = -np.inf,
 ) -> Iterator[ChunkResult]:
     if n < 0:
         raise ValueError(f"n must be ≥ 0, got {n}")
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be ≥ 1, got {chunk_size}")
     # each chunk runs single-threaded; parallelism is across chunks
-    labeller = Labeller(KineticSystem(model), physiology, threshold, chunk_size, n_jobs=1)
+    labeller = Labeller(
+        KineticSystem(model), physiology, threshold, chunk_size, n_jobs=1, lower=lower
+    )
     n_chunks = -(-n // chunk_size)
     work = partial(_sample_indexed, labeller, n, chunk_size, seed)
     return map_ordered(work, range(start, n_chunks), n_jobs=n_jobs, executor=executor)

@@ -96,8 +96,9 @@ def measure_fidelity(
 
     system, phys = labeller.system, labeller.physiology
     held, _, held_rel = sample_parameters(
-        system.model, phys, n_heldout, seed=seed, threshold=labeller.threshold
-    )
+        system.model, phys, n_heldout, seed=seed, threshold=labeller.threshold,
+        lower=labeller.lower,
+    )  # fmt: skip
     report = fidelity_report(
         system.km_of(generated.parameters),
         reference_km,

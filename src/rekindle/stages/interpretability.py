@@ -86,7 +86,9 @@ def analyse_interpretability(
 
     With ``spec`` (an eigenvalue class, :class:`~rekindle.classes.ClassSpec`), the pair is
     its members and non-members (engine-labelled) instead of max Re(λ) below the
-    generator's threshold, and the deciles are those of its members.
+    generator's threshold, and the deciles are those of its members. Without it, a
+    generator that learnt a band or lower bound (its recorded class) is split by that
+    class.
     """
     st = settings or InterpretabilitySettings()
     n_per_class, n_subpopulation, seed = st.n_per_class, st.n_subpopulation, st.seed
@@ -97,6 +99,13 @@ def analyse_interpretability(
     out = Path(out)
     km_names = labeller.system.model.km_names
     threshold = gan.threshold
+    if spec is None:  # a band or lower bound the generator learnt: its members, not < threshold
+        from rekindle.classes.store import read_class
+
+        recorded = read_class(gan.metadata, "generator")
+        if recorded is not None and recorded.returns is None:
+            if recorded.eig_interval[0] != -np.inf:
+                spec = recorded
 
     def max_real_eigenvalue(km: np.ndarray) -> np.ndarray:
         return labeller.label_km(km, check=False)[1]

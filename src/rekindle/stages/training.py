@@ -102,7 +102,7 @@ def train_generators(
     """
     from rekindle.gan import KineticGAN
     from rekindle.gan.selection import is_better
-    from rekindle.io.dataset import CLASS_METADATA_KEYS
+    from rekindle.io.dataset import CLASS_METADATA_KEYS, relevance_interval
     from rekindle.io.model_bundle import ModelBundle
     from rekindle.kinetics.labelling import Labeller
 
@@ -110,7 +110,8 @@ def train_generators(
     if dataset.parameter_names != model.parameter_names:
         raise ValueError(f"dataset columns are not the parameters of model {model.name!r}")
     threshold = float(dataset.metadata.get("threshold", DEFAULT_THRESHOLD))
-    monitor = monitor or Labeller(system, physiology, threshold, n_jobs=1)
+    lower, upper = relevance_interval(dataset.metadata)  # the data's class, or < threshold
+    monitor = monitor or Labeller(system, physiology, upper, n_jobs=1, lower=lower)
     km = system.km_of(dataset.parameters)
     meta = {
         **ModelBundle(model, physiology).metadata(),  # the generator carries its model

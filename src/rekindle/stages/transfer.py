@@ -263,12 +263,16 @@ def _prepare_target(
     from rekindle.sampling import km_reference_concentrations, sample_parameters
 
     phys = target.physiology
-    monitor = Labeller(system, phys, pre.threshold, n_jobs=1)
-    params, _, relevant = sample_parameters(system.model, phys, max(st.n_sets), seed=st.seed + 7)
+    lower, upper = pre.relevance_interval  # the source's class, or below its threshold
+    monitor = Labeller(system, phys, upper, n_jobs=1, lower=lower)
+    interval = {"threshold": upper, "lower": lower}
+    params, _, relevant = sample_parameters(
+        system.model, phys, max(st.n_sets), seed=st.seed + 7, **interval
+    )
     reference_km = None
     if st.n_reference > 0:
         ref_params, _, ref_rel = sample_parameters(
-            system.model, phys, st.n_reference, seed=st.seed + 11
+            system.model, phys, st.n_reference, seed=st.seed + 11, **interval
         )
         reference_km = system.km_of(ref_params[ref_rel]) if ref_rel.sum() >= 10 else None
     return _Target(
@@ -419,7 +423,7 @@ def _validate_generators(
     for label, (gan, phys) in generators.items():
         params, lam, rel = generate_labelled(
             gan,
-            Labeller(system, phys, gan.threshold),
+            Labeller(system, phys, gan.relevance_interval[1], lower=gan.relevance_interval[0]),
             10 * st.n_validation_models,
             "relevant",
             st.seed + 1,
