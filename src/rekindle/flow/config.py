@@ -6,10 +6,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from rekindle.config import Settings, check, check_choice, check_positive_int
-
-#: arithmetic of the guide's training steps (:attr:`GuideConfig.precision`)
-GUIDE_PRECISIONS = ("float32", "bfloat16")
+from rekindle.config import Settings, check, check_positive_int
 
 
 @dataclass(frozen=True)
@@ -119,11 +116,12 @@ class GuideConfig(Settings):
         Seed of the initialisation and shuffling.
     threads : int
         PyTorch threads during training (0: PyTorch's default).
-    precision : str
-        Arithmetic of the training steps' forward and backward passes: ``"float32"``, or
-        ``"bfloat16"`` (mixed precision: the matrix products in bfloat16 under
-        :func:`torch.autocast`, the weights, the optimiser, the losses, the held-out
-        evaluation, the temperature and every later use of the guide in float32).
+    bfloat16_share : float
+        Share of the AdamW steps, the first ones, whose forward and backward passes run in
+        mixed precision (the matrix products in bfloat16 under :func:`torch.autocast`); the
+        remaining steps run in float32. The weights, the optimiser, the losses, the held-out
+        evaluations, the temperature and every later use of the guide are float32 throughout.
+        0: float32 only; 1: mixed precision only.
     """
 
     hidden: int = 512
@@ -140,13 +138,13 @@ class GuideConfig(Settings):
     chunk_rows: int = 50_000
     seed: int = 0
     threads: int = 0
-    precision: str = "float32"
+    bfloat16_share: float = 0.0
 
     def validate(self) -> None:
         check_positive_int(
             self, "hidden", "layers", "max_steps", "eval_every", "batch_size", "chunk_rows"
         )
-        check_choice(self, "precision", GUIDE_PRECISIONS)
+        check(0.0 <= self.bfloat16_share <= 1.0, "bfloat16_share must lie in [0, 1]")
         check(self.epochs > 0 and math.isfinite(self.epochs), "epochs must be > 0")
         check_positive_int(self, "threads", minimum=0)
         check(self.learning_rate > 0, "learning_rate must be > 0")

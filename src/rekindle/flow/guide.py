@@ -152,7 +152,7 @@ class RelevanceGuide:
     def from_payload(cls, payload: dict[str, Any]) -> RelevanceGuide:
         """Inverse of :meth:`to_payload`."""
         # guides saved before the precision setting existed were trained in float32
-        config = GuideConfig.from_dict({"precision": "float32", **payload["config"]})
+        config = GuideConfig.from_dict({"bfloat16_share": 0.0, **payload["config"]})
         net = RelevanceNet(int(payload["n_features"]), config.hidden, config.layers, config.dropout)
         net.load_state_dict(payload["state_dict"])
         return cls(net, float(payload["temperature"]), config, payload.get("summary"))
@@ -327,7 +327,8 @@ def _train(
         opt, max_lr=config.learning_rate, total_steps=n_steps
     )
     rng = np.random.default_rng(config.seed)
-    mixed = config.precision == "bfloat16"
+    # the first steps in mixed precision (cheap while the weights move far), the rest float32
+    mixed_steps = round(config.bfloat16_share * n_steps)
     y_val, rel_val = validation
     history: list[dict[str, float]] = []
     best: dict[str, torch.Tensor] = copy.deepcopy(net.state_dict())
@@ -346,7 +347,7 @@ def _train(
                 net.train()
                 idx = perm[b : b + batch_size]
                 opt.zero_grad()
-                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=mixed):
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=step < mixed_steps):
                     loss = _loss(net, y[idx], rel[idx], margin[idx], config.auxiliary_weight)
                 loss.backward()
                 opt.step()
