@@ -10,6 +10,7 @@ import torch
 
 from rekindle.errors import GenerationError, GeneratorFileError
 from rekindle.flow import FlowConfig, GuideConfig, KineticFlow
+from rekindle.flow.guide import stability_margin
 
 D = 4
 REF = np.array([10.0, 100.0, 1000.0, 50.0])
@@ -184,7 +185,7 @@ def test_mixed_precision_training_changes_the_arithmetic_not_the_answer() -> Non
         probs[share] = flow.guide.prob_relevant(_y_from_km(_data(4000, seed=13)[0]))
     for share in (0.5, 1.0):
         gap = np.abs(probs[0.0] - probs[share])
-        assert gap.max() > 1e-6  # bfloat16 products: not the float32 network (float32: another network)
+        assert gap.max() > 1e-6  # bfloat16 products: not the float32 network
         assert gap.mean() < 0.03
 
 
@@ -192,3 +193,11 @@ def test_mixed_precision_training_changes_the_arithmetic_not_the_answer() -> Non
 def test_a_bfloat16_share_outside_0_1_is_refused(share: float) -> None:
     with pytest.raises(ValueError, match=r"bfloat16_share must lie in \[0, 1\]"):
         GuideConfig(bfloat16_share=share)
+
+
+def test_the_auxiliary_target_of_a_class_bounded_at_zero_is_finite() -> None:
+    lam = np.array([-20.0, -1.0, 0.0, 3.0, np.nan])
+    assert np.allclose(stability_margin(lam, -9.0)[:4], np.arcsinh(lam[:4] / 9.0))
+    margin = stability_margin(lam, 0.0)  # max_eig < 0: scale 1/h
+    assert np.allclose(margin[:4], np.arcsinh(lam[:4]))
+    assert np.isnan(margin[4])

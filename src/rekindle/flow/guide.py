@@ -159,8 +159,12 @@ class RelevanceGuide:
 
 
 def stability_margin(max_eig: np.ndarray, threshold: float) -> np.ndarray:
-    """Auxiliary target ``asinh(λ_max / |threshold|)`` (NaN where λ is unknown), shape (n,)."""
-    return np.arcsinh(np.asarray(max_eig, dtype=np.float64) / abs(float(threshold)))
+    """Auxiliary target ``asinh(λ_max / |threshold|)`` (NaN where λ is unknown), shape (n,).
+
+    A class bounded at 0 h⁻¹ (``max_eig < 0``) has no scale of its own: 1 h⁻¹ is used.
+    """
+    scale = abs(float(threshold)) or 1.0
+    return np.arcsinh(np.asarray(max_eig, dtype=np.float64) / scale)
 
 
 def fit_guide(
