@@ -201,3 +201,15 @@ def test_the_auxiliary_target_of_a_class_bounded_at_zero_is_finite() -> None:
     margin = stability_margin(lam, 0.0)  # max_eig < 0: scale 1/h
     assert np.allclose(margin[:4], np.arcsinh(lam[:4]))
     assert np.isnan(margin[4])
+
+
+def test_the_first_layer_reads_the_features_in_float32_under_autocast() -> None:
+    from rekindle.flow.guide import RelevanceNet
+
+    net = RelevanceNet(4, 8, 2)
+    dtypes: list[torch.dtype] = []
+    for layer in (net.trunk[0], net.trunk[2]):
+        layer.register_forward_hook(lambda _m, _i, out: dtypes.append(out.dtype))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        net(torch.randn(3, 4))
+    assert dtypes == [torch.float32, torch.bfloat16]
