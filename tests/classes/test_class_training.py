@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.classes.toy_sets import TOY, sample_toy_sets
 from typer.testing import CliRunner
 
 from rekindle.classes import parse_where
@@ -27,7 +28,6 @@ from rekindle.kinetics.labelling import Labeller
 from rekindle.kinetics.stability import relevance_labels
 
 runner = CliRunner()
-TOY = ["--model", "toy", "--physiology", "ref"]
 BAND = "-13 < max_eig < -6"
 LOWER = "max_eig > -5"
 
@@ -36,10 +36,7 @@ LOWER = "max_eig > -5"
 def data(tmp_path_factory) -> Path:
     """1 500 toy ORACLE sets (seed 0) and 600 held-out ones (seed 1)."""
     root = tmp_path_factory.mktemp("bands")
-    for name, seed, n in (("S.h5", "0", "1500"), ("H.h5", "1", "600")):
-        args = ["sample", *TOY, "--n", n, "--seed", seed, "-o", str(root / name), "-q"]
-        res = runner.invoke(app, args)
-        assert res.exit_code == 0, res.output
+    sample_toy_sets(root, (("S.h5", 0, 1500), ("H.h5", 1, 600)))
     return root
 
 

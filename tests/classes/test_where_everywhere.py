@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.classes.toy_sets import TOY, sample_toy_sets
 from typer.testing import CliRunner
 
 from rekindle.classes import parse_where
@@ -23,7 +24,6 @@ from rekindle.cli import app
 from rekindle.io.dataset import read_dataset
 
 runner = CliRunner()
-TOY = ["--model", "toy", "--physiology", "ref"]
 WHERE = "tau_min < 12"  # ⇔ max Re(λ) < −5 1/h; about 70 % of the toy's ORACLE sets
 
 
@@ -31,10 +31,7 @@ WHERE = "tau_min < 12"  # ⇔ max Re(λ) < −5 1/h; about 70 % of the toy's ORA
 def toy(tmp_path_factory) -> Path:
     """A toy ORACLE dataset, a held-out one, and a `run --where` folder (flow, 1 500 sets)."""
     root = tmp_path_factory.mktemp("where")
-    for name, seed, n in (("S.h5", "0", "1200"), ("H.h5", "1", "600")):
-        args = ["sample", *TOY, "--n", n, "--seed", seed, "-o", str(root / name), "-q"]
-        res = runner.invoke(app, args)
-        assert res.exit_code == 0, res.output
+    sample_toy_sets(root, (("S.h5", 0, 1200), ("H.h5", 1, 600)))
     args = ["run", *TOY, "--profile", "smoke", "--generator", "flow", "--n-sets", "1500"]
     res = runner.invoke(app, [*args, "--where", WHERE, "-o", str(root / "run"), "-q"])
     assert res.exit_code == 0, res.output
