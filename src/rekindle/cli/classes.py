@@ -37,11 +37,11 @@ def class_choice(where: str | None, others: dict[str, object]) -> Any:
 
 
 def eigenvalue_class(spec: Any, where: str, command: str) -> Any:
-    """``spec``, refused (one line) when it has a returns clause: ``command`` selects
-    models by their stored max Re(λ)."""
+    """``spec``, refused (one line) when it has a returns clause: ``command`` classifies
+    models by their max Re(λ) alone."""
     if spec is not None and spec.returns is not None:
         raise _UserError(
-            f"--where {where!r}: {command} selects models by their stored max Re(λ); a returns "
+            f"--where {where!r}: {command} classifies models by their max Re(λ) alone; a returns "
             "clause needs integrations (draw its members with 'rekindle generate --where')"
         )
     return spec
