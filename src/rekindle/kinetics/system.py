@@ -598,7 +598,9 @@ class KineticSystem:
         """The rate laws at the physiology's steady state, for many K_M sets.
 
         Built once per physiology object (the last :data:`STATE_CACHE` are kept) and
-        shared by threads; see :mod:`rekindle.kinetics.fixed_state`.
+        shared by threads; see :mod:`rekindle.kinetics.fixed_state`. A physiology is a
+        frozen value: one whose dictionaries were edited in place after a first use would
+        be served the state built before (build a new :class:`Physiology` instead).
         """
         hit = self._states.get(id(physiology))
         if hit is not None and hit[0] is physiology:
