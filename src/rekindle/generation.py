@@ -164,10 +164,12 @@ def labeller_for(gan: KineticGAN, *, executor: Executor | None = None, **kwargs)
     ``kwargs`` go to :class:`~rekindle.kinetics.labelling.Labeller` (``n_jobs``…).
     """
     bundle = generator_bundle(gan)  # the model the generator carries
-    lower, upper = gan.relevance_interval  # its recorded class, else below its threshold
-    kwargs.setdefault("lower", lower)
-    return Labeller(
-        KineticSystem(bundle.model), bundle.physiology, upper, executor=executor, **kwargs
+    return Labeller.of_interval(
+        KineticSystem(bundle.model),
+        bundle.physiology,
+        gan.relevance_interval,  # its recorded class, else below its threshold
+        executor=executor,
+        **kwargs,
     )
 
 

@@ -375,12 +375,11 @@ def _sample(
                 f"{out / 'oracle.h5'} was labelled with the threshold {float(kept):g} 1/h, "
                 f"not the class {cfg.where!r}: use another run folder"
             )
-        if spec.eig_interval[0] == -np.inf:  # sampled as max Re(λ) < threshold: the class
-            write_class(out / "oracle.h5", spec)
-        else:  # a band or lower bound: its members from the stored max Re(λ)
-            oracle.relevant = spec.eig_member(oracle.max_real_eigenvalue)
-            write_class(out / "oracle.h5", spec, oracle.relevant)
-            oracle.metadata["incidence"] = oracle.incidence  # as write_class wrote it
+        # the members from the stored max Re(λ), whatever the class (a band's lower end,
+        # data sampled by an earlier run in this folder)
+        oracle.relevant = spec.eig_member(oracle.max_real_eigenvalue)
+        write_class(out / "oracle.h5", spec, oracle.relevant)
+        oracle.metadata["incidence"] = oracle.incidence  # as write_class wrote it
         oracle.metadata.update(class_attrs(spec))
     return oracle
 
@@ -498,9 +497,9 @@ def _engine(cfg: RunConfig, executor: Executor | None) -> tuple[Labeller, Labell
 
     bundle = load_bundle(cfg.model, cfg.physiology)  # an embedded name or files
     system, phys = KineticSystem(bundle.model), bundle.physiology
-    low, high = cfg.relevance_interval  # the run's class (or below the threshold)
-    labeller = Labeller(system, phys, high, executor=executor, lower=low)
-    return labeller, Labeller(system, phys, high, n_jobs=1, lower=low)
+    interval = cfg.relevance_interval  # the run's class (or below the threshold)
+    labeller = Labeller.of_interval(system, phys, interval, executor=executor)
+    return labeller, Labeller.of_interval(system, phys, interval, n_jobs=1)
 
 
 def generator_settings(cfg: RunConfig) -> dict[str, Any]:

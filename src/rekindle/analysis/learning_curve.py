@@ -162,8 +162,8 @@ def learning_curve(
     model, phys = bundle.model, bundle.physiology
     system = KineticSystem(model)
     threshold = float(held.metadata.get("threshold", RELEVANCE_THRESHOLD_PER_H))
-    lower, upper = relevance_interval(held.metadata)  # the data's class, or < threshold
-    labeller = Labeller(system, phys, upper, lower=lower)
+    # the data's class, or below the threshold
+    labeller = Labeller.of_interval(system, phys, relevance_interval(held.metadata))
     # the flows record the data's threshold (the guide's scale) and class
     recorded = {k: held.metadata[k] for k in CLASS_METADATA_KEYS if k in held.metadata}
     held_km = system.km_of(held.parameters[held.relevant])

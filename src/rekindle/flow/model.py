@@ -538,8 +538,7 @@ def fit_flow_generator(
     else:
         flow.fit(km, relevant, max_eig=max_eig, log=log)
     if flow.guide is not None:
-        lower, upper = flow.relevance_interval  # the data's class, or below the threshold
-        choose_generation_mode(flow, bundle, upper, lower=lower, log=log)
+        choose_generation_mode(flow, bundle, log=log)
     out = Path(output)
     flow.save(out / "generator.pt")
     write_metrics_csv(flow.history, out / "flow_history.csv")
@@ -549,9 +548,7 @@ def fit_flow_generator(
 def choose_generation_mode(
     flow: KineticFlow,
     bundle: Any,
-    threshold: float,
     *,
-    lower: float = -math.inf,
     n: int = MODE_CHECK_MODELS,
     seed: int = 0,
     log: Callable[[str], None] = lambda _msg: None,
@@ -564,7 +561,8 @@ def choose_generation_mode(
     data the guide knows less than the class-conditional copula (2·10⁴ E. coli sets: 0.69
     against 0.76); from ~2·10⁵ sets it knows more. Both are as wide as the data, so the
     higher incidence is kept (recorded in ``training_summary["mode_choice"]``; either mode
-    stays available through ``generate(guided=...)``).
+    stays available through ``generate(guided=...)``). Relevant is the flow's
+    :attr:`relevance_interval` (its class's, or below its threshold).
 
     Parameters
     ----------
@@ -572,9 +570,6 @@ def choose_generation_mode(
         A fitted flow with a guide.
     bundle : rekindle.io.model_bundle.ModelBundle
         Its model and physiology.
-    threshold, lower : float
-        Relevant is ``lower < max Re(λ) < threshold``, 1/h (the flow's
-        :attr:`relevance_interval`: its class's, or ``(-inf, threshold)``).
     n, seed : int
         Copula draws labelled, and their seed.
     log : callable
@@ -589,7 +584,9 @@ def choose_generation_mode(
     from rekindle.kinetics.labelling import Labeller
 
     assert flow.guide is not None
-    labeller = Labeller(KineticSystem(bundle.model), bundle.physiology, threshold, lower=lower)
+    labeller = Labeller.of_interval(
+        KineticSystem(bundle.model), bundle.physiology, flow.relevance_interval
+    )
     km = flow.generate(n, "relevant", seed=seed, guided=False)
     _, relevant = labeller.label(labeller.system.complete_parameters(km, bundle.physiology))
     copula = float(np.mean(relevant))

@@ -18,6 +18,7 @@ import math
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Any
 
 import numpy as np
 
@@ -130,6 +131,20 @@ class Labeller:
     n_jobs: int = field(default_factory=default_n_jobs)
     executor: Executor | None = field(default=None, repr=False, compare=False)
     lower: float = -math.inf
+
+    @classmethod
+    def of_interval(
+        cls,
+        system: KineticSystem,
+        physiology: Physiology,
+        interval: tuple[float, float],
+        **kwargs: Any,
+    ) -> Labeller:
+        """A labeller of the relevant interval ``(lower, upper)``, h⁻¹ (a class's
+        ``eig_interval``, or the ``relevance_interval`` a dataset or generator records);
+        ``kwargs`` are the other fields (``n_jobs``, ``executor`` …)."""
+        lower, upper = interval
+        return cls(system, physiology, upper, lower=lower, **kwargs)
 
     def __post_init__(self) -> None:
         if self.lower >= self.threshold:

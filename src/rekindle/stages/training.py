@@ -110,8 +110,9 @@ def train_generators(
     if dataset.parameter_names != model.parameter_names:
         raise ValueError(f"dataset columns are not the parameters of model {model.name!r}")
     threshold = float(dataset.metadata.get("threshold", DEFAULT_THRESHOLD))
-    lower, upper = relevance_interval(dataset.metadata)  # the data's class, or < threshold
-    monitor = monitor or Labeller(system, physiology, upper, n_jobs=1, lower=lower)
+    # the data's class, or below the threshold
+    interval = relevance_interval(dataset.metadata)
+    monitor = monitor or Labeller.of_interval(system, physiology, interval, n_jobs=1)
     km = system.km_of(dataset.parameters)
     meta = {
         **ModelBundle(model, physiology).metadata(),  # the generator carries its model

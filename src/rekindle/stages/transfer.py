@@ -263,9 +263,9 @@ def _prepare_target(
     from rekindle.sampling import km_reference_concentrations, sample_parameters
 
     phys = target.physiology
-    lower, upper = pre.relevance_interval  # the source's class, or below its threshold
-    monitor = Labeller(system, phys, upper, n_jobs=1, lower=lower)
-    interval = {"threshold": upper, "lower": lower}
+    monitor = Labeller.of_interval(system, phys, pre.relevance_interval, n_jobs=1)
+    # the source's class, or below its threshold
+    interval = {"threshold": monitor.threshold, "lower": monitor.lower}
     params, _, relevant = sample_parameters(
         system.model, phys, max(st.n_sets), seed=st.seed + 7, **interval
     )
@@ -423,7 +423,7 @@ def _validate_generators(
     for label, (gan, phys) in generators.items():
         params, lam, rel = generate_labelled(
             gan,
-            Labeller(system, phys, gan.relevance_interval[1], lower=gan.relevance_interval[0]),
+            Labeller.of_interval(system, phys, gan.relevance_interval),
             10 * st.n_validation_models,
             "relevant",
             st.seed + 1,
