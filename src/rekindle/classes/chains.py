@@ -47,6 +47,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -54,6 +55,7 @@ import numpy as np
 from rekindle.classes.diagnostics import lag_one_correlation, level_diagnostics
 from rekindle.classes.labels import KeptMembers, LabelCounter, saturation_of
 from rekindle.classes.levels import adapt_beta, propose
+from rekindle.classes.proposal import GaussianProposal
 from rekindle.classes.screen import ReturnScreen
 from rekindle.classes.settings import ClassDraw, ClassSamplerSettings, Reached
 from rekindle.classes.spec import ClassSpec
@@ -121,22 +123,21 @@ def run_chains(
 
     Notes
     -----
-    One loop over steps, deliberately: every step draws from ``rng`` in a fixed order
+    One loop over steps: every step (:func:`_step`) draws from ``rng`` in a fixed order
     (proposal, screen, MH uniforms) for all chains at once, and the phases (adaptation,
-    burn-in, production) only change what is recorded; splitting the phases into
-    functions would duplicate the step or change the stream (same seeds, same draws).
+    burn-in, production) only change what is recorded, so the same seeds give the same
+    draws whatever the phase lengths.
     """
     mode, proposal, thin_imh, log_bound = (
         reached.mode, reached.proposal, reached.thin_imh, reached.log_bound
     )  # fmt: skip
-    seeds, seed_lam, beta, shape = reached.seeds, reached.seed_lam, reached.beta, reached.shape
+    seeds, beta, shape = reached.seeds, reached.beta, reached.shape
     labels_levels, integrated_levels = counter.labels, counter.integrated
     imh = mode == "imh"
+    assert not imh or proposal is not None, "independence chains need their proposal"
     thin = thin_imh if imh else settings.thin
     m = min(settings.chains, seeds.shape[0])
     pick = rng.choice(seeds.shape[0], size=m, replace=False) if m < seeds.shape[0] else slice(None)
-    cur_u, cur_lam = seeds[pick], seed_lam[pick]
-    cur_lr = proposal.log_ratio(cur_u) if imh and proposal is not None else None
     kept = KeptMembers(n, progress)
     accepted = proposed = 0
     step = 0
@@ -150,57 +151,36 @@ def run_chains(
             if learn_screen
             else given_surrogate
         )
-    cur_f = surrogate.predict(cur_u) if surrogate is not None else None
+    independent = proposal if imh else None  # the independence chains' proposal
+    chains = _Chains.start(seeds[pick], reached.seed_lam[pick], independent, surrogate)
     pairs: list[tuple[np.ndarray, ...]] = []  # the last burn-in steps' labelled moves
     n_screened = n_passed = n_members = 0
     while kept.count < n:
-        if imh:  # independence MH: u' ~ q, accepted with min(1, r(u')/r(u)) in the class
-            assert proposal is not None and cur_lr is not None
-            prop = proposal.sample(m, rng)
-            prop_lr = proposal.log_ratio(prop)
-        else:
-            prop = propose(cur_u, beta, shape, rng)
-        if surrogate is not None:  # delayed acceptance: screen, then label the survivors
-            assert cur_f is not None
-            prop_f, prop_lam, ok, idx, n_members_step = _two_stages(
-                spec, counter, surrogate, cur_lam, cur_f, prop, rng
-            )
-            if learn_screen and 1 <= adapt_steps + burn_steps - step <= 10:
-                pairs.append((cur_u[idx], cur_lam[idx], prop[idx], prop_lam[idx]))
-        else:
-            prop_lam = counter.measure(prop)
-            ok = spec.eig_member(prop_lam)
-        if imh:
-            ok &= np.log(rng.random(m)) < prop_lr - cur_lr
-        if spec.returns is not None:  # delayed acceptance: integrate the candidates only
-            idx = np.flatnonzero(ok)
-            ok[idx] = counter.returns(prop[idx])
-        cur_u = np.where(ok[:, None], prop, cur_u)
-        cur_lam = np.where(ok, prop_lam, cur_lam)
-        if imh:
-            cur_lr = np.where(ok, prop_lr, cur_lr)
-        if surrogate is not None:
-            cur_f = np.where(ok, prop_f, cur_f)
+        move = _step(spec, counter, chains, independent, surrogate, beta, shape, rng)
+        if surrogate is not None and learn_screen and 1 <= adapt_steps + burn_steps - step <= 10:
+            i = move.screened
+            pairs.append((chains.u[i], chains.lam[i], move.u[i], move.lam[i]))
+        chains.accept(move)
         step += 1
         if step <= adapt_steps:
-            beta = adapt_beta(beta, float(ok.mean()), settings.target_acceptance)
+            beta = adapt_beta(beta, float(move.ok.mean()), settings.target_acceptance)
             continue
         if step <= adapt_steps + burn_steps:
             if surrogate is not None and learn_screen and step == adapt_steps + burn_steps:
                 surrogate = refit_screen(spec, counter, settings, surrogate, pairs, screen_record)
-                cur_f = surrogate.predict(cur_u)
+                chains.f = surrogate.predict(chains.u)
                 pairs = []
             t_ready = time.perf_counter()
             labels_ready = counter.labels
             continue
-        accepted += int(ok.sum())
-        proposed += ok.size
+        accepted += int(move.ok.sum())
+        proposed += move.ok.size
         if surrogate is not None:
             n_screened += m
-            n_passed += idx.size
-            n_members += n_members_step
+            n_passed += move.screened.size
+            n_members += move.n_members
         if (step - adapt_steps - burn_steps) % thin == 0:
-            kept.add(cur_u, cur_lam)
+            kept.add(chains.u, chains.lam)
     t_production = time.perf_counter() - t1
     u, lam = kept.arrays()
     diagnostics = _chain_records(
@@ -212,9 +192,98 @@ def run_chains(
         seconds=(t_ready - t1, t_production), screen=screen,
     )  # fmt: skip
     return ClassDraw(
-        saturation_of(u), lam, cur_u.copy(), beta, diagnostics, mode, shape, proposal,
+        saturation_of(u), lam, chains.u.copy(), beta, diagnostics, mode, shape, proposal,
         thin_imh, log_bound, surrogate,
     )  # fmt: skip
+
+
+@dataclass
+class _Chains:
+    """The current states of ``m`` chains: normal-space points ``u`` ``(m, d)``, their max
+    Re(λ) ``lam`` (h⁻¹), log proposal ratios ``lr`` (independence chains) and screen
+    predictions ``f`` (delayed acceptance), each ``(m,)`` or ``None``."""
+
+    u: np.ndarray
+    lam: np.ndarray
+    lr: np.ndarray | None
+    f: np.ndarray | None
+
+    @classmethod
+    def start(
+        cls,
+        u: np.ndarray,
+        lam: np.ndarray,
+        proposal: GaussianProposal | None,
+        surrogate: Surrogate | None,
+    ) -> _Chains:
+        lr = proposal.log_ratio(u) if proposal is not None else None
+        return cls(u, lam, lr, surrogate.predict(u) if surrogate is not None else None)
+
+    def accept(self, move: _Move) -> None:
+        """Move the chains whose proposal was accepted (``move.ok``)."""
+        ok = move.ok
+        self.u = np.where(ok[:, None], move.u, self.u)
+        self.lam = np.where(ok, move.lam, self.lam)
+        if self.lr is not None:
+            self.lr = np.where(ok, move.lr, self.lr)
+        if self.f is not None:
+            self.f = np.where(ok, move.f, self.f)
+
+
+@dataclass
+class _Move:
+    """One step's proposals (fields as :class:`_Chains`), which are accepted (``ok``,
+    bool ``(m,)``), the proposals labelled after the screen (``screened``, indices) and
+    the members among them (``n_members``)."""
+
+    u: np.ndarray
+    lam: np.ndarray
+    lr: np.ndarray | None
+    f: np.ndarray | None
+    ok: np.ndarray
+    screened: np.ndarray
+    n_members: int
+
+
+def _step(
+    spec: ClassSpec,
+    counter: LabelCounter,
+    chains: _Chains,
+    proposal: GaussianProposal | None,
+    surrogate: Surrogate | None,
+    beta: float,
+    shape: np.ndarray,
+    rng: np.random.Generator,
+) -> _Move:
+    """Propose and decide one step of every chain: a pCN move (``proposal`` None) or an
+    independence draw accepted with ``min(1, r(u')/r(u))`` in the class; with a
+    ``surrogate``, delayed acceptance (screen, then label the survivors); a returns clause
+    integrates the candidates only. ``rng`` is drawn in this fixed order: proposal, screen,
+    MH uniforms."""
+    m = chains.u.shape[0]
+    prop_lr = None
+    if proposal is not None:  # independence MH: u' ~ q
+        prop = proposal.sample(m, rng)
+        prop_lr = proposal.log_ratio(prop)
+    else:
+        prop = propose(chains.u, beta, shape, rng)
+    prop_f = None
+    screened, n_members = np.arange(m), 0
+    if surrogate is not None:  # delayed acceptance: screen, then label the survivors
+        assert chains.f is not None
+        prop_f, prop_lam, ok, screened, n_members = _two_stages(
+            spec, counter, surrogate, chains.lam, chains.f, prop, rng
+        )
+    else:
+        prop_lam = counter.measure(prop)
+        ok = spec.eig_member(prop_lam)
+    if proposal is not None:
+        assert chains.lr is not None and prop_lr is not None
+        ok &= np.log(rng.random(m)) < prop_lr - chains.lr
+    if spec.returns is not None:  # delayed acceptance: integrate the candidates only
+        idx = np.flatnonzero(ok)
+        ok[idx] = counter.returns(prop[idx])
+    return _Move(prop, prop_lam, prop_lr, prop_f, ok, screened, n_members)
 
 
 def _chain_records(
