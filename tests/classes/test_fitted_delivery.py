@@ -101,3 +101,30 @@ def test_independence_thin_is_the_first_step_within_the_duplicate_target() -> No
     k = independence_thin(w, acc, 0.1)
     assert 0.5 * 0.5**k + 0.5 * 0.9**k <= 0.1 < 0.5 * 0.5 ** (k - 1) + 0.5 * 0.9 ** (k - 1)
     assert independence_thin(np.ones(1), np.zeros(1), 0.02) == 100_000
+
+
+def _restricted_prior(n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` exact draws of the half-space toy's prior restricted to its class, ``(n, D)``."""
+    s = TAIL.rvs(size=n, random_state=rng)
+    o = rng.standard_normal(n)
+    u = rng.standard_normal((n, D))
+    u[:, 0], u[:, 1] = (s + o) / np.sqrt(2.0), (s - o) / np.sqrt(2.0)
+    return u
+
+
+def test_rejection_labels_only_the_draws_that_pass_the_ratio_test() -> None:
+    """The ``r/M`` test comes before the label: the labels spent are the draws that pass it
+    (``E_q[min(1, r/M)]`` of them), and the truncated mass estimated from those labelled
+    members alone (Horvitz–Thompson) agrees with ``E_{p|C}[(1 − M/r)₊]`` computed from
+    exact draws of the restricted prior. A loose ``truncation`` makes that mass ~5 %."""
+    settings = ClassSamplerSettings(seed=5, population=2000, delivery="rejection", truncation=0.05)
+    draw = sample_class(parse_where("max_eig < -25"), measure, D, 3000, settings)
+    d, q, log_m = draw.diagnostics, draw.proposal, draw.log_bound
+    rng = np.random.default_rng(1)
+    passed = np.minimum(1.0, np.exp(q.log_ratio(q.sample(400_000, rng)) - log_m)).mean()
+    ratio = d["labels_delivery"] / d["proposals_delivery"]
+    assert abs(ratio / passed - 1) < 0.05 and ratio < 0.7
+    r_over_m = np.exp(q.log_ratio(_restricted_prior(400_000, rng)) - log_m)
+    exact = np.clip(1.0 - 1.0 / r_over_m, 0.0, None).mean()
+    assert 0.02 < exact < 0.15
+    assert abs(d["truncated_mass_delivery"] / exact - 1) < 0.2

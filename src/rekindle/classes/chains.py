@@ -256,7 +256,8 @@ def _step(
     rng: np.random.Generator,
 ) -> _Move:
     """Propose and decide one step of every chain: a pCN move (``proposal`` None) or an
-    independence draw accepted with ``min(1, r(u')/r(u))`` in the class; with a
+    independence draw accepted with ``min(1, r(u')/r(u))`` in the class (the ratio test
+    first: only the draws that pass it are labelled, the others are left NaN); with a
     ``surrogate``, delayed acceptance (screen, then label the survivors); a returns clause
     integrates the candidates only. ``rng`` is drawn in this fixed order: proposal, screen,
     MH uniforms."""
@@ -274,12 +275,15 @@ def _step(
         prop_f, prop_lam, ok, screened, n_members = _two_stages(
             spec, counter, surrogate, chains.lam, chains.f, prop, rng
         )
+    elif proposal is not None:  # the MH ratio needs no label: only its survivors are labelled
+        assert chains.lr is not None and prop_lr is not None
+        screened = np.flatnonzero(np.log(rng.random(m)) < prop_lr - chains.lr)
+        prop_lam = np.full(m, np.nan)
+        prop_lam[screened] = counter.measure(prop[screened])
+        ok = spec.eig_member(prop_lam)
     else:
         prop_lam = counter.measure(prop)
         ok = spec.eig_member(prop_lam)
-    if proposal is not None:
-        assert chains.lr is not None and prop_lr is not None
-        ok &= np.log(rng.random(m)) < prop_lr - chains.lr
     if spec.returns is not None:  # delayed acceptance: integrate the candidates only
         idx = np.flatnonzero(ok)
         ok[idx] = counter.returns(prop[idx])

@@ -12,7 +12,8 @@ rejection against a fitted bound.
 - :func:`deliver_proposal_rejection` (mode ``"proposal-rejection"``): draws of the fitted
   proposal ``q``, each member kept with probability ``min(1, r/M)``, ``r = p/q``: i.i.d.
   from ``p·min(1, M/r)`` on the class, exact when ``M ≥ sup_C p/q`` (the truncated mass is
-  estimated from every labelled member of the delivery and recorded).
+  estimated from the labelled members of the delivery and recorded). The ``r/M`` test
+  costs no label and comes first: only the draws that pass it are labelled.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import numpy as np
 
 from rekindle.classes.diagnostics import level_diagnostics
 from rekindle.classes.labels import KeptMembers, LabelCounter, saturation_of
-from rekindle.classes.proposal import effective_sample_size, truncated_mass
+from rekindle.classes.proposal import effective_sample_size
 from rekindle.classes.screen import ReturnScreen
 from rekindle.classes.settings import ClassDraw, ClassSamplerSettings, Reached
 from rekindle.classes.spec import ClassSpec
@@ -105,28 +106,41 @@ def deliver_proposal_rejection(
     progress: Callable[[int], None] | None = None,
 ) -> ClassDraw:
     """Draws of the fitted proposal, each member kept with probability ``min(1, r/M)``:
-    i.i.d. from ``p·min(1, M/r)`` on the class (exact where ``r ≤ M``); the truncated
-    mass is estimated from every labelled member of the delivery."""
+    i.i.d. from ``p·min(1, M/r)`` on the class (exact where ``r ≤ M``).
+
+    The test ``U < r/M`` needs no label, so it comes first and only the draws that pass
+    it are labelled (the label is a deterministic function of the draw: the kept members
+    are those of labelling every draw, at a fraction of the labels). A draw with
+    ``r < M`` is then labelled with probability ``π = r/M``, so the truncated mass
+    ``E_{p|C}[(1 − M/r)₊] = Σ_C (r − M)₊ / Σ_C r`` over the class members among the
+    draws is estimated by weighting each labelled member by ``1/π`` (Horvitz–Thompson):
+    ``Σ (r − M)₊ / Σ max(r, M)`` over the labelled members.
+    """
     proposal, log_bound = reached.proposal, reached.log_bound
     assert proposal is not None
     labels_levels, integrated_levels = counter.labels, counter.integrated
     kept = KeptMembers(n, progress)
     member_lr: list[np.ndarray] = []
+    proposed = 0
     t1 = time.perf_counter()
     while kept.count < n:
         u = proposal.sample(settings.population, rng)
         log_r = proposal.log_ratio(u)
-        lam = counter.measure(u)
+        proposed += u.shape[0]
+        # the rng is drawn in the order of labelling every draw first: proposal, then U
+        passed = np.flatnonzero(np.log(rng.random(u.shape[0])) < log_r - log_bound)
+        lam = counter.measure(u[passed])
         member = spec.eig_member(lam)
-        member_lr.append(log_r[member])
-        ok = member & (np.log(rng.random(u.shape[0])) < log_r - log_bound)
+        ok, lam = passed[member], lam[member]
+        member_lr.append(log_r[ok])
         if spec.returns is not None:
-            idx = np.flatnonzero(ok)
-            ok[idx] = counter.returns(u[idx])
-        kept.add(u[ok], lam[ok])
+            returned = counter.returns(u[ok])
+            ok, lam = ok[returned], lam[returned]
+        kept.add(u[ok], lam)
     t_production = time.perf_counter() - t1
     u, lam = kept.arrays()
     lr = np.concatenate(member_lr)
+    labels_production = counter.labels - labels_levels
     diagnostics = {
         "method": "rejection from a fitted Gaussian proposal against a bound M",
         "mode": "proposal-rejection",
@@ -135,16 +149,31 @@ def deliver_proposal_rejection(
         "chains": 0,
         "beta": reached.beta,
         "bound": math.exp(log_bound),
-        "truncated_mass_delivery": truncated_mass(lr, log_bound),
-        "ess_delivery": effective_sample_size(np.exp(lr - lr.max())) if lr.size else 0.0,
+        "truncated_mass_delivery": _truncated_mass_labelled(lr, log_bound),
+        "ess_delivery": (
+            effective_sample_size(np.exp(np.maximum(lr, log_bound) - log_bound)) if lr.size else 0.0
+        ),
         "members_labelled_delivery": int(lr.size),
-        "acceptance_production": n / max(counter.labels - labels_levels, 1),
+        "proposals_delivery": proposed,
+        "labels_delivery": labels_production,
+        "labels_per_member_production": labels_production / n,
+        "acceptance_production": n / max(labels_production, 1),
         **_independent_draw_records(u, n, reached, t_production),
     }
     return ClassDraw(
         saturation_of(u), lam, u[-min(n, settings.chains) :].copy(), reached.beta,
         diagnostics, "proposal-rejection", reached.shape, proposal, 0, log_bound,
     )  # fmt: skip
+
+
+def _truncated_mass_labelled(log_r: np.ndarray, log_m: float) -> float:
+    """``E_{p|C}[(1 − M/r)₊]`` from the members labelled by :func:`deliver_proposal_rejection`
+    (``log r`` ``(k,)``; each was labelled with probability ``min(1, r/M)``):
+    ``Σ (r − M)₊ / Σ max(r, M)``; NaN when there are none."""
+    if log_r.size == 0:
+        return float("nan")
+    w = np.exp(np.maximum(log_r, log_m) - log_m)  # max(r, M) / M
+    return float((w - 1.0).sum() / w.sum())
 
 
 def _independent_draw_records(

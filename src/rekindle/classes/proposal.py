@@ -219,12 +219,14 @@ def fit_proposal(
 
 def independence_acceptance(
     log_r: np.ndarray, member: np.ndarray, max_pairs: int = 1000
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Acceptance of an independence Metropolis–Hastings step from each state of the class.
 
     ``a(u) = E_{u'~q}[1_C(u') min(1, r(u')/r(u))]`` for a subset of the class members
     ``u`` among one batch of draws of ``q``, with their self-normalised weights
-    (``∝ r``: the states weighted as the prior restricted to the class).
+    (``∝ r``: the states weighted as the prior restricted to the class), and the chance
+    ``b(u) = E_{u'~q}[min(1, r(u')/r(u))]`` that a draw passes the ratio test (the draws
+    that need a label).
 
     Parameters
     ----------
@@ -237,19 +239,19 @@ def independence_acceptance(
 
     Returns
     -------
-    weights, acceptance
-        Shapes ``(k,)``: the states' weights (sum 1) and ``a(u)``.
+    weights, acceptance, ratio_pass
+        Shapes ``(k,)``: the states' weights (sum 1), ``a(u)`` and ``b(u)``.
     """
     log_r = np.asarray(log_r, dtype=float)
     member = np.asarray(member, dtype=bool)
     prop = log_r[member]
     if prop.size == 0:
-        return np.ones(1), np.zeros(1)
+        return np.ones(1), np.zeros(1), np.zeros(1)
     cur = prop[:: max(1, prop.size // max_pairs)]
     w = np.exp(cur - cur.max())
     w /= w.sum()
-    acc = np.minimum(1.0, np.exp(prop[None, :] - cur[:, None])).sum(axis=1) / log_r.size
-    return w, acc
+    ratio = np.minimum(1.0, np.exp(log_r[None, :] - cur[:, None]))  # (k, n)
+    return w, ratio[:, member].sum(axis=1) / log_r.size, ratio.mean(axis=1)
 
 
 def independence_thin(weights: np.ndarray, acceptance: np.ndarray, duplicates: float) -> int:

@@ -67,9 +67,12 @@ def fit_rounds(
     pool_lr: list[np.ndarray] = []
     rounds: list[dict] = []
     for k in range(settings.fit_rounds):
+        t0 = time.perf_counter()
         u = proposal.sample(settings.population, rng)
         log_r = proposal.log_ratio(u)
+        t1 = time.perf_counter()
         member = spec.eig_member(counter.measure(u))
+        t2 = time.perf_counter()
         r = np.exp(log_r)
         rounds.append(
             {
@@ -80,6 +83,8 @@ def fit_rounds(
                 "sd_log_r": float(log_r[member].std()) if member.sum() > 1 else None,
                 "fitted_directions": int(proposal.basis.shape[1]),
                 "shifted_coordinates": int(np.count_nonzero(proposal.mean)),
+                "seconds_proposals": t1 - t0,
+                "seconds_labels": t2 - t1,
             }
         )
         if k == settings.fit_rounds - 1:
@@ -111,7 +116,10 @@ def choose_delivery(
     ``best``: a class reached without a level is filtered (at most ``1/p0`` labels per
     member); otherwise the proposal is fitted and the route with the fewest expected
     labels per member is taken: filter ``1/P``, pCN ``thin``, independence chains
-    ``thin_imh``, rejection ``M / E_q[min(r, M) 1_C]``.
+    ``thin_imh·(b + c)``, rejection ``(E_q[π] + c) / E_q[π 1_C]`` with ``π = min(1, r/M)``
+    — a fitted route labels only the draws that pass its ratio test (``b``: the chance
+    of passing from a chain state), and each draw of ``q`` costs ``c`` labels (the two
+    timed in the fit rounds).
     """
     want = settings.delivery
     if want == "auto":
@@ -125,8 +133,13 @@ def choose_delivery(
     proposal, log_r, member, rounds = fit_rounds(spec, counter, settings, rng, seeds)
     r = np.exp(log_r)
     p_hat = float(np.mean(r * member))
-    # independence chains: P(two kept states are the same) = (1 − a)^thin ≤ duplicates
-    w_states, a_states = independence_acceptance(log_r, member)
+    # a draw of q (sample + ratio) against a label, in labels: the cost of the proposals
+    draw_cost = sum(x["seconds_proposals"] for x in rounds) / max(
+        sum(x["seconds_labels"] for x in rounds), 1e-12
+    )
+    # independence chains: P(two kept states are the same) = (1 − a)^thin ≤ duplicates;
+    # only the draws that pass the ratio test (b) are labelled
+    w_states, a_states, b_states = independence_acceptance(log_r, member)
     a = float(w_states @ a_states)
     thin_imh = independence_thin(w_states, a_states, settings.duplicates)
     # rejection: the smallest M whose truncated mass is at most `truncation`, ≤ 1/α
@@ -137,12 +150,15 @@ def choose_delivery(
         if x >= top or truncated_mass(lr_c, float(x)) <= settings.truncation:
             log_m = min(float(x), top)
             break
-    accept = float(np.mean(np.minimum(r, math.exp(log_m)) * member)) / math.exp(log_m)
+    passed = np.minimum(r, math.exp(log_m)) / math.exp(log_m)  # P(U < r/M) of each draw
+    accept = float(np.mean(passed * member))
     costs = {
         "rejection": 1.0 / max(p_hat, 10.0**log_p if math.isfinite(log_p) else 0.0, 1e-300),
         "chains": float(settings.thin),
-        "imh": float(thin_imh),
-        "proposal-rejection": 1.0 / accept if accept > 0 else math.inf,
+        "imh": thin_imh * (float(w_states @ b_states) + draw_cost),
+        "proposal-rejection": (
+            (float(np.mean(passed)) + draw_cost) / accept if accept > 0 else math.inf
+        ),
     }
     mode = min(costs, key=costs.__getitem__) if want == "best" else MODE_OF[want]
     if not np.isfinite(costs[mode]) or (mode == "imh" and a <= 0):
@@ -164,6 +180,7 @@ def choose_delivery(
         "bound_is_exact": bool(log_m >= top),
         "truncated_mass_fit": truncated_mass(lr_c, log_m) if lr_c.size else None,
         "labels_per_member_estimate": costs,
+        "proposal_cost_in_labels": draw_cost,
         "defensive": settings.defensive,
     }
     return mode, fit
