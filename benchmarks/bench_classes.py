@@ -61,7 +61,7 @@ def main() -> None:
     ap.add_argument(
         "--reference-cache",
         help=".npz file: the ORACLE reference is read from it when it was drawn with the same "
-        "--oracle, --seed and loosest class, else drawn and written to it",
+        "--oracle and --seed and kept the sets of the loosest class, else drawn and written",
     )
     ap.add_argument("--min-reference", type=int, default=500)
     ap.add_argument("--oracle-retime", type=int, default=5000, help="sets re-timed per class")
@@ -99,7 +99,11 @@ def main() -> None:
     t0 = time.perf_counter()
     cache = Path(args.reference_cache) if args.reference_cache else None
     key = {"n": args.oracle, "seed": args.seed + 1000, "keep_below": max(args.classes)}
-    if cache is not None and cache.exists() and json.loads(str(np.load(cache)["key"])) == key:
+    if (
+        cache is not None
+        and cache.exists()
+        and _covers(json.loads(str(np.load(cache)["key"])), key)
+    ):
         with np.load(cache) as f:
             lam_o, km_o, lam_kept = f["lam"], f["km"], f["lam_kept"]
         print(f"ORACLE: {args.oracle} sets read from {cache}")
@@ -200,6 +204,12 @@ def main() -> None:
             else "–"
         )
         print("| " + " | ".join(row) + " |", flush=True)
+
+
+def _covers(cached: dict, wanted: dict) -> bool:
+    """Whether a cached reference serves: same draw, and it kept every set the classes need."""
+    same = cached["n"] == wanted["n"] and cached["seed"] == wanted["seed"]
+    return same and cached["keep_below"] >= wanted["keep_below"]
 
 
 def oracle_reference(
