@@ -118,8 +118,9 @@ def choose_delivery(
     labels per member is taken: filter ``1/P``, pCN ``thin``, independence chains
     ``thin_imh·(b + c)``, rejection ``(E_q[π] + c) / E_q[π 1_C]`` with ``π = min(1, r/M)``
     — a fitted route labels only the draws that pass its ratio test (``b``: the chance
-    of passing from a chain state), and each draw of ``q`` costs ``c`` labels (the two
-    timed in the fit rounds).
+    of passing from a chain state), and each draw of ``q`` costs ``c`` labels
+    (``settings.proposal_cost``; the ratio measured in the fit rounds is recorded as
+    ``proposal_cost_measured``).
     """
     want = settings.delivery
     if want == "auto":
@@ -133,10 +134,7 @@ def choose_delivery(
     proposal, log_r, member, rounds = fit_rounds(spec, counter, settings, rng, seeds)
     r = np.exp(log_r)
     p_hat = float(np.mean(r * member))
-    # a draw of q (sample + ratio) against a label, in labels: the cost of the proposals
-    draw_cost = sum(x["seconds_proposals"] for x in rounds) / max(
-        sum(x["seconds_labels"] for x in rounds), 1e-12
-    )
+    draw_cost = settings.proposal_cost  # a draw of q (sample + ratio), in labels
     # independence chains: P(two kept states are the same) = (1 − a)^thin ≤ duplicates;
     # only the draws that pass the ratio test (b) are labelled
     w_states, a_states, b_states = independence_acceptance(log_r, member)
@@ -180,7 +178,8 @@ def choose_delivery(
         "bound_is_exact": bool(log_m >= top),
         "truncated_mass_fit": truncated_mass(lr_c, log_m) if lr_c.size else None,
         "labels_per_member_estimate": costs,
-        "proposal_cost_in_labels": draw_cost,
+        "proposal_cost_measured": sum(x["seconds_proposals"] for x in rounds)
+        / max(sum(x["seconds_labels"] for x in rounds), 1e-12),
         "defensive": settings.defensive,
     }
     return mode, fit

@@ -73,6 +73,13 @@ class ClassSamplerSettings(Settings):
     duplicates
         Independence chains: ``thin_imh`` is chosen so that two successive kept states of a
         chain are the same state with at most this probability.
+    proposal_cost
+        ``"best"``: the cost of one draw of the fitted proposal with its ratio ``p/q``, in
+        labels (a fixed number, so that the same seed takes the same route on any
+        machine; the fit rounds record the measured seconds of both). E. coli fdp1
+        (d = 259): a draw with its ratio alone costs 0.05–0.07 labels, a draw within the
+        rejection delivery ~0.28 (max_eig < −28: 11.8 ms per member for 35 labels of
+        0.17 ms and 129 draws); docs/science/fitted-proposals.md.
     delayed_acceptance
         pCN production chains screen each proposal with a learned
         :class:`~rekindle.classes.surrogate.Surrogate` before labelling it (exact
@@ -118,6 +125,7 @@ class ClassSamplerSettings(Settings):
     defensive: float = 0.1
     truncation: float = 1e-3
     duplicates: float = 0.02
+    proposal_cost: float = 0.25
     delayed_acceptance: bool = False
     surrogate_floor: float = 0.02
     surrogate_history: int = 40_000
@@ -140,6 +148,7 @@ class ClassSamplerSettings(Settings):
         check(0 < self.defensive < 1, f"defensive must lie in (0, 1), got {self.defensive}")
         check(0 < self.truncation < 1, f"truncation must lie in (0, 1), got {self.truncation}")
         check(0 < self.duplicates < 1, f"duplicates must lie in (0, 1), got {self.duplicates}")
+        check(self.proposal_cost >= 0, f"proposal_cost must be ≥ 0, got {self.proposal_cost}")
         check(
             0 < self.surrogate_floor <= 1,
             f"surrogate_floor must lie in (0, 1], got {self.surrogate_floor}",
