@@ -231,3 +231,24 @@ def test_a_relabelled_band_is_read_by_its_class(tmp_path) -> None:
     res = runner.invoke(app, ["dynamics", str(band), "-o", str(tmp_path / "dyn2")])
     assert res.exit_code == 2 and "'-30.0 < max_eig < -12.0'" in res.output
     assert f"row {row}" in res.output and not (tmp_path / "dyn2").exists()
+
+
+def test_generate_where_burn_in_reaches_the_chains(tmp_path) -> None:
+    """--burn-in sets the pCN burn-in: the labels spent before the first kept state are
+    chains × (adaptation + burn-in) steps; the delivery records whether β fell below the
+    smallest β checked against ORACLE; a negative --burn-in is refused in one line."""
+    base = ["generate", "--model", "toy", "--physiology", "ref", "--where", "max_eig < -12"]
+    base += ["--n", "60", "--seed", "1", "--population", "400", "--delivery", "pcn", "-q"]
+    labels = {}
+    for burn in (5, 25):
+        out = tmp_path / f"B{burn}.h5"
+        res = runner.invoke(app, [*base, "--burn-in", str(burn), "--output", str(out)])
+        assert res.exit_code == 0, res.output
+        rounds = read_dataset(out).metadata["class_rounds"]
+        assert rounds["mode"] == "chains" and isinstance(rounds["slow_mixing"], bool)
+        labels[burn] = (rounds["labels_burn_in"], rounds["chains"])
+    (l5, chains), (l25, chains25) = labels[5], labels[25]
+    assert chains == chains25 and l25 - l5 == 20 * chains
+    bad = tmp_path / "bad.h5"
+    res = runner.invoke(app, [*base, "--burn-in", "-1", "--output", str(bad)])
+    assert res.exit_code == 2 and "--burn-in must be ≥ 0" in res.output and not bad.exists()

@@ -152,6 +152,7 @@ def generate_where(
     quiet: bool,
     delivery: str = "auto",
     screen: dict[str, Any] | None = None,
+    burn_in: int = 200,
 ) -> None:
     """``generate --where``: exactly ``n`` verified members of a class (see
     :func:`rekindle.classes.generate.generate_class`), from the model alone or from a
@@ -162,8 +163,10 @@ def generate_where(
     spec = parse_class(where)
     screen_options = _screen_options(spec, where, screen)
     _check_where_counts(output, n, seed, population, thin, save_sampler)
+    if burn_in < 0:
+        raise _UserError(f"--burn-in must be ≥ 0, got {burn_in}")
     bundle, start = _class_source(spec, generator, model, physiology)
-    settings = _sampler_settings(population, thin, seed, delivery, screen_options)
+    settings = _sampler_settings(population, thin, seed, delivery, screen_options, burn_in)
 
     from rekindle.classes.generate import generate_class
 
@@ -181,6 +184,16 @@ def generate_where(
             progress=update,
         )
     console.print(_class_draw_line(output, n, where, spec, bundle, draw))
+    if draw.diagnostics.get("slow_mixing"):
+        from rekindle.classes.chains import PCN_BETA_CHECKED
+
+        console.print(
+            f"[yellow]caution:[/yellow] the pCN chains adapted to β = "
+            f"{draw.diagnostics['beta']:.3f}, below the smallest β checked against an ORACLE "
+            f"reference ({PCN_BETA_CHECKED}); at max_eig < -35 (β 0.046) burn-in 200 with "
+            "thin 50 gave members a classifier told from ORACLE's, and --burn-in 1000 "
+            "--thin 100 reached the bar (docs/science/classes.md)"
+        )
 
 
 def _screen_options(spec: Any, where: str, screen: dict[str, Any] | None) -> dict[str, Any]:
@@ -231,14 +244,24 @@ def _class_source(
 
 
 def _sampler_settings(
-    population: int, thin: int, seed: int, delivery: str, screen_options: dict[str, Any]
+    population: int,
+    thin: int,
+    seed: int,
+    delivery: str,
+    screen_options: dict[str, Any],
+    burn_in: int = 200,
 ) -> Any:
     """The :class:`~rekindle.classes.ClassSamplerSettings`; a bad value refused in one line."""
     from rekindle.classes.sampler import ClassSamplerSettings
 
     try:
         return ClassSamplerSettings(
-            population=population, thin=thin, seed=seed, delivery=delivery, **screen_options
+            population=population,
+            thin=thin,
+            seed=seed,
+            delivery=delivery,
+            burn_steps=burn_in,
+            **screen_options,
         )
     except ValueError as exc:
         raise _UserError(str(exc)) from None

@@ -385,6 +385,14 @@ GenerateSaveSamplerOpt = Annotated[
 ]
 GeneratePopulationOpt = Annotated[int, typer.Option(help="--where: sets per level.")]
 GenerateThinOpt = Annotated[int, typer.Option(help="--where: pCN steps between kept states.")]
+GenerateBurnInOpt = Annotated[
+    int,
+    typer.Option(
+        "--burn-in",
+        help="--where: pCN steps before the first kept state (200 was checked faithful down "
+        "to max_eig < -30; -35 needed 1000 with --thin 100).",
+    ),
+]
 GenerateDeliveryOpt = Annotated[
     str,
     typer.Option(
@@ -441,6 +449,7 @@ def generate(
     save_sampler: GenerateSaveSamplerOpt = None,
     population: GeneratePopulationOpt = 4000,
     thin: GenerateThinOpt = 50,
+    burn_in: GenerateBurnInOpt = 200,
     delivery: GenerateDeliveryOpt = "auto",
     screen: GenerateScreenOpt = False,
     screen_recall: GenerateScreenRecallOpt = None,
@@ -460,7 +469,7 @@ def generate(
         return _run(
             lambda: generate_where(
                 where, output, n, seed, model, physiology, generator, save_sampler,
-                population, thin, force, quiet, delivery, screen_options,
+                population, thin, force, quiet, delivery, screen_options, burn_in,
             )
         )  # fmt: skip
 
