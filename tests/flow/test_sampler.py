@@ -81,6 +81,7 @@ def test_table_is_within_a_fraction_of_a_bin_of_the_float64_map(proposal, sample
 def test_every_decision_is_the_float64_networks(sampler, cls: int, power: float) -> None:
     gen = torch.Generator().manual_seed(11 + cls)
     screen = sampler.guide
+    screen.first_pass = "bfloat16"
     y = sampler._features(65_536, gen)
     u = torch.rand(y.shape[0], generator=gen)
     thresholds = screen.thresholds(u, power)
@@ -100,6 +101,32 @@ def test_every_decision_is_the_float64_networks(sampler, cls: int, power: float)
     assert int(((sign * z16 > thresholds) != reference).sum()) > 0
     rechecked = screen.rechecked["float32"] - before["float32"]
     assert 0 < rechecked < 0.3 * y.shape[0]
+
+
+def test_a_float32_first_pass_takes_the_same_decisions(sampler, guide) -> None:
+    """The screen may start in float32 (where bfloat16 is the slower on this CPU): the same
+    decisions as the bfloat16 screen and as the float64 network, with float64 rechecks for a
+    small minority only; the automatic choice is one of the two."""
+    from rekindle.flow.sampler import ScreenedGuide
+
+    screen = sampler.guide
+    assert screen.first_pass in ("bfloat16", "float32")
+    gen = torch.Generator().manual_seed(31)
+    y = sampler._features(65_536, gen)
+    thresholds = screen.thresholds(torch.rand(y.shape[0], generator=gen), 1.0)
+    keep = {}
+    for first in ("bfloat16", "float32"):
+        screen.first_pass = first
+        before = dict(screen.rechecked)
+        keep[first] = screen.keep(y, thresholds, 1.0)
+        after = {k: screen.rechecked[k] - before[k] for k in before}
+    assert after["float32"] == 0 and after["float64"] < 0.01 * y.shape[0]
+    with torch.inference_mode():
+        reference = screen.net64(y.double())[0] > thresholds
+    assert int((keep["float32"] != reference).sum()) == 0
+    assert torch.equal(keep["float32"], keep["bfloat16"])
+    with pytest.raises(ValueError, match="first_pass"):
+        ScreenedGuide(guide, y[:64], first_pass="float16")
 
 
 def test_kept_draws_follow_the_float64_algorithm(proposal, guide, sampler) -> None:
