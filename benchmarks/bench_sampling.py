@@ -112,16 +112,9 @@ def jacobian_chunks(n: int, seed: int = 0) -> list[np.ndarray]:
 
 
 def _eig_only(jac: np.ndarray) -> np.ndarray:
-    # in blocks of EIGENVALUE_BLOCK, as labelling computes them: one call on a whole chunk
-    # of 1 000 matrices (15 MB) runs slower than the blocks, and the "bound" then fell
-    # below the labelling rate it bounds (111 % measured on 2026-12-06)
+    # max_real_eigenvalues computes geev in blocks of EIGENVALUE_BLOCK, as labelling does
     with single_threaded_blas:
-        return np.concatenate(
-            [
-                max_real_eigenvalues(jac[i : i + EIGENVALUE_BLOCK])
-                for i in range(0, jac.shape[0], EIGENVALUE_BLOCK)
-            ]
-        )
+        return max_real_eigenvalues(jac)
 
 
 def bound_rate(chunks: list[np.ndarray], jobs: int) -> float:
