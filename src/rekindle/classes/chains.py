@@ -61,7 +61,14 @@ from rekindle.classes.settings import ClassDraw, ClassSamplerSettings, Reached
 from rekindle.classes.spec import ClassSpec
 from rekindle.classes.surrogate import Surrogate, fit_surrogate, screen_accuracy
 
-__all__ = ["refit_screen", "run_chains"]
+__all__ = ["PCN_BETA_CHECKED", "refit_screen", "run_chains"]
+
+#: The smallest adapted pCN step β at which a delivery was checked against an independent
+#: ORACLE reference and passed (E. coli fdp1, max_eig < −30: β = 0.099, C2ST 0.495 against
+#: a floor of 0.490). At < −35 (β = 0.046) the defaults (burn-in 200, thin 50) failed
+#: (C2ST 0.646 against 0.531) and burn-in 1 000 with thin 100 reached the bar:
+#: docs/science/classes.md. Below it a delivery records ``slow_mixing = True``.
+PCN_BETA_CHECKED = 0.09
 
 
 def run_chains(
@@ -351,13 +358,6 @@ def _chain_records(
         "screen": None if screen is None else _UNUSED_SCREEN,
     }
 
-
-#: The smallest adapted pCN step β at which a delivery was checked against an independent
-#: ORACLE reference and passed (E. coli fdp1, max_eig < −30: β = 0.099, C2ST 0.495 against
-#: a floor of 0.490). At < −35 (β = 0.046) the defaults (burn-in 200, thin 50) failed
-#: (C2ST 0.646 against 0.531) and burn-in 1 000 with thin 100 reached the bar:
-#: docs/science/classes.md. Below it a delivery records ``slow_mixing = True``.
-PCN_BETA_CHECKED = 0.09
 
 #: The diagnostics of a return screen asked for in chains mode.
 _UNUSED_SCREEN = {

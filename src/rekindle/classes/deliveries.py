@@ -27,7 +27,7 @@ import numpy as np
 
 from rekindle.classes.diagnostics import level_diagnostics
 from rekindle.classes.labels import KeptMembers, LabelCounter, saturation_of
-from rekindle.classes.proposal import effective_sample_size
+from rekindle.classes.proposal import effective_sample_size, truncated_mass_labelled
 from rekindle.classes.screen import ReturnScreen
 from rekindle.classes.settings import ClassDraw, ClassSamplerSettings, Reached
 from rekindle.classes.spec import ClassSpec
@@ -149,7 +149,7 @@ def deliver_proposal_rejection(
         "chains": 0,
         "beta": reached.beta,
         "bound": math.exp(log_bound),
-        "truncated_mass_delivery": _truncated_mass_labelled(lr, log_bound),
+        "truncated_mass_delivery": truncated_mass_labelled(lr, log_bound),
         "ess_delivery": (
             effective_sample_size(np.exp(np.maximum(lr, log_bound) - log_bound)) if lr.size else 0.0
         ),
@@ -164,16 +164,6 @@ def deliver_proposal_rejection(
         saturation_of(u), lam, u[-min(n, settings.chains) :].copy(), reached.beta,
         diagnostics, "proposal-rejection", reached.shape, proposal, 0, log_bound,
     )  # fmt: skip
-
-
-def _truncated_mass_labelled(log_r: np.ndarray, log_m: float) -> float:
-    """``E_{p|C}[(1 − M/r)₊]`` from the members labelled by :func:`deliver_proposal_rejection`
-    (``log r`` ``(k,)``; each was labelled with probability ``min(1, r/M)``):
-    ``Σ (r − M)₊ / Σ max(r, M)``; NaN when there are none."""
-    if log_r.size == 0:
-        return float("nan")
-    w = np.exp(np.maximum(log_r, log_m) - log_m)  # max(r, M) / M
-    return float((w - 1.0).sum() / w.sum())
 
 
 def _independent_draw_records(

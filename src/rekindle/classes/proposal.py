@@ -32,6 +32,7 @@ __all__ = [
     "independence_acceptance",
     "independence_thin",
     "truncated_mass",
+    "truncated_mass_labelled",
 ]
 
 
@@ -152,6 +153,32 @@ def truncated_mass(log_r: np.ndarray, log_m: float) -> float:
     w = np.exp(log_r - top)
     excess = np.clip(w - math.exp(log_m - top), 0.0, None)
     return float(excess.sum() / w.sum())
+
+
+def truncated_mass_labelled(log_r: np.ndarray, log_m: float) -> float:
+    """:func:`truncated_mass` from the members of a delivery that tests ``U < r/M`` before
+    labelling, so that a draw was labelled with probability ``π = min(1, r/M)``.
+
+    Each labelled member weighs ``1/π`` (Horvitz–Thompson): ``Σ (r − M)₊ / Σ max(r, M)``
+    over the labelled members estimates ``Σ_C (r − M)₊ / Σ_C r`` over all members drawn.
+
+    Parameters
+    ----------
+    log_r
+        Shape ``(k,)``: ``log p/q`` of the labelled class members.
+    log_m
+        ``log M``.
+
+    Returns
+    -------
+    float
+        The estimated truncated mass; NaN without members.
+    """
+    log_r = np.asarray(log_r, dtype=float)
+    if log_r.size == 0:
+        return float("nan")
+    w = np.exp(np.maximum(log_r, log_m) - log_m)  # max(r, M) / M
+    return float((w - 1.0).sum() / w.sum())
 
 
 def fit_proposal(
