@@ -45,6 +45,8 @@ from rekindle.classes import ClassSamplerSettings, parse_where
 from rekindle.classes.generate import class_engine
 from rekindle.classes.sampler import sample_class
 from rekindle.io.model_bundle import load_bundle
+from rekindle.kinetics.model import KineticModel
+from rekindle.kinetics.physiology import Physiology
 from rekindle.sampling import sample_parameters
 from rekindle.sampling.oracle import km_from_saturation, km_reference_concentrations
 
@@ -213,7 +215,13 @@ def _covers(cached: dict, wanted: dict) -> bool:
 
 
 def oracle_reference(
-    model, physiology, n: int, seed: int, keep_below: float, chunk: int, km_cols: list[int]
+    model: KineticModel,
+    physiology: Physiology,
+    n: int,
+    seed: int,
+    keep_below: float,
+    chunk: int,
+    km_cols: list[int],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """An independent ORACLE draw of ``n`` sets, sampled ``chunk`` at a time: max Re(λ) of
     every set ``(n,)``, and the K_M ``(k, d)`` and max Re(λ) ``(k,)`` of the ``k`` sets below

@@ -122,9 +122,11 @@ class GuideConfig(Settings):
         remaining steps run in float32. The weights, the optimiser, the losses, the held-out
         evaluations, the temperature and every later use of the guide are float32 throughout,
         and so is the first layer (it reads the features). 0: float32 only; 1 (default):
-        mixed precision only — on the E. coli default run 1.5× faster per step on 2 AVX-512
-        cores with the held-out cross-entropy of float32 training (0.3215 against 0.3207;
-        ``docs/science/memgen.md``).
+        mixed precision only — on the E. coli default run 1.5× faster per step on 2 cores
+        of an AMD EPYC with AVX-512 BF16, with the held-out cross-entropy of float32
+        training (0.3215 against 0.3207; ``docs/science/memgen.md``). Not every CPU gains:
+        an Intel Xeon without AMX ran the guide's bfloat16 inference 1.6× slower than
+        float32 (its training was not compared).
     """
 
     hidden: int = 512
