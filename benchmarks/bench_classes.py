@@ -66,6 +66,9 @@ def main() -> None:
         "--oracle and --seed and kept the sets of the loosest class, else drawn and written",
     )
     ap.add_argument("--min-reference", type=int, default=500)
+    ap.add_argument(
+        "--worst", type=int, default=3, help="ln K_M listed with the largest KS per class"
+    )
     ap.add_argument("--oracle-retime", type=int, default=5000, help="sets re-timed per class")
     ap.add_argument("--thin", type=int, default=50)
     ap.add_argument("--population", type=int, default=4000)
@@ -128,6 +131,7 @@ def main() -> None:
     )
     print(header)
     print("|" + "---|" * (header.count("|") - 1))
+    notes: list[str] = []
     for bound in args.classes:
         spec = parse_where(f"max_eig < {bound}")
         measure, _, _ = class_engine(m, p, spec)
@@ -181,8 +185,15 @@ def main() -> None:
             floor = c2st_noise_floor(np.log(km_ref), k // 2 if ref.sum() < 2 * k else k)
             ks = ks_distance(draw.max_real_eigenvalue, lam_kept[lam_kept < bound])
             row += [f"{w:.3f}", f"{c:.3f} ({floor:.3f})", f"{ks:.3f}"]
+            notes.append(_worst_coordinates(bound, m.km_names, km_g, km_ref, args.worst))
         else:
             row += ["–", "–", "–"]
+        if "proposal_cost_measured" in d:
+            notes.append(
+                f"< {bound:g}: a draw of the fitted proposal cost "
+                f"{d['proposal_cost_measured']:.3f} labels in the fit rounds "
+                f"(best prices it at {settings.proposal_cost})"
+            )
         est = d.get("labels_per_member_estimate") or {}
         keys = ("rejection", "chains", "imh", "proposal-rejection")
         trunc = d.get("truncated_mass_delivery", d.get("truncated_mass_fit"))
@@ -206,6 +217,21 @@ def main() -> None:
             else "–"
         )
         print("| " + " | ".join(row) + " |", flush=True)
+    print("\n".join(["", *notes]))
+
+
+def _worst_coordinates(
+    bound: float, names: list[str], km: np.ndarray, km_ref: np.ndarray, k: int
+) -> str:
+    """The ``k`` ln K_M whose two-sample KS distance between the delivered members ``km``
+    and the reference members ``km_ref`` is largest, and the median over all of them."""
+    ks = np.array([ks_distance(np.log(km[:, j]), np.log(km_ref[:, j])) for j in range(km.shape[1])])
+    worst = ", ".join(f"{names[j]} {ks[j]:.3f}" for j in np.argsort(-ks)[:k])
+    crit = 1.36 * np.sqrt(1 / km.shape[0] + 1 / km_ref.shape[0])
+    return (
+        f"< {bound:g}: largest KS of ln K_M against the reference: {worst}; median "
+        f"{np.median(ks):.3f} (5 % critical value {crit:.3f})"
+    )
 
 
 def _covers(cached: dict, wanted: dict) -> bool:

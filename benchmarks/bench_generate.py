@@ -76,6 +76,7 @@ def _breakdown(generator: str) -> tuple[list[tuple[str, float]], float, int, int
     thr = screen.thresholds(u, 1.0)
     with torch.inference_mode():
         t_bf16, _ = _cpu(lambda: screen._logit16(y))
+        t_fp32, _ = _cpu(lambda: screen._logit32(y))
         t_keep, keep = _cpu(lambda: screen.keep(y, thr, 1.0))
         reference = screen.net64(y.double())[0] > thr
     mismatches = int((keep != reference).sum())
@@ -106,7 +107,8 @@ def _breakdown(generator: str) -> tuple[list[tuple[str, float]], float, int, int
         ("colouring g = μ + L w (float32)", t_colour * per_draw),
         ("marginals (score table)", t_table * per_draw),
         ("guide: bfloat16 logit alone", t_bf16 * per_draw),
-        ("guide: decisions (bfloat16 + rechecks)", t_keep * per_draw),
+        ("guide: float32 logit alone", t_fp32 * per_draw),
+        (f"guide: decisions ({screen.first_pass} first + rechecks)", t_keep * per_draw),
         ("kept rows → float64", t_select * 1e6 / rows),
         ("K_M = ref (1 − y)/(1 + y)", t_km * per_kept),
         ("V_max back-calculation (completion)", t_complete * per_kept),
@@ -148,7 +150,7 @@ def main() -> None:
     table.add_column("CPU s", justify="right")
     for name, secs in steps:
         table.add_row(name, f"{secs:.2f}")
-    total = sum(s for n, s in steps if n != "guide: bfloat16 logit alone")
+    total = sum(s for n, s in steps if not n.endswith("logit alone"))
     table.add_row("sum (decisions counted once)", f"{total:.2f}")
     console.print(table)
     console.print(f"guide decisions ≠ float64 network's: {mismatches} of {b}")
