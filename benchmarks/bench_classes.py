@@ -73,6 +73,9 @@ def main() -> None:
     ap.add_argument("--thin", type=int, default=50)
     ap.add_argument("--population", type=int, default=4000)
     ap.add_argument("--burn", type=int, default=200)
+    ap.add_argument(
+        "--block", type=int, default=40, help="pCN chains' class-fitted block (0: plain pCN)"
+    )
     ap.add_argument("--target-acceptance", type=float, default=0.3)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--delivery", default="best", help="auto, best, filter, pcn, imh, rejection")
@@ -140,6 +143,7 @@ def main() -> None:
             thin=args.thin,
             population=args.population,
             burn_steps=args.burn,
+            block_size=args.block,
             target_acceptance=args.target_acceptance,
             delivery=args.delivery,
             delayed_acceptance=args.delayed_acceptance,
@@ -188,6 +192,17 @@ def main() -> None:
             notes.append(_worst_coordinates(bound, m.km_names, km_g, km_ref, args.worst))
         else:
             row += ["–", "–", "–"]
+        if draw.mode == "chains":
+            block = (
+                f" (β {d['beta_at_block_fit']:.3f} before the block), block of "
+                f"{d['block_size']}: γ {d['gamma']:.3f}, acceptance "
+                f"{d['acceptance_block_production']:.2f}"
+                if "block_size" in d
+                else ", no block"
+            )
+            notes.append(
+                f"< {bound:g}: pCN β {d['beta']:.3f}{block}; slow_mixing {d['slow_mixing']}"
+            )
         if "proposal_cost_measured" in d:
             notes.append(
                 f"< {bound:g}: a draw of the fitted proposal cost "

@@ -25,7 +25,9 @@ SPEC = parse_where(f"max_eig < {BOUND}")
 
 
 def _settings(da: bool, seed: int = 11) -> ClassSamplerSettings:
-    return ClassSamplerSettings(seed=seed, population=2000, delivery="pcn", delayed_acceptance=da)
+    return ClassSamplerSettings(
+        seed=seed, population=2000, delivery="pcn", delayed_acceptance=da, block_size=0
+    )
 
 
 def _inverted() -> Surrogate:

@@ -235,10 +235,12 @@ def test_a_relabelled_band_is_read_by_its_class(tmp_path) -> None:
 
 def test_generate_where_burn_in_reaches_the_chains(tmp_path) -> None:
     """--burn-in sets the pCN burn-in: the labels spent before the first kept state are
-    chains × (adaptation + burn-in) steps; the delivery records whether β fell below the
-    smallest β checked against ORACLE; a negative --burn-in is refused in one line."""
+    chains × (adaptation + burn-in) steps of plain pCN (--block 0); the delivery records
+    whether β fell below the smallest β checked against ORACLE; a negative --burn-in or
+    --block is refused in one line."""
     base = ["generate", "--model", "toy", "--physiology", "ref", "--where", "max_eig < -12"]
     base += ["--n", "60", "--seed", "1", "--population", "400", "--delivery", "pcn", "-q"]
+    base += ["--block", "0"]
     labels = {}
     for burn in (5, 25):
         out = tmp_path / f"B{burn}.h5"
@@ -252,3 +254,28 @@ def test_generate_where_burn_in_reaches_the_chains(tmp_path) -> None:
     bad = tmp_path / "bad.h5"
     res = runner.invoke(app, [*base, "--burn-in", "-1", "--output", str(bad)])
     assert res.exit_code == 2 and "--burn-in must be ≥ 0" in res.output and not bad.exists()
+    res = runner.invoke(app, [*base, "--block", "-2", "--output", str(bad)])
+    assert res.exit_code == 2 and "--block must be ≥ 0" in res.output and not bad.exists()
+
+
+def test_generate_where_block_is_recorded_and_continued(tmp_path) -> None:
+    """--block k: the chains fit a block of k coordinates in the burn-in, record it, and a
+    saved class sampler continues with the same block (no burn-in, no refit)."""
+    base = ["generate", "--model", "toy", "--physiology", "ref", "--where", "max_eig < -12"]
+    base += ["--n", "60", "--population", "400", "--delivery", "pcn", "-q", "--block", "2"]
+    base += ["--block-when-beta-below", "1"]
+    sampler = tmp_path / "S.pt"
+    res = runner.invoke(app, [*base, "--seed", "1", "--output", str(tmp_path / "A.h5"),
+                              "--save-sampler", str(sampler)])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    first = read_dataset(tmp_path / "A.h5").metadata["class_rounds"]
+    assert first["block_size"] == 2 and len(first["block_coordinates"]) == 2
+    _, _, state = load_class_sampler(sampler)
+    assert state.block is not None and state.gamma == first["gamma"]
+    assert state.block.index.tolist() == first["block_coordinates"]
+    res = runner.invoke(app, [*base, "--seed", "2", "--output", str(tmp_path / "B.h5"),
+                              "--generator", str(sampler)])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    again = read_dataset(tmp_path / "B.h5").metadata["class_rounds"]
+    assert again["block_coordinates"] == first["block_coordinates"]
+    assert again["gamma"] == first["gamma"] and again["labels_burn_in"] == 0

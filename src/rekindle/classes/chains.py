@@ -52,6 +52,7 @@ from typing import Any
 
 import numpy as np
 
+from rekindle.classes.block import BlockReference, StateMoments, fit_block
 from rekindle.classes.diagnostics import lag_one_correlation, level_diagnostics
 from rekindle.classes.labels import KeptMembers, LabelCounter, saturation_of
 from rekindle.classes.levels import adapt_beta, propose
@@ -61,14 +62,36 @@ from rekindle.classes.settings import ClassDraw, ClassSamplerSettings, Reached
 from rekindle.classes.spec import ClassSpec
 from rekindle.classes.surrogate import Surrogate, fit_surrogate, screen_accuracy
 
-__all__ = ["PCN_BETA_CHECKED", "refit_screen", "run_chains"]
+__all__ = [
+    "PCN_BETA_CHECKED",
+    "SLOW_BURN_IN_CHECKED",
+    "SLOW_THIN_CHECKED",
+    "refit_screen",
+    "run_chains",
+]
 
-#: The smallest adapted pCN step β at which a delivery was checked against an independent
-#: ORACLE reference and passed (E. coli fdp1, max_eig < −30: β = 0.099, C2ST 0.495 against
-#: a floor of 0.490). At < −35 (β = 0.046) the defaults (burn-in 200, thin 50) failed
-#: (C2ST 0.646 against 0.531) and burn-in 1 000 with thin 100 reached the bar:
-#: docs/science/classes.md. Below it a delivery records ``slow_mixing = True``.
+#: The smallest adapted pCN step β at which plain pCN was checked against an independent
+#: ORACLE reference and passed (E. coli fdp1, max_eig < −30: β = 0.099, C2ST 0.492 against
+#: a floor of 0.491). At < −35 (β = 0.045) plain pCN failed at the defaults (C2ST 0.648
+#: against 0.530); below this β the chains fit a class-fitted block (default
+#: ``ClassSamplerSettings.block_below_beta``), which at −35 passed with burn-in 1 000 and
+#: thin 100 (C2ST 0.521) but not at the defaults (0.566): docs/science/classes.md. Below
+#: it a delivery records ``slow_mixing = True``.
 PCN_BETA_CHECKED = 0.09
+
+#: Burn-in and thin at which a slow-mixing delivery (block fitted) was checked faithful.
+SLOW_BURN_IN_CHECKED, SLOW_THIN_CHECKED = 1000, 100
+
+
+def _slow_mixing(imh: bool, beta: float, block: dict[str, Any]) -> bool:
+    """Whether plain pCN's adapted step fell below :data:`PCN_BETA_CHECKED` (with a block
+    fitted in this run: its step at the fit; a block continued from a start counts as
+    slow, since it is fitted only then by default)."""
+    if imh:
+        return False
+    if block:
+        return bool(block.get("beta_at_block_fit", 0.0) < PCN_BETA_CHECKED)
+    return bool(beta < PCN_BETA_CHECKED)
 
 
 def run_chains(
@@ -160,19 +183,36 @@ def run_chains(
         )
     independent = proposal if imh else None  # the independence chains' proposal
     chains = _Chains.start(seeds[pick], reached.seed_lam[pick], independent, surrogate)
+    blocked = _Blocked.start(reached, settings, surrogate is None and not imh and
+                             spec.returns is None, adapt_steps, burn_steps)  # fmt: skip
     pairs: list[tuple[np.ndarray, ...]] = []  # the last burn-in steps' labelled moves
     n_screened = n_passed = n_members = 0
+    block_accepted = 0
     while kept.count < n:
-        move = _step(spec, counter, chains, independent, surrogate, beta, shape, rng)
+        block_ok = None
+        if blocked.block is not None:  # the block's move (applied), then the others'
+            block_ok = _block_move(spec, counter, chains, blocked, rng)
+            move = _step(spec, counter, chains, None, None, beta, blocked.rest_shape, rng,
+                         rest=blocked.rest)  # fmt: skip
+        else:
+            move = _step(spec, counter, chains, independent, surrogate, beta, shape, rng)
         if surrogate is not None and learn_screen and 1 <= adapt_steps + burn_steps - step <= 10:
             i = move.screened
             pairs.append((chains.u[i], chains.lam[i], move.u[i], move.lam[i]))
         chains.accept(move)
         step += 1
+        if blocked.pooling(step):
+            blocked.pool(chains.u)
+            if step == blocked.fit_step and beta < settings.block_below_beta:
+                blocked.fit(settings, shape, beta)
+                beta = settings.beta  # the other coordinates' step, adapted anew
         if step <= adapt_steps:
             beta = adapt_beta(beta, float(move.ok.mean()), settings.target_acceptance)
             continue
         if step <= adapt_steps + burn_steps:
+            if block_ok is not None:
+                blocked.adapt(float(block_ok.mean()), settings.target_acceptance)
+                beta = adapt_beta(beta, float(move.ok.mean()), settings.target_acceptance)
             if surrogate is not None and learn_screen and step == adapt_steps + burn_steps:
                 surrogate = refit_screen(spec, counter, settings, surrogate, pairs, screen_record)
                 chains.f = surrogate.predict(chains.u)
@@ -182,6 +222,8 @@ def run_chains(
             continue
         accepted += int(move.ok.sum())
         proposed += move.ok.size
+        if block_ok is not None:
+            block_accepted += int(block_ok.sum())
         if surrogate is not None:
             n_screened += m
             n_passed += move.screened.size
@@ -197,11 +239,117 @@ def run_chains(
         stage_counts=(n_screened, n_passed, n_members),
         labels=(labels_levels, integrated_levels, labels_ready),
         seconds=(t_ready - t1, t_production), screen=screen,
+        block=blocked.records(block_accepted / max(proposed, 1)),
     )  # fmt: skip
     return ClassDraw(
         saturation_of(u), lam, chains.u.copy(), beta, diagnostics, mode, shape, proposal,
-        thin_imh, log_bound, surrogate,
+        thin_imh, log_bound, surrogate, blocked.block, blocked.gamma,
     )  # fmt: skip
+
+
+@dataclass
+class _Blocked:
+    """The class-fitted block of pCN chains (:mod:`rekindle.classes.block`): given by a
+    start, or fitted at ``fit_step`` on the states pooled over the steps after
+    ``pool_after`` (``fit_step`` 0: no block will be fitted), then the block's step
+    ``gamma``, the other coordinates ``rest`` and their step multipliers ``rest_shape``."""
+
+    block: BlockReference | None
+    gamma: float
+    fit_step: int
+    pool_after: int
+    moments: StateMoments | None = None
+    beta_at_fit: float = math.nan
+    rest: np.ndarray | None = None
+    rest_shape: np.ndarray | None = None
+
+    @classmethod
+    def start(
+        cls,
+        reached: Reached,
+        settings: ClassSamplerSettings,
+        allowed: bool,
+        adapt_steps: int,
+        burn_steps: int,
+    ) -> _Blocked:
+        """The start's block, or one to fit halfway through the burn-in (pooling its second
+        quarter) when ``allowed`` (plain pCN), ``settings.block_size > 0`` and the burn-in
+        has at least 4 steps, if β is then below ``settings.block_below_beta``."""
+        if not allowed:
+            return cls(None, math.nan, 0, 0)
+        if reached.block is not None:
+            self = cls(reached.block, reached.gamma, 0, 0)
+            self._set_rest(reached.shape)
+            return self
+        fit = settings.block_size > 0 and burn_steps >= 4
+        fit_step = adapt_steps + burn_steps // 2 if fit else 0
+        return cls(None, math.nan, fit_step, adapt_steps + burn_steps // 4)
+
+    def pooling(self, step: int) -> bool:
+        """Whether the states after ``step`` are pooled for the fit (at ``fit_step`` the
+        block is fitted only when pCN's step calls for it: the pool is then dropped)."""
+        return self.block is None and self.pool_after < step <= self.fit_step
+
+    def pool(self, u: np.ndarray) -> None:
+        """Pool one step's states ``(m, d)``."""
+        if self.moments is None:
+            self.moments = StateMoments(u.shape[1])
+        self.moments.add(u)
+
+    def fit(self, settings: ClassSamplerSettings, shape: np.ndarray, beta: float) -> None:
+        """Fit the block on the pooled states (pCN's step was ``beta``); its step starts
+        at ``settings.beta``."""
+        assert self.moments is not None
+        self.beta_at_fit = beta
+        self.block = fit_block(self.moments, settings.block_size)
+        self.gamma = settings.beta
+        self.moments = None
+        self._set_rest(shape)
+
+    def adapt(self, rate: float, target: float) -> None:
+        """Adapt the block's step towards the target acceptance (burn-in only)."""
+        self.gamma = adapt_beta(self.gamma, rate, target)
+
+    def _set_rest(self, shape: np.ndarray) -> None:
+        assert self.block is not None
+        self.rest = self.block.rest(shape.size)
+        s = shape[self.rest]
+        self.rest_shape = s / s.max() if s.size else s
+
+    def records(self, acceptance: float) -> dict[str, Any]:
+        """The block's diagnostics (empty without one)."""
+        if self.block is None:
+            return {}
+        return {
+            "block_size": int(self.block.index.size),
+            "block_coordinates": self.block.index.tolist(),
+            "gamma": self.gamma,
+            "acceptance_block_production": acceptance,
+            **({} if math.isnan(self.beta_at_fit) else {"beta_at_block_fit": self.beta_at_fit}),
+        }
+
+
+def _block_move(
+    spec: ClassSpec,
+    counter: LabelCounter,
+    chains: _Chains,
+    blocked: _Blocked,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Move the chains by the block's generalised pCN step (applied to ``chains``):
+    ``rng`` draws the proposal, then the uniforms of the density-ratio test; only the
+    proposals that pass it are labelled. Returns which chains moved ``(m,)``."""
+    block = blocked.block
+    assert block is not None
+    m = chains.u.shape[0]
+    prop = block.propose(chains.u, blocked.gamma, rng)
+    log_r = block.log_ratio(prop) - block.log_ratio(chains.u)
+    screened = np.flatnonzero(np.log(rng.random(m)) < log_r)
+    prop_lam = np.full(m, np.nan)
+    prop_lam[screened] = counter.measure(prop[screened])
+    ok = spec.eig_member(prop_lam)
+    chains.accept(_Move(prop, prop_lam, None, None, ok, screened, 0))
+    return ok
 
 
 @dataclass
@@ -261,8 +409,11 @@ def _step(
     beta: float,
     shape: np.ndarray,
     rng: np.random.Generator,
+    *,
+    rest: np.ndarray | None = None,
 ) -> _Move:
-    """Propose and decide one step of every chain: a pCN move (``proposal`` None) or an
+    """Propose and decide one step of every chain: a pCN move (``proposal`` None; with
+    ``rest``, of those coordinates only, ``shape`` theirs) or an
     independence draw accepted with ``min(1, r(u')/r(u))`` in the class (the ratio test
     first: only the draws that pass it are labelled, the others are left NaN); with a
     ``surrogate``, delayed acceptance (screen, then label the survivors); a returns clause
@@ -273,6 +424,9 @@ def _step(
     if proposal is not None:  # independence MH: u' ~ q
         prop = proposal.sample(m, rng)
         prop_lr = proposal.log_ratio(prop)
+    elif rest is not None:
+        prop = chains.u.copy()
+        prop[:, rest] = propose(chains.u[:, rest], beta, shape, rng)
     else:
         prop = propose(chains.u, beta, shape, rng)
     prop_f = None
@@ -316,12 +470,14 @@ def _chain_records(
     labels: tuple[int, int, int],
     seconds: tuple[float, float],
     screen: ReturnScreen | None,
+    block: dict[str, Any],
 ) -> dict[str, Any]:
     """The chains' ``class_rounds`` records: the route, the levels, acceptance, duplicates,
     lag-1 correlation and ESS of the kept states ``u`` (n, d) (``lams``: max Re(λ) per kept
     step), the delayed-acceptance stages, labels and seconds per phase. ``labels``: counts
     after the levels (labels, integrations) and after the burn-in; ``seconds``: burn-in,
-    whole run; ``stage_counts``: screened, passed, members (delayed acceptance)."""
+    whole run; ``stage_counts``: screened, passed, members (delayed acceptance);
+    ``block``: the class-fitted block's records (empty without one)."""
     n = u.shape[0]
     mode = reached.mode
     labels_levels, integrated_levels, labels_ready = labels
@@ -332,6 +488,9 @@ def _chain_records(
             "subset simulation + independence Metropolis–Hastings with a fitted Gaussian "
             "proposal (cross-entropy fit, defensive mixture)"
             if imh
+            else "subset simulation + pCN (Au & Beck 2001) with a class-fitted block "
+            "(generalised pCN, Rudolf & Sprungk 2018)"
+            if block
             else "subset simulation + pCN (Au & Beck 2001)"
         ),
         "mode": mode,
@@ -340,7 +499,8 @@ def _chain_records(
         **level_diagnostics(settings, reached, counter, labels_levels, integrated_levels),
         "chains": chains,
         "beta": beta,
-        "slow_mixing": bool(not imh and beta < PCN_BETA_CHECKED),
+        "slow_mixing": _slow_mixing(imh, beta, block),
+        **block,
         "acceptance_production": accepted / max(proposed, 1),
         "duplicate_fraction": 1.0 - np.unique(u, axis=0).shape[0] / n,
         "lag1_correlation_max_eig": rho,

@@ -181,5 +181,5 @@ def _reach_from_start(spec: ClassSpec, counter: LabelCounter, d: int, start: Cha
     fit: dict[str, Any] = {}
     return Reached(
         seeds, seed_lam, beta, shape, [], float("nan"), True, math.nan, mode, fit, proposal,
-        int(start.thin), float(start.log_bound),
+        int(start.thin), float(start.log_bound), start.block, float(start.gamma),
     )  # fmt: skip

@@ -10,7 +10,8 @@ A *class-sampler file* (``format = "rekindle-class-sampler/1"``, written with
 to continue without the levels: the class, the model and physiology (embedded), the
 production chains' states (normal space) and the pCN step, and for the fitted routes
 (modes ``imh``, ``proposal-rejection``) the proposal's arrays, ``thin`` and ``log_bound``;
-for delayed-acceptance pCN chains the learned screen (``surrogate``).
+for delayed-acceptance pCN chains the learned screen (``surrogate``); for pCN chains
+with a class-fitted block its arrays (``block``) and step ``gamma``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from rekindle.classes.block import BlockReference
 from rekindle.classes.grammar import format_where
 from rekindle.classes.proposal import GaussianProposal
 from rekindle.classes.settings import ChainState
@@ -138,6 +140,9 @@ def save_class_sampler(
         }
         payload["thin"] = int(state.thin)
         payload["log_bound"] = float(state.log_bound)
+    if state.block is not None:  # pCN with a class-fitted block
+        payload["block"] = {k: torch.as_tensor(v) for k, v in state.block.to_arrays().items()}
+        payload["gamma"] = float(state.gamma)
     if state.surrogate is not None:  # delayed-acceptance pCN: the learned screen
         payload["surrogate"] = {
             k: torch.as_tensor(v) for k, v in state.surrogate.to_arrays().items()
@@ -197,5 +202,9 @@ def load_class_sampler(path: str | Path) -> tuple[ClassSpec, ModelBundle, ChainS
         Surrogate.from_arrays({k: v.numpy() for k, v in data["surrogate"].items()})
         if "surrogate" in data
         else None,
+        BlockReference.from_arrays({k: v.numpy() for k, v in data["block"].items()})
+        if "block" in data
+        else None,
+        float(data.get("gamma", float("nan"))),
     )
     return spec, bundle, state

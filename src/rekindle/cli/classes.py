@@ -153,21 +153,30 @@ def generate_where(
     delivery: str = "auto",
     screen: dict[str, Any] | None = None,
     burn_in: int = 200,
+    block: tuple[int, float] = (40, 0.09),
 ) -> None:
     """``generate --where``: exactly ``n`` verified members of a class (see
     :func:`rekindle.classes.generate.generate_class`), from the model alone or from a
     class-sampler file given as ``--generator``. ``screen``: ``{"screen": bool,
     "screen_recall": float | None, "screen_audit": float | None, "sequential_returns":
     bool}``, the learned screen (:mod:`rekindle.classes.screen`) and the sequential return
-    test of a class with a return clause (:class:`~rekindle.classes.ClassSamplerSettings`)."""
+    test of a class with a return clause (:class:`~rekindle.classes.ClassSamplerSettings`);
+    ``block``: ``(block_size, block_below_beta)`` of the pCN chains."""
     spec = parse_class(where)
     screen_options = _screen_options(spec, where, screen)
     _check_where_counts(output, n, seed, population, thin, save_sampler)
     if burn_in < 0:
         raise _UserError(f"--burn-in must be ≥ 0, got {burn_in}")
+    if block[0] < 0:
+        raise _UserError(f"--block must be ≥ 0, got {block[0]}")
     bundle, start = _class_source(spec, generator, model, physiology)
-    settings = _sampler_settings(population, thin, seed, delivery, screen_options, burn_in)
+    settings = _sampler_settings(population, thin, seed, delivery, screen_options, burn_in, block)
 
+    from rekindle.classes.chains import (
+        PCN_BETA_CHECKED,
+        SLOW_BURN_IN_CHECKED,
+        SLOW_THIN_CHECKED,
+    )
     from rekindle.classes.generate import generate_class
 
     with progress_bar("class members", n, quiet) as update:
@@ -184,15 +193,15 @@ def generate_where(
             progress=update,
         )
     console.print(_class_draw_line(output, n, where, spec, bundle, draw))
-    if draw.diagnostics.get("slow_mixing"):
-        from rekindle.classes.chains import PCN_BETA_CHECKED
-
+    d = draw.diagnostics
+    short = (start is None and burn_in < SLOW_BURN_IN_CHECKED) or thin < SLOW_THIN_CHECKED
+    if d.get("slow_mixing") and short:  # (a continued sampler's chains were burnt in)
+        beta = d.get("beta_at_block_fit", d["beta"])
         console.print(
-            f"[yellow]caution:[/yellow] the pCN chains adapted to β = "
-            f"{draw.diagnostics['beta']:.3f}, below the smallest β checked against an ORACLE "
-            f"reference ({PCN_BETA_CHECKED}); at max_eig < -35 (β 0.046) burn-in 200 with "
-            "thin 50 gave members a classifier told from ORACLE's, and --burn-in 1000 "
-            "--thin 100 reached the bar (docs/science/classes.md)"
+            f"[yellow]caution:[/yellow] pCN's step fell to β = {beta:.3f}, below the "
+            f"smallest checked faithful ({PCN_BETA_CHECKED}); at max_eig < -35 the class-"
+            f"fitted block needed --burn-in {SLOW_BURN_IN_CHECKED} --thin "
+            f"{SLOW_THIN_CHECKED} to give ORACLE's class (docs/science/classes.md)"
         )
 
 
@@ -250,6 +259,7 @@ def _sampler_settings(
     delivery: str,
     screen_options: dict[str, Any],
     burn_in: int = 200,
+    block: tuple[int, float] = (40, 0.09),
 ) -> Any:
     """The :class:`~rekindle.classes.ClassSamplerSettings`; a bad value refused in one line."""
     from rekindle.classes.sampler import ClassSamplerSettings
@@ -261,6 +271,8 @@ def _sampler_settings(
             seed=seed,
             delivery=delivery,
             burn_steps=burn_in,
+            block_size=block[0],
+            block_below_beta=block[1],
             **screen_options,
         )
     except ValueError as exc:

@@ -390,7 +390,23 @@ GenerateBurnInOpt = Annotated[
     typer.Option(
         "--burn-in",
         help="--where: pCN steps before the first kept state (200 was checked faithful down "
-        "to max_eig < -30; -35 needed 1000 with --thin 100).",
+        "to max_eig < -30; -35 needed 1000 with --thin 100 and the block).",
+    ),
+]
+GenerateBlockOpt = Annotated[
+    int,
+    typer.Option(
+        "--block",
+        help="--where: pCN chains also move the N coordinates the class constrains most "
+        "with a Gaussian fitted in the burn-in (exact; 0: plain pCN).",
+    ),
+]
+GenerateBlockBelowOpt = Annotated[
+    float,
+    typer.Option(
+        "--block-when-beta-below",
+        help="--where: fit the block only when pCN's adapted step falls below this "
+        "(0.09: plain pCN was checked faithful above it; 1: always).",
     ),
 ]
 GenerateDeliveryOpt = Annotated[
@@ -450,6 +466,8 @@ def generate(
     population: GeneratePopulationOpt = 4000,
     thin: GenerateThinOpt = 50,
     burn_in: GenerateBurnInOpt = 200,
+    block: GenerateBlockOpt = 40,
+    block_below: GenerateBlockBelowOpt = 0.09,
     delivery: GenerateDeliveryOpt = "auto",
     screen: GenerateScreenOpt = False,
     screen_recall: GenerateScreenRecallOpt = None,
@@ -470,6 +488,7 @@ def generate(
             lambda: generate_where(
                 where, output, n, seed, model, physiology, generator, save_sampler,
                 population, thin, force, quiet, delivery, screen_options, burn_in,
+                (block, block_below),
             )
         )  # fmt: skip
 
