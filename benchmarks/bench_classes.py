@@ -76,6 +76,9 @@ def main() -> None:
     ap.add_argument(
         "--block", type=int, default=40, help="pCN chains' class-fitted block (0: plain pCN)"
     )
+    ap.add_argument(
+        "--block-below", type=float, default=0.09, help="fit the block when pCN's β is below"
+    )
     ap.add_argument("--target-acceptance", type=float, default=0.3)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--delivery", default="best", help="auto, best, filter, pcn, imh, rejection")
@@ -144,6 +147,7 @@ def main() -> None:
             population=args.population,
             burn_steps=args.burn,
             block_size=args.block,
+            block_below_beta=args.block_below,
             target_acceptance=args.target_acceptance,
             delivery=args.delivery,
             delayed_acceptance=args.delayed_acceptance,

@@ -44,6 +44,19 @@ def test_marginals_match_the_restricted_prior(draw) -> None:
     assert stats.kstest(s, lambda t: np.clip(t, 0, 1) ** D).statistic < 0.03
 
 
+def test_a_block_of_every_coordinate_delivers_the_same_law() -> None:
+    """Chains whose class-fitted block is all 5 coordinates (generalised pCN alone, no
+    other move) deliver the same Beta(1, 5) marginals and Beta(5, 1) sum."""
+    spec = parse_where("max_eig < -42")
+    settings = ClassSamplerSettings(seed=4, thin=20, block_below_beta=1.0)
+    draw = sample_class(spec, _measure, D, 6000, settings)
+    assert draw.diagnostics["block_size"] == D
+    y = (1.0 - draw.saturation) / 0.8
+    for j in range(D):
+        assert stats.kstest(y[:, j], stats.beta(1, D).cdf).statistic < 0.03
+    assert stats.kstest(y.sum(axis=1), lambda t: np.clip(t, 0, 1) ** D).statistic < 0.03
+
+
 def test_the_check_fails_for_a_narrowed_or_shifted_population(draw) -> None:
     """The same criterion refuses a sampler that favours the class interior."""
     y = (1.0 - draw.saturation) / 0.8

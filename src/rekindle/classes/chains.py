@@ -192,8 +192,13 @@ def run_chains(
         block_ok = None
         if blocked.block is not None:  # the block's move (applied), then the others'
             block_ok = _block_move(spec, counter, chains, blocked, rng)
-            move = _step(spec, counter, chains, None, None, beta, blocked.rest_shape, rng,
-                         rest=blocked.rest)  # fmt: skip
+            rest, rest_shape = blocked.rest, blocked.rest_shape
+            assert rest is not None and rest_shape is not None
+            move = (
+                _step(spec, counter, chains, None, None, beta, rest_shape, rng, rest=rest)
+                if rest.size
+                else _Move.stay(chains)  # the block is every coordinate
+            )
         else:
             move = _step(spec, counter, chains, independent, surrogate, beta, shape, rng)
         if surrogate is not None and learn_screen and 1 <= adapt_steps + burn_steps - step <= 10:
@@ -277,7 +282,7 @@ class _Blocked:
         has at least 4 steps, if β is then below ``settings.block_below_beta``."""
         if not allowed:
             return cls(None, math.nan, 0, 0)
-        if reached.block is not None:
+        if reached.block is not None and settings.block_size > 0:
             self = cls(reached.block, reached.gamma, 0, 0)
             self._set_rest(reached.shape)
             return self
@@ -398,6 +403,12 @@ class _Move:
     ok: np.ndarray
     screened: np.ndarray
     n_members: int
+
+    @classmethod
+    def stay(cls, chains: _Chains) -> _Move:
+        """No move (nothing proposed, nothing labelled)."""
+        m = chains.u.shape[0]
+        return cls(chains.u, chains.lam, None, None, np.zeros(m, bool), np.empty(0, int), 0)
 
 
 def _step(
