@@ -208,8 +208,7 @@ def run_chains(
         step += 1
         if blocked.pooling(step):
             blocked.pool(chains.u)
-            if step == blocked.fit_step and beta < settings.block_below_beta:
-                blocked.fit(settings, shape, beta)
+            if step == blocked.fit_step and blocked.fit(settings, shape, beta):
                 beta = settings.beta  # the other coordinates' step, adapted anew
         if step <= adapt_steps:
             beta = adapt_beta(beta, float(move.ok.mean()), settings.target_acceptance)
@@ -291,8 +290,7 @@ class _Blocked:
         return cls(None, math.nan, fit_step, adapt_steps + burn_steps // 4)
 
     def pooling(self, step: int) -> bool:
-        """Whether the states after ``step`` are pooled for the fit (at ``fit_step`` the
-        block is fitted only when pCN's step calls for it: the pool is then dropped)."""
+        """Whether the states after ``step`` are pooled for the fit."""
         return self.block is None and self.pool_after < step <= self.fit_step
 
     def pool(self, u: np.ndarray) -> None:
@@ -301,15 +299,19 @@ class _Blocked:
             self.moments = StateMoments(u.shape[1])
         self.moments.add(u)
 
-    def fit(self, settings: ClassSamplerSettings, shape: np.ndarray, beta: float) -> None:
-        """Fit the block on the pooled states (pCN's step was ``beta``); its step starts
-        at ``settings.beta``."""
-        assert self.moments is not None
+    def fit(self, settings: ClassSamplerSettings, shape: np.ndarray, beta: float) -> bool:
+        """Fit the block on the pooled states if pCN's step ``beta`` is below
+        ``settings.block_below_beta`` (its own step then starts at ``settings.beta``);
+        the pool is dropped either way. Returns whether a block was fitted."""
+        moments, self.moments = self.moments, None
+        if beta >= settings.block_below_beta:
+            return False
+        assert moments is not None
         self.beta_at_fit = beta
-        self.block = fit_block(self.moments, settings.block_size)
+        self.block = fit_block(moments, settings.block_size)
         self.gamma = settings.beta
-        self.moments = None
         self._set_rest(shape)
+        return True
 
     def adapt(self, rate: float, target: float) -> None:
         """Adapt the block's step towards the target acceptance (burn-in only)."""

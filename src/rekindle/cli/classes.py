@@ -198,7 +198,7 @@ def generate_where(
     if d.get("slow_mixing") and short:  # (a continued sampler's chains were burnt in)
         beta = d.get("beta_at_block_fit", d["beta"])
         console.print(
-            f"[yellow]caution:[/yellow] pCN's step fell to β = {beta:.3f}, below the "
+            f"caution: pCN's step fell to β = {beta:.3f}, below the "
             f"smallest checked faithful ({PCN_BETA_CHECKED}); at max_eig < -35 the class-"
             f"fitted block needed --burn-in {SLOW_BURN_IN_CHECKED} --thin "
             f"{SLOW_THIN_CHECKED} to give ORACLE's class (docs/science/classes.md)"
