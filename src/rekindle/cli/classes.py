@@ -172,11 +172,6 @@ def generate_where(
     bundle, start = _class_source(spec, generator, model, physiology)
     settings = _sampler_settings(population, thin, seed, delivery, screen_options, burn_in, block)
 
-    from rekindle.classes.chains import (
-        PCN_BETA_CHECKED,
-        SLOW_BURN_IN_CHECKED,
-        SLOW_THIN_CHECKED,
-    )
     from rekindle.classes.generate import generate_class
 
     with progress_bar("class members", n, quiet) as update:
@@ -193,16 +188,34 @@ def generate_where(
             progress=update,
         )
     console.print(_class_draw_line(output, n, where, spec, bundle, draw))
-    d = draw.diagnostics
-    short = (start is None and burn_in < SLOW_BURN_IN_CHECKED) or thin < SLOW_THIN_CHECKED
-    if d.get("slow_mixing") and short:  # (a continued sampler's chains were burnt in)
-        beta = d.get("beta_at_block_fit", d["beta"])
-        console.print(
-            f"caution: pCN's step fell to β = {beta:.3f}, below the "
-            f"smallest checked faithful ({PCN_BETA_CHECKED}); at max_eig < -35 the class-"
-            f"fitted block needed --burn-in {SLOW_BURN_IN_CHECKED} --thin "
-            f"{SLOW_THIN_CHECKED} to give ORACLE's class (docs/science/classes.md)"
-        )
+    caution = slow_mixing_caution(draw.diagnostics, burn_in, thin, continued=start is not None)
+    if caution:
+        console.print(caution)
+
+
+def slow_mixing_caution(
+    diagnostics: dict[str, Any], burn_in: int, thin: int, *, continued: bool
+) -> str | None:
+    """The one-line caution of a chains delivery whose plain pCN step fell below the
+    smallest checked faithful (``slow_mixing``), unless the burn-in (not for a
+    ``continued`` sampler, whose chains were burnt in) and the thin are already at least
+    those checked faithful at max_eig < −35; else None."""
+    from rekindle.classes.chains import (
+        PCN_BETA_CHECKED,
+        SLOW_BURN_IN_CHECKED,
+        SLOW_THIN_CHECKED,
+    )
+
+    short = (not continued and burn_in < SLOW_BURN_IN_CHECKED) or thin < SLOW_THIN_CHECKED
+    if not (diagnostics.get("slow_mixing") and short):
+        return None
+    beta = diagnostics.get("beta_at_block_fit", diagnostics["beta"])
+    return (
+        f"caution: pCN's step fell to β = {beta:.3f}, below the smallest checked faithful "
+        f"({PCN_BETA_CHECKED}); at max_eig < -35 the class-fitted block needed --burn-in "
+        f"{SLOW_BURN_IN_CHECKED} --thin {SLOW_THIN_CHECKED} to give ORACLE's class "
+        "(docs/science/classes.md)"
+    )
 
 
 def _screen_options(spec: Any, where: str, screen: dict[str, Any] | None) -> dict[str, Any]:
