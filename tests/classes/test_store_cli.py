@@ -282,15 +282,15 @@ def test_generate_where_block_is_recorded_and_continued(tmp_path) -> None:
 
 
 def test_the_slow_mixing_caution_names_the_checked_setting() -> None:
-    """A slow delivery (plain pCN's β below 0.09) gets one plain line naming --burn-in 1000
+    """A slow delivery (plain pCN's β below 0.09) gets one plain line naming --burn-in 500
     --thin 100, unless both are already that (a continued sampler: thin only)."""
     from rekindle.cli.classes import slow_mixing_caution
 
     slow = {"slow_mixing": True, "beta": 0.46, "beta_at_block_fit": 0.045}
     line = slow_mixing_caution(slow, 200, 50, continued=False)
     assert line is not None and "\n" not in line and "[" not in line.split("(")[0]
-    assert "β = 0.045" in line and "--burn-in 1000 --thin 100" in line
-    assert slow_mixing_caution(slow, 1000, 100, continued=False) is None
+    assert "β = 0.045" in line and "--burn-in 500 --thin 100" in line
+    assert slow_mixing_caution(slow, 500, 100, continued=False) is None
     assert slow_mixing_caution(slow, 1000, 50, continued=False) is not None
     assert slow_mixing_caution(slow, 0, 100, continued=True) is None
     assert (

@@ -74,13 +74,14 @@ __all__ = [
 #: ORACLE reference and passed (E. coli fdp1, max_eig < −30: β = 0.099, C2ST 0.492 against
 #: a floor of 0.491). At < −35 (β = 0.045) plain pCN failed at the defaults (C2ST 0.648
 #: against 0.530); below this β the chains fit a class-fitted block (default
-#: ``ClassSamplerSettings.block_below_beta``), which at −35 passed with burn-in 1 000 and
-#: thin 100 (C2ST 0.521) but not at the defaults (0.566): docs/science/classes.md. Below
+#: ``ClassSamplerSettings.block_below_beta``), which at −35 passed with burn-in 500 or
+#: 1 000 and thin 100 (C2ST 0.510, 0.521) but not at the defaults (0.566), nor at burn-in
+#: 200 or thin 50 alone (0.553, 0.552): docs/science/classes.md. Below
 #: it a delivery records ``slow_mixing = True``.
 PCN_BETA_CHECKED = 0.09
 
 #: Burn-in and thin at which a slow-mixing delivery (block fitted) was checked faithful.
-SLOW_BURN_IN_CHECKED, SLOW_THIN_CHECKED = 1000, 100
+SLOW_BURN_IN_CHECKED, SLOW_THIN_CHECKED = 500, 100
 
 
 def _slow_mixing(imh: bool, beta: float, block: dict[str, Any]) -> bool:

@@ -390,7 +390,7 @@ GenerateBurnInOpt = Annotated[
     typer.Option(
         "--burn-in",
         help="--where: pCN steps before the first kept state (200 was checked faithful down "
-        "to max_eig < -30; -35 needed 1000 with --thin 100 and the block).",
+        "to max_eig < -30; -35 needed 500 with --thin 100 and the block).",
     ),
 ]
 GenerateBlockOpt = Annotated[
