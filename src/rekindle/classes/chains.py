@@ -47,7 +47,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -58,7 +58,12 @@ from rekindle.classes.labels import KeptMembers, LabelCounter, saturation_of
 from rekindle.classes.levels import adapt_beta, propose
 from rekindle.classes.proposal import GaussianProposal
 from rekindle.classes.screen import ReturnScreen
-from rekindle.classes.settings import ClassDraw, ClassSamplerSettings, Reached
+from rekindle.classes.settings import (
+    PCN_BETA_CHECKED,
+    ClassDraw,
+    ClassSamplerSettings,
+    Reached,
+)
 from rekindle.classes.spec import ClassSpec
 from rekindle.classes.surrogate import Surrogate, fit_surrogate, screen_accuracy
 
@@ -69,16 +74,6 @@ __all__ = [
     "refit_screen",
     "run_chains",
 ]
-
-#: The smallest adapted pCN step β at which plain pCN was checked against an independent
-#: ORACLE reference and passed (E. coli fdp1, max_eig < −30: β = 0.099, C2ST 0.492 against
-#: a floor of 0.491). At < −35 (β = 0.045) plain pCN failed at the defaults (C2ST 0.648
-#: against 0.530); below this β the chains fit a class-fitted block (default
-#: ``ClassSamplerSettings.block_below_beta``), which at −35 passed with burn-in 500 or
-#: 1 000 and thin 100 (C2ST 0.510, 0.521) but not at the defaults (0.566), nor at burn-in
-#: 200 or thin 50 alone (0.553, 0.552): docs/science/classes.md. Below
-#: it a delivery records ``slow_mixing = True``.
-PCN_BETA_CHECKED = 0.09
 
 #: Burn-in and thin at which a slow-mixing delivery (block fitted) was checked faithful.
 SLOW_BURN_IN_CHECKED, SLOW_THIN_CHECKED = 500, 100
@@ -170,53 +165,37 @@ def run_chains(
     m = min(settings.chains, seeds.shape[0])
     pick = rng.choice(seeds.shape[0], size=m, replace=False) if m < seeds.shape[0] else slice(None)
     kept = KeptMembers(n, progress)
-    accepted = proposed = 0
     step = 0
     t1 = t_ready = time.perf_counter()
     labels_ready = counter.labels
-    surrogate: Surrogate | None = None
     screen_record: dict[str, Any] = {}
-    if not imh and settings.delayed_acceptance:
-        surrogate = (
-            _first_screen(spec, counter, settings, screen_record)
-            if learn_screen
-            else given_surrogate
-        )
+    surrogate = _screen_at_start(spec, counter, settings, imh, learn_screen, given_surrogate,
+                                 screen_record)  # fmt: skip
     independent = proposal if imh else None  # the independence chains' proposal
     chains = _Chains.start(seeds[pick], reached.seed_lam[pick], independent, surrogate)
     blocked = _Blocked.start(reached, settings, surrogate is None and not imh and
-                             spec.returns is None, adapt_steps, burn_steps)  # fmt: skip
+                             spec.returns is None, adapt_steps, burn_steps, chains.u)  # fmt: skip
     pairs: list[tuple[np.ndarray, ...]] = []  # the last burn-in steps' labelled moves
-    n_screened = n_passed = n_members = 0
-    block_accepted = 0
+    counts = _Counts()
     while kept.count < n:
-        block_ok = None
         if blocked.block is not None:  # the block's move (applied), then the others'
-            block_ok = _block_move(spec, counter, chains, blocked, rng)
-            rest, rest_shape = blocked.rest, blocked.rest_shape
-            assert rest is not None and rest_shape is not None
-            move = (
-                _step(spec, counter, chains, None, None, beta, rest_shape, rng, rest=rest)
-                if rest.size
-                else _Move.stay(chains)  # the block is every coordinate
-            )
+            move, block_ok = blocked.step(spec, counter, chains, beta, rng)
         else:
             move = _step(spec, counter, chains, independent, surrogate, beta, shape, rng)
+            block_ok = None
         if surrogate is not None and learn_screen and 1 <= adapt_steps + burn_steps - step <= 10:
             i = move.screened
             pairs.append((chains.u[i], chains.lam[i], move.u[i], move.lam[i]))
         chains.accept(move)
         step += 1
-        if blocked.pooling(step):
-            blocked.pool(chains.u)
-            if step == blocked.fit_step and blocked.fit(settings, shape, beta):
-                beta = settings.beta  # the other coordinates' step, adapted anew
+        beta = blocked.observe(step, chains.u, settings, shape, beta)
         if step <= adapt_steps:
             beta = adapt_beta(beta, float(move.ok.mean()), settings.target_acceptance)
             continue
         if step <= adapt_steps + burn_steps:
-            if block_ok is not None:
-                blocked.adapt(float(block_ok.mean()), settings.target_acceptance)
+            if block_ok is not None:  # the block and the other coordinates adapt their steps
+                blocked.gamma = adapt_beta(blocked.gamma, float(block_ok.mean()),
+                                           settings.target_acceptance)  # fmt: skip
                 beta = adapt_beta(beta, float(move.ok.mean()), settings.target_acceptance)
             if surrogate is not None and learn_screen and step == adapt_steps + burn_steps:
                 surrogate = refit_screen(spec, counter, settings, surrogate, pairs, screen_record)
@@ -225,26 +204,18 @@ def run_chains(
             t_ready = time.perf_counter()
             labels_ready = counter.labels
             continue
-        accepted += int(move.ok.sum())
-        proposed += move.ok.size
-        if block_ok is not None:
-            block_accepted += int(block_ok.sum())
-        if surrogate is not None:
-            n_screened += m
-            n_passed += move.screened.size
-            n_members += move.n_members
+        counts.add(move, block_ok, screened=surrogate is not None)
         if (step - adapt_steps - burn_steps) % thin == 0:
             kept.add(chains.u, chains.lam)
     t_production = time.perf_counter() - t1
     u, lam = kept.arrays()
     diagnostics = _chain_records(
         reached, settings, counter, u, kept.lams,
-        imh=imh, thin=thin, chains=m, beta=beta, accepted=accepted, proposed=proposed,
+        imh=imh, thin=thin, chains=m, beta=beta, counts=counts,
         surrogate=surrogate, screen_record=screen_record,
-        stage_counts=(n_screened, n_passed, n_members),
         labels=(labels_levels, integrated_levels, labels_ready),
         seconds=(t_ready - t1, t_production), screen=screen,
-        block=blocked.records(block_accepted / max(proposed, 1)),
+        block=blocked.records(counts.block_accepted / max(counts.proposed, 1)),
     )  # fmt: skip
     return ClassDraw(
         saturation_of(u), lam, chains.u.copy(), beta, diagnostics, mode, shape, proposal,
@@ -252,12 +223,53 @@ def run_chains(
     )  # fmt: skip
 
 
+def _screen_at_start(
+    spec: ClassSpec,
+    counter: LabelCounter,
+    settings: ClassSamplerSettings,
+    imh: bool,
+    learn_screen: bool,
+    given: Surrogate | None,
+    record: dict[str, Any],
+) -> Surrogate | None:
+    """The delayed-acceptance screen the pCN chains start with (None without one)."""
+    if imh or not settings.delayed_acceptance:
+        return None
+    return _first_screen(spec, counter, settings, record) if learn_screen else given
+
+
+@dataclass
+class _Counts:
+    """Production counts: proposals of the pCN (or independence) move and those accepted,
+    block moves accepted, and with a screen the proposals screened, passed and members."""
+
+    accepted: int = 0
+    proposed: int = 0
+    block_accepted: int = 0
+    screened: int = 0
+    passed: int = 0
+    members: int = 0
+
+    def add(self, move: _Move, block_ok: np.ndarray | None, *, screened: bool) -> None:
+        """Count one production step."""
+        self.accepted += int(move.ok.sum())
+        self.proposed += move.ok.size
+        if block_ok is not None:
+            self.block_accepted += int(block_ok.sum())
+        if screened:
+            self.screened += move.ok.size
+            self.passed += move.screened.size
+            self.members += move.n_members
+
+
 @dataclass
 class _Blocked:
     """The class-fitted block of pCN chains (:mod:`rekindle.classes.block`): given by a
     start, or fitted at ``fit_step`` on the states pooled over the steps after
-    ``pool_after`` (``fit_step`` 0: no block will be fitted), then the block's step
-    ``gamma``, the other coordinates ``rest`` and their step multipliers ``rest_shape``."""
+    ``pool_after`` (``fit_step`` 0: no block will be fitted); then the block's step
+    ``gamma``, the ratio ``ρ`` of the chains' current states ``rho`` ``(m,)`` (the other
+    coordinates' move leaves it unchanged), the other coordinates ``rest`` and their step
+    multipliers ``rest_shape``."""
 
     block: BlockReference | None
     gamma: float
@@ -265,8 +277,9 @@ class _Blocked:
     pool_after: int
     moments: StateMoments | None = None
     beta_at_fit: float = math.nan
-    rest: np.ndarray | None = None
-    rest_shape: np.ndarray | None = None
+    rho: np.ndarray = field(default_factory=lambda: np.empty(0))
+    rest: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    rest_shape: np.ndarray = field(default_factory=lambda: np.empty(0))
 
     @classmethod
     def start(
@@ -276,53 +289,88 @@ class _Blocked:
         allowed: bool,
         adapt_steps: int,
         burn_steps: int,
+        u: np.ndarray,
     ) -> _Blocked:
-        """The start's block, or one to fit halfway through the burn-in (pooling its second
-        quarter) when ``allowed`` (plain pCN), ``settings.block_size > 0`` and the burn-in
-        has at least 4 steps, if β is then below ``settings.block_below_beta``."""
+        """The start's block (chains at ``u`` ``(m, d)``), or one to fit halfway through the
+        burn-in (pooling its second quarter) when ``allowed`` (plain pCN),
+        ``settings.block_size > 0`` and the burn-in has at least 4 steps, if β is then
+        below ``settings.block_below_beta``."""
         if not allowed:
             return cls(None, math.nan, 0, 0)
         if reached.block is not None and settings.block_size > 0:
             self = cls(reached.block, reached.gamma, 0, 0)
-            self._set_rest(reached.shape)
+            self._begin(reached.shape, u)
             return self
         fit = settings.block_size > 0 and burn_steps >= 4
         fit_step = adapt_steps + burn_steps // 2 if fit else 0
         return cls(None, math.nan, fit_step, adapt_steps + burn_steps // 4)
 
-    def pooling(self, step: int) -> bool:
-        """Whether the states after ``step`` are pooled for the fit."""
-        return self.block is None and self.pool_after < step <= self.fit_step
-
-    def pool(self, u: np.ndarray) -> None:
-        """Pool one step's states ``(m, d)``."""
+    def observe(
+        self,
+        step: int,
+        u: np.ndarray,
+        settings: ClassSamplerSettings,
+        shape: np.ndarray,
+        beta: float,
+    ) -> float:
+        """After ``step``: pool the states ``u`` ``(m, d)`` while pooling; at ``fit_step``
+        fit the block if pCN's step ``beta`` is below ``settings.block_below_beta`` (the
+        pool is dropped either way). Returns the step of the pCN move: ``settings.beta``
+        for the other coordinates once a block is fitted (both then adapt anew), else
+        ``beta``."""
+        if self.block is not None or not self.pool_after < step <= self.fit_step:
+            return beta
         if self.moments is None:
             self.moments = StateMoments(u.shape[1])
         self.moments.add(u)
-
-    def fit(self, settings: ClassSamplerSettings, shape: np.ndarray, beta: float) -> bool:
-        """Fit the block on the pooled states if pCN's step ``beta`` is below
-        ``settings.block_below_beta`` (its own step then starts at ``settings.beta``);
-        the pool is dropped either way. Returns whether a block was fitted."""
+        if step < self.fit_step:
+            return beta
         moments, self.moments = self.moments, None
         if beta >= settings.block_below_beta:
-            return False
-        assert moments is not None
+            return beta
         self.beta_at_fit = beta
         self.block = fit_block(moments, settings.block_size)
         self.gamma = settings.beta
-        self._set_rest(shape)
-        return True
+        self._begin(shape, u)
+        return settings.beta
 
-    def adapt(self, rate: float, target: float) -> None:
-        """Adapt the block's step towards the target acceptance (burn-in only)."""
-        self.gamma = adapt_beta(self.gamma, rate, target)
-
-    def _set_rest(self, shape: np.ndarray) -> None:
+    def _begin(self, shape: np.ndarray, u: np.ndarray) -> None:
+        """The other coordinates, their step multipliers and the chains' ratios."""
         assert self.block is not None
         self.rest = self.block.rest(shape.size)
         s = shape[self.rest]
         self.rest_shape = s / s.max() if s.size else s
+        self.rho = self.block.log_ratio(u)
+
+    def step(
+        self,
+        spec: ClassSpec,
+        counter: LabelCounter,
+        chains: _Chains,
+        beta: float,
+        rng: np.random.Generator,
+    ) -> tuple[_Move, np.ndarray]:
+        """One step: the block's generalised pCN move, applied to ``chains`` (``rng``
+        draws the proposal, then the uniforms of the density-ratio test; only the
+        proposals that pass it are labelled), then the pCN move of the other coordinates
+        with step ``beta`` (returned, not applied; no move when the block is every
+        coordinate). Returns that move and which chains the block's move moved ``(m,)``."""
+        block = self.block
+        assert block is not None
+        m = chains.u.shape[0]
+        prop = block.propose(chains.u, self.gamma, rng)
+        rho = block.log_ratio(prop)
+        screened = np.flatnonzero(np.log(rng.random(m)) < rho - self.rho)
+        prop_lam = np.full(m, np.nan)
+        prop_lam[screened] = counter.measure(prop[screened])
+        ok = spec.eig_member(prop_lam)
+        chains.accept(_Move(prop, prop_lam, None, None, ok, screened, 0))
+        self.rho = np.where(ok, rho, self.rho)
+        if not self.rest.size:
+            return _Move.stay(chains), ok
+        rest_move = _step(spec, counter, chains, None, None, beta, self.rest_shape, rng,
+                          rest=self.rest)  # fmt: skip
+        return rest_move, ok
 
     def records(self, acceptance: float) -> dict[str, Any]:
         """The block's diagnostics (empty without one)."""
@@ -335,29 +383,6 @@ class _Blocked:
             "acceptance_block_production": acceptance,
             **({} if math.isnan(self.beta_at_fit) else {"beta_at_block_fit": self.beta_at_fit}),
         }
-
-
-def _block_move(
-    spec: ClassSpec,
-    counter: LabelCounter,
-    chains: _Chains,
-    blocked: _Blocked,
-    rng: np.random.Generator,
-) -> np.ndarray:
-    """Move the chains by the block's generalised pCN step (applied to ``chains``):
-    ``rng`` draws the proposal, then the uniforms of the density-ratio test; only the
-    proposals that pass it are labelled. Returns which chains moved ``(m,)``."""
-    block = blocked.block
-    assert block is not None
-    m = chains.u.shape[0]
-    prop = block.propose(chains.u, blocked.gamma, rng)
-    log_r = block.log_ratio(prop) - block.log_ratio(chains.u)
-    screened = np.flatnonzero(np.log(rng.random(m)) < log_r)
-    prop_lam = np.full(m, np.nan)
-    prop_lam[screened] = counter.measure(prop[screened])
-    ok = spec.eig_member(prop_lam)
-    chains.accept(_Move(prop, prop_lam, None, None, ok, screened, 0))
-    return ok
 
 
 @dataclass
@@ -476,11 +501,9 @@ def _chain_records(
     thin: int,
     chains: int,
     beta: float,
-    accepted: int,
-    proposed: int,
+    counts: _Counts,
     surrogate: Surrogate | None,
     screen_record: dict[str, Any],
-    stage_counts: tuple[int, int, int],
     labels: tuple[int, int, int],
     seconds: tuple[float, float],
     screen: ReturnScreen | None,
@@ -490,8 +513,8 @@ def _chain_records(
     lag-1 correlation and ESS of the kept states ``u`` (n, d) (``lams``: max Re(λ) per kept
     step), the delayed-acceptance stages, labels and seconds per phase. ``labels``: counts
     after the levels (labels, integrations) and after the burn-in; ``seconds``: burn-in,
-    whole run; ``stage_counts``: screened, passed, members (delayed acceptance);
-    ``block``: the class-fitted block's records (empty without one)."""
+    whole run; ``counts``: the production counts; ``block``: the class-fitted block's
+    records (empty without one)."""
     n = u.shape[0]
     mode = reached.mode
     labels_levels, integrated_levels, labels_ready = labels
@@ -515,13 +538,13 @@ def _chain_records(
         "beta": beta,
         "slow_mixing": _slow_mixing(imh, beta, block),
         **block,
-        "acceptance_production": accepted / max(proposed, 1),
+        "acceptance_production": counts.accepted / max(counts.proposed, 1),
         "duplicate_fraction": 1.0 - np.unique(u, axis=0).shape[0] / n,
         "lag1_correlation_max_eig": rho,
         "effective_sample_size": n * (1 - rho) / (1 + rho) if math.isfinite(rho) else None,
         "delayed_acceptance": surrogate is not None,
         **screen_record,
-        **({} if surrogate is None else _stage_records(surrogate, *stage_counts, accepted)),
+        **({} if surrogate is None else _stage_records(surrogate, counts)),
         "labels_per_member_production": (counter.labels - labels_ready) / n,
         "seconds_levels": reached.t_levels,
         "seconds_burn_in": t_burn,
@@ -586,14 +609,12 @@ def _two_stages(
     return prop_f, prop_lam, ok, idx, n_members
 
 
-def _stage_records(
-    surrogate: Surrogate, n_screened: int, n_passed: int, n_members: int, accepted: int
-) -> dict[str, Any]:
+def _stage_records(surrogate: Surrogate, counts: _Counts) -> dict[str, Any]:
     """Delayed acceptance's rates over the production steps."""
     return {
-        "stage1_pass_rate": n_passed / max(n_screened, 1),
-        "stage2_member_rate": n_members / max(n_passed, 1),
-        "stage2_acceptance": accepted / max(n_passed, 1),
+        "stage1_pass_rate": counts.passed / max(counts.screened, 1),
+        "stage2_member_rate": counts.members / max(counts.passed, 1),
+        "stage2_acceptance": counts.accepted / max(counts.passed, 1),
         "screen_tau": surrogate.tau,
     }
 

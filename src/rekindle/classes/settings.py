@@ -23,10 +23,28 @@ from rekindle.classes.screen import ReturnScreen
 from rekindle.classes.surrogate import Surrogate
 from rekindle.config import Settings, check, check_choice, check_positive_int
 
-__all__ = ["DELIVERIES", "ChainState", "ClassDraw", "ClassSamplerSettings", "Reached"]
+__all__ = [
+    "DELIVERIES",
+    "PCN_BETA_CHECKED",
+    "ChainState",
+    "ClassDraw",
+    "ClassSamplerSettings",
+    "Reached",
+]
 
 #: Delivery routes of :class:`ClassSamplerSettings` (``auto`` picks among the others).
 DELIVERIES = ("auto", "best", "filter", "pcn", "imh", "rejection")
+
+
+#: The smallest adapted pCN step β at which plain pCN was checked against an independent
+#: ORACLE reference and passed (E. coli fdp1, max_eig < −30: β = 0.099, C2ST 0.492 against
+#: a floor of 0.491). At < −35 (β = 0.045) plain pCN failed at the defaults (C2ST 0.648
+#: against 0.530); below this β the chains fit a class-fitted block (default
+#: ``ClassSamplerSettings.block_below_beta``), which at −35 passed with burn-in 500 or
+#: 1 000 and thin 100 (C2ST 0.510, 0.521) but not at the defaults (0.566), nor at burn-in
+#: 200 or thin 50 alone (0.553, 0.552): docs/science/classes.md. Below
+#: it a delivery records ``slow_mixing = True``.
+PCN_BETA_CHECKED = 0.09
 
 
 @dataclass(frozen=True)
@@ -62,7 +80,7 @@ class ClassSamplerSettings(Settings):
         coordinates (:mod:`rekindle.classes.block`); a step is both moves. 0: plain pCN.
     block_below_beta
         Fit the block only when the adapted pCN step β is below this (default
-        :data:`~rekindle.classes.chains.PCN_BETA_CHECKED`: plain pCN was checked
+        :data:`PCN_BETA_CHECKED`: plain pCN was checked
         faithful at β ≥ 0.09; a block costs ~1.7 labels per step); 1: always.
     max_levels
         Refuse a class rarer than ``p0 ** max_levels``.
@@ -132,7 +150,7 @@ class ClassSamplerSettings(Settings):
     adapt_steps: int = 10
     burn_steps: int = 200
     block_size: int = 40
-    block_below_beta: float = 0.09
+    block_below_beta: float = PCN_BETA_CHECKED
     max_levels: int = 40
     delivery: str = "auto"
     fit_rounds: int = 4

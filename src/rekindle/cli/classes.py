@@ -153,7 +153,7 @@ def generate_where(
     delivery: str = "auto",
     screen: dict[str, Any] | None = None,
     burn_in: int = 200,
-    block: tuple[int, float] = (40, 0.09),
+    block: tuple[int, float] | None = None,
 ) -> None:
     """``generate --where``: exactly ``n`` verified members of a class (see
     :func:`rekindle.classes.generate.generate_class`), from the model alone or from a
@@ -161,13 +161,14 @@ def generate_where(
     "screen_recall": float | None, "screen_audit": float | None, "sequential_returns":
     bool}``, the learned screen (:mod:`rekindle.classes.screen`) and the sequential return
     test of a class with a return clause (:class:`~rekindle.classes.ClassSamplerSettings`);
-    ``block``: ``(block_size, block_below_beta)`` of the pCN chains."""
+    ``block``: ``(block_size, block_below_beta)`` of the pCN chains (None: the settings'
+    defaults)."""
     spec = parse_class(where)
     screen_options = _screen_options(spec, where, screen)
     _check_where_counts(output, n, seed, population, thin, save_sampler)
     if burn_in < 0:
         raise _UserError(f"--burn-in must be ≥ 0, got {burn_in}")
-    if block[0] < 0:
+    if block is not None and block[0] < 0:
         raise _UserError(f"--block must be ≥ 0, got {block[0]}")
     bundle, start = _class_source(spec, generator, model, physiology)
     settings = _sampler_settings(population, thin, seed, delivery, screen_options, burn_in, block)
@@ -272,7 +273,7 @@ def _sampler_settings(
     delivery: str,
     screen_options: dict[str, Any],
     burn_in: int = 200,
-    block: tuple[int, float] = (40, 0.09),
+    block: tuple[int, float] | None = None,
 ) -> Any:
     """The :class:`~rekindle.classes.ClassSamplerSettings`; a bad value refused in one line."""
     from rekindle.classes.sampler import ClassSamplerSettings
@@ -284,8 +285,7 @@ def _sampler_settings(
             seed=seed,
             delivery=delivery,
             burn_steps=burn_in,
-            block_size=block[0],
-            block_below_beta=block[1],
+            **({} if block is None else {"block_size": block[0], "block_below_beta": block[1]}),
             **screen_options,
         )
     except ValueError as exc:
