@@ -73,11 +73,18 @@ def main() -> None:
     ap.add_argument("--thin", type=int, default=50)
     ap.add_argument("--population", type=int, default=4000)
     ap.add_argument("--burn", type=int, default=200)
+    defaults = ClassSamplerSettings()
     ap.add_argument(
-        "--block", type=int, default=40, help="pCN chains' class-fitted block (0: plain pCN)"
+        "--block",
+        type=int,
+        default=defaults.block_size,
+        help="pCN chains' class-fitted block (0: plain pCN)",
     )
     ap.add_argument(
-        "--block-below", type=float, default=0.09, help="fit the block when pCN's β is below"
+        "--block-below",
+        type=float,
+        default=defaults.block_below_beta,
+        help="fit the block when pCN's β is below",
     )
     ap.add_argument("--target-acceptance", type=float, default=0.3)
     ap.add_argument("--seed", type=int, default=1)
