@@ -86,8 +86,19 @@ def main() -> None:
         default=defaults.block_below_beta,
         help="fit the block when pCN's β is below",
     )
+    ap.add_argument(
+        "--jumps",
+        type=int,
+        default=defaults.block_jumps,
+        help="independence jumps per step of chains with a block",
+    )
     ap.add_argument("--target-acceptance", type=float, default=0.3)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument(
+        "--sampler-seed",
+        type=int,
+        help="seed of the class sampler (default --seed; the reference keeps --seed's)",
+    )
     ap.add_argument("--delivery", default="best", help="auto, best, filter, pcn, imh, rejection")
     ap.add_argument("--returns", action="store_true", help="the row 'relevant and returns'")
     ap.add_argument("--where", default="relevant and returns", help="--returns: the class")
@@ -149,12 +160,13 @@ def main() -> None:
         spec = parse_where(f"max_eig < {bound}")
         measure, _, _ = class_engine(m, p, spec)
         settings = ClassSamplerSettings(
-            seed=args.seed,
+            seed=args.seed if args.sampler_seed is None else args.sampler_seed,
             thin=args.thin,
             population=args.population,
             burn_steps=args.burn,
             block_size=args.block,
             block_below_beta=args.block_below,
+            block_jumps=args.jumps,
             target_acceptance=args.target_acceptance,
             delivery=args.delivery,
             delayed_acceptance=args.delayed_acceptance,
@@ -208,6 +220,17 @@ def main() -> None:
                 f" (β {d['beta_at_block_fit']:.3f} before the block), block of "
                 f"{d['block_size']}: γ {d['gamma']:.3f}, acceptance "
                 f"{d['acceptance_block_production']:.2f}"
+                + (
+                    f", {d['block_jumps']} jumps/step accepted at "
+                    f"{d['acceptance_jump_production']:.3f}"
+                    if d.get("block_jumps")
+                    else ""
+                )
+                + (
+                    f" (jumps in the burn-in: {d['acceptance_jump_burn_in']:.4f})"
+                    if "acceptance_jump_burn_in" in d
+                    else ""
+                )
                 if "block_size" in d
                 else ", no block"
             )

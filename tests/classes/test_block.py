@@ -16,6 +16,7 @@ from tests.classes.halfspace import TAIL, D, coordinates, ks_all, measure
 
 from rekindle.classes import ClassSamplerSettings, parse_where, sample_class
 from rekindle.classes.block import BlockReference, StateMoments, fit_block
+from rekindle.classes.chains import _Blocked
 from rekindle.classes.settings import ChainState
 
 SPEC = parse_where("max_eig < -25")
@@ -89,6 +90,41 @@ def test_law_is_the_restricted_prior(draw) -> None:
     assert abs(s.mean() - TAIL.mean()) < 0.02 and abs(s.var() / TAIL.var() - 1) < 0.1
 
 
+def test_jumps_from_scratch_refit_the_block_and_deliver_the_restricted_prior() -> None:
+    """Jumps start at the block's fit halfway through the burn-in; the block is fitted again
+    at its end (from better-mixed states) and the law is still exact."""
+    settings = ClassSamplerSettings(
+        seed=13, population=2000, delivery="pcn", block_size=2, block_below_beta=1.0,
+        block_jumps=2,
+    )  # fmt: skip
+    draw = sample_class(SPEC, measure, D, 4000, settings)
+    d = draw.diagnostics
+    assert d["block_jumps"] == 2 and d["acceptance_jump_production"] > 0.1
+    assert d["block_coordinates"] == [0, 1]
+    assert ks_all(*coordinates(draw.saturation)) < 0.03
+
+
+@pytest.mark.parametrize(("accepted", "kept"), [(1, 0), (10, 1)])
+def test_after_the_refit_the_ratios_are_those_of_the_new_block(accepted: int, kept: int) -> None:
+    """The chains' cached ratio ρ is recomputed for the refitted block (a stale ρ would
+    bias every later acceptance), and jumps accepted less often than
+    JUMP_MIN_ACCEPTANCE (0.002) in the burn-in are dropped for the production."""
+    settings = ClassSamplerSettings(block_size=3, block_jumps=1)
+    rng = np.random.default_rng(4)
+    blocked = _Blocked(None, float("nan"), fit_step=4, pool_after=0, refit_step=8, jumps=1)
+    blocked.jump_counts[:] = [accepted, 1000]
+    shape = np.ones(D)
+    for step in range(1, 9):
+        u = rng.standard_normal((500, D)) * (0.5 if step <= 4 else 1.5) + (step > 4)
+        blocked.observe(step, u, settings, shape, beta=0.01)
+        if step == 4:
+            first = blocked.block
+    assert blocked.block is not None and blocked.block is not first
+    assert not np.allclose(blocked.block.mean, first.mean)
+    np.testing.assert_allclose(blocked.rho, blocked.block.log_ratio(u))
+    assert blocked.jumps == kept and blocked.jump_acceptance_burn_in == accepted / 1000
+
+
 class _WithoutRatio(BlockReference):
     """The same moves, accepted without the density ratio φ/ψ (wrong)."""
 
@@ -96,15 +132,18 @@ class _WithoutRatio(BlockReference):
         return np.zeros(u.shape[0])
 
 
-def test_the_check_fails_without_the_ratio(draw) -> None:
+@pytest.mark.parametrize("jumps", [0, 2])
+def test_the_check_fails_without_the_ratio(draw, jumps: int) -> None:
     """Continuing the chains with the ratio dropped delivers ψ restricted to the class,
-    not the prior: the same criterion refuses it."""
+    not the prior: the same criterion refuses it (with or without independence jumps)."""
     b = draw.block
     start = ChainState(
         draw.seeds, draw.beta, draw.shape, block=_WithoutRatio(b.index, b.mean, b.chol),
         gamma=draw.gamma,
     )  # fmt: skip
-    settings = ClassSamplerSettings(seed=12, population=2000, delivery="pcn", thin=20)
+    settings = ClassSamplerSettings(
+        seed=12, population=2000, delivery="pcn", thin=20, block_jumps=jumps
+    )
     wrong = sample_class(SPEC, measure, D, 4000, settings, start=start)
     s, _, _ = coordinates(wrong.saturation)
     assert stats.kstest(s, TAIL.cdf).statistic > 0.05
@@ -112,6 +151,19 @@ def test_the_check_fails_without_the_ratio(draw) -> None:
     start = ChainState(draw.seeds, draw.beta, draw.shape, block=b, gamma=draw.gamma)
     right = sample_class(SPEC, measure, D, 4000, settings, start=start)
     assert ks_all(*coordinates(right.saturation)) < 0.03
+    if jumps:
+        assert right.diagnostics["acceptance_jump_production"] > 0.1
+
+
+def test_a_jump_draws_the_block_from_the_fitted_gaussian_and_the_rest_from_the_prior() -> None:
+    ref, rng = _reference(), np.random.default_rng(3)
+    u = np.full((200_000, 6), 7.0)  # the current states do not matter
+    v = ref.jump(u, rng)
+    np.testing.assert_allclose(v.mean(axis=0)[ref.index], ref.mean, atol=0.005)
+    np.testing.assert_allclose(np.cov(v[:, ref.index].T), ref.chol @ ref.chol.T, atol=0.005)
+    rest = v[:, ref.rest(6)]
+    np.testing.assert_allclose(rest.mean(axis=0), 0.0, atol=0.01)
+    np.testing.assert_allclose(np.cov(rest.T), np.eye(3), atol=0.01)
 
 
 def test_plain_pcn_without_a_block() -> None:

@@ -256,13 +256,17 @@ def test_generate_where_burn_in_reaches_the_chains(tmp_path) -> None:
     assert res.exit_code == 2 and "--burn-in must be ≥ 0" in res.output and not bad.exists()
     res = runner.invoke(app, [*base, "--block", "-2", "--output", str(bad)])
     assert res.exit_code == 2 and "--block must be ≥ 0" in res.output and not bad.exists()
+    res = runner.invoke(app, [*base, "--jumps", "-1", "--output", str(bad)])
+    assert res.exit_code == 2 and "block_jumps" in res.output and not bad.exists()
 
 
 def test_generate_where_block_is_recorded_and_continued(tmp_path) -> None:
-    """--block k: the chains fit a block of k coordinates in the burn-in, record it, and a
-    saved class sampler continues with the same block (no burn-in, no refit)."""
+    """--block k --jumps j: the chains fit a block of k coordinates in the burn-in, record it
+    and the jumps, and a saved class sampler continues with the same block (no burn-in, no
+    refit)."""
     base = ["generate", "--model", "toy", "--physiology", "ref", "--where", "max_eig < -12"]
     base += ["--n", "60", "--population", "400", "--delivery", "pcn", "-q", "--block", "2"]
+    base += ["--jumps", "2"]
     base += ["--block-when-beta-below", "1"]
     sampler = tmp_path / "S.pt"
     res = runner.invoke(app, [*base, "--seed", "1", "--output", str(tmp_path / "A.h5"),
@@ -270,6 +274,7 @@ def test_generate_where_block_is_recorded_and_continued(tmp_path) -> None:
     assert res.exit_code == 0, res.output
     first = read_dataset(tmp_path / "A.h5").metadata["class_rounds"]
     assert first["block_size"] == 2 and len(first["block_coordinates"]) == 2
+    assert first["block_jumps"] == 2 and 0 < first["acceptance_jump_production"] <= 1
     _, _, state = load_class_sampler(sampler)
     assert state.block is not None and state.gamma == first["gamma"]
     assert state.block.index.tolist() == first["block_coordinates"]
@@ -282,17 +287,24 @@ def test_generate_where_block_is_recorded_and_continued(tmp_path) -> None:
 
 
 def test_the_slow_mixing_caution_names_the_checked_setting() -> None:
-    """A slow delivery (plain pCN's β below 0.09) gets one plain line naming --burn-in 500
-    --thin 100, unless both are already that (a continued sampler: thin only)."""
+    """A slow delivery (plain pCN's β below 0.09) gets one plain line naming the settings
+    checked faithful — --jumps 2 at burn-in 300 and thin 50, or without jumps --burn-in 500
+    --thin 100 — unless the delivery's are already at least those (a continued sampler:
+    thin only)."""
     from rekindle.cli.classes import slow_mixing_caution
 
-    slow = {"slow_mixing": True, "beta": 0.46, "beta_at_block_fit": 0.045}
+    slow = {"slow_mixing": True, "beta": 0.46, "beta_at_block_fit": 0.045, "block_jumps": 0}
     line = slow_mixing_caution(slow, 200, 50, continued=False)
     assert line is not None and "\n" not in line and "[" not in line.split("(")[0]
     assert "β = 0.045" in line and "--burn-in 500 --thin 100" in line
+    assert "--jumps 2 --burn-in 300 --thin 50" in line
     assert slow_mixing_caution(slow, 500, 100, continued=False) is None
     assert slow_mixing_caution(slow, 1000, 50, continued=False) is not None
     assert slow_mixing_caution(slow, 0, 100, continued=True) is None
+    jumped = {**slow, "block_jumps": 2}
+    assert slow_mixing_caution(jumped, 300, 50, continued=False) is None
+    assert slow_mixing_caution(jumped, 200, 50, continued=False) is not None
+    assert slow_mixing_caution(jumped, 300, 20, continued=False) is not None
     assert (
         slow_mixing_caution({"slow_mixing": False, "beta": 0.2}, 200, 50, continued=False) is None
     )

@@ -91,6 +91,20 @@ class BlockReference:
         )
         return prop
 
+    def jump(self, u: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Independence proposals ``u'`` ``(m, d)`` for states ``u`` ``(m, d)`` (only their
+        shape is used): the block drawn from ``ψ``, the other coordinates from ``N(0, I)``.
+
+        Metropolis–Hastings for ``π ∝ N(0, I) 1_C`` with this proposal ``q = ψ ⊗ φ_rest``
+        accepts with ``min(1, exp(ρ(u') − ρ(u))) · 1_C(u')``, the same ratio as
+        :meth:`propose` (``π/q ∝ φ_B/ψ``: the other coordinates cancel); it is the
+        generalised pCN move at ``γ = 1`` with the other coordinates redrawn too.
+        """
+        prop = rng.standard_normal(u.shape)
+        b = self.index
+        prop[:, b] = self.mean + prop[:, b] @ self.chol.T
+        return prop
+
     def log_ratio(self, u: np.ndarray) -> np.ndarray:
         """``ρ(u) = log φ_B(u_B) − log ψ(u_B)`` ``(m,)`` up to a constant."""
         from scipy.linalg import solve_triangular

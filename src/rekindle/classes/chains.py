@@ -68,6 +68,9 @@ from rekindle.classes.spec import ClassSpec
 from rekindle.classes.surrogate import Surrogate, fit_surrogate, screen_accuracy
 
 __all__ = [
+    "JUMPS_BURN_IN_CHECKED",
+    "JUMPS_CHECKED",
+    "JUMPS_THIN_CHECKED",
     "PCN_BETA_CHECKED",
     "SLOW_BURN_IN_CHECKED",
     "SLOW_THIN_CHECKED",
@@ -75,8 +78,17 @@ __all__ = [
     "run_chains",
 ]
 
-#: Burn-in and thin at which a slow-mixing delivery (block fitted) was checked faithful.
+#: Burn-in and thin at which a slow-mixing delivery (block fitted, no jumps) was checked
+#: faithful (E. coli fdp1, max_eig < −35: C2ST 0.510 and 0.515 for two seeds, floor 0.530).
 SLOW_BURN_IN_CHECKED, SLOW_THIN_CHECKED = 500, 100
+#: Jumps per step, burn-in and thin at which a slow-mixing delivery with jumps was checked
+#: faithful (the same class: C2ST 0.526 and 0.531 for two seeds, KS of max Re(λ) 0.027 and
+#: 0.036; at burn-in 200 one seed missed the KS bar: 0.054 against 0.05).
+JUMPS_CHECKED, JUMPS_BURN_IN_CHECKED, JUMPS_THIN_CHECKED = 2, 300, 50
+#: Jumps accepted less often than this in the burn-in after the block's first fit are
+#: dropped for the production (E. coli fdp1: 0.005–0.008 at max_eig < −35, where they
+#: helped; 0.00014 at −40, where they only cost labels).
+JUMP_MIN_ACCEPTANCE = 0.002
 
 
 def _slow_mixing(imh: bool, beta: float, block: dict[str, Any]) -> bool:
@@ -179,10 +191,10 @@ def run_chains(
     counts = _Counts()
     while kept.count < n:
         if blocked.block is not None:  # the block's move (applied), then the others'
-            move, block_ok = blocked.step(spec, counter, chains, beta, rng)
+            move, block_ok, jumped = blocked.step(spec, counter, chains, beta, rng)
         else:
             move = _step(spec, counter, chains, independent, surrogate, beta, shape, rng)
-            block_ok = None
+            block_ok, jumped = None, 0
         if surrogate is not None and learn_screen and 1 <= adapt_steps + burn_steps - step <= 10:
             i = move.screened
             pairs.append((chains.u[i], chains.lam[i], move.u[i], move.lam[i]))
@@ -204,7 +216,7 @@ def run_chains(
             t_ready = time.perf_counter()
             labels_ready = counter.labels
             continue
-        counts.add(move, block_ok, screened=surrogate is not None)
+        counts.add(move, block_ok, jumped, screened=surrogate is not None)
         if (step - adapt_steps - burn_steps) % thin == 0:
             kept.add(chains.u, chains.lam)
     t_production = time.perf_counter() - t1
@@ -215,7 +227,7 @@ def run_chains(
         surrogate=surrogate, screen_record=screen_record,
         labels=(labels_levels, integrated_levels, labels_ready),
         seconds=(t_ready - t1, t_production), screen=screen,
-        block=blocked.records(counts.block_accepted / max(counts.proposed, 1)),
+        block=blocked.records(counts),
     )  # fmt: skip
     return ClassDraw(
         saturation_of(u), lam, chains.u.copy(), beta, diagnostics, mode, shape, proposal,
@@ -246,12 +258,14 @@ class _Counts:
     accepted: int = 0
     proposed: int = 0
     block_accepted: int = 0
+    jumps_accepted: int = 0
     screened: int = 0
     passed: int = 0
     members: int = 0
 
-    def add(self, move: _Move, block_ok: np.ndarray | None, *, screened: bool) -> None:
-        """Count one production step."""
+    def add(self, move: _Move, block_ok: np.ndarray | None, jumped: int, *, screened: bool) -> None:
+        """Count one production step (``jumped``: its independence jumps accepted)."""
+        self.jumps_accepted += jumped
         self.accepted += int(move.ok.sum())
         self.proposed += move.ok.size
         if block_ok is not None:
@@ -269,12 +283,20 @@ class _Blocked:
     ``pool_after`` (``fit_step`` 0: no block will be fitted); then the block's step
     ``gamma``, the ratio ``ρ`` of the chains' current states ``rho`` ``(m,)`` (the other
     coordinates' move leaves it unchanged), the other coordinates ``rest`` and their step
-    multipliers ``rest_shape``."""
+    multipliers ``rest_shape``. With independence jumps the block is fitted again at
+    ``refit_step`` (the end of the burn-in) on the states of the second half of the
+    burn-in after the first fit (``refit_step`` 0: no refit), and the ``jumps`` per step
+    are dropped for the production if they were accepted less often than
+    :data:`JUMP_MIN_ACCEPTANCE` since the first fit (``jump_counts``: accepted, tried)."""
 
     block: BlockReference | None
     gamma: float
     fit_step: int
     pool_after: int
+    refit_step: int = 0
+    jumps: int = 0
+    jump_counts: list[int] = field(default_factory=lambda: [0, 0])
+    jump_acceptance_burn_in: float = math.nan
     moments: StateMoments | None = None
     beta_at_fit: float = math.nan
     rho: np.ndarray = field(default_factory=lambda: np.empty(0))
@@ -298,12 +320,14 @@ class _Blocked:
         if not allowed:
             return cls(None, math.nan, 0, 0)
         if reached.block is not None and settings.block_size > 0:
-            self = cls(reached.block, reached.gamma, 0, 0)
+            self = cls(reached.block, reached.gamma, 0, 0, jumps=settings.block_jumps)
             self._begin(reached.shape, u)
             return self
         fit = settings.block_size > 0 and burn_steps >= 4
         fit_step = adapt_steps + burn_steps // 2 if fit else 0
-        return cls(None, math.nan, fit_step, adapt_steps + burn_steps // 4)
+        refit_step = adapt_steps + burn_steps if fit and settings.block_jumps else 0
+        return cls(None, math.nan, fit_step, adapt_steps + burn_steps // 4, refit_step,
+                   settings.block_jumps)  # fmt: skip
 
     def observe(
         self,
@@ -315,17 +339,28 @@ class _Blocked:
     ) -> float:
         """After ``step``: pool the states ``u`` ``(m, d)`` while pooling; at ``fit_step``
         fit the block if pCN's step ``beta`` is below ``settings.block_below_beta`` (the
-        pool is dropped either way). Returns the step of the pCN move: ``settings.beta``
-        for the other coordinates once a block is fitted (both then adapt anew), else
-        ``beta``."""
-        if self.block is not None or not self.pool_after < step <= self.fit_step:
+        pool is dropped either way), at ``refit_step`` fit it again. Returns the step of
+        the pCN move: ``settings.beta`` for the other coordinates once a block is fitted
+        (both then adapt anew), else ``beta``."""
+        if self.block is not None:
+            refit_pool_after = (self.fit_step + self.refit_step) // 2
+            if self.refit_step and refit_pool_after < step <= self.refit_step:
+                moments = self._pool(u)
+                if step == self.refit_step:
+                    self.moments = None
+                    self.block = fit_block(moments, settings.block_size)
+                    self._begin(shape, u)
+                    accepted, tried = self.jump_counts
+                    self.jump_acceptance_burn_in = accepted / max(tried, 1)
+                    if self.jump_acceptance_burn_in < JUMP_MIN_ACCEPTANCE:
+                        self.jumps = 0
             return beta
-        if self.moments is None:
-            self.moments = StateMoments(u.shape[1])
-        self.moments.add(u)
+        if not self.pool_after < step <= self.fit_step:
+            return beta
+        moments = self._pool(u)
         if step < self.fit_step:
             return beta
-        moments, self.moments = self.moments, None
+        self.moments = None
         if beta >= settings.block_below_beta:
             return beta
         self.beta_at_fit = beta
@@ -333,6 +368,13 @@ class _Blocked:
         self.gamma = settings.beta
         self._begin(shape, u)
         return settings.beta
+
+    def _pool(self, u: np.ndarray) -> StateMoments:
+        """Add the states ``u`` ``(m, d)`` to the pool (started if need be); returns it."""
+        if self.moments is None:
+            self.moments = StateMoments(u.shape[1])
+        self.moments.add(u)
+        return self.moments
 
     def _begin(self, shape: np.ndarray, u: np.ndarray) -> None:
         """The other coordinates, their step multipliers and the chains' ratios."""
@@ -349,38 +391,66 @@ class _Blocked:
         chains: _Chains,
         beta: float,
         rng: np.random.Generator,
-    ) -> tuple[_Move, np.ndarray]:
-        """One step: the block's generalised pCN move, applied to ``chains`` (``rng``
-        draws the proposal, then the uniforms of the density-ratio test; only the
-        proposals that pass it are labelled), then the pCN move of the other coordinates
-        with step ``beta`` (returned, not applied; no move when the block is every
-        coordinate). Returns that move and which chains the block's move moved ``(m,)``."""
+    ) -> tuple[_Move, np.ndarray, int]:
+        """One step: ``self.jumps`` independence moves (:meth:`BlockReference.jump`), the block's
+        generalised pCN move, both applied to ``chains`` (``rng`` draws each proposal,
+        then the uniforms of its density-ratio test; only the proposals that pass it are
+        labelled), then the pCN move of the other coordinates with step ``beta``
+        (returned, not applied; no move when the block is every coordinate). Returns that
+        move, which chains the block's move moved ``(m,)`` and the jumps accepted."""
         block = self.block
         assert block is not None
+        jumped = 0
+        for _ in range(self.jumps):
+            jumped += int(self._ratio_move(spec, counter, chains, block.jump(chains.u, rng),
+                                           rng).sum())  # fmt: skip
+        self.jump_counts[0] += jumped
+        self.jump_counts[1] += self.jumps * chains.u.shape[0]
+        ok = self._ratio_move(spec, counter, chains, block.propose(chains.u, self.gamma, rng), rng)
+        if not self.rest.size:
+            return _Move.stay(chains), ok, jumped
+        rest_move = _step(spec, counter, chains, None, None, beta, self.rest_shape, rng,
+                          rest=self.rest)  # fmt: skip
+        return rest_move, ok, jumped
+
+    def _ratio_move(
+        self,
+        spec: ClassSpec,
+        counter: LabelCounter,
+        chains: _Chains,
+        prop: np.ndarray,
+        rng: np.random.Generator,
+    ) -> np.ndarray:
+        """Accept the proposals ``prop`` ``(m, d)`` with ``min(1, exp(ρ' − ρ))`` in the
+        class (the ratio test first: only its survivors are labelled); applied to
+        ``chains``. Returns which chains moved ``(m,)``."""
+        assert self.block is not None
         m = chains.u.shape[0]
-        prop = block.propose(chains.u, self.gamma, rng)
-        rho = block.log_ratio(prop)
+        rho = self.block.log_ratio(prop)
         screened = np.flatnonzero(np.log(rng.random(m)) < rho - self.rho)
         prop_lam = np.full(m, np.nan)
         prop_lam[screened] = counter.measure(prop[screened])
         ok = spec.eig_member(prop_lam)
         chains.accept(_Move(prop, prop_lam, None, None, ok, screened, 0))
         self.rho = np.where(ok, rho, self.rho)
-        if not self.rest.size:
-            return _Move.stay(chains), ok
-        rest_move = _step(spec, counter, chains, None, None, beta, self.rest_shape, rng,
-                          rest=self.rest)  # fmt: skip
-        return rest_move, ok
+        return ok
 
-    def records(self, acceptance: float) -> dict[str, Any]:
-        """The block's diagnostics (empty without one)."""
+    def records(self, counts: _Counts) -> dict[str, Any]:
+        """The block's diagnostics (empty without one) from the production ``counts``."""
         if self.block is None:
             return {}
+        steps = max(counts.proposed, 1)  # chain-steps
+        jumps = self.jumps
+        jump_rate = {"acceptance_jump_production": counts.jumps_accepted / max(steps * jumps, 1)}
+        burn_rate = self.jump_acceptance_burn_in
         return {
             "block_size": int(self.block.index.size),
             "block_coordinates": self.block.index.tolist(),
             "gamma": self.gamma,
-            "acceptance_block_production": acceptance,
+            "acceptance_block_production": counts.block_accepted / steps,
+            "block_jumps": jumps,
+            **(jump_rate if jumps else {}),
+            **({} if math.isnan(burn_rate) else {"acceptance_jump_burn_in": burn_rate}),
             **({} if math.isnan(self.beta_at_fit) else {"beta_at_block_fit": self.beta_at_fit}),
         }
 

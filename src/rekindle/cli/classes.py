@@ -137,6 +137,10 @@ def relabel(
     _run(go)
 
 
+#: The settings of ``generate_where``'s ``block`` triple, in order.
+BLOCK_SETTINGS = ("block_size", "block_below_beta", "block_jumps")
+
+
 def generate_where(
     where: str,
     output: Path,
@@ -153,7 +157,7 @@ def generate_where(
     delivery: str = "auto",
     screen: dict[str, Any] | None = None,
     burn_in: int = 200,
-    block: tuple[int, float] | None = None,
+    block: tuple[int, float, int] | None = None,
 ) -> None:
     """``generate --where``: exactly ``n`` verified members of a class (see
     :func:`rekindle.classes.generate.generate_class`), from the model alone or from a
@@ -161,8 +165,8 @@ def generate_where(
     "screen_recall": float | None, "screen_audit": float | None, "sequential_returns":
     bool}``, the learned screen (:mod:`rekindle.classes.screen`) and the sequential return
     test of a class with a return clause (:class:`~rekindle.classes.ClassSamplerSettings`);
-    ``block``: ``(block_size, block_below_beta)`` of the pCN chains (None: the settings'
-    defaults)."""
+    ``block``: ``(block_size, block_below_beta, block_jumps)`` of the pCN chains (None:
+    the settings' defaults)."""
     spec = parse_class(where)
     screen_options = _screen_options(spec, where, screen)
     _check_where_counts(output, n, seed, population, thin, save_sampler)
@@ -200,22 +204,34 @@ def slow_mixing_caution(
     """The one-line caution of a chains delivery whose plain pCN step fell below the
     smallest checked faithful (``slow_mixing``), unless the burn-in (not for a
     ``continued`` sampler, whose chains were burnt in) and the thin are already at least
-    those checked faithful at max_eig < −35; else None."""
+    those checked faithful at max_eig < −35 — with the block's jumps
+    (``diagnostics["block_jumps"]``) at least as many as checked, or without them; else
+    None."""
     from rekindle.classes.chains import (
+        JUMPS_BURN_IN_CHECKED,
+        JUMPS_CHECKED,
+        JUMPS_THIN_CHECKED,
         PCN_BETA_CHECKED,
         SLOW_BURN_IN_CHECKED,
         SLOW_THIN_CHECKED,
     )
 
-    short = (not continued and burn_in < SLOW_BURN_IN_CHECKED) or thin < SLOW_THIN_CHECKED
+    jumps = diagnostics.get("block_jumps", 0) >= JUMPS_CHECKED
+    burn_checked, thin_checked = (
+        (JUMPS_BURN_IN_CHECKED, JUMPS_THIN_CHECKED)
+        if jumps
+        else (SLOW_BURN_IN_CHECKED, SLOW_THIN_CHECKED)
+    )
+    short = (not continued and burn_in < burn_checked) or thin < thin_checked
     if not (diagnostics.get("slow_mixing") and short):
         return None
     beta = diagnostics.get("beta_at_block_fit", diagnostics["beta"])
     return (
         f"caution: pCN's step fell to β = {beta:.3f}, below the smallest checked faithful "
-        f"({PCN_BETA_CHECKED}); at max_eig < -35 the class-fitted block needed --burn-in "
-        f"{SLOW_BURN_IN_CHECKED} --thin {SLOW_THIN_CHECKED} to give ORACLE's class "
-        "(docs/science/classes.md)"
+        f"({PCN_BETA_CHECKED}); at max_eig < -35 the class-fitted block needed --jumps "
+        f"{JUMPS_CHECKED} --burn-in {JUMPS_BURN_IN_CHECKED} --thin {JUMPS_THIN_CHECKED}, "
+        f"or without jumps --burn-in {SLOW_BURN_IN_CHECKED} --thin {SLOW_THIN_CHECKED}, to "
+        "give ORACLE's class (docs/science/classes.md)"
     )
 
 
@@ -273,7 +289,7 @@ def _sampler_settings(
     delivery: str,
     screen_options: dict[str, Any],
     burn_in: int = 200,
-    block: tuple[int, float] | None = None,
+    block: tuple[int, float, int] | None = None,
 ) -> Any:
     """The :class:`~rekindle.classes.ClassSamplerSettings`; a bad value refused in one line."""
     from rekindle.classes.sampler import ClassSamplerSettings
@@ -285,7 +301,7 @@ def _sampler_settings(
             seed=seed,
             delivery=delivery,
             burn_steps=burn_in,
-            **({} if block is None else {"block_size": block[0], "block_below_beta": block[1]}),
+            **({} if block is None else dict(zip(BLOCK_SETTINGS, block, strict=True))),
             **screen_options,
         )
     except ValueError as exc:

@@ -390,7 +390,8 @@ GenerateBurnInOpt = Annotated[
     typer.Option(
         "--burn-in",
         help="--where: pCN steps before the first kept state (200 was checked faithful down "
-        "to max_eig < -30; -35 needed 500 with --thin 100 and the block).",
+        "to max_eig < -30; -35 needed 300 with the block's jumps, 500 and --thin 100 "
+        "without).",
     ),
 ]
 GenerateBlockOpt = Annotated[
@@ -407,6 +408,15 @@ GenerateBlockBelowOpt = Annotated[
         "--block-when-beta-below",
         help="--where: fit the block only when pCN's adapted step falls below this "
         "(0.09: plain pCN was checked faithful above it; 1: always).",
+    ),
+]
+GenerateJumpsOpt = Annotated[
+    int,
+    typer.Option(
+        "--jumps",
+        help="--where: with the block, independence jumps per step (block from its Gaussian, "
+        "the rest from the prior; exact; 0: none; 2 with --burn-in 300 was checked faithful at "
+        "max_eig < -35).",
     ),
 ]
 GenerateDeliveryOpt = Annotated[
@@ -468,6 +478,7 @@ def generate(
     burn_in: GenerateBurnInOpt = 200,
     block: GenerateBlockOpt = 40,
     block_below: GenerateBlockBelowOpt = 0.09,
+    jumps: GenerateJumpsOpt = 2,
     delivery: GenerateDeliveryOpt = "auto",
     screen: GenerateScreenOpt = False,
     screen_recall: GenerateScreenRecallOpt = None,
@@ -488,7 +499,7 @@ def generate(
             lambda: generate_where(
                 where, output, n, seed, model, physiology, generator, save_sampler,
                 population, thin, force, quiet, delivery, screen_options, burn_in,
-                (block, block_below),
+                (block, block_below, jumps),
             )
         )  # fmt: skip
 
