@@ -87,7 +87,7 @@ SLOW_BURN_IN_CHECKED, SLOW_THIN_CHECKED = 500, 100
 JUMPS_CHECKED, JUMPS_BURN_IN_CHECKED, JUMPS_THIN_CHECKED = 2, 300, 50
 #: Jumps accepted less often than this in the burn-in after the block's first fit are
 #: dropped for the production (E. coli fdp1: 0.005–0.008 at max_eig < −35, where they
-#: helped; 0.00014 at −40, where they only cost labels).
+#: helped; 0.00024 at −40, where they only cost labels).
 JUMP_MIN_ACCEPTANCE = 0.002
 
 
