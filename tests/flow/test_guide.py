@@ -10,7 +10,7 @@ import torch
 
 from rekindle.errors import GenerationError, GeneratorFileError
 from rekindle.flow import FlowConfig, GuideConfig, KineticFlow
-from rekindle.flow.guide import stability_margin
+from rekindle.flow.guide import native_bfloat16, stability_margin
 
 D = 4
 REF = np.array([10.0, 100.0, 1000.0, 50.0])
@@ -164,25 +164,48 @@ def test_a_class_the_guide_never_keeps_is_refused(soft: KineticFlow) -> None:
         soft.generate(1000, "relevant", seed=1, power=5000.0)
 
 
+def _guide_probabilities(share: float) -> tuple[np.ndarray, dict]:
+    """A guide trained on the soft-truth data with ``bfloat16_share`` ``share``: its
+    probabilities on held-out draws, and its summary."""
+    km, _, _ = _data(12_000, seed=11)
+    truth = _soft_truth(_y_from_km(km))
+    relevant = np.random.default_rng(12).random(truth.size) < truth
+    flow = KineticFlow(
+        REF,
+        list("abcd"),
+        {"model": "none", "physiology": "none"},
+        FlowConfig(transforms=0),
+        GUIDE.replace(epochs=4, bfloat16_share=share),
+    )
+    flow.fit(km, relevant)
+    assert flow.guide is not None and flow.guide.config.bfloat16_share == share
+    probs = flow.guide.prob_relevant(_y_from_km(_data(4000, seed=13)[0]))
+    return probs, flow.guide.summary
+
+
+def test_without_native_bfloat16_the_guide_trains_in_float32(monkeypatch) -> None:
+    """Where bfloat16 would be emulated (many times slower), a mixed-precision share trains
+    exactly the float32 network, and the summary says no step was mixed."""
+    import rekindle.flow.guide as guide_module
+
+    monkeypatch.setattr(guide_module, "native_bfloat16", lambda: False)
+    float32, summary32 = _guide_probabilities(0.0)
+    mixed, summary = _guide_probabilities(1.0)
+    np.testing.assert_array_equal(mixed, float32)
+    assert summary["bfloat16_steps"] == summary32["bfloat16_steps"] == 0
+    monkeypatch.setattr(guide_module, "native_bfloat16", lambda: True)
+    assert guide_module.mixed_precision_steps(GUIDE.replace(bfloat16_share=0.5), 100) == 50
+
+
+@pytest.mark.skipif(
+    not native_bfloat16(),
+    reason="no native bfloat16 on this CPU: the guide trains in float32",
+)
 def test_mixed_precision_training_changes_the_arithmetic_not_the_answer() -> None:
     """The same seed and data in float32, in mixed bfloat16, and mixed for the first half of
     the steps: different weights (the setting takes effect), the same probabilities to well
     within the guide's own error."""
-    km, _, _ = _data(12_000, seed=11)
-    truth = _soft_truth(_y_from_km(km))
-    relevant = np.random.default_rng(12).random(truth.size) < truth
-    probs = {}
-    for share in (0.0, 0.5, 1.0):
-        flow = KineticFlow(
-            REF,
-            list("abcd"),
-            {"model": "none", "physiology": "none"},
-            FlowConfig(transforms=0),
-            GUIDE.replace(epochs=4, bfloat16_share=share),
-        )
-        flow.fit(km, relevant)
-        assert flow.guide is not None and flow.guide.config.bfloat16_share == share
-        probs[share] = flow.guide.prob_relevant(_y_from_km(_data(4000, seed=13)[0]))
+    probs = {share: _guide_probabilities(share)[0] for share in (0.0, 0.5, 1.0)}
     for share in (0.5, 1.0):
         gap = np.abs(probs[0.0] - probs[share])
         assert gap.max() > 1e-6  # bfloat16 products: not the float32 network

@@ -126,7 +126,10 @@ class GuideConfig(Settings):
         of an AMD EPYC with AVX-512 BF16, with the held-out cross-entropy of float32
         training (0.3215 against 0.3207; ``docs/science/memgen.md``). Not every CPU gains:
         an Intel Xeon without AMX ran the guide's bfloat16 inference 1.6× slower than
-        float32 (its training was not compared).
+        float32 (its training was not compared), and on a CPU without native bfloat16
+        (:func:`~rekindle.flow.guide.native_bfloat16`; an AMD EPYC with AVX2 only: a step
+        ~21× slower) every step trains in float32 whatever this share; the guide's summary
+        records ``bfloat16_steps``.
     """
 
     hidden: int = 512

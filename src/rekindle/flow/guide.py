@@ -180,6 +180,19 @@ def stability_margin(max_eig: np.ndarray, threshold: float) -> np.ndarray:
     return np.arcsinh(np.asarray(max_eig, dtype=np.float64) / scale)
 
 
+def native_bfloat16() -> bool:
+    """Whether this CPU multiplies bfloat16 matrices natively (oneDNN's check: AVX-512 BF16
+    or AMX). Without, PyTorch emulates the products: one guide step (MLP 259 → 512 × 3,
+    batch 1 024, one thread) took 1 099–1 122 ms under bfloat16 autocast against 51–54 ms in
+    float32 on an AMD EPYC with AVX2 only (``benchmarks/bench_bfloat16.py``;
+    docs/science/memgen.md)."""
+    check = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
+    try:
+        return bool(check()) if check is not None else False
+    except RuntimeError:
+        return False
+
+
 def fit_guide(
     source: LabelledSource,
     to_y: Callable[[np.ndarray], np.ndarray],
@@ -229,10 +242,12 @@ def fit_guide(
     rel = rel_val.numpy().astype(bool)
     guide.temperature = _fit_temperature(guide.logits(y_val), rel)
     z = guide.logits(y_val)
+    n_steps = config.steps_for(n_train)
     guide.summary = {
         "n_train": n_train,
         "n_validation": n_total - n_train,
-        "steps": config.steps_for(n_train),
+        "steps": n_steps,
+        "bfloat16_steps": mixed_precision_steps(config, n_steps),
         "best_step": int(min(history, key=lambda h: h["validation_bce"])["step"]),
         "temperature": guide.temperature,
         **_held_out_scores(z, rel),
@@ -241,6 +256,12 @@ def fit_guide(
         "history": history,
     }
     return guide
+
+
+def mixed_precision_steps(config: GuideConfig, n_steps: int) -> int:
+    """The first steps of ``n_steps`` trained in mixed precision: ``config.bfloat16_share``
+    of them where the CPU has native bfloat16 (:func:`native_bfloat16`), else none."""
+    return round(config.bfloat16_share * n_steps) if native_bfloat16() else 0
 
 
 def _encode(
@@ -344,8 +365,9 @@ def _train(
         opt, max_lr=config.learning_rate, total_steps=n_steps
     )
     rng = np.random.default_rng(config.seed)
-    # the first steps in mixed precision (cheap while the weights move far), the rest float32
-    mixed_steps = round(config.bfloat16_share * n_steps)
+    # the first steps in mixed precision (cheap while the weights move far), the rest float32;
+    # all float32 where bfloat16 would be emulated (many times slower)
+    mixed_steps = mixed_precision_steps(config, n_steps)
     y_val, rel_val = validation
     history: list[dict[str, float]] = []
     best: dict[str, torch.Tensor] = copy.deepcopy(net.state_dict())
