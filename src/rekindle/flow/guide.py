@@ -234,7 +234,9 @@ def fit_guide(
     if config.threads:
         torch.set_num_threads(config.threads)
     try:
-        history, best = _train(net, source, to_y, n_train, threshold, (y_val, rel_val), config, log)
+        history, best, mixed_steps = _train(
+            net, source, to_y, n_train, threshold, (y_val, rel_val), config, log
+        )
     finally:
         torch.set_num_threads(threads)
     net.load_state_dict(best)
@@ -242,12 +244,11 @@ def fit_guide(
     rel = rel_val.numpy().astype(bool)
     guide.temperature = _fit_temperature(guide.logits(y_val), rel)
     z = guide.logits(y_val)
-    n_steps = config.steps_for(n_train)
     guide.summary = {
         "n_train": n_train,
         "n_validation": n_total - n_train,
-        "steps": n_steps,
-        "bfloat16_steps": mixed_precision_steps(config, n_steps),
+        "steps": config.steps_for(n_train),
+        "bfloat16_steps": mixed_steps,
         "best_step": int(min(history, key=lambda h: h["validation_bce"])["step"]),
         "temperature": guide.temperature,
         **_held_out_scores(z, rel),
@@ -350,10 +351,10 @@ def _train(
     validation: tuple[torch.Tensor, torch.Tensor],
     config: GuideConfig,
     log: Callable[[str], None],
-) -> tuple[list[dict[str, float]], dict[str, torch.Tensor]]:
+) -> tuple[list[dict[str, float]], dict[str, torch.Tensor], int]:
     """``config.steps_for(n_train)`` AdamW steps, one-cycle schedule, over passes of the
-    training rows in shuffled chunks; returns the evaluation history and the state of lowest
-    held-out cross-entropy."""
+    training rows in shuffled chunks; returns the evaluation history, the state of lowest
+    held-out cross-entropy and the number of steps run in mixed precision."""
     starts = np.arange(0, n_train, config.chunk_rows)
     # fewer training rows than a batch (small data sets): one batch is all of them
     batch_size = min(config.batch_size, n_train, config.chunk_rows)
@@ -416,7 +417,7 @@ def _train(
                 )
                 if rec["validation_bce"] < best_bce:
                     best_bce, best = rec["validation_bce"], copy.deepcopy(net.state_dict())
-    return history, best
+    return history, best, mixed_steps
 
 
 @torch.no_grad()
