@@ -5,7 +5,8 @@ errors in the input are reported in one line naming the culprit, with exit statu
 and nothing written. The commands live by family:
 
 - :mod:`rekindle.cli.data`: ``info``, ``sample``, ``label``, ``export``
-- :mod:`rekindle.cli.gan`: ``train``, ``generate``, ``transfer``
+- :mod:`rekindle.cli.gan`: ``train``, ``transfer``
+- :mod:`rekindle.cli.generate`: ``generate``
 - :mod:`rekindle.cli.analysis`: ``dynamics``, ``perturb``, ``interpret``
 - :mod:`rekindle.cli.run`: ``run``, ``report``
 - :mod:`rekindle.cli.models`: ``import-model``, ``build-model``, ``upgrade``
@@ -25,6 +26,7 @@ from rekindle.cli._common import app, console, progress_bar
 for _family in (
     "data",
     "gan",
+    "generate",
     "analysis",
     "run",
     "models",
