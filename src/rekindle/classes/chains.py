@@ -345,15 +345,9 @@ class _Blocked:
         if self.block is not None:
             refit_pool_after = (self.fit_step + self.refit_step) // 2
             if self.refit_step and refit_pool_after < step <= self.refit_step:
-                moments = self._pool(u)
+                self._pool(u)
                 if step == self.refit_step:
-                    self.moments = None
-                    self.block = fit_block(moments, settings.block_size)
-                    self._begin(shape, u)
-                    accepted, tried = self.jump_counts
-                    self.jump_acceptance_burn_in = accepted / max(tried, 1)
-                    if self.jump_acceptance_burn_in < JUMP_MIN_ACCEPTANCE:
-                        self.jumps = 0
+                    self._refit(settings, shape, u)
             return beta
         if not self.pool_after < step <= self.fit_step:
             return beta
@@ -368,6 +362,18 @@ class _Blocked:
         self.gamma = settings.beta
         self._begin(shape, u)
         return settings.beta
+
+    def _refit(self, settings: ClassSamplerSettings, shape: np.ndarray, u: np.ndarray) -> None:
+        """Fit the block again on the pool (then dropped), for the chains at ``u``; keep the
+        jumps only if accepted at least :data:`JUMP_MIN_ACCEPTANCE` since the first fit."""
+        assert self.moments is not None
+        self.block = fit_block(self.moments, settings.block_size)
+        self.moments = None
+        self._begin(shape, u)
+        accepted, tried = self.jump_counts
+        self.jump_acceptance_burn_in = accepted / max(tried, 1)
+        if self.jump_acceptance_burn_in < JUMP_MIN_ACCEPTANCE:
+            self.jumps = 0
 
     def _pool(self, u: np.ndarray) -> StateMoments:
         """Add the states ``u`` ``(m, d)`` to the pool (started if need be); returns it."""
