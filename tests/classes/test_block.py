@@ -15,7 +15,7 @@ from scipy import stats
 from tests.classes.halfspace import TAIL, D, coordinates, ks_all, measure
 
 from rekindle.classes import ClassSamplerSettings, parse_where, sample_class
-from rekindle.classes.block import BlockReference, StateMoments, fit_block
+from rekindle.classes.block import BlockReference, fit_block, pool_states
 from rekindle.classes.chains import _Blocked
 from rekindle.classes.settings import ChainState
 
@@ -58,9 +58,10 @@ def test_the_block_is_the_most_constrained_coordinates() -> None:
     u = rng.standard_normal((20_000, 6))
     u[:, 2] = 0.3 * u[:, 2] + 1.0  # narrowed and shifted
     u[:, 5] = 0.5 * u[:, 5]  # narrowed
-    moments = StateMoments(6)
+    moments = None
     for chunk in np.array_split(u, 7):
-        moments.add(chunk)
+        moments = pool_states(moments, chunk)
+    assert moments is not None
     block = fit_block(moments, 2)
     np.testing.assert_array_equal(block.index, [2, 5])
     np.testing.assert_allclose(block.mean, [1.0, 0.0], atol=0.02)

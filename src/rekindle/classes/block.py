@@ -24,7 +24,7 @@ costs acceptance. The ratio test comes first, so a proposal that fails it is nev
 labelled.
 
 :func:`fit_block` chooses the block from the chains' states (running moments,
-:class:`StateMoments`): the ``k`` coordinates whose class marginal departs most from
+:func:`pool_states`): the ``k`` coordinates whose class marginal departs most from
 ``N(0, 1)`` (``|mean| + |log std|``), and fits ``m`` and ``C`` on them.
 """
 
@@ -35,31 +35,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["BlockReference", "StateMoments", "fit_block"]
+from rekindle.flow.marginals import Whitening
+
+__all__ = ["BlockReference", "fit_block", "pool_states"]
 
 
-class StateMoments:
-    """Running first and second moments of chain states ``u`` ``(m, d)`` over steps.
-
-    Keeps ``Σ u`` ``(d,)`` and ``Σ uᵀu`` ``(d, d)``: no state is stored.
-    """
-
-    def __init__(self, d: int) -> None:
-        self.n = 0
-        self.sum = np.zeros(d)
-        self.outer = np.zeros((d, d))
-
-    def add(self, u: np.ndarray) -> None:
-        """Add one step's states, shape ``(m, d)``."""
-        self.n += u.shape[0]
-        self.sum += u.sum(axis=0)
-        self.outer += u.T @ u
-
-    def mean_cov(self) -> tuple[np.ndarray, np.ndarray]:
-        """Mean ``(d,)`` and covariance ``(d, d)`` of the states added."""
-        mean = self.sum / self.n
-        cov = (self.outer - self.n * np.outer(mean, mean)) / max(self.n - 1, 1)
-        return mean, cov
+def pool_states(pool: Whitening | None, u: np.ndarray) -> Whitening:
+    """Add chain states ``u`` ``(m, d)`` to running moments (one class of
+    :class:`~rekindle.flow.marginals.Whitening`, started when ``pool`` is None): no state
+    is stored. Returns the pool."""
+    if pool is None:
+        pool = Whitening(1, u.shape[1])
+    pool.update(u, np.zeros(u.shape[0], dtype=np.int64))
+    return pool
 
 
 @dataclass(frozen=True)
@@ -131,14 +119,14 @@ class BlockReference:
         )
 
 
-def fit_block(moments: StateMoments, size: int) -> BlockReference:
+def fit_block(moments: Whitening, size: int) -> BlockReference:
     """The block of the ``size`` coordinates whose marginal in the states departs most
     from ``N(0, 1)`` (``|mean| + |log std|``), with the states' mean and covariance.
 
     Parameters
     ----------
     moments
-        The chains' states pooled over steps (members of the class).
+        The chains' states pooled over steps (members of the class; :func:`pool_states`).
     size
         ``k``: coordinates in the block (at most ``d``).
 
@@ -146,7 +134,8 @@ def fit_block(moments: StateMoments, size: int) -> BlockReference:
     -------
     BlockReference
     """
-    mean, cov = moments.mean_cov()
+    means, covs = moments.moments()
+    mean, cov = means[0], covs[0]
     std = np.sqrt(np.maximum(np.diag(cov), 1e-12))
     departure = np.abs(mean) + np.abs(np.log(std))
     index = np.sort(np.argsort(departure, kind="stable")[::-1][: min(size, mean.size)])

@@ -52,7 +52,7 @@ from typing import Any
 
 import numpy as np
 
-from rekindle.classes.block import BlockReference, StateMoments, fit_block
+from rekindle.classes.block import BlockReference, fit_block, pool_states
 from rekindle.classes.diagnostics import lag_one_correlation, level_diagnostics
 from rekindle.classes.labels import KeptMembers, LabelCounter, saturation_of
 from rekindle.classes.levels import adapt_beta, propose
@@ -66,6 +66,7 @@ from rekindle.classes.settings import (
 )
 from rekindle.classes.spec import ClassSpec
 from rekindle.classes.surrogate import Surrogate, fit_surrogate, screen_accuracy
+from rekindle.flow.marginals import Whitening
 
 __all__ = [
     "JUMPS_BURN_IN_CHECKED",
@@ -297,7 +298,7 @@ class _Blocked:
     jumps: int = 0
     jump_counts: list[int] = field(default_factory=lambda: [0, 0])
     jump_acceptance_burn_in: float = math.nan
-    moments: StateMoments | None = None
+    moments: Whitening | None = None
     beta_at_fit: float = math.nan
     rho: np.ndarray = field(default_factory=lambda: np.empty(0))
     rest: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
@@ -345,13 +346,13 @@ class _Blocked:
         if self.block is not None:
             refit_pool_after = (self.fit_step + self.refit_step) // 2
             if self.refit_step and refit_pool_after < step <= self.refit_step:
-                self._pool(u)
+                self.moments = pool_states(self.moments, u)
                 if step == self.refit_step:
                     self._refit(settings, shape, u)
             return beta
         if not self.pool_after < step <= self.fit_step:
             return beta
-        moments = self._pool(u)
+        moments = self.moments = pool_states(self.moments, u)
         if step < self.fit_step:
             return beta
         self.moments = None
@@ -374,13 +375,6 @@ class _Blocked:
         self.jump_acceptance_burn_in = accepted / max(tried, 1)
         if self.jump_acceptance_burn_in < JUMP_MIN_ACCEPTANCE:
             self.jumps = 0
-
-    def _pool(self, u: np.ndarray) -> StateMoments:
-        """Add the states ``u`` ``(m, d)`` to the pool (started if need be); returns it."""
-        if self.moments is None:
-            self.moments = StateMoments(u.shape[1])
-        self.moments.add(u)
-        return self.moments
 
     def _begin(self, shape: np.ndarray, u: np.ndarray) -> None:
         """The other coordinates, their step multipliers and the chains' ratios."""

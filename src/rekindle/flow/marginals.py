@@ -164,13 +164,18 @@ class Whitening:
             self.sum[c] += rows.sum(axis=0)
             self.outer[c] += rows.T @ rows
 
-    def finalize(self, ridge: float = 1e-6) -> Whitening:
-        """Mean ``(n_classes, d)`` and lower Cholesky factors ``(n_classes, d, d)``."""
+    def moments(self) -> tuple[np.ndarray, np.ndarray]:
+        """Mean ``(n_classes, d)`` and unbiased covariance ``(n_classes, d, d)`` of the rows
+        accumulated so far."""
         if np.any(self.n < 2):
             raise ValueError(f"each class needs at least 2 rows, got {self.n.astype(int)}")
         mean = self.sum / self.n[:, None]
         cov = self.outer / self.n[:, None, None] - mean[:, :, None] * mean[:, None, :]
-        cov = cov * (self.n / (self.n - 1))[:, None, None]
+        return mean, cov * (self.n / (self.n - 1))[:, None, None]
+
+    def finalize(self, ridge: float = 1e-6) -> Whitening:
+        """Mean ``(n_classes, d)`` and lower Cholesky factors ``(n_classes, d, d)``."""
+        mean, cov = self.moments()
         eye = np.eye(cov.shape[1])
         self.mean = mean
         self.cholesky = np.linalg.cholesky(cov + ridge * eye)
