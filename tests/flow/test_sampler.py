@@ -16,9 +16,9 @@ import torch
 from scipy.special import expit
 
 from rekindle.flow import GuideConfig
-from rekindle.flow.guide import RelevanceGuide, RelevanceNet
+from rekindle.flow.guide import RelevanceGuide, RelevanceNet, native_bfloat16
 from rekindle.flow.marginals import MarginalScores, Whitening
-from rekindle.flow.sampler import GuidedSampler, ScoreTable
+from rekindle.flow.sampler import CALIBRATION_ROWS, GuidedSampler, ScoreTable, ScreenedGuide
 
 D = 259
 BINS = 1024
@@ -57,6 +57,25 @@ def sampler(proposal, guide) -> GuidedSampler:
     return GuidedSampler(*proposal, guide, seed=0)
 
 
+@pytest.fixture(scope="module")
+def screens(sampler, guide) -> dict[str, ScreenedGuide]:
+    """The sampler's guide screened from each first pass, calibrated on the same draws."""
+    y = sampler._features(CALIBRATION_ROWS, torch.Generator().manual_seed(0))
+    return {first: ScreenedGuide(guide, y, first_pass=first) for first in ("bfloat16", "float32")}
+
+
+def test_the_first_pass_is_chosen_by_the_cpu(sampler, screens) -> None:
+    """Without native bfloat16 products the screen starts in float32 (no bfloat16 band is
+    measured); with them, the faster of the two is timed."""
+    if native_bfloat16():
+        assert sampler.guide.first_pass in ("bfloat16", "float32")
+    else:
+        assert sampler.guide.first_pass == "float32" and np.isnan(sampler.guide.band16)
+    # the bands measured on the same calibration draws: bfloat16's is the wider
+    assert screens["bfloat16"].band16 > screens["float32"].band32 > 0
+    assert screens["bfloat16"].band32 == screens["float32"].band32
+
+
 def test_table_is_within_a_fraction_of_a_bin_of_the_float64_map(proposal, sampler) -> None:
     marginals, _ = proposal
     g = np.random.default_rng(1).standard_normal((20_000, D)) * 1.5
@@ -78,10 +97,9 @@ def test_table_is_within_a_fraction_of_a_bin_of_the_float64_map(proposal, sample
 
 
 @pytest.mark.parametrize(("cls", "power"), [(0, 1.0), (1, 1.0), (0, 2.5)])
-def test_every_decision_is_the_float64_networks(sampler, cls: int, power: float) -> None:
+def test_every_decision_is_the_float64_networks(sampler, screens, cls: int, power: float) -> None:
     gen = torch.Generator().manual_seed(11 + cls)
-    screen = sampler.guide
-    screen.first_pass = "bfloat16"
+    screen = screens["bfloat16"]
     y = sampler._features(65_536, gen)
     u = torch.rand(y.shape[0], generator=gen)
     thresholds = screen.thresholds(u, power)
@@ -103,26 +121,21 @@ def test_every_decision_is_the_float64_networks(sampler, cls: int, power: float)
     assert 0 < rechecked < 0.3 * y.shape[0]
 
 
-def test_a_float32_first_pass_takes_the_same_decisions(sampler, guide) -> None:
+def test_a_float32_first_pass_takes_the_same_decisions(sampler, screens, guide) -> None:
     """The screen may start in float32 (where bfloat16 is the slower on this CPU): the same
     decisions as the bfloat16 screen and as the float64 network, with float64 rechecks for a
-    small minority only; the automatic choice is one of the two."""
-    from rekindle.flow.sampler import ScreenedGuide
-
-    screen = sampler.guide
-    assert screen.first_pass in ("bfloat16", "float32")
+    small minority only."""
     gen = torch.Generator().manual_seed(31)
     y = sampler._features(65_536, gen)
-    thresholds = screen.thresholds(torch.rand(y.shape[0], generator=gen), 1.0)
+    thresholds = screens["float32"].thresholds(torch.rand(y.shape[0], generator=gen), 1.0)
     keep = {}
-    for first in ("bfloat16", "float32"):
-        screen.first_pass = first
+    for first, screen in screens.items():
         before = dict(screen.rechecked)
         keep[first] = screen.keep(y, thresholds, 1.0)
         after = {k: screen.rechecked[k] - before[k] for k in before}
     assert after["float32"] == 0 and after["float64"] < 0.01 * y.shape[0]
     with torch.inference_mode():
-        reference = screen.net64(y.double())[0] > thresholds
+        reference = screens["float32"].net64(y.double())[0] > thresholds
     assert int((keep["float32"] != reference).sum()) == 0
     assert torch.equal(keep["float32"], keep["bfloat16"])
     with pytest.raises(ValueError, match="first_pass"):

@@ -22,7 +22,8 @@ all of it in single precision on torch, in blocks that stay in cache:
   (``tests/flow/test_sampler.py`` counts the mismatches on a seeded sample: 0). Where
   bfloat16 products are slower than float32 (CPUs without fast bfloat16 kernels: 13.1
   against 8.1 µs per row for the default guide on an AVX-512 Xeon without AMX), the
-  screen starts in float32 instead; which one is timed on the calibration draws, and the
+  screen starts in float32 instead; which one is timed on the calibration draws (and not
+  timed at all where bfloat16 products are emulated, ~20× slower: float32), and the
   decisions do not depend on it.
 
 A draw is kept when ``u < c(y)^power`` with ``c = σ(z / T)``, ``z`` the raw logit and ``T``
@@ -41,7 +42,7 @@ import numpy as np
 import torch
 from scipy.special import ndtri
 
-from .guide import RelevanceGuide
+from .guide import RelevanceGuide, native_bfloat16
 from .marginals import CDF_EDGE, MarginalScores, Whitening
 
 #: grid points per feature of :class:`ScoreTable`
@@ -141,14 +142,16 @@ class ScreenedGuide:
 
     first_pass : {"bfloat16", "float32"} or None
         The precision every draw's logit is first computed in; None: the faster of the two
-        on this CPU, timed on ``calibration`` (best of three). The decisions are the
-        float64 network's either way.
+        on this CPU, timed on ``calibration`` (best of three); float32 without timing where
+        the CPU has no native bfloat16 products (:func:`.guide.native_bfloat16`). The
+        decisions are the float64 network's either way.
 
     Attributes
     ----------
     band16, band32 : float
         Half-widths (logit units) around the threshold inside which a bfloat16, resp.
-        float32, logit is recomputed in the next precision.
+        float32, logit is recomputed in the next precision (``band16`` is NaN where the
+        screen starts in float32).
     first_pass : str
         ``"bfloat16"`` or ``"float32"``.
     rechecked : dict
@@ -164,18 +167,27 @@ class ScreenedGuide:
         self.net64 = copy.deepcopy(self.net32).to(torch.float64).eval()
         self._fused = self._fused_layers(self.net16)
         self._fused32 = self._fused_layers(self.net32)
-        with torch.inference_mode():
-            z16 = self._logit16(calibration)
-            z32 = self._logit32(calibration)
-            z64 = self.net64(calibration.double())[0]
-        err16 = float((z16.double() - z64).abs().max())
-        err32 = float((z32.double() - z64).abs().max())
-        self.band16 = max(SAFETY * err16, 0.05)
-        self.band32 = max(SAFETY * err32, 1e-4)
-        self.rechecked = {"screened": 0, "float32": 0, "float64": 0}
         if first_pass not in (None, "bfloat16", "float32"):
             raise ValueError(f"first_pass must be 'bfloat16', 'float32' or None: {first_pass!r}")
-        self.first_pass = first_pass or self._faster_first_pass(calibration[:TIMING_ROWS])
+        if first_pass is None:
+            # emulated bfloat16 products are ~20× slower than float32: not worth timing
+            native = native_bfloat16()
+            first_pass = self._faster_first_pass(calibration[:TIMING_ROWS]) if native else "float32"
+        self._first_pass = first_pass
+        with torch.inference_mode():
+            z64 = self.net64(calibration.double())[0]
+            err32 = float((self._logit32(calibration).double() - z64).abs().max())
+            self.band32 = max(SAFETY * err32, 1e-4)
+            self.band16 = math.nan  # measured only where the screen starts in bfloat16
+            if first_pass == "bfloat16":
+                err16 = float((self._logit16(calibration).double() - z64).abs().max())
+                self.band16 = max(SAFETY * err16, 0.05)
+        self.rechecked = {"screened": 0, "float32": 0, "float64": 0}
+
+    @property
+    def first_pass(self) -> str:
+        """``"bfloat16"`` or ``"float32"``: fixed at construction, where its band is measured."""
+        return self._first_pass
 
     def _faster_first_pass(self, y: torch.Tensor) -> str:
         """``"bfloat16"`` or ``"float32"``, whichever logit is faster on ``y`` (best of three)."""
@@ -192,7 +204,7 @@ class ScreenedGuide:
 
     def _logit16(self, y: torch.Tensor) -> torch.Tensor:
         """The raw logit in bfloat16 (float32 result), shape (n,), of ``y`` (n, d)."""
-        h = y.to(torch.bfloat16)
+        h = y.to(torch.bfloat16, memory_format=torch.contiguous_format)
         if self._fused is not None:
             *hidden, (w, b) = self._fused
             for wi, bi in hidden:
