@@ -204,3 +204,22 @@ def test_label_km_names_the_first_bad_model_globally(ecoli_system, fdp1):
     km[7, 3] = -1.0
     with pytest.raises(ValueError, match="model 7"):
         Labeller(ecoli_system, fdp1, chunk_size=4, n_jobs=1).label_km(km)
+
+
+def test_a_small_batch_is_split_over_the_threads_with_the_same_labels(ecoli_system, fdp1):
+    """A batch of fewer than ``n_jobs × chunk_size`` models (the class sampler's ~10³
+    proposals per move) is labelled in one chunk per thread, not one chunk on one thread,
+    and the eigenvalues are those of one chunk, bit for bit."""
+    from rekindle.kinetics.labelling import MIN_SPLIT_CHUNK
+
+    params, _, _ = sample_parameters(ecoli_system.model, fdp1, 700, seed=3)
+    km = ecoli_system.km_of(params)
+    threaded = Labeller(ecoli_system, fdp1, chunk_size=1000, n_jobs=2)
+    assert threaded.chunk_rows(700) == 350
+    assert threaded.chunk_rows(5000) == 1000  # large batches keep chunk_size
+    assert threaded.chunk_rows(30) == MIN_SPLIT_CHUNK  # tiny ones are not shredded
+    assert Labeller(ecoli_system, fdp1, chunk_size=1000, n_jobs=1).chunk_rows(700) == 1000
+    one = Labeller(ecoli_system, fdp1, chunk_size=1000, n_jobs=1)
+    for a, b in zip(threaded.label_km(km), one.label_km(km), strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(threaded.max_real_eigenvalues(params), one.label_km(km)[1])

@@ -34,6 +34,10 @@ from rekindle.scale.executors import default_n_jobs, map_ordered
 
 DEFAULT_CHUNK_SIZE = 1000
 """Models per chunk: large enough to amortise Python overhead, small enough for cache."""
+MIN_SPLIT_CHUNK = 100
+"""Smallest chunk a batch of fewer than ``n_jobs × chunk_size`` models is split into so
+that every local thread labels a share (the class sampler labels ~10³ proposals at a
+time: in one chunk, one of the cores did all the work)."""
 
 
 def label_chunk(
@@ -158,6 +162,14 @@ class Labeller:
         # a labeller shipped to a worker labels there; the executor stays here
         return {**self.__dict__, "executor": None}
 
+    def chunk_rows(self, n: int) -> int:
+        """Models per chunk for a batch of ``n``: ``chunk_size``, or on local threads a
+        smaller share (at least :data:`MIN_SPLIT_CHUNK`) so that a batch of fewer than
+        ``n_jobs × chunk_size`` still occupies every thread. Labels do not depend on it."""
+        if self.executor is not None or self.n_jobs <= 1:
+            return self.chunk_size
+        return min(self.chunk_size, max(MIN_SPLIT_CHUNK, -(-n // self.n_jobs)))
+
     def max_real_eigenvalues(self, parameters: np.ndarray) -> np.ndarray:
         """Max Re(λ), h⁻¹, of parameter sets ``(n, n_parameters)`` → ``(n,)``."""
         p = np.asarray(parameters, dtype=float)
@@ -165,7 +177,8 @@ class Labeller:
             raise ValueError(f"parameters must be 2-D (n_models, n_parameters), got {p.shape}")
         if p.shape[0] == 0:
             return np.empty(0)
-        chunks = (p[i : i + self.chunk_size] for i in range(0, p.shape[0], self.chunk_size))
+        size = self.chunk_rows(p.shape[0])
+        chunks = (p[i : i + size] for i in range(0, p.shape[0], size))
         work = partial(label_chunk, self.system, self.concentrations)
         return np.concatenate(
             list(map_ordered(work, chunks, n_jobs=self.n_jobs, executor=self.executor))
@@ -203,7 +216,8 @@ class Labeller:
             # validation and empty shapes as complete_parameters gives them
             params = self.system.complete_parameters(km, self.physiology, check=check)
             return params, np.empty(0), np.empty(0, bool)
-        chunks = (km[i : i + self.chunk_size] for i in range(0, km.shape[0], self.chunk_size))
+        size = self.chunk_rows(km.shape[0])
+        chunks = (km[i : i + size] for i in range(0, km.shape[0], size))
         work = partial(label_km_chunk, self.system, self.physiology, check=False)
         done = list(map_ordered(work, chunks, n_jobs=self.n_jobs, executor=self.executor))
         params = np.concatenate([d[0] for d in done])
