@@ -16,6 +16,7 @@ from rekindle.analysis.perturbation import (
     PERTURBATION_OPTIONS,
     PerturbationSettings,
     deviations,
+    perturbation_analyses,
     perturbation_analysis,
     time_grid,
 )
@@ -169,6 +170,39 @@ def test_worker_processes_give_the_threads_results(
     np.testing.assert_allclose(threads.trajectories, procs.trajectories, rtol=1e-10, atol=1e-14)
     assert seen[0] == 0 and seen[-1] == 9 and seen == sorted(seen)
     assert pools == [2] and procs.n_jobs == 2 and procs.chunk_size == 5
+
+
+def test_populations_analysed_together_get_their_own_results(
+    toy_system, toy_ref, toy_sets, monkeypatch
+) -> None:
+    """Two populations in one pool of worker processes (one chunk each): each gets the
+    result of its own analysis — its models seeded by their index in it, its own stored
+    trajectories and draw count — and the progress counts the models of both."""
+    import rekindle.analysis.perturbation as module
+
+    st = PerturbationSettings(n_perturbations=4, protocol="fold", seed=5, n_times=5, store_models=2)
+    pops = {"first": toy_sets[:5], "second": toy_sets[5:12]}
+    alone = {
+        k: perturbation_analysis(toy_system, toy_ref, p, st, n_jobs=1) for k, p in pops.items()
+    }
+    monkeypatch.setattr(module, "PROCESS_MIN_INTEGRATIONS", 1)
+    seen: list[int] = []
+    both = perturbation_analyses(toy_system, toy_ref, pops, st, n_jobs=2, progress=seen.append)
+    assert list(both) == ["first", "second"]
+    for name, a in alone.items():
+        b = both[name]
+        np.testing.assert_array_equal(a.status, b.status)
+        np.testing.assert_allclose(a.relative_deviation, b.relative_deviation, rtol=1e-12)
+        np.testing.assert_array_equal(a.initial_deviations, b.initial_deviations)
+        np.testing.assert_allclose(a.trajectories, b.trajectories, rtol=1e-10, atol=1e-14)
+        assert a.n_draws == b.n_draws and b.chunk_size == 6
+    # seeded by their index in the concatenation they would start elsewhere
+    joined = np.concatenate(list(pops.values()))
+    cat = perturbation_analysis(toy_system, toy_ref, joined, st, n_jobs=1)
+    assert not np.allclose(cat.initial_deviation[5:], both["second"].initial_deviation)
+    assert seen[0] == 0 and seen[-1] == 12 and seen == sorted(seen)
+    shares = both["first"].wall_time / both["second"].wall_time
+    assert shares == pytest.approx(5 / 7)
 
 
 def test_result_accounting(toy_system, toy_ref, toy_sets) -> None:

@@ -18,7 +18,8 @@ Layers
   threads (as :func:`perturbation_analysis` does) or by a distributed engine.
 * :func:`perturbation_analysis` — the whole analysis for a :class:`PerturbationSettings`,
   returning a :class:`~rekindle.analysis.perturbation_result.PerturbationResult`;
-  :func:`~rekindle.analysis.perturbation_result.write_summary` writes summaries.
+  :func:`~rekindle.analysis.perturbation_result.write_summary` writes summaries;
+  :func:`perturbation_analyses` analyses several populations in one pool of workers.
 
 Design decisions
 ----------------
@@ -42,8 +43,9 @@ Design decisions
   of the time, threads share one core), one chunk per worker: each chunk ends with its
   slowest integrations in nearly empty batches (an integration that needs the full
   ``max_steps`` takes 5 000 iterations), and with one chunk per worker these tails
-  overlap instead of adding up. Throughput: ``benchmarks/bench_perturbation.py``
-  (``docs/science/perturbation-speed.md``).
+  overlap instead of adding up; populations analysed together
+  (:func:`perturbation_analyses`) share the pool, so their tails overlap too.
+  Throughput: ``benchmarks/bench_perturbation.py`` (``docs/science/perturbation-speed.md``).
 
 Units: time in hours, concentrations in µM, rates in µM h⁻¹, Jacobians in h⁻¹.
 """
@@ -52,7 +54,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Executor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -122,6 +124,7 @@ __all__ = [
     "draw_initial_states",
     "follower_states",
     "integrate_batch",
+    "perturbation_analyses",
     "perturbation_analysis",
     "perturbation_chunk",
     "time_grid",
@@ -359,17 +362,70 @@ def perturbation_analysis(
     -------
     PerturbationResult
     """
+    return perturbation_analyses(
+        system,
+        physiology,
+        {"": parameters},
+        settings,
+        chunk_size=chunk_size,
+        n_jobs=n_jobs,
+        progress=progress,
+        executor=executor,
+    )[""]
+
+
+def perturbation_analyses(
+    system: KineticSystem,
+    physiology: Physiology,
+    populations: Mapping[str, np.ndarray],
+    settings: PerturbationSettings | None = None,
+    *,
+    chunk_size: int | None = None,
+    n_jobs: int | None = None,
+    progress: Callable[[int], None] | None = None,
+    executor: Executor | None = None,
+) -> dict[str, PerturbationResult]:
+    """:func:`perturbation_analysis` of several populations in one pool of workers.
+
+    Each population's result is the one :func:`perturbation_analysis` gives it alone
+    (its models are seeded by their index in it), but the chunks of all populations
+    share the workers: the slow tails of their integrations overlap instead of adding
+    up (ORACLE and generated models of the main job, 200 × 10 each).
+
+    Parameters
+    ----------
+    populations
+        ``{name: parameter sets (n, n_parameters)}``.
+    chunk_size
+        Models per chunk (default: all models split evenly over the workers, chunks
+        ending at the populations' ends).
+    progress
+        Called with the models done in all populations together (as
+        :func:`perturbation_analysis`).
+    system, physiology, settings, n_jobs, executor
+        As :func:`perturbation_analysis`.
+
+    Returns
+    -------
+    dict
+        ``{name: PerturbationResult}``. Each ``wall_time`` is the joint run's wall time
+        apportioned by the populations' integrations.
+    """
     settings = settings or PerturbationSettings()
-    p = check_parameters(system, parameters)
+    params = {name: check_parameters(system, p) for name, p in populations.items()}
     if chunk_size is not None and chunk_size < 1:
         raise ValueError(f"chunk_size must be ≥ 1, got {chunk_size}")
     reference = system.steady_state_concentrations(physiology)
     jobs = n_jobs or default_n_jobs()
-    n = p.shape[0]
+    n = sum(p.shape[0] for p in params.values())
     processes = (
-        executor is None and jobs > 1 and n * settings.n_perturbations >= (PROCESS_MIN_INTEGRATIONS)
+        executor is None and jobs > 1 and n * settings.n_perturbations >= PROCESS_MIN_INTEGRATIONS
     )
     size = chunk_size or max(1, -(-n // (jobs if executor is None else 16)))
+    # (population, start, parameters) of every chunk; a chunk ends at its population's end
+    items = [
+        (name, s, p[s : s + size]) for name, p in params.items() for s in range(0, p.shape[0], size)
+    ]
     counter = _ProgressCounter(progress, settings.n_perturbations, n)
     t0 = time.perf_counter()
     counter.start()
@@ -377,28 +433,37 @@ def perturbation_analysis(
         with single_threaded_blas:
             chunks = list(
                 map_ordered(
-                    lambda s: perturbation_chunk(
-                        system, reference, p[s : s + size], s, settings, counter.finished
+                    lambda item: perturbation_chunk(
+                        system, reference, item[2], item[1], settings, counter.finished
                     ),
-                    range(0, n, size),
+                    items,
                     n_jobs=jobs,
                 )
             )
     else:
         work = partial(_perturbation_task, system, reference, settings)
-        items = ((s, p[s : s + size]) for s in range(0, n, size))
+        starts = (item[1:] for item in items)
         if processes:
             with _forwarded_progress(counter) as queue:
                 with local_processes(jobs, _set_progress_queue, (queue,)) as pool:
-                    chunks = list(map_ordered(work, items, executor=pool))
+                    chunks = list(map_ordered(work, starts, executor=pool))
         else:
             chunks = []
-            for res in map_ordered(work, items, executor=executor):
+            for res in map_ordered(work, starts, executor=executor):
                 chunks.append(res)
                 counter.finished(res.status.size)
     counter.close()
     wall = time.perf_counter() - t0
-    return _assemble(chunks, settings, wall, jobs, size)
+    return {
+        name: _assemble(
+            [c for c, item in zip(chunks, items, strict=True) if item[0] == name],
+            settings,
+            wall * p.shape[0] / max(n, 1),
+            jobs,
+            size,
+        )
+        for name, p in params.items()
+    }
 
 
 class _ProgressCounter:

@@ -77,7 +77,7 @@ def analyse_perturbations(
         Added to every population's record in ``perturbation.json`` (e.g. the class the
         populations were chosen by: ``class_where``, ``class_spec``).
     """
-    from rekindle.analysis.perturbation import PerturbationSettings, perturbation_analysis
+    from rekindle.analysis.perturbation import PerturbationSettings, perturbation_analyses
     from rekindle.analysis.trajectories import pca_trajectories
     from rekindle.integrate import Status
     from rekindle.plots.perturbation import plot_pca_trajectories, plot_returned_fraction
@@ -85,19 +85,21 @@ def analyse_perturbations(
     out = Path(out)
     settings = settings or PerturbationSettings()
     rng = np.random.default_rng(settings.seed)
-    res = {}
+    picks = {}
     for name, params in populations.items():
         m = min(n_models, params.shape[0])
-        if m == 0:
-            continue
-        pick = params[np.sort(rng.choice(params.shape[0], m, replace=False))]
-        # the bar counts models: perturbation_analysis reports models done so far
-        with progress(f"perturbation analysis ({name}, models)", m) as set_done:
-            res[name] = perturbation_analysis(
-                system, physiology, pick, settings, progress=set_done, executor=executor
-            )
-        _require_some_integrations(name, res[name], settings)
-        log(f"perturbation {name}: {res[name].fraction_returned:.4f} returned")
+        if m:
+            picks[name] = params[np.sort(rng.choice(params.shape[0], m, replace=False))]
+    # one pool for all populations: their slowest integrations overlap
+    total = sum(p.shape[0] for p in picks.values())
+    # the bar counts models: perturbation_analyses reports models done so far
+    with progress(f"perturbation analysis ({' + '.join(picks)}, models)", total) as set_done:
+        res = perturbation_analyses(
+            system, physiology, picks, settings, progress=set_done, executor=executor
+        )
+    for name, result in res.items():
+        _require_some_integrations(name, result, settings)
+        log(f"perturbation {name}: {result.fraction_returned:.4f} returned")
     # blow-ups and numerical failures count as not returned (only draws without an
     # admissible initial state are left out)
     counts = {k: r.returned[r.status != Status.NO_INITIAL_STATE] for k, r in res.items()}
