@@ -227,10 +227,11 @@ def test_perturbation_stage_reports_progress_in_models(toy, toy_ref, tmp_path):
         n_models=6,
         progress=recording,
     )
-    assert len(bars) == 2
-    for total, seen in bars.values():
-        # every bar ends exactly at its total, never beyond, counting up
-        assert total == 6 and seen[-1] == 6 and max(seen) == 6 and seen == sorted(seen)
+    # one bar: both populations share the pool of workers
+    assert list(bars) == ["perturbation analysis (ORACLE + all, models)"]
+    total, seen = bars["perturbation analysis (ORACLE + all, models)"]
+    # the bar ends exactly at its total (the models of both), never beyond, counting up
+    assert total == 12 and seen[-1] == 12 and max(seen) == 12 and seen == sorted(seen)
     assert 0 <= res.summary()["returned_fraction_training"] <= 1
 
 
