@@ -206,11 +206,23 @@ def test_label_km_names_the_first_bad_model_globally(ecoli_system, fdp1):
         Labeller(ecoli_system, fdp1, chunk_size=4, n_jobs=1).label_km(km)
 
 
-def test_a_small_batch_is_split_over_the_threads_with_the_same_labels(ecoli_system, fdp1):
+def test_a_small_batch_is_split_over_the_threads_with_the_same_labels(
+    ecoli_system, fdp1, monkeypatch
+):
     """A batch of fewer than ``n_jobs × chunk_size`` models (the class sampler's ~10³
     proposals per move) is labelled in one chunk per thread, not one chunk on one thread,
     and the eigenvalues are those of one chunk, bit for bit."""
+    import rekindle.kinetics.labelling as module
     from rekindle.kinetics.labelling import MIN_SPLIT_CHUNK
+
+    sizes: list[int] = []
+    chunk = module.label_km_chunk
+
+    def recorded(system, physiology, km, check=True):
+        sizes.append(km.shape[0])
+        return chunk(system, physiology, km, check)
+
+    monkeypatch.setattr(module, "label_km_chunk", recorded)
 
     params, _, _ = sample_parameters(ecoli_system.model, fdp1, 700, seed=3)
     km = ecoli_system.km_of(params)
@@ -220,6 +232,9 @@ def test_a_small_batch_is_split_over_the_threads_with_the_same_labels(ecoli_syst
     assert threaded.chunk_rows(30) == MIN_SPLIT_CHUNK  # tiny ones are not shredded
     assert Labeller(ecoli_system, fdp1, chunk_size=1000, n_jobs=1).chunk_rows(700) == 1000
     one = Labeller(ecoli_system, fdp1, chunk_size=1000, n_jobs=1)
-    for a, b in zip(threaded.label_km(km), one.label_km(km), strict=True):
+    split = threaded.label_km(km)
+    assert sorted(sizes) == [350, 350]  # both threads labelled a half
+    for a, b in zip(split, one.label_km(km), strict=True):
         np.testing.assert_array_equal(a, b)
+    assert sizes[2:] == [700]
     np.testing.assert_array_equal(threaded.max_real_eigenvalues(params), one.label_km(km)[1])
