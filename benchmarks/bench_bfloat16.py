@@ -3,7 +3,10 @@
 Whether bfloat16 pays depends on the CPU: with native bfloat16 products (AVX-512 BF16,
 AMX) mixed precision is faster; without, PyTorch emulates them and the guide trains in
 float32 (``rekindle.flow.guide.native_bfloat16``). Prints oneDNN's check and ms per step
-of an MLP 259 → 512 × 3 (SiLU) → 1, batch 1 024, AdamW, for each arithmetic, alternated.
+of the guide's own network (:class:`~rekindle.flow.guide.RelevanceNet` of the default
+:class:`~rekindle.flow.GuideConfig`: 259 → 512 × 3 → logit, μ, ln s; the first layer in
+float32 under autocast, as in training) with its classification loss, batch 1 024, AdamW,
+for each arithmetic, alternated.
 
     python benchmarks/bench_bfloat16.py [--threads 1] [--steps 10] [--rounds 2]
 """
@@ -15,7 +18,8 @@ import time
 
 import torch
 
-from rekindle.flow.guide import native_bfloat16
+from rekindle.flow import GuideConfig
+from rekindle.flow.guide import RelevanceNet, native_bfloat16
 
 
 def main() -> None:
@@ -26,19 +30,15 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    layers: list[torch.nn.Module] = []
-    width = 259
-    for _ in range(3):
-        layers += [torch.nn.Linear(width, 512), torch.nn.SiLU()]
-        width = 512
-    net = torch.nn.Sequential(*layers, torch.nn.Linear(width, 1))
+    config = GuideConfig()
+    net = RelevanceNet(259, config.hidden, config.layers)
     opt = torch.optim.AdamW(net.parameters())
-    x, y = torch.randn(1024, 259), torch.rand(1024, 1)
+    x, y = torch.randn(config.batch_size, 259), torch.rand(config.batch_size)
 
     def step(mixed: bool) -> None:
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=mixed):
-            out = net(x)
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(out.float(), y)
+            logit = net(x)[0]
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(logit.float(), y)
         opt.zero_grad()
         loss.backward()
         opt.step()

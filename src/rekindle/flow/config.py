@@ -128,7 +128,7 @@ class GuideConfig(Settings):
         an Intel Xeon without AMX ran the guide's bfloat16 inference 1.6× slower than
         float32 (its training was not compared), and on a CPU without native bfloat16
         (:func:`~rekindle.flow.guide.native_bfloat16`; an AMD EPYC with AVX2 only: a step
-        ~21× slower) every step trains in float32 whatever this share; the guide's summary
+        ~20× slower) every step trains in float32 whatever this share; the guide's summary
         records ``bfloat16_steps``.
     """
 

@@ -182,9 +182,9 @@ def stability_margin(max_eig: np.ndarray, threshold: float) -> np.ndarray:
 
 def native_bfloat16() -> bool:
     """Whether this CPU multiplies bfloat16 matrices natively (oneDNN's check: AVX-512 BF16
-    or AMX). Without, PyTorch emulates the products: one guide step (MLP 259 → 512 × 3,
-    batch 1 024, one thread) took 1 099–1 122 ms under bfloat16 autocast against 51–54 ms in
-    float32 on an AMD EPYC with AVX2 only (``benchmarks/bench_bfloat16.py``;
+    or AMX). Without, PyTorch emulates the products: one step of the default guide
+    (259 → 512 × 3, batch 1 024, one thread) took 1 011–1 015 ms under bfloat16 autocast
+    against 51–52 ms in float32 on an AMD EPYC with AVX2 only (``benchmarks/bench_bfloat16.py``;
     docs/science/memgen.md)."""
     check = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
     try:
