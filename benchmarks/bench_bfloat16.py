@@ -4,11 +4,12 @@ Whether bfloat16 pays depends on the CPU: with native bfloat16 products (AVX-512
 AMX) mixed precision is faster; without, PyTorch emulates them and the guide trains in
 float32 (``rekindle.flow.guide.native_bfloat16``). Prints oneDNN's check and ms per step
 of the guide's own network (:class:`~rekindle.flow.guide.RelevanceNet` of the default
-:class:`~rekindle.flow.GuideConfig`: 259 → 512 × 3 → logit, μ, ln s; the first layer in
-float32 under autocast, as in training) with its classification loss, batch 1 024, AdamW,
-for each arithmetic, alternated.
+:class:`~rekindle.flow.GuideConfig`: 259 → 256 × 3 → logit, μ, ln s, or ``--hidden``
+units per layer; the first layer in float32 under autocast, as in training) with its
+classification loss, batch 1 024, AdamW, for each arithmetic, alternated. The figures of
+docs/science/memgen.md were measured with the former default, ``--hidden 512``.
 
-    python benchmarks/bench_bfloat16.py [--threads 1] [--steps 10] [--rounds 2]
+    python benchmarks/bench_bfloat16.py [--threads 1] [--steps 10] [--rounds 2] [--hidden 512]
 """
 
 from __future__ import annotations
@@ -27,11 +28,12 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--hidden", type=int, default=GuideConfig().hidden)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     config = GuideConfig()
-    net = RelevanceNet(259, config.hidden, config.layers)
+    net = RelevanceNet(259, args.hidden, config.layers)
     opt = torch.optim.AdamW(net.parameters())
     x, y = torch.randn(config.batch_size, 259), torch.rand(config.batch_size)
 

@@ -1,6 +1,6 @@
 """The reduced-precision guided sampler against the float64 path it replaces.
 
-At E. coli's size (259 K_M, the guide's default 3 × 512 trunk): every accept/reject
+At E. coli's size (259 K_M, the guide's default 3 × 256 trunk): every accept/reject
 decision taken by the bfloat16 screen with float32/float64 rechecks is the float64
 network's decision on a seeded sample; the tabulated marginal map is within a small
 fraction of a histogram bin of the float64 inverse CDF; and what the sampler keeps has

@@ -50,7 +50,7 @@ _SCORE_ROWS = 65_536
 
 #: training rows whose encoded tensors (float32 features, label, margin) fit in this many
 #: bytes are read and encoded once and kept for every pass (E. coli default: 480 000 rows,
-#: 0.5 GB; re-reading them from the file cost 2.5 s a pass, 30 s of the 12 passes); larger
+#: 0.5 GB; re-reading them from the file cost 2.5 s a pass, 30 s of 12 passes); larger
 #: sources are streamed chunk by chunk on every pass. The steps see the same numbers either
 #: way (tests/flow/test_guide.py)
 GUIDE_CACHE_BYTES = 1 << 30
@@ -182,7 +182,7 @@ def stability_margin(max_eig: np.ndarray, threshold: float) -> np.ndarray:
 
 def native_bfloat16() -> bool:
     """Whether this CPU multiplies bfloat16 matrices natively (oneDNN's check: AVX-512 BF16
-    or AMX). Without, PyTorch emulates the products: one step of the default guide
+    or AMX). Without, PyTorch emulates the products: one step of the former default guide
     (259 → 512 × 3, batch 1 024, one thread) took 1 011–1 015 ms under bfloat16 autocast
     against 51–52 ms in float32 on an AMD EPYC with AVX2 only (``benchmarks/bench_bfloat16.py``;
     docs/science/memgen.md)."""

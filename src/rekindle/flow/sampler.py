@@ -3,7 +3,7 @@
 :meth:`KineticFlow.generate` with the relevance guide draws ``y`` from the pooled copula
 and keeps it with probability ``c(y)^power`` (:mod:`rekindle.flow.guide`). Per draw that is
 ``d`` normal numbers, a ``d × d`` triangular product (colouring), ``d`` inverse marginal
-CDFs and one pass of the guide's MLP (``d → 512 → 512 → 512``, ~1.3 MFLOP), of which only
+CDFs and one pass of the guide's MLP (``d → 256 → 256 → 256``, ~0.4 MFLOP), of which only
 the share kept (the class's incidence, ~0.6) goes on to the parameters. This module does
 all of it in single precision on torch, in blocks that stay in cache:
 
@@ -21,7 +21,7 @@ all of it in single precision on torch, in blocks that stay in cache:
   (times a safety factor), so every decision is the float64 network's decision
   (``tests/flow/test_sampler.py`` counts the mismatches on a seeded sample: 0). Where
   bfloat16 products are slower than float32 (CPUs without fast bfloat16 kernels: 13.1
-  against 8.1 µs per row for the default guide on an AVX-512 Xeon without AMX), the
+  against 8.1 µs per row for a 3 × 512 guide on an AVX-512 Xeon without AMX), the
   screen starts in float32 instead; which one is timed on the calibration draws (and not
   timed at all where bfloat16 products are emulated, ~20× slower: float32), and the
   decisions do not depend on it.
