@@ -90,7 +90,7 @@ class GuideConfig(Settings):
         trained for 18 passes matches the held-out cross-entropy of 3 × 512 trained for
         12 (the former default) at 60 % of its training time on E. coli (4.8·10⁵ training
         rows of the default run: 0.3203 against 0.3207, generated incidence 0.830 against
-        0.826; 3 × 256 or 3 × 384 for 12 passes, or 4 × 256, fall short: 0.328–0.334;
+        0.826; 3 × 256 or 3 × 384 for 12 passes, or 4 × 256, fall short: 0.327–0.334;
         ``benchmarks/bench_guide_width.py``, docs/science/memgen.md).
     epochs : float
         Passes over the training rows (one-cycle learning-rate schedule over them); the
