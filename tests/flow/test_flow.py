@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from scipy.special import ndtr
+from scipy.special import ndtr, ndtri
 
 from rekindle.errors import GeneratorFileError
 from rekindle.flow import FlowConfig, KineticFlow
@@ -42,6 +42,27 @@ def test_marginal_scores_round_trip_and_are_standard_normal():
     assert np.allclose(g.mean(axis=0), 0.0, atol=0.02)
     assert np.allclose(g.std(axis=0), 1.0, atol=0.02)
     assert np.max(np.abs(marg.from_scores(g, labels) - y)) < 1e-12
+
+
+def test_marginal_scores_are_the_normal_quantiles_of_the_interpolated_cdf():
+    """Against np.interp of each class's CDF over the bin edges (rows over several of
+    to_scores' blocks, classes mixed, the ends of (−1, 1) included)."""
+    rng = np.random.default_rng(2)
+    y = np.tanh(rng.standard_normal((1500, 3)) * 1.5)
+    y[:4] = [[-1.0, 1.0 - 1e-12, 0.0], [1.0 - 1e-12, -1.0, 0.5], [0.25, 0.25, -0.999], [0, 0, 0]]
+    labels = rng.integers(0, 2, len(y))
+    marg = MarginalScores(2, 3, 64)
+    marg.update(y, labels)
+    cdf = marg.finalize().cdf
+    assert cdf is not None
+    edges = np.linspace(-1.0, 1.0, 65)
+    want = np.empty_like(y)
+    for c in range(2):
+        rows = labels == c
+        for j in range(3):
+            u = np.interp(y[rows, j], edges, cdf[c, j])
+            want[rows, j] = ndtri(np.clip(u, 1e-8, 1 - 1e-8))
+    assert np.allclose(marg.to_scores(y, labels), want, rtol=0, atol=1e-9)
 
 
 def test_inverse_cdf_equals_a_sorted_search_on_a_very_uneven_histogram():
