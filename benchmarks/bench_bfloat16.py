@@ -32,8 +32,8 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    config = GuideConfig()
-    net = RelevanceNet(259, args.hidden, config.layers)
+    config = GuideConfig(hidden=args.hidden)
+    net = RelevanceNet(259, config.hidden, config.layers)
     opt = torch.optim.AdamW(net.parameters())
     x, y = torch.randn(config.batch_size, 259), torch.rand(config.batch_size)
 

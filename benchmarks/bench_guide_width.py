@@ -3,9 +3,9 @@
 Runs the main job (:func:`rekindle.pipeline.run_pipeline`, default settings) once per
 guide on the same ORACLE data: each run gets its own folder under ``--output`` holding a
 copy of ``--oracle`` (so the sampling stage is skipped and every guide learns from the
-same sets) and trains the flow and a guide ``HIDDENxLAYERSxPASSES``
-(:class:`rekindle.flow.GuideConfig` ``hidden``, ``layers``, ``epochs``; every other
-setting is the default). Prints, per guide: its steps and parameters, its training
+same sets) and trains the flow and a guide ``HIDDENxLAYERSxPASSES`` (``RunConfig``'s
+``flow_guide_hidden``, ``flow_guide_layers``, ``flow_guide_epochs``; every other setting
+is the default). Prints, per guide: its steps and parameters, its training
 seconds, the training stage and the whole run (without sampling), the guide's held-out
 cross-entropy and accuracy, the engine-labelled incidence of the validated models,
 their width (median std ratio of ln K_M) and C2ST (with its noise floor).
@@ -18,38 +18,27 @@ their width (median std ratio of ln K_M) and C2ST (with its noise floor).
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import shutil
 from pathlib import Path
 
-import rekindle.pipeline as pipeline
-from rekindle.flow import GuideConfig
+from rekindle.flow.guide import RelevanceNet
 from rekindle.pipeline import RunConfig, run_pipeline
 
 
-def run_guide(oracle: Path, folder: Path, guide: GuideConfig, perturbation_models: int) -> dict:
-    """One main job with the guide ``guide`` → its summary.json."""
+def run_guide(oracle: Path, folder: Path, config: RunConfig) -> dict:
+    """One main job in ``folder`` on a copy of ``oracle`` → its summary.json."""
     folder.mkdir(parents=True, exist_ok=True)
     if not (folder / "oracle.h5").exists():
         shutil.copyfile(oracle, folder / "oracle.h5")
-    default_guide = pipeline._GUIDE
-    pipeline._GUIDE = guide
-    try:
-        run_pipeline(
-            folder,
-            RunConfig(n_perturbation_models=perturbation_models, flow_guide_epochs=guide.epochs),
-        )
-    finally:
-        pipeline._GUIDE = default_guide
+    run_pipeline(folder, config)
     return json.loads((folder / "summary.json").read_text())
 
 
-def guide_parameters(hidden: int, layers: int, n_features: int = 259) -> int:
-    """Weights and biases of the guide's network (three outputs)."""
-    sizes = [n_features] + [hidden] * layers
-    inner = sum(a * b + b for a, b in itertools.pairwise(sizes))
-    return inner + hidden * 3 + 3
+def guide_parameters(config: RunConfig, n_features: int = 259) -> int:
+    """Weights and biases of the run's guide network."""
+    net = RelevanceNet(n_features, config.flow_guide_hidden, config.flow_guide_layers)
+    return sum(p.numel() for p in net.parameters())
 
 
 def main() -> None:
@@ -67,12 +56,17 @@ def main() -> None:
     rows = []
     for name in args.guides:
         hidden, layers, passes = name.split("x")
-        guide = GuideConfig(hidden=int(hidden), layers=int(layers), epochs=float(passes))
-        s = run_guide(args.oracle, args.output / name, guide, args.perturbation_models)
+        config = RunConfig(
+            n_perturbation_models=args.perturbation_models,
+            flow_guide_hidden=int(hidden),
+            flow_guide_layers=int(layers),
+            flow_guide_epochs=float(passes),
+        )
+        s = run_guide(args.oracle, args.output / name, config)
         guide = s["flow_training"]["guide"]
         rows.append(
             f"| {hidden} × {layers} | {passes} | {guide['steps']} "
-            f"| {guide_parameters(int(hidden), int(layers)):,} | {guide['seconds']:.1f} "
+            f"| {guide_parameters(config):,} | {guide['seconds']:.1f} "
             f"| {s['timings_seconds']['training']:.1f} | {s['seconds']:.1f} "
             f"| {guide['validation_bce']:.4f} | {guide['validation_accuracy']:.4f} "
             f"| {s['incidence_generated']:.4f} | {s['spread_ratio_generated']:.3f} "

@@ -278,6 +278,8 @@ def test_run_with_the_flow_generator_and_generate_from_it(tmp_path):
         "flow_guide": True,
         "flow_guide_epochs": 4.0,
         "flow_guide_power": 1.0,
+        "flow_guide_hidden": 256,
+        "flow_guide_layers": 3,
     }
     assert settings["n_sets"] == 3000
     # the relevance guide was trained and reports its held-out accuracy
