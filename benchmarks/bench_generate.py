@@ -57,10 +57,11 @@ def _cpu(work, repeats: int = 5) -> tuple[float, object]:
 
 def _breakdown(generator: str) -> tuple[list[tuple[str, float]], float, int, int]:
     """CPU seconds per step for 10⁶ kept models; acceptance; decisions checked; mismatches."""
-    import h5py
+    import numpy as np
 
     from rekindle.flow.sampler import BLOCK_ROWS
     from rekindle.generation import COMPLETION_ROWS, labeller_for, load_generator
+    from rekindle.io.dataset import DirectDatasetWriter
 
     flow = load_generator(generator)
     sampler = flow.sampler()
@@ -88,18 +89,14 @@ def _breakdown(generator: str) -> tuple[list[tuple[str, float]], float, int, int
     t_complete, params = _cpu(
         lambda: labeller.system.complete_parameters(km, labeller.physiology)
     )
+    # the writer of `generate` (direct chunk writes), into a fresh file as there
+    names = labeller.system.model.parameter_names
+    blocks = 8  # _cpu writes 6 blocks
     path = Path("/tmp") / f"bench_generate_{os.getpid()}.h5"
-    with h5py.File(path, "w", rdcc_nbytes=16 * 2**20) as f:
-        shape = (64 * COMPLETION_ROWS, params.shape[1])
-        ds = f.create_dataset("p", shape=shape, chunks=(1024, params.shape[1]))
-        at = [0]
-
-        def write() -> None:
-            ds[at[0] : at[0] + params.shape[0]] = params
-            at[0] = (at[0] + params.shape[0]) % (63 * COMPLETION_ROWS)
-
-        t_write, _ = _cpu(write)
-    path.unlink(missing_ok=True)
+    writer = DirectDatasetWriter(path, names, {"source": "benchmark"}, blocks * params.shape[0])
+    lam, rel = np.full(params.shape[0], np.nan), np.ones(params.shape[0], dtype=bool)
+    t_write, _ = _cpu(lambda: writer.append(params, lam, rel))
+    writer.abort()
     per_draw = 1e6 / acceptance / b  # blocks of draws per 10⁶ kept
     per_kept = 1e6 / km.shape[0]  # completion blocks per 10⁶ kept
     steps = [
@@ -112,7 +109,7 @@ def _breakdown(generator: str) -> tuple[list[tuple[str, float]], float, int, int
         ("kept rows → float64", t_select * 1e6 / rows),
         ("K_M = ref (1 − y)/(1 + y)", t_km * per_kept),
         ("V_max back-calculation (completion)", t_complete * per_kept),
-        ("HDF5 write (float64, 411 columns)", t_write * per_kept),
+        ("HDF5 write (DirectDatasetWriter.append, float64)", t_write * per_kept),
     ]
     return steps, acceptance, b, mismatches
 

@@ -148,3 +148,25 @@ def test_version_option_prints_the_installed_distribution_version() -> None:
     res = CliRunner().invoke(app, ["--version"])
     assert res.exit_code == 0
     assert res.output.strip() == f"rekindle {version('rekindle')}"
+
+
+def test_generate_lets_idle_openmp_threads_sleep_unless_the_user_chose() -> None:
+    # OpenMP reads OMP_WAIT_POLICY when torch loads: set before that, in a fresh process
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import os, sys\n"
+        "from rekindle.cli.generate import _let_idle_threads_sleep\n"
+        "assert 'torch' not in sys.modules\n"
+        "_let_idle_threads_sleep()\n"
+        "print(os.environ.get('OMP_WAIT_POLICY'))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    for chosen, expected in ((None, "PASSIVE"), ("ACTIVE", "ACTIVE")):
+        run_env = env if chosen is None else {**env, "OMP_WAIT_POLICY": chosen}
+        out = subprocess.run(
+            [sys.executable, "-c", code], env=run_env, capture_output=True, text=True, check=True
+        )
+        assert out.stdout.strip() == expected

@@ -33,13 +33,21 @@ def _leftovers(folder) -> list[str]:
     return sorted(p.name for p in folder.iterdir())
 
 
-def test_same_file_as_the_journalled_writer(tmp_path) -> None:
-    # 2500 rows in chunks of 700: appends end inside HDF5 row chunks (1024 rows)
+@pytest.mark.parametrize(
+    ("n", "size"),
+    [
+        (2500, 700),  # appends end inside HDF5 row chunks (1024 rows), which wait to be whole
+        (5000, 2300),  # whole chunks between rows that complete or start a waiting chunk
+        (4096, 1024),  # appends aligned with the chunks
+        (3000, 3000),  # one append: two whole chunks, then the file's last, partial chunk
+    ],
+)
+def test_same_file_as_the_journalled_writer(tmp_path, n: int, size: int) -> None:
     with DatasetWriter(tmp_path / "a.h5", NAMES, META) as w:
-        for params, lam, rel in _chunks(2500, 700):
+        for params, lam, rel in _chunks(n, size):
             w.append(params, lam, rel)
-    with DirectDatasetWriter(tmp_path / "b.h5", NAMES, META, 2500) as w:
-        for params, lam, rel in _chunks(2500, 700):
+    with DirectDatasetWriter(tmp_path / "b.h5", NAMES, META, n) as w:
+        for params, lam, rel in _chunks(n, size):
             w.append(params, lam, rel)
     a, b = read_dataset(tmp_path / "a.h5"), read_dataset(tmp_path / "b.h5")
     np.testing.assert_array_equal(a.parameters, b.parameters)
@@ -47,7 +55,7 @@ def test_same_file_as_the_journalled_writer(tmp_path) -> None:
     np.testing.assert_array_equal(a.relevant, b.relevant)
     same = {k: v for k, v in a.metadata.items() if k != "created"}
     assert same == {k: v for k, v in b.metadata.items() if k != "created"}
-    assert b.metadata["n_models"] == 2500
+    assert b.metadata["n_models"] == n
     assert b.incidence == pytest.approx(np.mean(b.relevant))
     assert _leftovers(tmp_path) == ["a.h5", "b.h5"]
 

@@ -40,7 +40,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 from rekindle.io.metrics_csv import read_metrics_csv, write_metrics_csv
 
@@ -226,6 +225,8 @@ def spearman(
     xa, ya = xa[ok], ya[ok]
     if xa.size < 3 or np.all(xa == xa[0]) or np.all(ya == ya[0]):
         return math.nan, math.nan
+    from scipy import stats  # here: importing scipy.stats costs `generate` 0.3 s
+
     res = stats.spearmanr(xa, ya)
     return float(res.statistic), float(res.pvalue)
 
