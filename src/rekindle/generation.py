@@ -311,12 +311,13 @@ def _stream_completed(stream: _Stream) -> None:
     pending: Future[None] | None = None
     # a flow hands over its features y; the K_M back-transform runs in the worker too
     features = isinstance(gan, KineticFlow)
+    rows_dtype = np.float32 if features and gan.uses_guide() else np.float64
 
     def complete_and_write(km: np.ndarray) -> None:
         for a in range(0, km.shape[0], COMPLETION_ROWS):
             rows = km[a : a + COMPLETION_ROWS]
             if features:
-                rows = gan.scaler.inverse_transform(rows)
+                rows = gan.scaler.inverse_transform(rows)  # float64 K_M, from float32 too
             block = stream.labeller.system.complete_parameters(rows, phys)
             b = block.shape[0]
             stream.writer.append(block, np.full(b, np.nan), np.full(b, want_relevant))
@@ -327,7 +328,8 @@ def _stream_completed(stream: _Stream) -> None:
             m = min(stream.chunk_size, stream.n - stream.written)
             seed = stream.seed + stream.chunk
             if features:
-                km = gan.generate(m, stream.cls, seed=seed, scaled=True)
+                # guided rows stay float32 (exact) here; the worker converts them
+                km = gan.generate(m, stream.cls, seed=seed, scaled=True, dtype=rows_dtype)
             else:
                 km = gan.generate(m, stream.cls, seed=seed)
             if pending is not None:

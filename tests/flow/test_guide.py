@@ -260,3 +260,13 @@ def test_cached_and_streamed_training_rows_give_the_same_guide(monkeypatch) -> N
         states.append(flow.guide.net.state_dict())
     assert states[0].keys() == states[1].keys()
     assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])
+
+
+def test_guided_rows_asked_in_float32_are_the_float64_rows_exactly(guided: KineticFlow) -> None:
+    # generate_dataset takes the guided features in float32 and converts them later
+    y64 = guided.generate(3000, seed=4, scaled=True)
+    y32 = guided.generate(3000, seed=4, scaled=True, dtype=np.float32)
+    assert guided.uses_guide() and y32.dtype == np.float32
+    np.testing.assert_array_equal(y32.astype(np.float64), y64)
+    km = guided.scaler.inverse_transform(y32)
+    np.testing.assert_array_equal(km, guided.generate(3000, seed=4))

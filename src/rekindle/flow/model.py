@@ -270,10 +270,7 @@ class KineticFlow(ConditionalGenerator):
         if n < 0 or batch_size < 1:
             raise ValueError("n must be >= 0 and batch_size >= 1")
         idx = class_index(cls)
-        if guided is None:
-            guided = self.default_guided
-        if guided is None:
-            guided = self.guide is not None
+        guided = self.uses_guide(guided)
         if power is None:
             power = self.default_power
         if guided and self.guide is None:
@@ -283,7 +280,9 @@ class KineticFlow(ConditionalGenerator):
         noise = torch.Generator().manual_seed(int(seed))
         self.flow.eval()
         if guided:
-            y = self._generate_guided(n, idx, noise, batch_size, power)
+            # the guided rows are float32-exact: kept in float32 where that is asked for
+            rows32 = scaled and np.dtype(dtype) == np.float32
+            y = self._generate_guided(n, idx, noise, batch_size, power, rows32)
         else:
             y = np.concatenate(
                 [np.empty((0, self.n_features))]
@@ -308,20 +307,36 @@ class KineticFlow(ConditionalGenerator):
         w = np.clip(np.nan_to_num(w), -_MAX_SCORE, _MAX_SCORE)
         return self.marginals.from_scores(self.whitening.colour(w, labels), labels)
 
+    def uses_guide(self, guided: bool | None = None) -> bool:
+        """Whether :meth:`generate` with this ``guided`` draws through the relevance guide
+        (None: the generator's default, else whether it has a guide)."""
+        if guided is None:
+            guided = self.default_guided
+        if guided is None:
+            guided = self.guide is not None
+        return bool(guided)
+
     def _generate_guided(
-        self, n: int, idx: int, noise: torch.Generator, batch_size: int, power: float | None
+        self,
+        n: int,
+        idx: int,
+        noise: torch.Generator,
+        batch_size: int,
+        power: float | None,
+        rows32: bool = False,
     ) -> np.ndarray:
         """Rejection sampling of class ``idx`` under the guide → ``y`` (n, d).
 
         Drawn and decided in reduced precision by :class:`~rekindle.flow.sampler.GuidedSampler`
-        (every decision the float64 guide's); ``y`` is float32-exact, returned as float64.
+        (every decision the float64 guide's); ``y`` is float32-exact, returned as float64
+        (as float32 with ``rows32``: the same values, converted by whoever needs them).
         """
         from rekindle.errors import GenerationError
 
         assert self.guide is not None
         sampler = self.sampler()
         power = self.guide.config.power if power is None else float(power)
-        out = np.empty((n, self.n_features))
+        out = np.empty((n, self.n_features), dtype=np.float32 if rows32 else np.float64)
         n_kept = n_drawn = 0
         acceptance = 0.5  # first guess; the measured share from the first pass on
         while n_kept < n:
