@@ -222,8 +222,9 @@ class DirectDatasetWriter(_CommitOnSuccess):
 
     The file is created under a temporary name beside ``path`` with its arrays
     preallocated (``parameters`` chunked along rows, no compression); each
-    :meth:`append` writes its rows in place (no journal, no list of chunks, no final
-    concatenation: every row is written once), and :meth:`close` sets the attributes,
+    :meth:`append` writes its rows in place, whole row chunks at a time (no journal, no
+    list of chunks, no final concatenation: every row is written once), and :meth:`close`
+    writes the last, partial row chunk, sets the attributes,
     fsyncs and renames the file onto ``path`` (:func:`rekindle.io.atomic.atomic_path`).
     An exception, or :meth:`abort`, removes the temporary file; a process killed outright
     leaves only a hidden ``.<name>.*.direct.tmp``, which the next writer of ``path``
