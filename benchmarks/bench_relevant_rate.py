@@ -1,7 +1,7 @@
 """What a user gets per second: relevant models and how faithful they are.
 
 Run:  .venv/bin/python benchmarks/bench_relevant_rate.py --generator G.pt [--generator G2.pt]
-      --data oracle.h5 [--n 30000] [--seed 11] [--repeats 3]
+      --data oracle.h5 [--n 30000] [--seed 11] [--repeats 3] [--power P]
 
 Two ways to obtain relevant E. coli models, timed in one run on this machine:
 
@@ -57,8 +57,18 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=30_000, help="candidate models per method")
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--repeats", type=int, default=3, help="timings per method (median)")
+    ap.add_argument(
+        "--power",
+        type=float,
+        default=None,
+        help="guided flows: acceptance exponent (default: each one's own)",
+    )
     args = ap.parse_args()
     gens = [load_generator(path) for path in args.generator]
+    if args.power is not None:
+        for g in gens:
+            if getattr(g, "guide", None) is not None:
+                g.set_guidance(True, args.power)
     gen = gens[0]
     model_name, phys_name = str(gen.metadata["model"]), str(gen.metadata["physiology"])
     model, phys = load_model(model_name), load_physiology(model_name, phys_name)
@@ -89,6 +99,8 @@ def main() -> None:
             return km[rel_gen]
 
         name = f"{g.metadata.get('generator', 'cgan')} ({Path(path).parent.name}) + exact filter"
+        if args.power is not None and getattr(g, "guide", None) is not None:
+            name += f", power {args.power:g}"
         rows.append((name, *_median_time(generated, args.repeats), float(np.median(drawing))))
 
     table = Table(title=f"Relevant models per second, {model_name}/{phys_name}, n = {args.n:,}")
