@@ -281,9 +281,9 @@ class DirectDatasetWriter(_CommitOnSuccess):
         }
         self._embedded = {k: metadata[k] for k in CONTENT_KEYS if k in metadata}
         self._row = self._n_relevant = 0
-        # the rows of the row chunk being filled (written once whole), and its first row
+        # the rows of the row chunk being filled (written once whole): the last _n_pending
         self._pending: np.ndarray | None = None
-        self._n_pending = self._chunk_row = 0
+        self._n_pending = 0
         self._stack = contextlib.ExitStack()
         try:
             tmp = self._stack.enter_context(atomic_path(self.path, suffix=_DIRECT_SUFFIX))
@@ -342,29 +342,26 @@ class DirectDatasetWriter(_CommitOnSuccess):
         if not parameters.shape[0]:
             return
         step = ds.chunks[0]
+        row = self._row - self._n_pending  # the next chunk's first row in the file
         at = 0
         if self._n_pending:  # complete the waiting chunk first
-            take = min(step - self._n_pending, parameters.shape[0])
-            self._pending[self._n_pending : self._n_pending + take] = parameters[:take]
-            self._n_pending += take
-            at = take
+            at = min(step - self._n_pending, parameters.shape[0])
+            self._pending[self._n_pending : self._n_pending + at] = parameters[:at]
+            self._n_pending += at
             if self._n_pending < step:
                 return
-            ds.id.write_direct_chunk((self._chunk_row, 0), self._pending)
-            self._chunk_row += step
+            ds.id.write_direct_chunk((row, 0), self._pending)
+            row += step
             self._n_pending = 0
         whole = (parameters.shape[0] - at) // step * step
-        if whole:
-            rows = np.ascontiguousarray(parameters[at : at + whole])
-            for a in range(0, whole, step):
-                ds.id.write_direct_chunk((self._chunk_row, 0), rows[a : a + step])
-                self._chunk_row += step
-            at += whole
-        rest = parameters.shape[0] - at
+        rows = np.ascontiguousarray(parameters[at : at + whole])
+        for a in range(0, whole, step):
+            ds.id.write_direct_chunk((row + a, 0), rows[a : a + step])
+        rest = parameters.shape[0] - at - whole
         if rest:
             if self._pending is None:
                 self._pending = np.empty((step, parameters.shape[1]))
-            self._pending[:rest] = parameters[at:]
+            self._pending[:rest] = parameters[at + whole :]
             self._n_pending = rest
 
     def close(self, *, extra_metadata: Mapping[str, Any] | None = None) -> Path:
@@ -374,8 +371,7 @@ class DirectDatasetWriter(_CommitOnSuccess):
             raise DatasetError(f"{self.path}: {self._row} of {self.n_rows} rows written")
         f = self._file
         if self._n_pending:  # the file's last chunk, partial
-            end = self._chunk_row + self._n_pending
-            self._params[self._chunk_row : end] = self._pending[: self._n_pending]
+            self._params[self._row - self._n_pending : self._row] = self._pending[: self._n_pending]
         attrs = {**self._attrs, **_metadata_attrs(extra_metadata or {})}
         attrs["n_models"] = self.n_rows
         attrs["incidence"] = self._n_relevant / self.n_rows if self.n_rows else float("nan")
