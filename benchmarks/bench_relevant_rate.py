@@ -65,10 +65,10 @@ def main() -> None:
     )
     args = ap.parse_args()
     gens = [load_generator(path) for path in args.generator]
-    if args.power is not None:
-        for g in gens:
-            if getattr(g, "guide", None) is not None:
-                g.set_guidance(True, args.power)
+    # the guided flows among the generators draw at --power
+    powered = [g for g in gens if args.power is not None and getattr(g, "guide", None) is not None]
+    for g in powered:
+        g.set_guidance(True, args.power)
     gen = gens[0]
     model_name, phys_name = str(gen.metadata["model"]), str(gen.metadata["physiology"])
     model, phys = load_model(model_name), load_physiology(model_name, phys_name)
@@ -99,7 +99,7 @@ def main() -> None:
             return km[rel_gen]
 
         name = f"{g.metadata.get('generator', 'cgan')} ({Path(path).parent.name}) + exact filter"
-        if args.power is not None and getattr(g, "guide", None) is not None:
+        if g in powered:
             name += f", power {args.power:g}"
         rows.append((name, *_median_time(generated, args.repeats), float(np.median(drawing))))
 
