@@ -24,6 +24,7 @@ def test_reference_is_a_steady_state_and_stays_put(ecoli_system, x_ref, ecoli_se
     dev = np.linalg.norm(sol.final - x_ref, axis=1) / np.linalg.norm(x_ref)
     assert dev.max() < 1e-8
 
+
 def _scipy_reference(system, p, x0, x_ref, t_eval):
     """The same reduced, scaled system by scipy's BDF at rtol 1e-10 with the exact Jacobian."""
     prob = ReducedProblem(system, x_ref)
@@ -67,6 +68,7 @@ def test_agrees_with_scipy_bdf_on_ecoli(ecoli_system, x_ref, ecoli_sets) -> None
         np.testing.assert_allclose(sol.trajectories[i, 1:], ref, rtol=1e-4, atol=1e-6 * x_ref.max())
         np.testing.assert_allclose(sol.trajectories[i, 0], x0[i], rtol=1e-12)
         np.testing.assert_array_equal(sol.trajectories[i, -1], sol.final[i])
+
 
 def test_toy_linearised_decay_matches_matrix_exponential(toy_system, toy_ref, toy_sets) -> None:
     """A tiny perturbation decays as exp(J t) (J: reduced Jacobian at the reference)."""
@@ -154,6 +156,7 @@ def test_failures_are_flagged_with_status_codes(toy, toy_system, toy_ref, toy_se
     np.testing.assert_array_equal(sol.n_accepted + sol.n_rejected, [3, 3])
     assert np.all(sol.t_final < T_END) and np.all(np.isfinite(sol.final))
 
+
 def test_unstable_model_drifts_away_from_reference(ecoli_system, x_ref, ecoli_sets) -> None:
     p, lam, _ = ecoli_sets
     i = int(np.argmax(lam))
@@ -207,3 +210,43 @@ def test_every_trajectory_finishes_once(toy_system, toy_ref, toy_sets) -> None:
     np.testing.assert_array_equal(sol.t_final, T_END)
     # RODAS4: a fresh Jacobian for every accepted step, reused by the retries of a rejected one
     np.testing.assert_array_equal(sol.n_jacobians, sol.n_accepted)
+
+
+def test_follow_ups_join_the_running_batch(toy_system, toy_ref, toy_sets) -> None:
+    """Trajectories queued by ``follow_up`` as others finish get the results they get
+    when all are queued at once; those never queued end SKIPPED."""
+    x = toy_system.steady_state_concentrations(toy_ref)
+    x0, _ = draw_initial_states(toy_system, x, 12, "uniform", np.random.default_rng(4))
+    p = np.repeat(toy_sets[:4], 3, axis=0)
+    whole = integrate_batch(toy_system, p, x0, T_END, scale=x, max_batch=3)
+    seen: list[np.ndarray] = []
+
+    def next_of(done, status, final):
+        seen.append(done)
+        np.testing.assert_array_equal(status, whole.status[done])
+        np.testing.assert_allclose(final, whole.final[done], rtol=1e-12)
+        return done[done < 8] + 4  # 0..3 start; each finished one queues the one 4 on
+
+    chained = integrate_batch(
+        toy_system, p, x0, T_END, scale=x, max_batch=3, start=[0, 1, 2, 3], follow_up=next_of
+    )
+    np.testing.assert_allclose(chained.final, whole.final, rtol=1e-12)
+    np.testing.assert_array_equal(chained.status, whole.status)
+    np.testing.assert_array_equal(chained.n_accepted, whole.n_accepted)
+    assert sorted(np.concatenate(seen).tolist()) == list(range(12))
+
+    partial = integrate_batch(
+        toy_system, p, x0, T_END, scale=x, start=[5, 2], follow_up=lambda d, s, f: []
+    )
+    assert set(np.flatnonzero(partial.status != Status.SKIPPED)) == {2, 5}
+    np.testing.assert_allclose(partial.final[[2, 5]], whole.final[[2, 5]], rtol=1e-12)
+    assert np.isnan(partial.final[0]).all() and partial.n_accepted[0] == 0
+
+    with pytest.raises(ValueError, match="never queued"):
+        integrate_batch(
+            toy_system, p, x0, T_END, scale=x, start=[0, 1], follow_up=lambda d, s, f: d
+        )
+    with pytest.raises(ValueError, match="distinct trajectory indices"):
+        integrate_batch(toy_system, p, x0, T_END, scale=x, start=[0, 0])
+    with pytest.raises(ValueError, match="distinct trajectory indices"):
+        integrate_batch(toy_system, p, x0, T_END, scale=x, start=[12])

@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 DEFAULT_MAX_BATCH = 512
 """Trajectories stepped together by the integrator (see :func:`integrate_batch`)."""
 
+FollowUp = Callable[[np.ndarray, np.ndarray, np.ndarray], ArrayLike]
+"""``follow_up(finished, status, final) -> indices to queue`` of :func:`integrate_batch`."""
+
 
 def integrate_batch(
     system: KineticSystem,
@@ -44,6 +47,8 @@ def integrate_batch(
     method: str | RosenbrockTableau = "rodas4",
     max_batch: int = DEFAULT_MAX_BATCH,
     on_finish: Callable[[int], None] | None = None,
+    start: ArrayLike | None = None,
+    follow_up: FollowUp | None = None,
 ) -> BatchSolution:
     """Integrate ``dx/dt = S v(x; p)`` for many parameter sets and initial states at once.
 
@@ -80,6 +85,16 @@ def integrate_batch(
         places. Results do not depend on it (up to rounding).
     on_finish
         Called with the number of trajectories that just finished (any status).
+    start
+        Indices of the trajectories queued at the start, in order (default: all).
+    follow_up
+        Called after every step of the batch in which trajectories finished, with their
+        indices, :class:`Status` codes and final states (µM), shapes ``(f,)``, ``(f,)``
+        and ``(f, n_states)``; returns indices of trajectories to queue next (never
+        queued before). The queue grows as results come in, so dependent work (the
+        sequential return test's next stage of a model) joins the running batch
+        instead of waiting for a second call and its slow tail. Trajectories never
+        queued end with status ``SKIPPED``.
 
     Returns
     -------
@@ -115,6 +130,9 @@ def integrate_batch(
         sc = np.asarray(scale, dtype=float)
         if sc.shape != (n_states,) or np.any(~np.isfinite(sc)) or np.any(sc <= 0):
             raise ValueError(f"scale must be positive and finite, shape ({n_states},)")
+    queue = np.arange(n) if start is None else np.asarray(start, dtype=np.int64).ravel()
+    if queue.size and (queue.min() < 0 or queue.max() >= n or np.unique(queue).size < queue.size):
+        raise ValueError("start must hold distinct trajectory indices in [0, n)")
     run = _Run(
         problem=ReducedProblem(system, sc),
         tableau=tableau,
@@ -125,9 +143,11 @@ def integrate_batch(
         t_out=t_out,
         record=_Record.empty(n, n_states, stored, t_out.size),
         on_finish=on_finish,
+        follow_up=follow_up,
     )
     with single_threaded_blas:
-        _loop(run, max(1, int(max_batch)))
+        _loop(run, queue, max(1, int(max_batch)))
+    run.record.status[run.record.status == RUNNING] = Status.SKIPPED
     return run.record.solution(t_out, stored)
 
 
@@ -143,6 +163,8 @@ class _Record:
     n_jacobians: np.ndarray
     trajectories: np.ndarray | None
     slot_of: np.ndarray  # row in `trajectories` of each trajectory, −1 if not stored
+    queued: np.ndarray | None = None  # whether each trajectory was queued (with follow-ups)
+    finished_now: list[np.ndarray] | None = None  # finished since the last follow-up
 
     @classmethod
     def empty(cls, n: int, n_states: int, stored: np.ndarray, n_times: int) -> _Record:
@@ -186,17 +208,50 @@ class _Run:
     t_out: np.ndarray
     record: _Record
     on_finish: Callable[[int], None] | None
+    follow_up: FollowUp | None = None
 
-    def finished(self, count: int) -> None:
-        if self.on_finish and count:
-            self.on_finish(count)
+    def finished(self, indices: np.ndarray) -> None:
+        """Trajectories ``indices`` just received their status."""
+        if self.on_finish and indices.size:
+            self.on_finish(int(indices.size))
+        if self.follow_up is not None and indices.size:
+            assert self.record.finished_now is not None
+            self.record.finished_now.append(indices)
+
+    def next_work(self) -> np.ndarray:
+        """The follow-ups of the trajectories finished since the last call (validated)."""
+        record = self.record
+        if self.follow_up is None or not record.finished_now:
+            return np.zeros(0, dtype=np.int64)
+        done = np.concatenate(record.finished_now)
+        record.finished_now.clear()
+        new = np.asarray(
+            self.follow_up(done, record.status[done], record.final[done]), dtype=np.int64
+        ).ravel()
+        assert record.queued is not None
+        n = record.queued.size
+        if new.size and (
+            new.min() < 0
+            or new.max() >= n
+            or record.queued[new].any()
+            or np.unique(new).size < new.size
+        ):
+            raise ValueError(
+                "follow_up must return distinct indices of trajectories never queued before"
+            )
+        record.queued[new] = True
+        return new
 
 
-def _loop(run: _Run, max_batch: int) -> None:
-    """Step until every trajectory has a status (fills ``run.record``)."""
-    queue = np.arange(run.x0.shape[0])
+def _loop(run: _Run, queue: np.ndarray, max_batch: int) -> None:
+    """Step until every queued trajectory has a status (fills ``run.record``); the
+    follow-ups of finished trajectories join the queue."""
+    if run.follow_up is not None:
+        run.record.queued = np.zeros(run.x0.shape[0], dtype=bool)
+        run.record.queued[queue] = True
+        run.record.finished_now = []
     state = _start(run, queue[:max_batch])
-    queue = queue[max_batch:]
+    queue = np.concatenate([queue[max_batch:], run.next_work()])
     running = np.ones(state.size, dtype=bool)
     while True:
         # ---- drop finished trajectories and top the batch up from the queue
@@ -207,13 +262,15 @@ def _loop(run: _Run, max_batch: int) -> None:
             state = state.compact(running)
             if refill:
                 state = state.concat(_start(run, queue[:free]))
-                queue = queue[free:]
+                queue = np.concatenate([queue[free:], run.next_work()])
         if state.size == 0:
             if queue.size:
                 running = np.zeros(0, dtype=bool)
                 continue
             break
         running = _advance(run, state)
+        if run.follow_up is not None:
+            queue = np.concatenate([queue, run.next_work()])
 
 
 def _start(run: _Run, new: np.ndarray) -> ActiveState:
@@ -237,7 +294,7 @@ def _start(run: _Run, new: np.ndarray) -> ActiveState:
         g = new[bad]
         record.status[g] = Status.NONFINITE
         record.final[g] = z[bad] * prob.scale
-        run.finished(int(bad.sum()))
+        run.finished(g)
     ok = ~bad
     m, r = int(ok.sum()), prob.n_reduced
     return ActiveState(
@@ -358,6 +415,7 @@ def _classify(
         f_bad = accept & ~np.isfinite(state.f).all(axis=1)
         diverged = accept & (state.z > opts.divergence_bound).any(axis=1)
     running = np.ones(state.size, dtype=bool)
+    ended: list[np.ndarray] = []
     for mask, code in (
         (done, Status.SUCCESS),
         (f_bad, Status.NONFINITE),
@@ -374,5 +432,7 @@ def _classify(
             record.t_final[g] = state.t[rows]
             record.final[g] = state.z[rows] * run.problem.scale
             running[rows] = False
-    run.finished(int(state.size - running.sum()))
+            ended.append(g)
+    if ended:
+        run.finished(np.concatenate(ended))
     return running

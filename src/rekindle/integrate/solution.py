@@ -19,9 +19,11 @@ class Status(IntEnum):
     ``DIVERGED``: a concentration exceeded ``divergence_bound·scale``.
     ``STEP_UNDERFLOW``: the step size fell below ``min_step_ratio·t_end``.
     ``MAX_STEPS``: the step budget was exhausted. ``NO_INITIAL_STATE``: no admissible
-    perturbed state was drawn (not integrated). ``NONFINITE``, ``NEGATIVE`` and
-    ``DIVERGED`` count as *blown up* (the trajectory escaped); ``STEP_UNDERFLOW`` and
-    ``MAX_STEPS`` as *failed* (numerical failure).
+    perturbed state was drawn (not integrated). ``SKIPPED``: never queued for
+    integration (``integrate_batch(..., start=..., follow_up=...)`` did not ask for it, as
+    the sequential return test skips a model's perturbations after one fails).
+    ``NONFINITE``, ``NEGATIVE`` and ``DIVERGED`` count as *blown up* (the trajectory
+    escaped); ``STEP_UNDERFLOW`` and ``MAX_STEPS`` as *failed* (numerical failure).
     """
 
     SUCCESS = 0
@@ -31,6 +33,7 @@ class Status(IntEnum):
     STEP_UNDERFLOW = 4
     MAX_STEPS = 5
     NO_INITIAL_STATE = 6
+    SKIPPED = 7
 
 
 BLOWN_UP_STATUSES = (Status.NONFINITE, Status.NEGATIVE, Status.DIVERGED)
