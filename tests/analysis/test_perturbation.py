@@ -71,6 +71,52 @@ def test_unstable_models_are_flagged_or_not_returned(relevant_vs_unstable) -> No
     assert sum(counts.values()) == 12
 
 
+def test_sequential_stages_keep_every_models_verdict(
+    ecoli_system, fdp1, ecoli_sets, monkeypatch
+) -> None:
+    """The sequential return test integrates a model's perturbations stage by stage and
+    skips the rest after one does not return: every model's "all return" is the full
+    test's, the integrated perturbations get the full test's results, and (without
+    speculation) exactly the stages after a model's first failing one are skipped. With
+    few integrations outstanding the remaining stages run at once: the verdicts stay."""
+    import rekindle.analysis.perturbation as module
+
+    p, lam, rel = ecoli_sets
+    models = np.concatenate([p[rel][:6], p[lam > 200.0][:2]])
+    opts = IntegratorOptions(rtol=1e-5, atol=1e-8, max_steps=1500)
+    st = PerturbationSettings(n_perturbations=4, protocol="fold", seed=3, options=opts)
+    stages = (1, 1, 2)
+    full = perturbation_analysis(ecoli_system, fdp1, models, st, n_jobs=1)
+    members = full.returned.all(axis=1)
+    assert 0 < members.sum() < members.size  # both verdicts occur
+    stage_of = np.repeat(np.arange(len(stages)), stages)
+    failed = ~full.returned
+    first_fail = np.where(failed.any(axis=1), stage_of[failed.argmax(axis=1)], len(stages))
+    after_failure = stage_of[None, :] > first_fail[:, None]
+    assert after_failure.any()
+
+    def check(seq) -> np.ndarray:
+        np.testing.assert_array_equal(seq.returned.all(axis=1), members)
+        done = seq.status != Status.SKIPPED
+        np.testing.assert_array_equal(seq.status[done], full.status[done])
+        # the same trajectories in other batches: equal to rounding
+        np.testing.assert_allclose(
+            seq.relative_deviation[done], full.relative_deviation[done], rtol=1e-9, atol=1e-12
+        )
+        assert seq.n_integrations == int(done.sum())
+        assert not (~done & ~after_failure).any()  # only after a failure is anything skipped
+        return ~done
+
+    monkeypatch.setattr(module, "SPECULATE_BELOW", 0)
+    staged = perturbation_analysis(ecoli_system, fdp1, models, st, n_jobs=2, stages=stages)
+    np.testing.assert_array_equal(check(staged), after_failure)
+    monkeypatch.setattr(module, "SPECULATE_BELOW", 9)  # stage 1 holds 8: all at once
+    speculated = perturbation_analysis(ecoli_system, fdp1, models, st, n_jobs=1, stages=stages)
+    assert not check(speculated).any()
+    with pytest.raises(ValueError, match="summing to 4"):
+        perturbation_analysis(ecoli_system, fdp1, models, st, stages=(1, 2))
+
+
 def test_relevant_models_return_more_often_than_unstable(relevant_vs_unstable) -> None:
     relevant, unstable = relevant_vs_unstable
     assert relevant.fraction_returned > unstable.fraction_returned

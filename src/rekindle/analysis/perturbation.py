@@ -46,6 +46,9 @@ Design decisions
   overlap instead of adding up; populations analysed together
   (:func:`perturbation_analyses`) share the pool, so their tails overlap too.
   Throughput: ``benchmarks/bench_perturbation.py`` (``docs/science/perturbation-speed.md``).
+* **Sequential return test** (``stages``): a model's perturbations in stages, its later
+  stages skipped once one has not returned; the stages of all models share one running
+  batch (the integrator's ``follow_up``), so a chunk still ends with one tail.
 
 Units: time in hours, concentrations in µM, rates in µM h⁻¹, Jacobians in h⁻¹.
 """
@@ -54,7 +57,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -173,6 +176,7 @@ def perturbation_chunk(
     start: int,
     settings: PerturbationSettings,
     on_finish: Callable[[int], None] | None = None,
+    stages: Sequence[int] | None = None,
 ) -> PerturbationChunk:
     """Perturb, integrate and classify a chunk of models: a pure function.
 
@@ -190,6 +194,17 @@ def perturbation_chunk(
         Protocol, seed, tolerances (:class:`PerturbationSettings`).
     on_finish
         Called with the number of integrations that just finished.
+    stages
+        Sizes summing to ``settings.n_perturbations``: a model's perturbations are
+        integrated stage by stage, and its later stages are skipped (status
+        ``SKIPPED``) once one of its perturbations has not returned under
+        ``settings.criterion`` (the sequential return test). The perturbations are the
+        ones drawn without stages, so "every perturbation returns" is the same for every
+        model; only integrations whose outcome cannot change it are spared. A model's
+        next stage joins the running batch as soon as its stage ends
+        (:func:`~rekindle.integrate.integrate_batch`'s ``follow_up``), and when fewer
+        than :data:`SPECULATE_BELOW` integrations are outstanding every remaining stage
+        of the models still in the test is queued at once. Default: all at once.
 
     Returns
     -------
@@ -221,6 +236,7 @@ def perturbation_chunk(
     times = settings.output_times()
     n_store = min(max(settings.store_models - start, 0), n)
     store_flat = np.flatnonzero(ok[: n_store * k])  # positions among all n*k rows
+    schedule = None if stages is None else _StagedReturns(stages, ok, k, reference, settings)
     sol = integrate_batch(
         system,
         np.repeat(p, k, axis=0)[rows],
@@ -232,6 +248,8 @@ def perturbation_chunk(
         options=settings.options,
         method=settings.method,
         on_finish=on_finish,
+        start=None if schedule is None else schedule.first(),
+        follow_up=None if schedule is None else schedule.follow_up,
     )
     status = np.full(n * k, Status.NO_INITIAL_STATE, dtype=np.int8)
     status[rows] = sol.status
@@ -260,13 +278,119 @@ def perturbation_chunk(
     )
 
 
-PROCESS_MIN_INTEGRATIONS = 2000
-"""Local runs with ``n_jobs > 1`` and at least this many integrations use worker
-processes (:func:`~rekindle.scale.executors.local_processes`), smaller ones threads.
+def _stage_sizes(stages: Sequence[int], k: int) -> np.ndarray:
+    """``stages`` as an array, checked: positive sizes summing to ``k``."""
+    sizes = np.asarray(stages, dtype=np.int64)
+    if sizes.ndim != 1 or sizes.size == 0 or (sizes < 1).any() or sizes.sum() != k:
+        raise ValueError(f"stages must be positive sizes summing to {k}, got {list(stages)}")
+    return sizes
+
+
+SPECULATE_BELOW = 32
+"""The sequential return test queues every remaining perturbation of the models still
+in the test when fewer than this many of its integrations are queued or running.
+
+A step of the integrator has a fixed cost (the loop's and the rate laws' numpy calls:
+~2.5 ms for one trajectory) beside ~80 µs per trajectory (at a full batch of 512 on
+E. coli; ``benchmarks/bench_perturbation.py``'s step table), about the cost of 32
+trajectories. Below that, the stages of the slowest models would run one after the
+other in nearly empty steps, so their remaining stages run at once instead. The verdicts
+do not change (the same perturbations, integrated or not)."""
+
+
+class _StagedReturns:
+    """The schedule of the sequential return test in one :func:`perturbation_chunk`.
+
+    Trajectories are numbered by their position among the chunk's admissible initial
+    states (``rows``: flat index ``model·k + perturbation``). A model's stage is queued
+    whole; when its last trajectory ends, the next stage is queued unless one of the
+    stage's perturbations did not return. When fewer than :data:`SPECULATE_BELOW`
+    integrations are outstanding, every remaining stage of the models still in the test
+    is queued at once. A stage holding a perturbation without an admissible initial
+    state ends the model there (it cannot return), unintegrated.
+    """
+
+    def __init__(
+        self,
+        stages: Sequence[int],
+        admissible: np.ndarray,
+        k: int,
+        reference: np.ndarray,
+        settings: PerturbationSettings,
+    ) -> None:
+        self.k, self.reference, self.settings = k, reference, settings
+        self.bounds = np.concatenate([[0], np.cumsum(_stage_sizes(stages, k))])
+        self.rows = np.flatnonzero(admissible)  # position → flat index
+        self.position = np.full(admissible.size, -1, dtype=np.int64)  # flat index → position
+        self.position[self.rows] = np.arange(self.rows.size)
+        n = admissible.size // k
+        self.queued_to = np.zeros(n, dtype=np.int64)  # perturbations 0..queued_to-1 queued
+        self.remaining = np.zeros(n, dtype=np.int64)  # queued, not finished
+        self.failed = np.zeros(n, dtype=bool)
+        self.outstanding = 0
+
+    def first(self) -> np.ndarray:
+        """Positions of every model's first stage (all stages, for few integrations)."""
+        models = np.arange(self.queued_to.size)
+        return np.concatenate([self._queue(models, self._next_bound(models)), self._speculate()])
+
+    def _next_bound(self, models: np.ndarray) -> np.ndarray:
+        return self.bounds[np.searchsorted(self.bounds, self.queued_to[models], side="right")]
+
+    def _queue(self, models: np.ndarray, ends: np.ndarray) -> np.ndarray:
+        """Positions of perturbations ``queued_to … ends − 1`` of ``models`` (a model with
+        an inadmissible one among them fails instead)."""
+        out = [np.zeros(0, dtype=np.int64)]
+        starts = self.queued_to[models]
+        for a, b in sorted(set(zip(starts.tolist(), ends.tolist(), strict=True))):
+            m = models[(starts == a) & (ends == b)]
+            pos = self.position[m[:, None] * self.k + np.arange(a, b)[None, :]]
+            whole = (pos >= 0).all(axis=1)
+            self.failed[m[~whole]] = True
+            self.remaining[m[whole]] += b - a
+            self.queued_to[m[whole]] = b
+            out.append(pos[whole].ravel())
+        new = np.concatenate(out)
+        self.outstanding += new.size
+        return new
+
+    def _speculate(self) -> np.ndarray:
+        """Every remaining perturbation of the models still in the test, when few
+        integrations are outstanding."""
+        if self.outstanding >= SPECULATE_BELOW:
+            return np.zeros(0, dtype=np.int64)
+        alive = np.flatnonzero(~self.failed & (self.queued_to < self.k))
+        return self._queue(alive, np.full(alive.size, self.k))
+
+    def follow_up(self, done: np.ndarray, status: np.ndarray, final: np.ndarray) -> np.ndarray:
+        """``integrate_batch``'s follow-up: the next stages of the models whose stage ended
+        with every perturbation returned."""
+        self.outstanding -= done.size
+        models = self.rows[done] // self.k
+        criterion = CRITERIA.index(self.settings.criterion)
+        with np.errstate(invalid="ignore"):
+            dev = deviations(final, self.reference)[:, criterion]
+            back = (status == Status.SUCCESS) & (dev < self.settings.return_tolerance)
+        self.failed[models[~back]] = True
+        np.subtract.at(self.remaining, models, 1)
+        touched = np.unique(models)
+        ended = touched[self.remaining[touched] == 0]
+        advance = ended[~self.failed[ended] & (self.queued_to[ended] < self.k)]
+        return np.concatenate([self._queue(advance, self._next_bound(advance)), self._speculate()])
+
+
+PROCESS_MIN_INTEGRATIONS = 20
+"""Local runs with ``n_jobs > 1``, more than one chunk and at least this many
+integrations use worker processes (:func:`~rekindle.scale.executors.local_processes`),
+smaller ones threads.
 
 The integrator holds the GIL most of the time (many small numpy calls per step):
 threads gave no speed-up on 2 cores (100 E. coli models × 10: 40.5 s with one thread,
-40.1 s with two), processes use both cores; starting them costs about a second."""
+40.1 s with two), processes use both cores. Forking them costs little: E. coli fdp1
+models × 10 fold perturbations on 2 cores took 2.8 / 3.6 s in processes against 5.6 /
+5.5 s in threads for 3 models, 7.8 / 7.2 against 16.2 / 13.2 s for 30 and 17.3 / 17.1
+against 26.8 / 27.5 s for 120 (AMD EPYC with AVX2, 2026-12-07); the threshold was
+2 000 integrations before."""
 
 _progress_queue: Any = None
 """In a local worker process: the queue that forwards finished integrations."""
@@ -300,6 +424,7 @@ def _perturbation_task(
     system: KineticSystem,
     reference: np.ndarray,
     settings: PerturbationSettings,
+    stages: Sequence[int] | None,
     chunk: tuple[int, np.ndarray],
 ) -> PerturbationChunk:
     """:func:`perturbation_chunk` of ``(start, parameters)``: picklable for executors.
@@ -308,7 +433,7 @@ def _perturbation_task(
     start, parameters = chunk
     queue = _progress_queue
     on_finish = None if queue is None else queue.put
-    return perturbation_chunk(system, reference, parameters, start, settings, on_finish)
+    return perturbation_chunk(system, reference, parameters, start, settings, on_finish, stages)
 
 
 def perturbation_analysis(
@@ -321,6 +446,7 @@ def perturbation_analysis(
     n_jobs: int | None = None,
     progress: Callable[[int], None] | None = None,
     executor: Executor | None = None,
+    stages: Sequence[int] | None = None,
 ) -> PerturbationResult:
     """Perturbation analysis of kinetic models (paper Methods and Fig. 2e).
 
@@ -357,6 +483,10 @@ def perturbation_analysis(
         Map the chunks with this :class:`concurrent.futures.Executor` (a process pool,
         a Dask cluster: :mod:`rekindle.scale`) instead of ``n_jobs`` local threads;
         ``chunk_size`` then defaults to ``ceil(n_models / 16)``. Results are the same.
+    stages
+        The sequential return test (:func:`perturbation_chunk`): a model's remaining
+        perturbations are skipped (status ``SKIPPED``) once one has not returned.
+        ``returned.all(axis=1)`` is then the same as without stages.
 
     Returns
     -------
@@ -371,6 +501,7 @@ def perturbation_analysis(
         n_jobs=n_jobs,
         progress=progress,
         executor=executor,
+        stages=stages,
     )[""]
 
 
@@ -384,6 +515,7 @@ def perturbation_analyses(
     n_jobs: int | None = None,
     progress: Callable[[int], None] | None = None,
     executor: Executor | None = None,
+    stages: Sequence[int] | None = None,
 ) -> dict[str, PerturbationResult]:
     """:func:`perturbation_analysis` of several populations in one pool of workers.
 
@@ -402,7 +534,7 @@ def perturbation_analyses(
     progress
         Called with the models done in all populations together (as
         :func:`perturbation_analysis`).
-    system, physiology, settings, n_jobs, executor
+    system, physiology, settings, n_jobs, executor, stages
         As :func:`perturbation_analysis`.
 
     Returns
@@ -413,19 +545,24 @@ def perturbation_analyses(
     """
     settings = settings or PerturbationSettings()
     params = {name: check_parameters(system, p) for name, p in populations.items()}
+    if stages is not None:
+        _stage_sizes(stages, settings.n_perturbations)
     if chunk_size is not None and chunk_size < 1:
         raise ValueError(f"chunk_size must be ≥ 1, got {chunk_size}")
     reference = system.steady_state_concentrations(physiology)
     jobs = n_jobs or default_n_jobs()
     n = sum(p.shape[0] for p in params.values())
-    processes = (
-        executor is None and jobs > 1 and n * settings.n_perturbations >= PROCESS_MIN_INTEGRATIONS
-    )
     size = chunk_size or max(1, -(-n // (jobs if executor is None else 16)))
     # (population, start, parameters) of every chunk; a chunk ends at its population's end
     items = [
         (name, s, p[s : s + size]) for name, p in params.items() for s in range(0, p.shape[0], size)
     ]
+    processes = (
+        executor is None
+        and jobs > 1
+        and len(items) > 1
+        and n * settings.n_perturbations >= PROCESS_MIN_INTEGRATIONS
+    )
     counter = _ProgressCounter(progress, settings.n_perturbations, n)
     t0 = time.perf_counter()
     counter.start()
@@ -434,14 +571,14 @@ def perturbation_analyses(
             chunks = list(
                 map_ordered(
                     lambda item: perturbation_chunk(
-                        system, reference, item[2], item[1], settings, counter.finished
+                        system, reference, item[2], item[1], settings, counter.finished, stages
                     ),
                     items,
                     n_jobs=jobs,
                 )
             )
     else:
-        work = partial(_perturbation_task, system, reference, settings)
+        work = partial(_perturbation_task, system, reference, settings, stages)
         starts = (item[1:] for item in items)
         if processes:
             with _forwarded_progress(counter) as queue:

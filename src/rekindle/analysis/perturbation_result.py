@@ -20,6 +20,7 @@ from rekindle.integrate.solution import BLOWN_UP_STATUSES, FAILED_STATUSES, Stat
 if TYPE_CHECKING:
     from rekindle.analysis.perturbation_settings import PerturbationSettings
 
+
 def deviations(x: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """Distance of states ``x`` (n, n_states) µM to ``reference`` under each of
     :data:`CRITERIA`, shape ``(n, 3)`` (NaN rows stay NaN)."""
@@ -108,8 +109,13 @@ class PerturbationResult:
 
     @property
     def n_integrations(self) -> int:
-        """Integrations attempted (perturbations with an admissible initial state)."""
-        return int(np.sum(self.status != Status.NO_INITIAL_STATE))
+        """Integrations attempted (perturbations with an admissible initial state, not
+        skipped by the sequential return test)."""
+        return int(np.sum(self._attempted))
+
+    @property
+    def _attempted(self) -> np.ndarray:
+        return (self.status != Status.NO_INITIAL_STATE) & (self.status != Status.SKIPPED)
 
     @property
     def n_completed(self) -> int:
@@ -165,7 +171,7 @@ class PerturbationResult:
 
     def fraction_returned_per_model(self) -> np.ndarray:
         """Fraction of each model's attempted integrations that returned, shape ``(n,)``."""
-        done = (self.status != Status.NO_INITIAL_STATE).sum(axis=1)
+        done = self._attempted.sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(done > 0, self.returned.sum(axis=1) / done, np.nan)
 

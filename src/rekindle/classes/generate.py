@@ -69,10 +69,11 @@ class ReturnTest:
 
     ``sequential``: the ``n_perturbations`` perturbations are integrated in stages
     (:func:`sequential_stages`) and a set stops at its first stage with a perturbation that
-    does not return. Exact: the perturbations of a set are independent draws, so the
-    indicator "all return" has the same law whether or not the rest are integrated once
-    one fails; only non-members are spared integrations. Every call draws fresh
-    perturbations (another seed).
+    does not return (``perturbation_analysis(..., stages=...)``: the perturbations are
+    the ones the full test draws, and a set's next stage joins the running batch as soon
+    as its stage ends). Exact: the indicator "all return" is the same as the full test's
+    for every set, with the same draws; only non-members are spared integrations. Every
+    call draws fresh perturbations (another seed).
     """
 
     def __init__(
@@ -103,22 +104,18 @@ class ReturnTest:
         params = self.system.complete_parameters(
             km_from_saturation(sigma, self.km_reference), self.physiology
         )
-        offset = next(self._calls) * 1_000_003
         base = self.spec.returns.perturbation_settings()
-        ok = np.ones(params.shape[0], bool)
-        alive = np.arange(params.shape[0])
-        for k, size in enumerate(self.stages):
-            if alive.size == 0:
-                break
-            settings = replace(base, n_perturbations=size, seed=base.seed + offset + 7_919 * k)
-            result = perturbation_analysis(
-                self.system, self.physiology, params[alive], settings, n_jobs=self.n_jobs
-            )
-            self.integrations += alive.size * size
-            back = result.returned.all(axis=1)
-            ok[alive[~back]] = False
-            alive = alive[back]
-        return ok
+        settings = replace(base, seed=base.seed + next(self._calls) * 1_000_003)
+        result = perturbation_analysis(
+            self.system,
+            self.physiology,
+            params,
+            settings,
+            n_jobs=self.n_jobs,
+            stages=self.stages if len(self.stages) > 1 else None,
+        )
+        self.integrations += result.n_integrations
+        return result.returned.all(axis=1)
 
 
 def class_engine(
