@@ -124,7 +124,7 @@ def class_engine(
     spec: ClassSpec,
     *,
     n_jobs: int | None = None,
-    sequential: bool = False,
+    sequential: bool = True,
 ) -> tuple[Callable[[np.ndarray], np.ndarray], ReturnTest | None, Labeller]:
     """``(measure, returns, labeller)`` for :func:`sample_class` on ``model``.
 

@@ -145,8 +145,9 @@ class ClassSamplerSettings(Settings):
         The screen's logistic-regression penalty.
     sequential_returns
         Integrate a candidate's perturbations in stages (1, 1, 2, 4, …) and stop at its
-        first stage with one that does not return (exact: the perturbations are
-        independent; :class:`~rekindle.classes.generate.ReturnTest`).
+        first stage with one that does not return (default; the same verdict as the full
+        test, for fewer integrations: :class:`~rekindle.classes.generate.ReturnTest`).
+        ``False`` integrates every perturbation of every candidate.
     """
 
     population: int = 4000
@@ -176,7 +177,7 @@ class ClassSamplerSettings(Settings):
     screen_audit: float = 0.1
     screen_warmup: int = 200
     screen_l2: float = 10.0
-    sequential_returns: bool = False
+    sequential_returns: bool = True
 
     def validate(self) -> None:
         check_positive_int(self, "population", "thin", "chains", "max_levels")

@@ -163,7 +163,7 @@ def generate_where(
     :func:`rekindle.classes.generate.generate_class`), from the model alone or from a
     class-sampler file given as ``--generator``. ``screen``: ``{"screen": bool,
     "screen_recall": float | None, "screen_audit": float | None, "sequential_returns":
-    bool}``, the learned screen (:mod:`rekindle.classes.screen`) and the sequential return
+    bool | None}`` (None: not given), the learned screen (:mod:`rekindle.classes.screen`) and the sequential return
     test of a class with a return clause (:class:`~rekindle.classes.ClassSamplerSettings`);
     ``block``: ``(block_size, block_below_beta, block_jumps)`` of the pCN chains (None:
     the settings' defaults)."""
@@ -237,9 +237,16 @@ def slow_mixing_caution(
 
 def _screen_options(spec: Any, where: str, screen: dict[str, Any] | None) -> dict[str, Any]:
     """The screen options given (not None/False); refused (one line) where they cannot apply."""
-    screen_options = {k: v for k, v in (screen or {}).items() if v not in (None, False)}
+    # given: not None, and --screen only when on (--no-sequential is a choice too)
+    screen_options = {
+        k: v
+        for k, v in (screen or {}).items()
+        if v is not None and not (k == "screen" and v is False)
+    }
     if screen_options and spec.returns is None:
-        given = "--sequential" if list(screen_options) == ["sequential_returns"] else "--screen"
+        given = (
+            "--[no-]sequential" if list(screen_options) == ["sequential_returns"] else "--screen"
+        )
         raise _UserError(
             f"{given} applies to a class with a returns clause; {where!r} has none "
             "(its members cost no integration)"

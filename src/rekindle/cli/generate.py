@@ -120,11 +120,13 @@ GenerateScreenAuditOpt = Annotated[
     typer.Option(help="--screen: fraction integrated whatever the score (default 0.1)."),
 ]
 GenerateSequentialOpt = Annotated[
-    bool,
+    bool | None,
     typer.Option(
-        "--sequential",
+        "--sequential/--no-sequential",
         help="--where with returns(...): integrate a set's perturbations in stages and "
-        "stop at the first that does not return (exact; fewer integrations).",
+        "stop at the first that does not return (default: the same verdicts for fewer "
+        "integrations); --no-sequential integrates every perturbation.",
+        show_default=False,
     ),
 ]
 
@@ -160,7 +162,7 @@ def generate(
     screen: GenerateScreenOpt = False,
     screen_recall: GenerateScreenRecallOpt = None,
     screen_audit: GenerateScreenAuditOpt = None,
-    sequential: GenerateSequentialOpt = False,
+    sequential: GenerateSequentialOpt = None,
 ) -> None:
     """Generate complete parameter sets (K_M + back-calculated V_max) of one class.
 
@@ -201,15 +203,15 @@ def generate(
 
 def _refuse_where_only_options(
     screen: bool,
-    sequential: bool,
+    sequential: bool | None,
     screen_recall: float | None,
     screen_audit: float | None,
     delivery: str,
 ) -> None:
     """Refuse ``generate``'s --where options given without --where (they would choose nothing)."""
-    if screen or sequential or screen_recall is not None or screen_audit is not None:
+    if screen or sequential is not None or screen_recall is not None or screen_audit is not None:
         raise _UserError(
-            "--screen, --screen-recall, --screen-audit, --sequential apply only with --where"
+            "--screen, --screen-recall, --screen-audit, --[no-]sequential apply only with --where"
         )
     if delivery != "auto":
         raise _UserError("--delivery applies only with --where")
