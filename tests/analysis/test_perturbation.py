@@ -117,6 +117,29 @@ def test_sequential_stages_keep_every_models_verdict(
         perturbation_analysis(ecoli_system, fdp1, models, st, stages=(1, 2))
 
 
+def test_sequential_stages_with_inadmissible_draws(ecoli_system, fdp1, ecoli_sets) -> None:
+    """With the link matrix's followers most perturbed states are inadmissible (no
+    initial state): a stage holding one ends its model there, unintegrated, and every
+    verdict is still the full test's."""
+    p, _, rel = ecoli_sets
+    opts = IntegratorOptions(rtol=1e-5, atol=1e-8, max_steps=1500)
+    st = PerturbationSettings(
+        n_perturbations=4, protocol="fold", seed=2, options=opts, followers="link", max_draws=1
+    )
+    models = p[rel][:8]
+    full = perturbation_analysis(ecoli_system, fdp1, models, st, n_jobs=1)
+    seq = perturbation_analysis(ecoli_system, fdp1, models, st, n_jobs=1, stages=(1, 1, 2))
+    inadmissible = full.status == Status.NO_INITIAL_STATE
+    assert inadmissible.any() and (~inadmissible).any()
+    np.testing.assert_array_equal(seq.status == Status.NO_INITIAL_STATE, inadmissible)
+    np.testing.assert_array_equal(seq.returned.all(axis=1), full.returned.all(axis=1))
+    # a model whose first perturbation has no initial state is never integrated
+    first_bad = inadmissible[:, 0]
+    assert first_bad.any()
+    assert (seq.status[first_bad] != Status.SUCCESS).all()
+    assert seq.n_integrations <= full.n_integrations
+
+
 def test_relevant_models_return_more_often_than_unstable(relevant_vs_unstable) -> None:
     relevant, unstable = relevant_vs_unstable
     assert relevant.fraction_returned > unstable.fraction_returned
