@@ -163,8 +163,9 @@ def generate_where(
     :func:`rekindle.classes.generate.generate_class`), from the model alone or from a
     class-sampler file given as ``--generator``. ``screen``: ``{"screen": bool,
     "screen_recall": float | None, "screen_audit": float | None, "sequential_returns":
-    bool | None}`` (None: not given), the learned screen (:mod:`rekindle.classes.screen`) and the sequential return
-    test of a class with a return clause (:class:`~rekindle.classes.ClassSamplerSettings`);
+    bool | None}`` (None: not given), the learned screen (:mod:`rekindle.classes.screen`)
+    and the sequential return test of a class with a return clause
+    (:class:`~rekindle.classes.ClassSamplerSettings`);
     ``block``: ``(block_size, block_below_beta, block_jumps)`` of the pCN chains (None:
     the settings' defaults)."""
     spec = parse_class(where)
