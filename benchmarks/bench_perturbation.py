@@ -2,7 +2,8 @@
 
 Run:  .venv/bin/python benchmarks/bench_perturbation.py [--n-models 1000]
           [--n-perturbations 10] [--jobs N] [--rtol 1e-5] [--atol 1e-8]
-          [--protocols uniform fold] [--output summary.json]
+          [--protocols uniform fold] [--output summary.json] [--threads]
+          [--no-step-table]
 
 Samples biologically relevant ORACLE models of E. coli (fdp1), runs the perturbation
 analysis with each protocol and prints a table: integrations, wall time, integrations/s
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import resource
+import sys
 import time
 from dataclasses import replace
 
@@ -28,6 +30,7 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
+import rekindle.analysis.perturbation as perturbation_module
 from rekindle.analysis.initial_states import draw_initial_states
 from rekindle.analysis.perturbation import (
     PERTURBATION_OPTIONS,
@@ -128,7 +131,21 @@ def main() -> None:
     ap.add_argument("--protocols", nargs="+", default=["uniform", "fold"])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--output", help="write the summaries to this .csv or .json")
+    ap.add_argument(
+        "--threads",
+        action="store_true",
+        help="map the chunks with threads instead of worker processes (as below 2 000 "
+        "integrations before 2026-12-07)",
+    )
+    ap.add_argument(
+        "--step-table",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also print the CPU cost of one step per part",
+    )
     args = ap.parse_args()
+    if args.threads:
+        perturbation_module.PROCESS_MIN_INTEGRATIONS = sys.maxsize
 
     console = Console(width=160)
     model, phys = load_model("ecoli"), load_physiology("ecoli", "fdp1")
@@ -157,7 +174,7 @@ def main() -> None:
         title=(
             f"Perturbation analysis, E. coli fdp1, {args.n_models:,} relevant ORACLE models × "
             f"{args.n_perturbations} ({args.method}, rtol {args.rtol:g}, atol {args.atol:g}·X_ref, "
-            f"{args.jobs} worker(s))"
+            f"{args.jobs} {'thread' if args.threads else 'worker'}(s))"
         )
     )
     for col in (
@@ -197,7 +214,10 @@ def main() -> None:
     console.print(
         "paper (fdp1, fold protocol, 1 000 models × 100): ORACLE 66.31 %, REKINDLE 66.85 %"
     )
-
+    if not args.step_table:
+        if args.output:
+            console.print(f"wrote {write_summary(results, args.output)}")
+        return
     batches = (DEFAULT_MAX_BATCH, 1)
     costs = [step_costs(params, m) for m in batches]
     t2 = Table(title="one RODAS4 step, CPU µs per trajectory (one thread)")

@@ -386,11 +386,12 @@ smaller ones threads.
 
 The integrator holds the GIL most of the time (many small numpy calls per step):
 threads gave no speed-up on 2 cores (100 E. coli models × 10: 40.5 s with one thread,
-40.1 s with two), processes use both cores. Forking them costs little: E. coli fdp1
-models × 10 fold perturbations on 2 cores took 2.8 / 3.6 s in processes against 5.6 /
-5.5 s in threads for 3 models, 7.8 / 7.2 against 16.2 / 13.2 s for 30 and 17.3 / 17.1
-against 26.8 / 27.5 s for 120 (AMD EPYC with AVX2, 2026-12-07); the threshold was
-2 000 integrations before."""
+40.1 s with two), processes use both cores. Forking them costs little: relevant E. coli
+fdp1 models × 10 fold perturbations on 2 cores took 1.8 / 2.2 s in processes against
+5.0 / 4.5 s in threads for 3 models, 8.0 / 8.5 against 16.6 / 19.3 s for 30 and 47.0 /
+42.8 against 57.1 / 52.2 s for 120 (AMD EPYC with AVX2, 2026-12-07;
+``benchmarks/bench_perturbation.py --n-models N --protocols fold --no-step-table
+[--threads]``); the threshold was 2 000 integrations before."""
 
 _progress_queue: Any = None
 """In a local worker process: the queue that forwards finished integrations."""
