@@ -127,3 +127,18 @@ def test_sequential_return_test_gives_the_full_tests_verdicts() -> None:
     p = 0.5 * (full.mean() + seq.mean())
     assert 0.05 < p < 0.95  # the clause separates the sets: the check has power
     np.testing.assert_array_equal(seq, full)
+
+
+def test_no_sequential_is_a_choice_the_settings_receive() -> None:
+    """``--no-sequential`` reaches the sampler settings (False), an absent flag leaves the
+    default (the sequential test), and ``--screen`` counts only when on."""
+    from rekindle.classes import ClassSamplerSettings, parse_where
+    from rekindle.cli.classes import _screen_options
+
+    spec = parse_where("relevant and returns")
+    given = {"screen": False, "screen_recall": None, "screen_audit": None}
+    assert _screen_options(spec, "w", {**given, "sequential_returns": False}) == {
+        "sequential_returns": False
+    }
+    assert _screen_options(spec, "w", {**given, "sequential_returns": None}) == {}
+    assert ClassSamplerSettings().sequential_returns is True
