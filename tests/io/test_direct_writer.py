@@ -136,3 +136,17 @@ def test_columns_and_rows_read_without_the_whole_matrix(tmp_path, monkeypatch) -
     np.testing.assert_array_equal(rows[pick], full.parameters[full.relevant][pick])
     np.testing.assert_array_equal(rows[3], full.parameters[full.relevant][3])
     assert os.path.getsize(tmp_path / "d.h5") > 500 * len(NAMES) * 8
+
+
+def test_rows_of_another_dtype_or_layout_are_written_as_float64(tmp_path) -> None:
+    """Whole chunks go to the file as raw bytes: float32 rows and column-major views must
+    be converted first, and read back as the float64 values of the rows given."""
+    rng = np.random.default_rng(1)
+    params = rng.random((2100, len(NAMES)))
+    lam, rel = -rng.random(2100), rng.random(2100) < 0.5
+    with DirectDatasetWriter(tmp_path / "b.h5", NAMES, META, 2100) as w:
+        w.append(params[:1500].astype(np.float32), lam[:1500], rel[:1500])
+        w.append(np.asfortranarray(params[1500:]), lam[1500:], rel[1500:])
+    got = read_dataset(tmp_path / "b.h5").parameters
+    np.testing.assert_array_equal(got[:1500], params[:1500].astype(np.float32).astype(np.float64))
+    np.testing.assert_array_equal(got[1500:], params[1500:])
