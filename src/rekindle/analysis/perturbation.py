@@ -75,6 +75,7 @@ from rekindle.analysis.initial_states import (
 from rekindle.analysis.perturbation_result import (
     PerturbationResult,
     deviations,
+    returned_mask,
     write_summary,
 )
 from rekindle.analysis.perturbation_settings import (
@@ -236,7 +237,7 @@ def perturbation_chunk(
     times = settings.output_times()
     n_store = min(max(settings.store_models - start, 0), n)
     store_flat = np.flatnonzero(ok[: n_store * k])  # positions among all n*k rows
-    schedule = None if stages is None else _StagedReturns(stages, ok, k, reference, settings)
+    schedule = None if stages is None else _StagedReturns(stages, rows, n, k, reference, settings)
     sol = integrate_batch(
         system,
         np.repeat(p, k, axis=0)[rows],
@@ -313,17 +314,17 @@ class _StagedReturns:
     def __init__(
         self,
         stages: Sequence[int],
-        admissible: np.ndarray,
+        rows: np.ndarray,
+        n: int,
         k: int,
         reference: np.ndarray,
         settings: PerturbationSettings,
     ) -> None:
         self.k, self.reference, self.settings = k, reference, settings
         self.bounds = np.concatenate([[0], np.cumsum(_stage_sizes(stages, k))])
-        self.rows = np.flatnonzero(admissible)  # position → flat index
-        self.position = np.full(admissible.size, -1, dtype=np.int64)  # flat index → position
-        self.position[self.rows] = np.arange(self.rows.size)
-        n = admissible.size // k
+        self.rows = rows  # position → flat index of the admissible perturbations
+        self.position = np.full(n * k, -1, dtype=np.int64)  # flat index → position
+        self.position[rows] = np.arange(rows.size)
         self.queued_to = np.zeros(n, dtype=np.int64)  # perturbations 0..queued_to-1 queued
         self.remaining = np.zeros(n, dtype=np.int64)  # queued, not finished
         self.failed = np.zeros(n, dtype=bool)
@@ -367,10 +368,8 @@ class _StagedReturns:
         with every perturbation returned."""
         self.outstanding -= done.size
         models = self.rows[done] // self.k
-        criterion = CRITERIA.index(self.settings.criterion)
-        with np.errstate(invalid="ignore"):
-            dev = deviations(final, self.reference)[:, criterion]
-            back = (status == Status.SUCCESS) & (dev < self.settings.return_tolerance)
+        dev = deviations(final, self.reference)[:, CRITERIA.index(self.settings.criterion)]
+        back = returned_mask(status, dev, self.settings.return_tolerance)
         self.failed[models[~back]] = True
         np.subtract.at(self.remaining, models, 1)
         touched = np.unique(models)

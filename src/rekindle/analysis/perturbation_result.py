@@ -35,6 +35,13 @@ def deviations(x: np.ndarray, reference: np.ndarray) -> np.ndarray:
     )
 
 
+def returned_mask(status: np.ndarray, deviation: np.ndarray, tolerance: float) -> np.ndarray:
+    """Whether each integration returned: it reached ``t_end`` (``SUCCESS``) with a
+    deviation from ``X_ref`` below ``tolerance`` (NaN deviations count as not returned)."""
+    with np.errstate(invalid="ignore"):
+        return (status == Status.SUCCESS) & (deviation < tolerance)
+
+
 @dataclass(frozen=True)
 class PerturbationResult:
     """Outcome of a perturbation analysis of ``n`` models × ``k`` perturbations.
@@ -94,8 +101,7 @@ class PerturbationResult:
         """``True`` where the integration reached ``t_end`` with a deviation under
         ``criterion`` below ``settings.return_tolerance``, shape ``(n, k)``."""
         dev = self.deviations[..., CRITERIA.index(criterion)]
-        with np.errstate(invalid="ignore"):
-            return (self.status == Status.SUCCESS) & (dev < self.settings.return_tolerance)
+        return returned_mask(self.status, dev, self.settings.return_tolerance)
 
     @property
     def returned(self) -> np.ndarray:

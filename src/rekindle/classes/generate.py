@@ -91,7 +91,7 @@ class ReturnTest:
         self.km_reference = km_reference
         self.n_jobs = n_jobs
         n = spec.returns.n_perturbations
-        self.stages = sequential_stages(n) if sequential else (n,)
+        self.stages = sequential_stages(n) if sequential else None
         self.integrations = 0
         self._calls = itertools.count()
 
@@ -112,7 +112,7 @@ class ReturnTest:
             params,
             settings,
             n_jobs=self.n_jobs,
-            stages=self.stages if len(self.stages) > 1 else None,
+            stages=self.stages,
         )
         self.integrations += result.n_integrations
         return result.returned.all(axis=1)
