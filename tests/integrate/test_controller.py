@@ -24,7 +24,7 @@ def _state(h: np.ndarray, h_acc: np.ndarray, err_acc: np.ndarray) -> ActiveState
         t=np.zeros(m),
         f=z,
         h=h.astype(float),
-        jacobian=np.zeros((m, 2, 2)),
+        jacobian_t=np.zeros((m, 2, 2)),
         jacobian_age=i,
         bad_trials=i,
         attempts=i,
@@ -89,19 +89,19 @@ def test_active_state_take_and_concat() -> None:
     part.h[0] = 9.0
     assert st.h[2] == 3.0  # a copy
     both = part.concat(st)
-    assert both.index.tolist() == [2, 0, 0, 1, 2] and both.jacobian.shape == (5, 2, 2)
+    assert both.index.tolist() == [2, 0, 0, 1, 2] and both.jacobian_t.shape == (5, 2, 2)
 
 
 def test_active_state_compact_moves_the_last_rows_into_the_gaps() -> None:
     st = _state(np.arange(1.0, 7.0), np.zeros(6), np.zeros(6))
-    st.jacobian[:] = np.arange(6.0)[:, None, None]
+    st.jacobian_t[:] = np.arange(6.0)[:, None, None]
     keep = np.array([True, False, True, False, True, True])
     kept = st.compact(keep)
     # rows 1 and 3 are dropped: the kept rows 4 and 5 (beyond the 4 kept) fill them
     assert kept.index.tolist() == [0, 4, 2, 5]
     assert kept.h.tolist() == [1.0, 5.0, 3.0, 6.0]
-    assert kept.jacobian[:, 0, 0].tolist() == [0.0, 4.0, 2.0, 5.0]
-    assert np.shares_memory(kept.jacobian, st.jacobian)  # in place, no copy
+    assert kept.jacobian_t[:, 0, 0].tolist() == [0.0, 4.0, 2.0, 5.0]
+    assert np.shares_memory(kept.jacobian_t, st.jacobian_t)  # in place, no copy
     assert st.compact(np.ones(6, dtype=bool)).size == 6
     assert st.compact(np.zeros(6, dtype=bool)).size == 0
 

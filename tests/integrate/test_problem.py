@@ -23,6 +23,11 @@ def test_sparse_jacobian_assembly_matches_engine(
     s = x[prob.ind]
     want = system.jacobian(xx, p) * s[None, None, :] / s[None, :, None]
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-13 * np.abs(want).max())
+    # the integrator's transposed assembly: the same sums into the transposed slots
+    got_t = prob.jacobian(xx / x, p, transposed=True)
+    np.testing.assert_array_equal(got_t, got.transpose(0, 2, 1))
+    _, got_fused_t = prob.rhs_and_jacobian(xx / x, p, transposed=True)
+    np.testing.assert_allclose(got_fused_t, got.transpose(0, 2, 1), rtol=1e-13, atol=0)
 
 
 def test_rhs_is_the_scaled_reduced_ode(ecoli_system, x_ref, ecoli_sets) -> None:

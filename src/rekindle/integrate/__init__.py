@@ -5,7 +5,8 @@ Split the way diffrax splits its solvers:
 * :mod:`~rekindle.integrate.tableau` — the Rosenbrock tableaux (:data:`RODAS4`, default;
   :data:`ROS34PW2`, a W-method), each beside its literature reference.
 * :mod:`~rekindle.integrate.method` — one trial step of a tableau for a batch
-  (:func:`rosenbrock_step`: one batched LU of ``I/(hγ) − J`` per step, torch/LAPACK).
+  (:func:`rosenbrock_step`: one LU of ``I/(hγ) − J`` per trajectory and step, LAPACK).
+* :mod:`~rekindle.integrate.linear` — those LU factors and the stage solves.
 * :mod:`~rekindle.integrate.problem` — the problem: the *reduced* kinetic system of the
   independent states in variables scaled by a reference state
   (:class:`ReducedProblem`); dependent states follow from the conserved totals, so every

@@ -306,7 +306,7 @@ def _start(run: _Run, new: np.ndarray) -> ActiveState:
         t=np.zeros(m),
         f=f0[ok],
         h=h[ok],
-        jacobian=np.zeros((m, r, r)),
+        jacobian_t=np.zeros((m, r, r)),
         jacobian_age=np.full(m, JACOBIAN_OUTDATED),  # forces one at the first step
         bad_trials=np.zeros(m, dtype=np.int64),
         attempts=np.zeros(m, dtype=np.int64),
@@ -359,7 +359,9 @@ def _refresh_jacobians(run: _Run, state: ActiveState) -> None:
     if need.any():
         rows = np.flatnonzero(need)
         with np.errstate(all="ignore"):
-            state.jacobian[rows] = run.problem.jacobian(state.z[rows], state.parameters[rows])
+            state.jacobian_t[rows] = run.problem.jacobian(
+                state.z[rows], state.parameters[rows], transposed=True
+            )
         state.jacobian_age[rows] = 0
         run.record.n_jacobians[state.index[rows]] += 1
 
@@ -387,7 +389,11 @@ def _accept(
     with np.errstate(all="ignore"):
         if fused.size:
             state.f[fused], _ = run.problem.rhs_and_jacobian(
-                trial.z[fused], state.parameters[fused], out=state.jacobian, rows=fused
+                trial.z[fused],
+                state.parameters[fused],
+                out=state.jacobian_t,
+                rows=fused,
+                transposed=True,
             )
             state.jacobian_age[fused] = 0
             record.n_jacobians[state.index[fused]] += 1

@@ -45,6 +45,9 @@ class ReducedProblem:
         self.f_map = np.ascontiguousarray((n_r / s_ind[:, None]).T)  # (n_reactions, r)
         # the analytic elasticities' scatter into the scaled reduced Jacobian
         self.jac_map = system.elasticities.scaled_map(1.0 / s_ind, s_ind)  # (r², n_entries)
+        # the same map onto the transposed Jacobian (row i·r + j of it is row j·r + i of J)
+        r = s_ind.size
+        self.jac_map_t = self.jac_map[np.arange(r * r).reshape(r, r).T.ravel()].tocsr()
 
     @property
     def n_reduced(self) -> int:
@@ -73,10 +76,12 @@ class ReducedProblem:
         <rekindle.kinetics.system.KineticSystem.prepare>`'s result for them."""
         return self.system.rates(z * self.scale, p) @ self.f_map
 
-    def jacobian(self, z: np.ndarray, p: np.ndarray) -> np.ndarray:
-        """Scaled reduced Jacobian (n, r, r), h⁻¹, at full scaled states ``z``."""
+    def jacobian(self, z: np.ndarray, p: np.ndarray, *, transposed: bool = False) -> np.ndarray:
+        """Scaled reduced Jacobian (n, r, r), h⁻¹, at full scaled states ``z``; with
+        ``transposed`` its transpose ``Jᵀ`` (as cheap: the same sums into other slots)."""
         entries = self.system.elasticity_entries(z * self.scale, p)  # (n, n_entries)
-        return self.system.elasticities.reduced_jacobian(entries, self.jac_map)
+        scatter = self.jac_map_t if transposed else self.jac_map
+        return self.system.elasticities.reduced_jacobian(entries, scatter)
 
     def rhs_and_jacobian(
         self,
@@ -85,14 +90,17 @@ class ReducedProblem:
         *,
         out: np.ndarray | None = None,
         rows: np.ndarray | None = None,
+        transposed: bool = False,
     ) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`rhs` ``(n, r)`` and :meth:`jacobian` ``(n, r, r)`` in one pass over the
         rate laws (the right-hand side equal to :meth:`rhs` to rounding).
 
         With ``out`` ``(N, r, r)`` and ``rows`` ``(n,)`` the Jacobians are written to
-        ``out[rows]`` and ``out`` is returned in their place."""
+        ``out[rows]`` and ``out`` is returned in their place; with ``transposed`` they are
+        ``Jᵀ``."""
         v, entries = self.system.rates_and_elasticity_entries(z * self.scale, p)
-        jac = self.system.elasticities.reduced_jacobian(entries, self.jac_map, out=out, rows=rows)
+        scatter = self.jac_map_t if transposed else self.jac_map
+        jac = self.system.elasticities.reduced_jacobian(entries, scatter, out=out, rows=rows)
         return v @ self.f_map, jac
 
 

@@ -35,8 +35,10 @@ class ActiveState:
         Scaled right-hand side at ``y``, h⁻¹, ``(m, r)``.
     h
         Step to try next, h, ``(m,)``.
-    jacobian
-        Scaled reduced Jacobians, h⁻¹, ``(m, r, r)``.
+    jacobian_t
+        Scaled reduced Jacobians, transposed (``Jᵀ``: each ``J`` stored column-major,
+        the layout in which LAPACK factorises ``I/(hγ) − J`` in place), h⁻¹,
+        ``(m, r, r)``.
     jacobian_age
         Accepted steps since each Jacobian was evaluated, ``(m,)``.
     bad_trials
@@ -57,7 +59,7 @@ class ActiveState:
     t: np.ndarray
     f: np.ndarray
     h: np.ndarray
-    jacobian: np.ndarray
+    jacobian_t: np.ndarray
     jacobian_age: np.ndarray
     bad_trials: np.ndarray
     attempts: np.ndarray

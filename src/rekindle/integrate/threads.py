@@ -1,5 +1,5 @@
 """One BLAS thread while integrating (:data:`single_threaded_blas`), via ``threadpoolctl``
-(and one torch intra-op thread: the integrator's LU factorisations run in torch)."""
+(and one torch intra-op thread: the integrator's LU solves run in torch)."""
 
 from __future__ import annotations
 
