@@ -3,7 +3,7 @@
 Run:  .venv/bin/python benchmarks/bench_perturbation.py [--n-models 1000]
           [--n-perturbations 10] [--jobs N] [--rtol 1e-5] [--atol 1e-8]
           [--protocols uniform fold] [--output summary.json] [--threads]
-          [--no-step-table]
+          [--no-step-table] [--iteration-profile N]
 
 Samples biologically relevant ORACLE models of E. coli (fdp1), runs the perturbation
 analysis with each protocol and prints a table: integrations, wall time, integrations/s
@@ -15,6 +15,9 @@ the perturbation draws and mean / largest steps per integration. A second table 
 the CPU cost of one integration step per trajectory and stage (one thread; a full batch
 of 512 perturbed states, and a single trajectory as at the end of a chunk, where the
 slowest integrations run nearly alone), and of whole steps of the integrator.
+``--iteration-profile N`` integrates the first N models' perturbations as one chunk in
+this process and prints the loop's iterations and CPU seconds by the number of
+trajectories stepped together (the tail of a worker's chunk).
 """
 
 from __future__ import annotations
@@ -129,6 +132,40 @@ def _cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + workers.ru_utime + workers.ru_stime
 
 
+def iteration_profile(
+    system: KineticSystem, parameters: np.ndarray, settings: PerturbationSettings
+) -> list[tuple[str, int, float]]:
+    """Loop iterations of one chunk (``parameters``' models in one process, one thread)
+    and their CPU seconds, by the number of trajectories stepped together: the cost of
+    the tail, where the slowest integrations run nearly alone."""
+    import rekindle.integrate.loop as loop_module
+
+    bounds = (1, 4, 16, 64, 128, 256, DEFAULT_MAX_BATCH)
+    counts, seconds = np.zeros(len(bounds), dtype=int), np.zeros(len(bounds))
+    advance = loop_module._advance
+
+    def timed(run, state):  # the loop's step of every active trajectory, timed
+        t = time.process_time()
+        running = advance(run, state)
+        i = min(int(np.searchsorted(bounds, state.size)), len(bounds) - 1)
+        counts[i] += 1
+        seconds[i] += time.process_time() - t
+        return running
+
+    x = system.steady_state_concentrations(load_physiology("ecoli", "fdp1"))
+    loop_module._advance = timed
+    try:
+        with single_threaded_blas:
+            perturbation_module.perturbation_chunk(system, x, parameters, 0, settings)
+    finally:
+        loop_module._advance = advance
+    lower = (1, 2, 5, 17, 65, 129, 257)
+    return [
+        (f"{lo}–{hi}" if lo < hi else f"{lo}", int(c), float(s))
+        for lo, hi, c, s in zip(lower, bounds, counts, seconds, strict=True)
+    ]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--n-models", type=int, default=1000)
@@ -151,6 +188,14 @@ def main() -> None:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="also print the CPU cost of one step per part",
+    )
+    ap.add_argument(
+        "--iteration-profile",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also integrate the first N models' perturbations (first protocol) as one "
+        "chunk in this process and print its loop iterations and CPU by batch size",
     )
     args = ap.parse_args()
     if args.threads:
@@ -223,6 +268,26 @@ def main() -> None:
     console.print(
         "paper (fdp1, fold protocol, 1 000 models × 100): ORACLE 66.31 %, REKINDLE 66.85 %"
     )
+    if args.iteration_profile:
+        settings = PerturbationSettings(
+            protocol=args.protocols[0],
+            n_perturbations=args.n_perturbations,
+            seed=args.seed,
+            store_models=0,
+            options=options,
+            method=args.method,
+        )
+        rows = iteration_profile(system, params[: args.iteration_profile], settings)
+        t3 = Table(
+            title=f"one chunk of {min(args.iteration_profile, len(params))} models: loop "
+            "iterations by trajectories stepped together (CPU s, one thread)"
+        )
+        for col in ("trajectories", "iterations", "CPU s", "ms per iteration"):
+            t3.add_column(col, justify="right")
+        for label, n_it, s in rows:
+            t3.add_row(label, f"{n_it:,}", f"{s:.2f}", f"{1e3 * s / max(n_it, 1):.2f}")
+        t3.add_row("all", f"{sum(r[1] for r in rows):,}", f"{sum(r[2] for r in rows):.2f}", "")
+        console.print(t3)
     if not args.step_table:
         if args.output:
             console.print(f"wrote {write_summary(results, args.output)}")
