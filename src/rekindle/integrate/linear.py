@@ -5,9 +5,10 @@ They are built column-major (each matrix stored transposed) so that LAPACK facto
 them in place, one ``dgetrf`` call each (scipy's LAPACK, OpenBLAS); the stage solves use
 torch's batched ``getrs`` on the same memory, which torch reads as batched column-major
 without a copy. On a full batch of 512 E. coli systems (an AMD EPYC with AVX-512, one
-thread) the factorisation costs 10.5 µs per matrix this way against 19.5 µs through
-torch's batched ``getrf`` on row-major matrices (``docs/science/perturbation-speed.md``);
-the factors are LAPACK's in both cases (the same pivots; entries equal to rounding).
+thread) the factorisation costs 11.4–12.1 µs per matrix this way against 18.8–21.5 µs
+through torch's batched ``getrf`` on row-major matrices (``benchmarks/
+bench_perturbation.py``'s step table; ``docs/science/perturbation-speed.md``); the factors
+are LAPACK's in both cases (the same pivots; entries equal to rounding).
 """
 
 from __future__ import annotations
