@@ -47,6 +47,7 @@ from rekindle.integrate import (
     DEFAULT_MAX_BATCH,
     IntegratorOptions,
     ReducedProblem,
+    Status,
     integrate_batch,
     single_threaded_blas,
 )
@@ -134,10 +135,11 @@ def _cpu_seconds() -> float:
 
 def iteration_profile(
     system: KineticSystem, parameters: np.ndarray, settings: PerturbationSettings
-) -> list[tuple[str, int, float]]:
+) -> tuple[list[tuple[str, int, float]], dict[str, int]]:
     """Loop iterations of one chunk (``parameters``' models in one process, one thread)
     and their CPU seconds, by the number of trajectories stepped together: the cost of
-    the tail, where the slowest integrations run nearly alone."""
+    the tail, where the slowest integrations run nearly alone; and the chunk's
+    integrations per status."""
     import rekindle.integrate.loop as loop_module
 
     bounds = (1, 4, 16, 64, 128, 256, DEFAULT_MAX_BATCH)
@@ -156,14 +158,16 @@ def iteration_profile(
     loop_module._advance = timed
     try:
         with single_threaded_blas:
-            perturbation_module.perturbation_chunk(system, x, parameters, 0, settings)
+            chunk = perturbation_module.perturbation_chunk(system, x, parameters, 0, settings)
     finally:
         loop_module._advance = advance
     lower = (1, 2, 5, 17, 65, 129, 257)
-    return [
+    rows = [
         (f"{lo}–{hi}" if lo < hi else f"{lo}", int(c), float(s))
         for lo, hi, c, s in zip(lower, bounds, counts, seconds, strict=True)
     ]
+    codes, n = np.unique(chunk.status, return_counts=True)
+    return rows, {Status(int(c)).name: int(k) for c, k in zip(codes, n, strict=True)}
 
 
 def main() -> None:
@@ -277,7 +281,7 @@ def main() -> None:
             options=options,
             method=args.method,
         )
-        rows = iteration_profile(system, params[: args.iteration_profile], settings)
+        rows, statuses = iteration_profile(system, params[: args.iteration_profile], settings)
         t3 = Table(
             title=f"one chunk of {min(args.iteration_profile, len(params))} models: loop "
             "iterations by trajectories stepped together (CPU s, one thread)"
@@ -288,6 +292,9 @@ def main() -> None:
             t3.add_row(label, f"{n_it:,}", f"{s:.2f}", f"{1e3 * s / max(n_it, 1):.2f}")
         t3.add_row("all", f"{sum(r[1] for r in rows):,}", f"{sum(r[2] for r in rows):.2f}", "")
         console.print(t3)
+        console.print(
+            "integrations by status: " + ", ".join(f"{k} {v:,}" for k, v in statuses.items())
+        )
     if not args.step_table:
         if args.output:
             console.print(f"wrote {write_summary(results, args.output)}")
