@@ -134,12 +134,15 @@ def _cpu_seconds() -> float:
 
 
 def iteration_profile(
-    system: KineticSystem, parameters: np.ndarray, settings: PerturbationSettings
+    system: KineticSystem,
+    reference: np.ndarray,
+    parameters: np.ndarray,
+    settings: PerturbationSettings,
 ) -> tuple[list[tuple[str, int, float]], dict[str, int]]:
     """Loop iterations of one chunk (``parameters``' models in one process, one thread)
     and their CPU seconds, by the number of trajectories stepped together: the cost of
     the tail, where the slowest integrations run nearly alone; and the chunk's
-    integrations per status."""
+    integrations per status. ``reference``: ``X_ref``, µM, ``(n_states,)``."""
     import rekindle.integrate.loop as loop_module
 
     bounds = (1, 4, 16, 64, 128, 256, DEFAULT_MAX_BATCH)
@@ -154,11 +157,12 @@ def iteration_profile(
         seconds[i] += time.process_time() - t
         return running
 
-    x = system.steady_state_concentrations(load_physiology("ecoli", "fdp1"))
     loop_module._advance = timed
     try:
         with single_threaded_blas:
-            chunk = perturbation_module.perturbation_chunk(system, x, parameters, 0, settings)
+            chunk = perturbation_module.perturbation_chunk(
+                system, reference, parameters, 0, settings
+            )
     finally:
         loop_module._advance = advance
     lower = (1, 2, 5, 17, 65, 129, 257)
@@ -281,7 +285,10 @@ def main() -> None:
             options=options,
             method=args.method,
         )
-        rows, statuses = iteration_profile(system, params[: args.iteration_profile], settings)
+        reference = system.steady_state_concentrations(phys)
+        rows, statuses = iteration_profile(
+            system, reference, params[: args.iteration_profile], settings
+        )
         t3 = Table(
             title=f"one chunk of {min(args.iteration_profile, len(params))} models: loop "
             "iterations by trajectories stepped together (CPU s, one thread)"
