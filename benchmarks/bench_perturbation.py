@@ -97,10 +97,23 @@ def step_costs(parameters: np.ndarray, m: int = DEFAULT_MAX_BATCH) -> dict[str, 
             torch.linalg.lu_factor_ex(torch.from_numpy(w))
 
         entries = system.elasticity_entries(x0, p)
-        prepared = system.prepare(p)  # as in the integrator: gathered once per step
+        prepared = prob.prepare(p)  # as in the integrator: once per step
+        numpy_prob = ReducedProblem(system, x, compiled=False)  # the numpy engine (before)
+        numpy_prepared = numpy_prob.prepare(p)
         for name, fn in (
             ("right-hand side ×5 (stages 2–6)", lambda: [prob.rhs(z, prepared) for _ in range(5)]),
-            ("right-hand side + elasticities", lambda: system.rates_and_elasticity_entries(x0, p)),
+            (
+                "  the same by the numpy engine (before), ×5",
+                lambda: [numpy_prob.rhs(z, numpy_prepared) for _ in range(5)],
+            ),
+            (
+                "right-hand side + elasticities",
+                lambda: system.compiled_rates.rates_and_entries(x0, p),
+            ),
+            (
+                "  the same by the numpy engine (before), with elasticities",
+                lambda: system.rates_and_elasticity_entries(x0, p),
+            ),
             (
                 "Jacobian assembly (sparse)",
                 lambda: system.elasticities.reduced_jacobian(entries, prob.jac_map),

@@ -59,7 +59,7 @@ def rosenbrock_step(
         u = np.empty((tableau.stages, m, r))
         inv_h = 1.0 / h
         rhs = state.f
-        prepared = problem.system.prepare(p)  # the stages share the parameters
+        prepared = problem.prepare(p)  # the stages share the parameters
         for i in range(tableau.stages):
             if i > 0:
                 yi = y + np.einsum("j,jmr->mr", a[i, :i], u[:i])

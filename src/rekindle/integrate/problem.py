@@ -7,8 +7,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import ArrayLike
 
+from rekindle.kinetics.compiled import TransposedParameters
+from rekindle.kinetics.system import PreparedParameters
+
 if TYPE_CHECKING:
-    from rekindle.kinetics.system import KineticSystem, PreparedParameters
+    from rekindle.kinetics.system import KineticSystem
 
 
 class ReducedProblem:
@@ -22,17 +25,25 @@ class ReducedProblem:
     substrates, products and modifiers; :mod:`rekindle.kinetics.elasticities`) by a
     sparse product.
 
+    The rates and elasticities come from the system's compiled rate laws
+    (:class:`~rekindle.kinetics.compiled.CompiledRates`: one machine-code loop, no numpy
+    call per reaction group, which matters for the integrator's small batches), or with
+    ``compiled=False`` from the numpy engine (the reference; equal to rounding).
+
     Parameters
     ----------
     system
         Compiled kinetic model.
     scale
         Per-state scale ``s``, µM, shape ``(n_states,)``.
+    compiled
+        Evaluate the rate laws by the compiled kernels (default) or by numpy.
     """
 
-    def __init__(self, system: KineticSystem, scale: np.ndarray) -> None:
+    def __init__(self, system: KineticSystem, scale: np.ndarray, *, compiled: bool = True) -> None:
         cons = system.conservation
         self.system = system
+        self.kernels = system.compiled_rates if compiled else None
         self.scale = scale
         self.ind = cons.independent
         self.dep = cons.dependent
@@ -70,16 +81,36 @@ class ReducedProblem:
             z[:, self.dep] += y @ self.lz_dep_t
         return z
 
-    def rhs(self, z: np.ndarray, p: np.ndarray | PreparedParameters) -> np.ndarray:
+    def prepare(self, p: np.ndarray) -> TransposedParameters | PreparedParameters:
+        """Parameter sets ``(n, n_parameters)`` readied for repeated :meth:`rhs` calls (the
+        stages of a step): with their transpose for the compiled kernels
+        (:meth:`CompiledRates.prepare <rekindle.kinetics.compiled.CompiledRates.prepare>`),
+        every group's columns gathered for the numpy engine (:meth:`KineticSystem.prepare
+        <rekindle.kinetics.system.KineticSystem.prepare>`)."""
+        if self.kernels is not None:
+            return self.kernels.prepare(p)
+        return self.system.prepare(p)
+
+    def rhs(
+        self, z: np.ndarray, p: np.ndarray | TransposedParameters | PreparedParameters
+    ) -> np.ndarray:
         """Scaled ``dy/dt`` (n, r), h⁻¹, at full scaled states ``z``; ``p`` parameter sets
-        ``(n, n_parameters)`` or :meth:`KineticSystem.prepare
-        <rekindle.kinetics.system.KineticSystem.prepare>`'s result for them."""
+        ``(n, n_parameters)`` or :meth:`prepare`'s result for them."""
+        if self.kernels is not None:
+            if isinstance(p, PreparedParameters):
+                p = p.values
+            return self.kernels.rates(z * self.scale, p) @ self.f_map
+        if isinstance(p, TransposedParameters):
+            p = p.values
         return self.system.rates(z * self.scale, p) @ self.f_map
 
     def jacobian(self, z: np.ndarray, p: np.ndarray, *, transposed: bool = False) -> np.ndarray:
         """Scaled reduced Jacobian (n, r, r), h⁻¹, at full scaled states ``z``; with
         ``transposed`` its transpose ``Jᵀ`` (as cheap: the same sums into other slots)."""
-        entries = self.system.elasticity_entries(z * self.scale, p)  # (n, n_entries)
+        if self.kernels is not None:
+            entries = self.kernels.rates_and_entries(z * self.scale, p)[1]
+        else:
+            entries = self.system.elasticity_entries(z * self.scale, p)  # (n, n_entries)
         scatter = self.jac_map_t if transposed else self.jac_map
         return self.system.elasticities.reduced_jacobian(entries, scatter)
 
@@ -98,7 +129,10 @@ class ReducedProblem:
         With ``out`` ``(N, r, r)`` and ``rows`` ``(n,)`` the Jacobians are written to
         ``out[rows]`` and ``out`` is returned in their place; with ``transposed`` they are
         ``Jᵀ``."""
-        v, entries = self.system.rates_and_elasticity_entries(z * self.scale, p)
+        if self.kernels is not None:
+            v, entries = self.kernels.rates_and_entries(z * self.scale, p)
+        else:
+            v, entries = self.system.rates_and_elasticity_entries(z * self.scale, p)
         scatter = self.jac_map_t if transposed else self.jac_map
         jac = self.system.elasticities.reduced_jacobian(entries, scatter, out=out, rows=rows)
         return v @ self.f_map, jac

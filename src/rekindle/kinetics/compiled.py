@@ -1,0 +1,714 @@
+"""Compiled rate laws: rates and elasticities of every reaction in one machine-code loop.
+
+:class:`KineticSystem <rekindle.kinetics.system.KineticSystem>` evaluates its rate laws
+with numpy, one reaction group and one array operation at a time: a few hundred numpy
+calls per evaluation, whatever the number of models. That is fast for the thousands of
+models of a labelling chunk, but an integrator evaluates the right-hand side six times
+per step for a batch of at most a few hundred trajectories, down to one (the last slow
+trajectory of a chunk), so the calls' fixed cost and the temporaries between them
+dominate. :class:`CompiledRates` flattens the model into integer and index arrays once
+and evaluates the same rate laws and their analytic gradients (the formulas of
+:mod:`rekindle.kinetics.mechanisms` and :mod:`rekindle.kinetics.elasticities`) model by
+model and reaction by reaction in functions compiled by numba (Lam, Pitrou & Seibert,
+LLVM-HPC 2015), with no temporary arrays.
+
+The numpy engine stays the reference: the compiled rates and elasticity entries equal
+its results to rounding (``tests/kinetics/test_compiled.py``), and the engine's
+complex-step derivatives check both.
+
+Units and shapes as in :mod:`rekindle.kinetics.system`: concentrations µM ``(n,
+n_states)``, parameters ``(n, n_parameters)``, rates µM h⁻¹ ``(n, n_reactions)``,
+elasticity entries h⁻¹ ``(n, n_entries)`` in the order of
+:attr:`KineticSystem.elasticities <rekindle.kinetics.system.KineticSystem.elasticities>`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numba import njit
+
+if TYPE_CHECKING:
+    from rekindle.kinetics.system import KineticSystem
+
+MECHANISM_CODES = {
+    "H1GeneralizedReversibleHill": 0,
+    "Convenience": 1,
+    "UniBiReversibleHill": 2,
+    "BiUniReversibleHill": 3,
+    "IrrevMichaelisMenten": 4,
+}
+"""Code of each mechanism family in the compiled loop (reversible Michaelis–Menten is
+compiled as the generalised reversible Hill law of one pair, as in the numpy engine)."""
+
+_PADDING, _SUBSTRATE, _PRODUCT, _MODIFIER = -1, 0, 1, 2
+"""What an elasticity entry of a reaction differentiates by: nothing (a padded slot of a
+merged group, whose entry the Jacobian's map drops), or the concentration of its
+substrate, product or modifier of a given index."""
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _power(x: float, e: float) -> float:
+    """``x**e``; exponents that are small integers (stoichiometries, most Hill
+    coefficients) by repeated multiplication instead of ``pow``."""
+    if e == 0.0:
+        return 1.0
+    if e == np.floor(e) and -8.0 <= e <= 8.0:
+        k = int(abs(e))
+        out = x
+        for _ in range(k - 1):
+            out *= x
+        return 1.0 / out if e < 0.0 else out
+    return x**e
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _products_except(x: np.ndarray, n: int, out: np.ndarray) -> float:
+    """``out[i] = Π_{j≠i} x[j]`` for ``i < n`` (no division: exact for zeros); returns
+    the whole product ``Π x[j]``."""
+    run = 1.0
+    for i in range(n):
+        out[i] = run
+        run *= x[i]
+    suffix = 1.0
+    for i in range(n - 1, -1, -1):
+        out[i] *= suffix
+        suffix *= x[i]
+    return run
+
+
+@njit(cache=True, error_model="numpy")
+def _evaluate(
+    x: np.ndarray,
+    p: np.ndarray,
+    want_gradient: bool,
+    state_met: np.ndarray,
+    boundary_met: np.ndarray,
+    boundary_par: np.ndarray,
+    n_met: int,
+    mech: np.ndarray,
+    column: np.ndarray,
+    n_sub: np.ndarray,
+    n_prod: np.ndarray,
+    n_mod: np.ndarray,
+    met: np.ndarray,
+    km: np.ndarray,
+    stoich: np.ndarray,
+    mod_met: np.ndarray,
+    fwd_exp: np.ndarray,
+    bwd_exp: np.ndarray,
+    keq: np.ndarray,
+    hill: np.ndarray,
+    vmax: np.ndarray,
+    entry_start: np.ndarray,
+    n_active: np.ndarray,
+    active_kind: np.ndarray,
+    active_index: np.ndarray,
+    rates: np.ndarray,
+    entries: np.ndarray,
+) -> None:
+    """Rates (and with ``want_gradient`` elasticity entries) of ``n`` models, in place.
+
+    Per reaction ``j`` (flattened): its mechanism code, rate column, numbers of
+    substrates/products/modifiers, metabolite indices ``met[j, :n_sub + n_prod]``
+    (substrates then products) and their K_M parameter columns and absolute
+    stoichiometries, modifier metabolites and exponents, K_eq / Hill / V_max parameter
+    columns (−1: none), and where its elasticity entries go.
+    """
+    n_models = x.shape[0]
+    n_rxn = mech.shape[0]
+    width = met.shape[1]
+    width_mod = mod_met.shape[1]
+    c = np.ones(n_met + 1)
+    conc = np.empty(width)
+    k = np.empty(width)
+    a = np.empty(width)
+    f = np.empty(width)
+    others = np.empty(width)
+    dnf = np.empty(width)
+    dnb = np.empty(width)
+    dd = np.empty(width)
+    mf_pow = np.empty(max(width_mod, 1))
+    mb_pow = np.empty(max(width_mod, 1))
+    mf_oth = np.empty(max(width_mod, 1))
+    mb_oth = np.empty(max(width_mod, 1))
+    grad = np.empty(width)
+    grad_mod = np.empty(max(width_mod, 1))
+    for i in range(n_models):
+        for q in range(state_met.shape[0]):
+            c[state_met[q]] = x[i, q]
+        for q in range(boundary_met.shape[0]):
+            c[boundary_met[q]] = p[i, boundary_par[q]]
+        for j in range(n_rxn):
+            ns = n_sub[j]
+            npr = n_prod[j]
+            nk = ns + npr
+            for q in range(nk):
+                conc[q] = c[met[j, q]]
+                k[q] = p[i, km[j, q]]
+            code = mech[j]
+            keq_j = p[i, keq[j]] if keq[j] >= 0 else 1.0
+            nf = 0.0
+            nb = 0.0
+            d = 1.0
+            if want_gradient:
+                for q in range(nk):
+                    dnf[q] = 0.0
+                    dnb[q] = 0.0
+                    dd[q] = 0.0
+            if code == 0:
+                # generalised reversible Hill, h = 1: D = Π_q (1 + s_q/K_sq + p_q/K_pq)
+                m = max(ns, npr)
+                for q in range(m):
+                    fq = 1.0
+                    if q < ns:
+                        fq += conc[q] / k[q]
+                    if q < npr:
+                        fq += conc[ns + q] / k[ns + q]
+                    f[q] = fq
+                d = _products_except(f, m, others)
+                for q in range(ns):
+                    a[q] = conc[q] / k[q]
+                nf = _products_except(a, ns, dnf)
+                kprod = 1.0
+                for q in range(ns):
+                    kprod *= k[q]
+                inv_b = 1.0 / (kprod * keq_j)
+                for q in range(npr):
+                    a[ns + q] = conc[ns + q]
+                nb = _products_except(a[ns:], npr, dnb[ns:]) * inv_b
+                if want_gradient:
+                    for q in range(ns):
+                        dd[q] = others[q] / k[q]
+                        dnf[q] /= k[q]
+                    for q in range(npr):
+                        dd[ns + q] = others[q] / k[ns + q]
+                        dnb[ns + q] *= inv_b
+                    # dnf of products and dnb of substrates are 0
+                    for q in range(npr):
+                        dnf[ns + q] = 0.0
+                    for q in range(ns):
+                        dnb[q] = 0.0
+            elif code == 1:
+                # convenience: D = Π_i S_i(a_i) + Π_j S_j(b_j) − 1, S the power sums
+                d_sub = 1.0
+                d_pro = 1.0
+                for q in range(nk):
+                    aq = conc[q] / k[q]
+                    e = int(stoich[j, q])
+                    total = 1.0
+                    deriv = 0.0
+                    power = 1.0  # aq**(t-1)
+                    for t in range(1, e + 1):
+                        deriv += t * power
+                        power *= aq
+                        total += power
+                    f[q] = total
+                    dd[q] = deriv  # dS/da for now
+                    a[q] = aq
+                if want_gradient:
+                    d_sub = _products_except(f, ns, others)
+                    for q in range(ns):
+                        dd[q] = others[q] * dd[q] / k[q]
+                    d_pro = _products_except(f[ns:], npr, others[ns:])
+                    for q in range(npr):
+                        dd[ns + q] = others[ns + q] * dd[ns + q] / k[ns + q]
+                else:
+                    for q in range(ns):
+                        d_sub *= f[q]
+                    for q in range(ns, nk):
+                        d_pro *= f[q]
+                d = d_sub + d_pro - 1.0
+                kprod = 1.0
+                for q in range(nk):
+                    e = stoich[j, q]
+                    base = a[q] if q < ns else conc[q]
+                    f[q] = _power(base, e)
+                    if q < ns:
+                        kprod *= _power(k[q], e)
+                    if want_gradient:
+                        a[q] = 0.0 if e == 0.0 else e * _power(base, e - 1.0)
+                inv_b = 1.0 / (kprod * keq_j)
+                nf = _products_except(f, ns, others)
+                if want_gradient:
+                    for q in range(ns):
+                        dnf[q] = others[q] * a[q] / k[q]
+                nb = _products_except(f[ns:], npr, others[ns:]) * inv_b
+                if want_gradient:
+                    for q in range(npr):
+                        dnb[ns + q] = others[ns + q] * a[ns + q] * inv_b
+            elif code == 2:
+                # uni-bi reversible Hill: x = s/Ks, y_k = p_k/Kp_k, u = x + y1 y2
+                h = p[i, hill[j]]
+                k_s, k1, k2 = k[0], k[1], k[2]
+                p1, p2 = conc[1], conc[2]
+                xx = conc[0] / k_s
+                y1 = p1 / k1
+                y2 = p2 / k2
+                u = xx + y1 * y2
+                he = _power(u, h - 1.0)
+                w1 = _power(xx + y1, h)
+                w2 = _power(xx + y2, h)
+                wu = _power(u, h)
+                wx = _power(xx, h)
+                d = 1.0 + w1 + w2 + wu - 2.0 * wx
+                nf = xx * he
+                cc = 1.0 / (keq_j * k_s)
+                nb = p1 * p2 * he * cc
+                if want_gradient:
+                    dhe = 0.0 if h == 1.0 else (h - 1.0) * _power(u, h - 2.0)
+                    dw1 = h * _power(xx + y1, h - 1.0)
+                    dw2 = h * _power(xx + y2, h - 1.0)
+                    dwu = h * _power(u, h - 1.0)
+                    dwx = h * _power(xx, h - 1.0)
+                    dd[0] = (dw1 + dw2 + dwu - 2.0 * dwx) / k_s
+                    dd[1] = (dw1 + dwu * y2) / k1
+                    dd[2] = (dw2 + dwu * y1) / k2
+                    dnf[0] = (xx * dhe + he) / k_s
+                    dnf[1] = xx * dhe * y2 / k1
+                    dnf[2] = xx * dhe * y1 / k2
+                    pc = p1 * p2 * cc
+                    dnb[0] = pc * dhe / k_s
+                    dnb[1] = (pc * dhe * y2 + p2 * he * cc * k1) / k1
+                    dnb[2] = (pc * dhe * y1 + p1 * he * cc * k2) / k2
+            elif code == 3:
+                # bi-uni reversible Hill: x_k = s_k/K_k, y = p/Kp, u = x1 x2 + y
+                h = p[i, hill[j]]
+                k1, k2, k_p = k[0], k[1], k[2]
+                p0 = conc[2]
+                x1 = conc[0] / k1
+                x2 = conc[1] / k2
+                y = p0 / k_p
+                x12 = x1 * x2
+                u = x12 + y
+                he = _power(u, h - 1.0)
+                w1 = _power(x1 + y, h)
+                w2 = _power(x2 + y, h)
+                wu = _power(u, h)
+                wy = _power(y, h)
+                d = 1.0 + w1 + w2 + wu - 2.0 * wy
+                nf = x12 * he
+                cc = 1.0 / (keq_j * k1 * k2)
+                nb = p0 * he * cc
+                if want_gradient:
+                    dhe = 0.0 if h == 1.0 else (h - 1.0) * _power(u, h - 2.0)
+                    dw1 = h * _power(x1 + y, h - 1.0)
+                    dw2 = h * _power(x2 + y, h - 1.0)
+                    dwu = h * _power(u, h - 1.0)
+                    dwy = h * _power(y, h - 1.0)
+                    dd[0] = (dw1 + dwu * x2) / k1
+                    dd[1] = (dw2 + dwu * x1) / k2
+                    dd[2] = (dw1 + dw2 + dwu - 2.0 * dwy) / k_p
+                    dnf[0] = (x12 * dhe * x2 + x2 * he) / k1
+                    dnf[1] = (x12 * dhe * x1 + x1 * he) / k2
+                    dnf[2] = x12 * dhe / k_p
+                    pc = p0 * cc
+                    dnb[0] = pc * dhe * x2 / k1
+                    dnb[1] = pc * dhe * x1 / k2
+                    dnb[2] = (pc * dhe + he * cc * k_p) / k_p
+            else:
+                # irreversible Michaelis–Menten: N_f = Π s/(s + K), D = 1, products inert
+                for q in range(ns):
+                    f[q] = conc[q] / (conc[q] + k[q])
+                nf = _products_except(f, ns, others)
+                if want_gradient:
+                    for q in range(ns):
+                        den = conc[q] + k[q]
+                        dnf[q] = others[q] * k[q] / (den * den)
+            fwd = nf / d
+            bwd = nb / d
+            # small-molecule modifiers: v_fwd·Π m^e_f, v_bwd·Π m^e_b
+            nm = n_mod[j]
+            for q in range(nm):
+                mq = c[mod_met[j, q]]
+                mf_pow[q] = _power(mq, fwd_exp[j, q])
+                mb_pow[q] = _power(mq, bwd_exp[j, q])
+            mf = _products_except(mf_pow, nm, mf_oth)
+            mb = _products_except(mb_pow, nm, mb_oth)
+            v_max = p[i, vmax[j]]
+            rates[i, column[j]] = (fwd * mf - bwd * mb) * v_max
+            if not want_gradient:
+                continue
+            inv_d = 1.0 / d
+            for q in range(nk):
+                dfwd = (dnf[q] - fwd * dd[q]) * inv_d
+                dbwd = (dnb[q] - bwd * dd[q]) * inv_d
+                grad[q] = (dfwd * mf - dbwd * mb) * v_max
+            for q in range(nm):
+                mq = c[mod_met[j, q]]
+                ef = fwd_exp[j, q]
+                eb = bwd_exp[j, q]
+                dmf = 0.0 if ef == 0.0 else mf_oth[q] * ef * _power(mq, ef - 1.0)
+                dmb = 0.0 if eb == 0.0 else mb_oth[q] * eb * _power(mq, eb - 1.0)
+                grad_mod[q] = (fwd * dmf - bwd * dmb) * v_max
+            e0 = entry_start[j]
+            for t in range(n_active[j]):
+                kind = active_kind[j, t]
+                idx = active_index[j, t]
+                if kind == _SUBSTRATE:
+                    val = grad[idx]
+                elif kind == _PRODUCT:
+                    val = grad[ns + idx]
+                elif kind == _MODIFIER:
+                    val = grad_mod[idx]
+                else:
+                    val = 0.0
+                entries[i, e0 + t] = val
+
+
+@njit(cache=True, error_model="numpy")
+def _vector_power(base: np.ndarray, e: float, out: np.ndarray) -> None:
+    """``out = base**e`` element-wise for one exponent ``e``: small integers by repeated
+    multiplication (vectorised loops), others by ``pow``."""
+    n = base.shape[0]
+    if e == 0.0:
+        for i in range(n):
+            out[i] = 1.0
+    elif e == np.floor(e) and -8.0 <= e <= 8.0:
+        for i in range(n):
+            out[i] = base[i]
+        for _ in range(int(abs(e)) - 1):
+            for i in range(n):
+                out[i] *= base[i]
+        if e < 0.0:
+            for i in range(n):
+                out[i] = 1.0 / out[i]
+    else:
+        for i in range(n):
+            out[i] = base[i] ** e
+
+
+@njit(cache=True, error_model="numpy")
+def _rates_by_reaction(
+    c: np.ndarray,
+    pt: np.ndarray,
+    mech: np.ndarray,
+    column: np.ndarray,
+    n_sub: np.ndarray,
+    n_prod: np.ndarray,
+    n_mod: np.ndarray,
+    met: np.ndarray,
+    km: np.ndarray,
+    stoich: np.ndarray,
+    mod_met: np.ndarray,
+    fwd_exp: np.ndarray,
+    bwd_exp: np.ndarray,
+    keq: np.ndarray,
+    hill: np.ndarray,
+    vmax: np.ndarray,
+    rates_t: np.ndarray,
+) -> None:
+    """Net rates ``rates_t`` ``(n_reactions, n)`` from the concentrations of every
+    metabolite and a trailing constant 1, ``c`` ``(n_metabolites + 1, n)``, and the
+    transposed parameter sets ``pt`` ``(n_parameters, n)``.
+
+    Reaction by reaction, each formula a loop over the ``n`` models (contiguous rows:
+    the compiler vectorises them), the same arithmetic as :func:`_evaluate`.
+    """
+    n = c.shape[1]
+    d = np.empty(n)
+    nf = np.empty(n)
+    nb = np.empty(n)
+    t1 = np.empty(n)
+    t2 = np.empty(n)
+    t3 = np.empty(n)
+    for j in range(mech.shape[0]):
+        ns = n_sub[j]
+        npr = n_prod[j]
+        code = mech[j]
+        for i in range(n):
+            d[i] = 1.0
+            nf[i] = 1.0
+            nb[i] = 1.0
+        if code == 0:
+            for q in range(max(ns, npr)):
+                for i in range(n):
+                    t1[i] = 1.0
+                if q < ns:
+                    cs = c[met[j, q]]
+                    ks = pt[km[j, q]]
+                    for i in range(n):
+                        t1[i] += cs[i] / ks[i]
+                if q < npr:
+                    cp = c[met[j, ns + q]]
+                    kp = pt[km[j, ns + q]]
+                    for i in range(n):
+                        t1[i] += cp[i] / kp[i]
+                for i in range(n):
+                    d[i] *= t1[i]
+            for q in range(ns):
+                cs = c[met[j, q]]
+                ks = pt[km[j, q]]
+                for i in range(n):
+                    nf[i] *= cs[i] / ks[i]
+                    nb[i] /= ks[i]
+            for q in range(npr):
+                cp = c[met[j, ns + q]]
+                for i in range(n):
+                    nb[i] *= cp[i]
+            ke = pt[keq[j]]
+            for i in range(n):
+                nb[i] /= ke[i]
+        elif code == 1:
+            d_sub = t2
+            d_pro = t3
+            for i in range(n):
+                d_sub[i] = 1.0
+                d_pro[i] = 1.0
+            for q in range(ns + npr):
+                cq = c[met[j, q]]
+                kq = pt[km[j, q]]
+                e = stoich[j, q]
+                # the power sum Σ_{t≤e} (c/K)^t into t1, by Horner's rule
+                for i in range(n):
+                    t1[i] = 1.0
+                for _ in range(int(e)):
+                    for i in range(n):
+                        t1[i] = 1.0 + t1[i] * (cq[i] / kq[i])
+                target = d_sub if q < ns else d_pro
+                for i in range(n):
+                    target[i] *= t1[i]
+                if q < ns:
+                    for i in range(n):
+                        t1[i] = cq[i] / kq[i]
+                    _vector_power(t1, e, t1)
+                    for i in range(n):
+                        nf[i] *= t1[i]
+                    _vector_power(kq, e, t1)
+                    for i in range(n):
+                        nb[i] /= t1[i]
+                else:
+                    _vector_power(cq, e, t1)
+                    for i in range(n):
+                        nb[i] *= t1[i]
+            ke = pt[keq[j]]
+            for i in range(n):
+                d[i] = d_sub[i] + d_pro[i] - 1.0
+                nb[i] /= ke[i]
+        elif code == 2 or code == 3:
+            # uni-bi (x = s/Ks, y1, y2) or bi-uni (x1, x2, y), reversible Hill
+            h = pt[hill[j]]
+            ke = pt[keq[j]]
+            k0 = pt[km[j, 0]]
+            k1 = pt[km[j, 1]]
+            k2 = pt[km[j, 2]]
+            c0 = c[met[j, 0]]
+            c1 = c[met[j, 1]]
+            c2 = c[met[j, 2]]
+            for i in range(n):
+                a0 = c0[i] / k0[i]
+                a1 = c1[i] / k1[i]
+                a2 = c2[i] / k2[i]
+                hi = h[i]
+                if code == 2:
+                    u = a0 + a1 * a2
+                    single = a0
+                    w1 = _power(a0 + a1, hi)
+                    w2 = _power(a0 + a2, hi)
+                else:
+                    u = a0 * a1 + a2
+                    single = a2
+                    w1 = _power(a0 + a2, hi)
+                    w2 = _power(a1 + a2, hi)
+                he = _power(u, hi - 1.0)
+                d[i] = 1.0 + w1 + w2 + _power(u, hi) - 2.0 * _power(single, hi)
+                if code == 2:
+                    nf[i] = a0 * he
+                    nb[i] = c1[i] * c2[i] * he / (ke[i] * k0[i])
+                else:
+                    nf[i] = a0 * a1 * he
+                    nb[i] = c2[i] * he / (ke[i] * k0[i] * k1[i])
+        else:
+            for q in range(ns):
+                cs = c[met[j, q]]
+                ks = pt[km[j, q]]
+                for i in range(n):
+                    nf[i] *= cs[i] / (cs[i] + ks[i])
+            for i in range(n):
+                nb[i] = 0.0
+        # modifiers multiply the forward (t2) and backward (t3) terms
+        for i in range(n):
+            t2[i] = 1.0
+            t3[i] = 1.0
+        for q in range(n_mod[j]):
+            cm = c[mod_met[j, q]]
+            ef = fwd_exp[j, q]
+            eb = bwd_exp[j, q]
+            if ef != 0.0:
+                _vector_power(cm, ef, t1)
+                for i in range(n):
+                    t2[i] *= t1[i]
+            if eb != 0.0:
+                _vector_power(cm, eb, t1)
+                for i in range(n):
+                    t3[i] *= t1[i]
+        vm = pt[vmax[j]]
+        out = rates_t[column[j]]
+        for i in range(n):
+            out[i] = (nf[i] / d[i] * t2[i] - nb[i] / d[i] * t3[i]) * vm[i]
+
+
+@dataclass(frozen=True)
+class TransposedParameters:
+    """Parameter sets ``values`` ``(n, n_parameters)`` and their C-contiguous transpose
+    ``transposed`` ``(n_parameters, n)`` (:meth:`CompiledRates.prepare`)."""
+
+    values: np.ndarray
+    transposed: np.ndarray
+
+
+class CompiledRates:
+    """Rates and elasticity entries of a :class:`~rekindle.kinetics.system.KineticSystem`,
+    compiled (see the module notes).
+
+    Parameters
+    ----------
+    system
+        The compiled kinetic system whose groups and elasticity map are flattened.
+    """
+
+    def __init__(self, system: KineticSystem) -> None:
+        groups = system._groups
+        active = system._active_slots
+        assembly = system.elasticities
+        model = system.model
+        n_rxn = system.n_reactions
+        sizes = [
+            (len(model.reactions[j].substrates), len(model.reactions[j].products))
+            for j in range(n_rxn)
+        ]
+        width = max(max(a + b for a, b in sizes), 1)
+        width_mod = max(max(g.fwd_exponents.shape[1] for g in groups), 1)
+        width_act = max(max(len(a) for a in active), 1)
+        self.n_entries = assembly.n_entries
+        self.n_reactions = n_rxn
+        mech = np.zeros(n_rxn, dtype=np.int64)
+        column = np.zeros(n_rxn, dtype=np.int64)
+        n_sub = np.zeros(n_rxn, dtype=np.int64)
+        n_prod = np.zeros(n_rxn, dtype=np.int64)
+        n_mod = np.zeros(n_rxn, dtype=np.int64)
+        met = np.zeros((n_rxn, width), dtype=np.int64)
+        km = np.zeros((n_rxn, width), dtype=np.int64)
+        stoich = np.zeros((n_rxn, width))
+        mod_met = np.zeros((n_rxn, width_mod), dtype=np.int64)
+        fwd_exp = np.zeros((n_rxn, width_mod))
+        bwd_exp = np.zeros((n_rxn, width_mod))
+        keq = np.full(n_rxn, -1, dtype=np.int64)
+        hill = np.full(n_rxn, -1, dtype=np.int64)
+        vmax = np.zeros(n_rxn, dtype=np.int64)
+        entry_start = np.zeros(n_rxn, dtype=np.int64)
+        n_active = np.zeros(n_rxn, dtype=np.int64)
+        active_kind = np.full((n_rxn, width_act), _PADDING, dtype=np.int64)
+        active_index = np.zeros((n_rxn, width_act), dtype=np.int64)
+        flat = 0
+        for g, act, offset in zip(groups, active, assembly.offsets[:-1], strict=True):
+            big_s, big_p = g.n_substrates, g.n_products
+            for row, j in enumerate(g.reactions):
+                ns, npr = sizes[j]
+                mech[flat] = MECHANISM_CODES[g.mechanism.name]
+                column[flat] = j
+                n_sub[flat], n_prod[flat] = ns, npr
+                met[flat, :ns] = g.slots[row, :ns]
+                met[flat, ns : ns + npr] = g.slots[row, big_s : big_s + npr]
+                km[flat, :ns] = g.km_substrates.columns[row, :ns]
+                km[flat, ns : ns + npr] = g.km_products.columns[row, :npr]
+                stoich[flat, :ns] = g.stoich_substrates[row, :ns]
+                stoich[flat, ns : ns + npr] = g.stoich_products[row, :npr]
+                nm = g.fwd_exponents.shape[1]
+                n_mod[flat] = nm
+                mod_met[flat, :nm] = g.slots[row, big_s + big_p :]
+                fwd_exp[flat, :nm] = g.fwd_exponents[row]
+                bwd_exp[flat, :nm] = g.bwd_exponents[row]
+                if g.mechanism.reversible:
+                    keq[flat] = g.keq[row]
+                if g.mechanism.has_hill:
+                    hill[flat] = g.hill[row]
+                vmax[flat] = g.vmax[row]
+                entry_start[flat] = offset + row * len(act)
+                n_active[flat] = len(act)
+                for t, slot in enumerate(act):
+                    if slot < big_s:
+                        kind, idx = (_SUBSTRATE, slot) if slot < ns else (_PADDING, 0)
+                    elif slot < big_s + big_p:
+                        idx = slot - big_s
+                        kind = _PRODUCT if idx < npr else _PADDING
+                    else:
+                        kind, idx = _MODIFIER, slot - big_s - big_p
+                    active_kind[flat, t], active_index[flat, t] = kind, idx
+                flat += 1
+        self._tables = (
+            system._state_cols.astype(np.int64),
+            system._boundary_cols.astype(np.int64),
+            system._boundary_params.astype(np.int64),
+            len(model.metabolite_ids),
+            mech,
+            column,
+            n_sub,
+            n_prod,
+            n_mod,
+            met,
+            km,
+            stoich,
+            mod_met,
+            fwd_exp,
+            bwd_exp,
+            keq,
+            hill,
+            vmax,
+            entry_start,
+            n_active,
+            active_kind,
+            active_index,
+        )
+        self._n_states = system.n_states
+        self._n_parameters = model.n_parameters
+
+    def _inputs(self, concentrations: np.ndarray, parameters: np.ndarray):
+        x = np.ascontiguousarray(concentrations, dtype=np.float64)
+        p = np.ascontiguousarray(parameters, dtype=np.float64)
+        if x.ndim != 2 or p.ndim != 2 or x.shape[1] != self._n_states:
+            raise ValueError(f"concentrations must have shape (n, {self._n_states}), got {x.shape}")
+        if p.shape != (x.shape[0], self._n_parameters):
+            raise ValueError(
+                f"parameters must have shape ({x.shape[0]}, {self._n_parameters}), got {p.shape}"
+            )
+        return x, p
+
+    def prepare(self, parameters: np.ndarray) -> TransposedParameters:
+        """Parameter sets ``(n, n_parameters)`` with their transpose, for repeated
+        :meth:`rates` calls with the same parameters (an integrator's stages)."""
+        p = np.ascontiguousarray(parameters, dtype=np.float64)
+        if p.ndim != 2 or p.shape[1] != self._n_parameters:
+            raise ValueError(f"parameters must have shape (n, {self._n_parameters}), got {p.shape}")
+        return TransposedParameters(p, np.ascontiguousarray(p.T))
+
+    def rates(
+        self, concentrations: np.ndarray, parameters: np.ndarray | TransposedParameters
+    ) -> np.ndarray:
+        """Net rates, µM h⁻¹, ``(n, n_reactions)`` (a transposed view), at concentrations
+        ``(n, n_states)`` µM of parameter sets ``(n, n_parameters)`` or :meth:`prepare`'s
+        result for them."""
+        prepared = parameters if isinstance(parameters, TransposedParameters) else None
+        x, p = self._inputs(concentrations, parameters if prepared is None else prepared.values)
+        pt = np.ascontiguousarray(p.T) if prepared is None else prepared.transposed
+        state_met, boundary_met, boundary_par, n_met = self._tables[:4]
+        c = np.ones((n_met + 1, x.shape[0]))
+        c[state_met] = x.T
+        c[boundary_met] = pt[boundary_par]
+        rates_t = np.empty((self.n_reactions, x.shape[0]))
+        _rates_by_reaction(c, pt, *self._tables[4:18], rates_t)
+        return rates_t.T
+
+    def rates_and_entries(
+        self, concentrations: np.ndarray, parameters: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`rates` and the elasticity entries ``(n, n_entries)``, h⁻¹, of ``∂v/∂x``
+        (zero on entries of padded slots, which the Jacobian's map drops)."""
+        x, p = self._inputs(concentrations, parameters)
+        n = x.shape[0]
+        rates = np.empty((n, self.n_reactions))
+        entries = np.empty((n, self.n_entries))
+        _evaluate(x, p, True, *self._tables, rates, entries)
+        return rates, entries
