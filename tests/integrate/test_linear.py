@@ -25,8 +25,12 @@ def test_solves_equal_a_dense_solve_and_the_jacobians_stay_unchanged() -> None:
     # the factors are LAPACK's: the same pivots and L, U as scipy's dense LU of W
     for k in range(m):
         lu_k, piv_k = scipy.linalg.lu_factor(w[k])
-        np.testing.assert_array_equal(lu.pivots[k].numpy(), piv_k + 1)
-        np.testing.assert_allclose(lu.lu[k].numpy(), lu_k, rtol=1e-12, atol=1e-12)
+        np.testing.assert_array_equal(lu.pivots[k], piv_k + 1)
+        np.testing.assert_allclose(lu.lu[k], lu_k, rtol=1e-12, atol=1e-12)
+        # and the solves are LAPACK's dgetrs on those factors
+        np.testing.assert_allclose(
+            lu.solve(b)[k], scipy.linalg.lu_solve((lu_k, piv_k), b[k]), rtol=1e-12, atol=1e-14
+        )
 
 
 def test_non_finite_and_singular_matrices_are_flagged_not_raised() -> None:
