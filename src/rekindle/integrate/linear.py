@@ -20,13 +20,55 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
-from numba import njit
 
 # imported with the module, not on first use: threadpoolctl's one-thread limit
 # (rekindle.integrate.threads) applies to the BLAS libraries loaded when it is entered,
-# and scipy's LAPACK brings its own OpenBLAS
-from scipy.linalg.lapack import dgetrf
+# and scipy's LAPACK (which numba's LAPACK calls are) brings its own OpenBLAS
+import scipy.linalg.lapack  # noqa: F401
+from numba import njit
+from numba.np.linalg import _LAPACK, F_INT_nptype
+
+# numba's own binding of LAPACK's ?getrf (scipy's cython_lapack), as numba's np.linalg
+# uses it: callable from compiled code without a Python call per matrix, and cacheable.
+# numba's internal API, checked by tests/integrate/test_linear.py (same factors and
+# pivots as scipy's lu_factor)
+_getrf = _LAPACK().numba_xxgetrf(numba.types.float64)
+_KIND_DOUBLE = ord("d")
+_PIVOT_DTYPE = F_INT_nptype
+
+
+@njit(cache=True, error_model="numpy")
+def _factorise_all(
+    jacobian_t: np.ndarray,
+    diagonal: np.ndarray,
+    w_t: np.ndarray,
+    pivots: np.ndarray,
+    info: np.ndarray,
+    finite: np.ndarray,
+) -> None:
+    """``w_t[k] = diag(diagonal[k]) − jacobian_t[k]`` (``W_k`` column-major), then LAPACK's
+    ``dgetrf`` on it in place; a non-finite ``W_k`` is replaced by the identity and
+    flagged in ``finite``; ``info[k]`` is LAPACK's (> 0: exactly singular)."""
+    m, r = jacobian_t.shape[0], jacobian_t.shape[1]
+    for k in range(m):
+        a = w_t[k]
+        jac = jacobian_t[k]
+        ok = True
+        for p in range(r):
+            for q in range(r):
+                a[p, q] = -jac[p, q]
+            a[p, p] += diagonal[k]
+            for q in range(r):
+                if not np.isfinite(a[p, q]):
+                    ok = False
+        finite[k] = ok
+        if not ok:
+            for p in range(r):
+                for q in range(r):
+                    a[p, q] = 1.0 if p == q else 0.0
+        info[k] = _getrf(_KIND_DOUBLE, r, r, a.ctypes, r, pivots[k].ctypes)
 
 
 @njit(cache=True, error_model="numpy")
@@ -111,17 +153,15 @@ def factorise(jacobian_t: np.ndarray, diagonal: np.ndarray) -> Factorisation:
     """
     m, r, _ = jacobian_t.shape
     w_t = np.empty((m, r, r))  # w_t[k] = W_kᵀ, i.e. W_k column-major
-    np.negative(jacobian_t, out=w_t)
-    w_t.reshape(m, r * r)[:, :: r + 1] += diagonal[:, None]
-    finite = np.isfinite(w_t.reshape(m, r * r)).all(axis=1)
-    if not finite.all():
-        w_t[~finite] = np.eye(r)
-    pivots = np.empty((m, r), dtype=np.int32)
+    pivots = np.empty((m, r), dtype=_PIVOT_DTYPE)
     info = np.empty(m, dtype=np.int64)
-    # w_t[k].T is W_k as a Fortran-ordered array: LAPACK factorises it in place
-    for k, w_k in enumerate(w_t.transpose(0, 2, 1)):
-        lu_k, pivots[k], info[k] = dgetrf(w_k, overwrite_a=True)
-        if k == 0 and not np.may_share_memory(lu_k, w_t):
-            raise RuntimeError("scipy's dgetrf copied its input: the factors would be lost")
-    pivots += 1  # scipy's pivots are 0-based, LAPACK's (and torch's) 1-based
+    finite = np.empty(m, dtype=np.bool_)
+    _factorise_all(
+        np.ascontiguousarray(jacobian_t, dtype=np.float64),
+        np.ascontiguousarray(diagonal, dtype=np.float64),
+        w_t,
+        pivots,
+        info,
+        finite,
+    )
     return Factorisation(lu_t=w_t, pivots=pivots, finite=finite, singular=info != 0)
