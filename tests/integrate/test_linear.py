@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import scipy.linalg
 
@@ -43,3 +46,29 @@ def test_non_finite_and_singular_matrices_are_flagged_not_raised() -> None:
     assert lu.singular.tolist() == [True, False, False]
     assert lu.finite.tolist() == [True, False, True]
     np.testing.assert_allclose(lu.solve(np.ones((3, r)))[2], 0.5 * np.ones(r))
+
+
+def test_integrating_loads_no_torch() -> None:
+    """The integrator's linear algebra and rate laws need no torch: a perturbation worker
+    process starts without importing it (a second or more per worker)."""
+    code = (
+        "import sys\n"
+        "from rekindle.data import load_model, load_physiology\n"
+        "from rekindle.integrate import integrate_batch\n"
+        "from rekindle.kinetics import KineticSystem\n"
+        "from rekindle.sampling import sample_parameters\n"
+        "model, phys = load_model('ecoli'), load_physiology('ecoli', 'fdp1')\n"
+        "system = KineticSystem(model)\n"
+        "p, _, _ = sample_parameters(model, phys, 2, seed=0)\n"
+        "x = system.steady_state_concentrations(phys)\n"
+        "sol = integrate_batch(system, p, np.tile(1.1 * x, (2, 1)), 0.01)\n"
+        "assert (sol.status == 0).all(), sol.status\n"
+        "print('torch' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", "import numpy as np\n" + code],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.strip() == "False"

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import ArrayLike
 
-from rekindle.kinetics.compiled import TransposedParameters
+from rekindle.kinetics.compiled import TransposedParameters, compiled_rates
 from rekindle.kinetics.system import PreparedParameters
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ class ReducedProblem:
     def __init__(self, system: KineticSystem, scale: np.ndarray, *, compiled: bool = True) -> None:
         cons = system.conservation
         self.system = system
-        self.kernels = system.compiled_rates if compiled else None
+        self.kernels = compiled_rates(system) if compiled else None
         self.scale = scale
         self.ind = cons.independent
         self.dep = cons.dependent

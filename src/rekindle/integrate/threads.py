@@ -1,5 +1,8 @@
-"""One BLAS thread while integrating (:data:`single_threaded_blas`), via ``threadpoolctl``
-(and one torch intra-op thread: the integrator's LU solves run in torch)."""
+"""One BLAS thread while integrating (:data:`single_threaded_blas`), via ``threadpoolctl``.
+
+The integrator's LU factorisations are LAPACK's (scipy's OpenBLAS); its solves and rate
+laws are compiled loops (numba, one thread). No torch: a perturbation worker loads none.
+"""
 
 from __future__ import annotations
 
@@ -22,16 +25,11 @@ class _BlasThreadLimiter:
         self._lock = threading.Lock()
         self._depth = 0
         self._limits: threadpool_limits | None = None
-        self._torch_threads = 1
 
     def __enter__(self) -> None:
         with self._lock:
             if self._depth == 0:
                 self._limits = threadpool_limits(limits=1, user_api="blas")
-                import torch  # imported on first use: a refused command loads no torch
-
-                self._torch_threads = torch.get_num_threads()
-                torch.set_num_threads(1)
             self._depth += 1
 
     def __exit__(self, *exc: object) -> None:
@@ -40,9 +38,6 @@ class _BlasThreadLimiter:
             if self._depth == 0 and self._limits is not None:
                 self._limits.restore_original_limits()
                 self._limits = None
-                import torch
-
-                torch.set_num_threads(self._torch_threads)
 
 
 single_threaded_blas = _BlasThreadLimiter()

@@ -24,6 +24,7 @@ elasticity entries h⁻¹ ``(n, n_entries)`` in the order of
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -557,6 +558,18 @@ class TransposedParameters:
 
     values: np.ndarray
     transposed: np.ndarray
+
+
+_COMPILED: weakref.WeakKeyDictionary[KineticSystem, CompiledRates] = weakref.WeakKeyDictionary()
+
+
+def compiled_rates(system: KineticSystem) -> CompiledRates:
+    """The :class:`CompiledRates` of ``system``, flattened once per system and kept while
+    the system lives."""
+    found = _COMPILED.get(system)
+    if found is None:
+        found = _COMPILED[system] = CompiledRates(system)
+    return found
 
 
 class CompiledRates:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -32,9 +31,6 @@ from rekindle.kinetics.fixed_state import FixedState
 from rekindle.kinetics.mechanisms import MECHANISMS, Mechanism
 from rekindle.kinetics.model import KineticModel
 from rekindle.kinetics.physiology import Physiology, check_physiology
-
-if TYPE_CHECKING:
-    from rekindle.kinetics.compiled import CompiledRates
 
 # Relative imaginary step of the complex-step derivative: any step with h² ≪ 1 gives the
 # derivative to machine precision (no subtractive cancellation).
@@ -456,14 +452,6 @@ class KineticSystem:
             for i, j in enumerate(active):
                 out[:, g.reactions, cols[:, j]] += dv[i] / step[:, :, j]
         return out[:, :, : self.n_states]
-
-    @cached_property
-    def compiled_rates(self) -> CompiledRates:
-        """The rate laws and elasticities compiled to one machine-code loop (the
-        integrator's; :mod:`rekindle.kinetics.compiled`)."""
-        from rekindle.kinetics.compiled import CompiledRates
-
-        return CompiledRates(self)
 
     @cached_property
     def elasticities(self) -> ElasticityAssembly:
