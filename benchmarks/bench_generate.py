@@ -69,9 +69,9 @@ def _breakdown(generator: str) -> tuple[list[tuple[str, float]], float, int, int
     labeller = labeller_for(flow)
     gen = torch.Generator().manual_seed(0)
     b = BLOCK_ROWS
-    t_randn, eps = _cpu(lambda: torch.randn(b, sampler.d, generator=gen).clamp_(-8, 8))
-    t_colour, g = _cpu(lambda: torch.addmm(sampler.mean[:, None], sampler.cholesky, eps.T))
-    t_table, y_fm = _cpu(lambda: sampler.table(g.clone()))
+    t_randn, eps = _cpu(lambda: sampler.noise(b, gen))
+    t_colour, g = _cpu(lambda: sampler.colour(eps.copy()))
+    t_table, y_fm = _cpu(lambda: sampler.table(g, shift=sampler.mean))
     y = torch.from_numpy(y_fm).T
     u = torch.rand(b, generator=gen)
     thr = screen.thresholds(u, 1.0)
@@ -101,8 +101,8 @@ def _breakdown(generator: str) -> tuple[list[tuple[str, float]], float, int, int
     per_kept = 1e6 / km.shape[0]  # completion blocks per 10⁶ kept
     steps = [
         ("normal draws (float32)", t_randn * per_draw),
-        ("colouring g = μ + L w (float32)", t_colour * per_draw),
-        ("marginals (score table)", t_table * per_draw),
+        ("colouring L w (float32, BLAS strmm; the copy of w included)", t_colour * per_draw),
+        ("marginals (score table, + μ)", t_table * per_draw),
         ("guide: bfloat16 logit alone", t_bf16 * per_draw),
         ("guide: float32 logit alone", t_fp32 * per_draw),
         (f"guide: decisions ({screen.first_pass} first + rechecks)", t_keep * per_draw),
