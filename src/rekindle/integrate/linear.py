@@ -2,18 +2,18 @@
 
 The iteration matrices are small (44 × 44 for E. coli) and many (one per trajectory).
 They are built column-major (each matrix stored transposed) so that LAPACK factorises
-them in place, one ``dgetrf`` call each (scipy's LAPACK, OpenBLAS). On a full batch of
-512 E. coli systems (an AMD EPYC with AVX-512, one thread) the factorisation costs
-11.4–12.1 µs per matrix this way against 18.8–21.5 µs through torch's batched ``getrf``
-on row-major matrices (``benchmarks/bench_perturbation.py``'s step table;
-``docs/science/perturbation-speed.md``); the factors are LAPACK's in both cases (the same
-pivots; entries equal to rounding).
+them in place: one compiled loop over the batch (:func:`_factorise_all`, numba) builds
+each ``W`` and calls LAPACK's ``dgetrf`` on it through numba's own binding of scipy's
+LAPACK (OpenBLAS), with no Python call per matrix. The stage solves are ``dgetrs``'s
+operations — the row interchanges, then the unit lower and the upper triangular solves,
+column by column — in a second compiled loop (:func:`_solve_all`).
 
-The stage solves are ``dgetrs``'s operations — the row interchanges, then the unit lower
-and the upper triangular solves, column by column — in one loop over the batch compiled
-by numba (:func:`_solve_all`). A library call per 44 × 44 solve costs about as much as
-the solve itself: torch's batched ``getrs``, used before, took 1.2–4.6 µs per solve
-against ~1 µs for the loop (same machine), and 17 µs per call for one trajectory.
+At these sizes a library call costs about as much as the work. On a full batch of 512
+E. coli systems (AMD EPYC with AVX-512, one thread; ``docs/science/perturbation-speed.md``):
+factorisation 9.0 µs per matrix against 10.2–11.2 µs with one scipy ``dgetrf`` call per
+matrix from Python and 18.8–21.5 µs through torch's batched ``getrf`` (row-major ``W``);
+a solve 1.0–1.2 µs against 1.2–1.5 µs by torch's batched ``getrs`` (17 µs per call for
+a single trajectory). The factors are LAPACK's throughout (the same pivots and entries).
 """
 
 from __future__ import annotations
