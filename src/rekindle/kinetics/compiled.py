@@ -50,7 +50,7 @@ merged group, whose entry the Jacobian's map drops), or the concentration of its
 substrate, product or modifier of a given index."""
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def _power(x: float, e: float) -> float:
     """``x**e``; exponents that are small integers (stoichiometries, most Hill
     coefficients) by repeated multiplication instead of ``pow``."""
@@ -65,7 +65,7 @@ def _power(x: float, e: float) -> float:
     return x**e
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def _products_except(x: np.ndarray, n: int, out: np.ndarray) -> float:
     """``out[i] = Π_{j≠i} x[j]`` for ``i < n`` (no division: exact for zeros); returns
     the whole product ``Π x[j]``."""
