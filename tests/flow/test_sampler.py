@@ -96,6 +96,33 @@ def test_table_is_within_a_fraction_of_a_bin_of_the_float64_map(proposal, sample
     assert coarse_err.max() > 3 * err.max()
 
 
+def test_the_compiled_table_is_the_float32_interpolation_bit_for_bit(sampler) -> None:
+    """The compiled pass does in float32 what numpy's float32 operations do, one by one:
+    shift, index, gathers, multiply-add (no fused or reordered arithmetic)."""
+    table = sampler.table
+    rng = np.random.default_rng(5)
+    g = (rng.standard_normal((D, 3000)) * 2.5).astype(np.float32)
+    g[:, :4] = [[-9.0, 9.0, -5.7, 5.7]]  # both clamps and the edges
+    shift = (rng.standard_normal(D) * 0.3).astype(np.float32)
+    x = (g + shift[:, None] + np.float32(table.edge)) * np.float32(table.scale)
+    x = np.minimum(np.maximum(x, np.float32(0.0)), np.float32(table.nodes - 1))
+    k = x.astype(np.int64)
+    frac = x - k.astype(np.float32)
+    idx = k + (np.arange(D) * table.nodes)[:, None]
+    expected = table.slopes[idx] * frac + table.values[idx]
+    assert expected.dtype == np.float32
+    np.testing.assert_array_equal(table(g, shift=shift), expected)
+    np.testing.assert_array_equal(table(torch.from_numpy(g)), table(g, shift=np.zeros(D)))
+
+
+def test_the_triangular_colouring_is_the_full_product(sampler) -> None:
+    w = np.random.default_rng(6).standard_normal((D, 1000)).astype(np.float32)
+    expected = sampler.cholesky.astype(np.float64) @ w.astype(np.float64)
+    got = sampler.colour(w.copy())
+    assert got.shape == (D, 1000) and got.dtype == np.float32
+    np.testing.assert_allclose(got, expected, rtol=0, atol=2e-5 * np.abs(expected).max())
+
+
 @pytest.mark.parametrize(("cls", "power"), [(0, 1.0), (1, 1.0), (0, 2.5)])
 def test_every_decision_is_the_float64_networks(sampler, screens, cls: int, power: float) -> None:
     gen = torch.Generator().manual_seed(11 + cls)

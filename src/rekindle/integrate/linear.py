@@ -9,11 +9,12 @@ operations — the row interchanges, then the unit lower and the upper triangula
 column by column — in a second compiled loop (:func:`_solve_all`).
 
 At these sizes a library call costs about as much as the work. On a full batch of 512
-E. coli systems (AMD EPYC with AVX-512, one thread; ``docs/science/perturbation-speed.md``):
-factorisation 9.0 µs per matrix against 10.2–11.2 µs with one scipy ``dgetrf`` call per
-matrix from Python and 18.8–21.5 µs through torch's batched ``getrf`` (row-major ``W``);
-a solve 1.0–1.2 µs against 1.2–1.5 µs by torch's batched ``getrs`` (17 µs per call for
-a single trajectory). The factors are LAPACK's throughout (the same pivots and entries).
+E. coli systems (AMD EPYC with AVX-512, one thread; ``benchmarks/bench_perturbation.py``'s
+step table, ``docs/science/perturbation-speed.md``): the factorisation 10.2–12.0 µs per
+matrix against 29.0–31.9 µs through torch's batched ``getrf`` on row-major matrices; six
+solves 6.6–8.6 µs against 6.9–9.7 µs by torch's batched ``getrs``, and 11.5–17.0 µs against
+127–162 µs for a single trajectory. The factors are LAPACK's throughout (the same pivots
+and entries as scipy's ``lu_factor``).
 """
 
 from __future__ import annotations
