@@ -87,7 +87,6 @@ def _products_except(x: np.ndarray, n: int, out: np.ndarray) -> float:
 def _evaluate(
     x: np.ndarray,
     p: np.ndarray,
-    want_gradient: bool,
     state_met: np.ndarray,
     boundary_met: np.ndarray,
     boundary_par: np.ndarray,
@@ -113,7 +112,7 @@ def _evaluate(
     rates: np.ndarray,
     entries: np.ndarray,
 ) -> None:
-    """Rates (and with ``want_gradient`` elasticity entries) of ``n`` models, in place.
+    """Rates and elasticity entries of ``n`` models, in place, model by model.
 
     Per reaction ``j`` (flattened): its mechanism code, rate column, numbers of
     substrates/products/modifiers, metabolite indices ``met[j, :n_sub + n_prod]``
@@ -157,11 +156,10 @@ def _evaluate(
             nf = 0.0
             nb = 0.0
             d = 1.0
-            if want_gradient:
-                for q in range(nk):
-                    dnf[q] = 0.0
-                    dnb[q] = 0.0
-                    dd[q] = 0.0
+            for q in range(nk):
+                dnf[q] = 0.0
+                dnb[q] = 0.0
+                dd[q] = 0.0
             if code == 0:
                 # generalised reversible Hill, h = 1: D = Π_q (1 + s_q/K_sq + p_q/K_pq)
                 m = max(ns, npr)
@@ -183,22 +181,19 @@ def _evaluate(
                 for q in range(npr):
                     a[ns + q] = conc[ns + q]
                 nb = _products_except(a[ns:], npr, dnb[ns:]) * inv_b
-                if want_gradient:
-                    for q in range(ns):
-                        dd[q] = others[q] / k[q]
-                        dnf[q] /= k[q]
-                    for q in range(npr):
-                        dd[ns + q] = others[q] / k[ns + q]
-                        dnb[ns + q] *= inv_b
-                    # dnf of products and dnb of substrates are 0
-                    for q in range(npr):
-                        dnf[ns + q] = 0.0
-                    for q in range(ns):
-                        dnb[q] = 0.0
+                for q in range(ns):
+                    dd[q] = others[q] / k[q]
+                    dnf[q] /= k[q]
+                for q in range(npr):
+                    dd[ns + q] = others[q] / k[ns + q]
+                    dnb[ns + q] *= inv_b
+                # dnf of products and dnb of substrates are 0
+                for q in range(npr):
+                    dnf[ns + q] = 0.0
+                for q in range(ns):
+                    dnb[q] = 0.0
             elif code == 1:
                 # convenience: D = Π_i S_i(a_i) + Π_j S_j(b_j) − 1, S the power sums
-                d_sub = 1.0
-                d_pro = 1.0
                 for q in range(nk):
                     aq = conc[q] / k[q]
                     e = int(stoich[j, q])
@@ -212,18 +207,12 @@ def _evaluate(
                     f[q] = total
                     dd[q] = deriv  # dS/da for now
                     a[q] = aq
-                if want_gradient:
-                    d_sub = _products_except(f, ns, others)
-                    for q in range(ns):
-                        dd[q] = others[q] * dd[q] / k[q]
-                    d_pro = _products_except(f[ns:], npr, others[ns:])
-                    for q in range(npr):
-                        dd[ns + q] = others[ns + q] * dd[ns + q] / k[ns + q]
-                else:
-                    for q in range(ns):
-                        d_sub *= f[q]
-                    for q in range(ns, nk):
-                        d_pro *= f[q]
+                d_sub = _products_except(f, ns, others)
+                for q in range(ns):
+                    dd[q] = others[q] * dd[q] / k[q]
+                d_pro = _products_except(f[ns:], npr, others[ns:])
+                for q in range(npr):
+                    dd[ns + q] = others[ns + q] * dd[ns + q] / k[ns + q]
                 d = d_sub + d_pro - 1.0
                 kprod = 1.0
                 for q in range(nk):
@@ -232,17 +221,14 @@ def _evaluate(
                     f[q] = _power(base, e)
                     if q < ns:
                         kprod *= _power(k[q], e)
-                    if want_gradient:
-                        a[q] = 0.0 if e == 0.0 else e * _power(base, e - 1.0)
+                    a[q] = 0.0 if e == 0.0 else e * _power(base, e - 1.0)
                 inv_b = 1.0 / (kprod * keq_j)
                 nf = _products_except(f, ns, others)
-                if want_gradient:
-                    for q in range(ns):
-                        dnf[q] = others[q] * a[q] / k[q]
+                for q in range(ns):
+                    dnf[q] = others[q] * a[q] / k[q]
                 nb = _products_except(f[ns:], npr, others[ns:]) * inv_b
-                if want_gradient:
-                    for q in range(npr):
-                        dnb[ns + q] = others[ns + q] * a[ns + q] * inv_b
+                for q in range(npr):
+                    dnb[ns + q] = others[ns + q] * a[ns + q] * inv_b
             elif code == 2:
                 # uni-bi reversible Hill: x = s/Ks, y_k = p_k/Kp_k, u = x + y1 y2
                 h = p[i, hill[j]]
@@ -261,22 +247,21 @@ def _evaluate(
                 nf = xx * he
                 cc = 1.0 / (keq_j * k_s)
                 nb = p1 * p2 * he * cc
-                if want_gradient:
-                    dhe = 0.0 if h == 1.0 else (h - 1.0) * _power(u, h - 2.0)
-                    dw1 = h * _power(xx + y1, h - 1.0)
-                    dw2 = h * _power(xx + y2, h - 1.0)
-                    dwu = h * _power(u, h - 1.0)
-                    dwx = h * _power(xx, h - 1.0)
-                    dd[0] = (dw1 + dw2 + dwu - 2.0 * dwx) / k_s
-                    dd[1] = (dw1 + dwu * y2) / k1
-                    dd[2] = (dw2 + dwu * y1) / k2
-                    dnf[0] = (xx * dhe + he) / k_s
-                    dnf[1] = xx * dhe * y2 / k1
-                    dnf[2] = xx * dhe * y1 / k2
-                    pc = p1 * p2 * cc
-                    dnb[0] = pc * dhe / k_s
-                    dnb[1] = (pc * dhe * y2 + p2 * he * cc * k1) / k1
-                    dnb[2] = (pc * dhe * y1 + p1 * he * cc * k2) / k2
+                dhe = 0.0 if h == 1.0 else (h - 1.0) * _power(u, h - 2.0)
+                dw1 = h * _power(xx + y1, h - 1.0)
+                dw2 = h * _power(xx + y2, h - 1.0)
+                dwu = h * _power(u, h - 1.0)
+                dwx = h * _power(xx, h - 1.0)
+                dd[0] = (dw1 + dw2 + dwu - 2.0 * dwx) / k_s
+                dd[1] = (dw1 + dwu * y2) / k1
+                dd[2] = (dw2 + dwu * y1) / k2
+                dnf[0] = (xx * dhe + he) / k_s
+                dnf[1] = xx * dhe * y2 / k1
+                dnf[2] = xx * dhe * y1 / k2
+                pc = p1 * p2 * cc
+                dnb[0] = pc * dhe / k_s
+                dnb[1] = (pc * dhe * y2 + p2 * he * cc * k1) / k1
+                dnb[2] = (pc * dhe * y1 + p1 * he * cc * k2) / k2
             elif code == 3:
                 # bi-uni reversible Hill: x_k = s_k/K_k, y = p/Kp, u = x1 x2 + y
                 h = p[i, hill[j]]
@@ -296,31 +281,29 @@ def _evaluate(
                 nf = x12 * he
                 cc = 1.0 / (keq_j * k1 * k2)
                 nb = p0 * he * cc
-                if want_gradient:
-                    dhe = 0.0 if h == 1.0 else (h - 1.0) * _power(u, h - 2.0)
-                    dw1 = h * _power(x1 + y, h - 1.0)
-                    dw2 = h * _power(x2 + y, h - 1.0)
-                    dwu = h * _power(u, h - 1.0)
-                    dwy = h * _power(y, h - 1.0)
-                    dd[0] = (dw1 + dwu * x2) / k1
-                    dd[1] = (dw2 + dwu * x1) / k2
-                    dd[2] = (dw1 + dw2 + dwu - 2.0 * dwy) / k_p
-                    dnf[0] = (x12 * dhe * x2 + x2 * he) / k1
-                    dnf[1] = (x12 * dhe * x1 + x1 * he) / k2
-                    dnf[2] = x12 * dhe / k_p
-                    pc = p0 * cc
-                    dnb[0] = pc * dhe * x2 / k1
-                    dnb[1] = pc * dhe * x1 / k2
-                    dnb[2] = (pc * dhe + he * cc * k_p) / k_p
+                dhe = 0.0 if h == 1.0 else (h - 1.0) * _power(u, h - 2.0)
+                dw1 = h * _power(x1 + y, h - 1.0)
+                dw2 = h * _power(x2 + y, h - 1.0)
+                dwu = h * _power(u, h - 1.0)
+                dwy = h * _power(y, h - 1.0)
+                dd[0] = (dw1 + dwu * x2) / k1
+                dd[1] = (dw2 + dwu * x1) / k2
+                dd[2] = (dw1 + dw2 + dwu - 2.0 * dwy) / k_p
+                dnf[0] = (x12 * dhe * x2 + x2 * he) / k1
+                dnf[1] = (x12 * dhe * x1 + x1 * he) / k2
+                dnf[2] = x12 * dhe / k_p
+                pc = p0 * cc
+                dnb[0] = pc * dhe * x2 / k1
+                dnb[1] = pc * dhe * x1 / k2
+                dnb[2] = (pc * dhe + he * cc * k_p) / k_p
             else:
                 # irreversible Michaelis–Menten: N_f = Π s/(s + K), D = 1, products inert
                 for q in range(ns):
                     f[q] = conc[q] / (conc[q] + k[q])
                 nf = _products_except(f, ns, others)
-                if want_gradient:
-                    for q in range(ns):
-                        den = conc[q] + k[q]
-                        dnf[q] = others[q] * k[q] / (den * den)
+                for q in range(ns):
+                    den = conc[q] + k[q]
+                    dnf[q] = others[q] * k[q] / (den * den)
             fwd = nf / d
             bwd = nb / d
             # small-molecule modifiers: v_fwd·Π m^e_f, v_bwd·Π m^e_b
@@ -333,8 +316,6 @@ def _evaluate(
             mb = _products_except(mb_pow, nm, mb_oth)
             v_max = p[i, vmax[j]]
             rates[i, column[j]] = (fwd * mf - bwd * mb) * v_max
-            if not want_gradient:
-                continue
             inv_d = 1.0 / d
             for q in range(nk):
                 dfwd = (dnf[q] - fwd * dd[q]) * inv_d
@@ -726,5 +707,5 @@ class CompiledRates:
         n = x.shape[0]
         rates = np.empty((n, self.n_reactions))
         entries = np.empty((n, self.n_entries))
-        _evaluate(x, p, True, *self._tables, rates, entries)
+        _evaluate(x, p, *self._tables, rates, entries)
         return rates, entries
