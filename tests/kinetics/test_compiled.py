@@ -114,3 +114,18 @@ def test_wrong_shapes_are_refused(ecoli_system):
         compiled.rates(np.ones((2, 3)), np.ones((2, n_par)))
     with pytest.raises(ValueError, match="parameters must have shape"):
         compiled.rates(np.ones((2, ecoli_system.n_states)), np.ones((3, n_par)))
+
+
+def test_jacobians_go_to_the_rows_asked_for_and_nowhere_else(ecoli_system, fdp1, x_ref):
+    """The integrator's use: the Jacobians of some trajectories into its (N, r, r) store."""
+    params, xs = _states(ecoli_system, fdp1, 4, seed=12)
+    problem = ReducedProblem(ecoli_system, x_ref)
+    r = problem.n_reduced
+    store = np.full((7, r, r), 5.0)
+    rows = np.array([6, 1, 3, 0])
+    _, jac = problem.rhs_and_jacobian(xs / x_ref, params, out=store, rows=rows)
+    assert jac is store
+    reference = ReducedProblem(ecoli_system, x_ref, compiled=False).jacobian(xs / x_ref, params)
+    scale = np.abs(reference).max(axis=(1, 2), keepdims=True)
+    assert np.max(np.abs(store[rows] - reference) / scale) < 1e-12
+    np.testing.assert_array_equal(store[[2, 4, 5]], 5.0)  # untouched
