@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 from numba import njit
@@ -51,6 +51,56 @@ _PADDING, _SUBSTRATE, _PRODUCT, _MODIFIER = -1, 0, 1, 2
 """What an elasticity entry of a reaction differentiates by: nothing (a padded slot of a
 merged group, whose entry the Jacobian's map drops), or the concentration of its
 substrate, product or modifier of a given index."""
+
+
+class ReactionTables(NamedTuple):
+    """The model flattened for the kernels, one row per reaction (``(n_reactions, …)``).
+
+    Attributes
+    ----------
+    state_met, boundary_met, boundary_par, n_met
+        Metabolite index of each state and of each boundary metabolite, the parameter
+        column of the latter, and the number of metabolites (index ``n_met`` is the
+        constant 1 of padded slots).
+    mech, column
+        Mechanism code (:data:`MECHANISM_CODES`) and rate column of each reaction.
+    n_sub, n_prod, n_mod
+        Numbers of substrates, products and modifier slots.
+    met, km, stoich
+        Metabolite index, K_M parameter column and absolute stoichiometry of each
+        substrate then product, ``(n_reactions, width)``.
+    mod_met, fwd_exp, bwd_exp
+        Modifier metabolites and their exponents on the forward and backward terms.
+    keq, hill, vmax
+        Parameter columns of K_eq, the Hill coefficient (−1: none) and V_max.
+    entry_start, n_active, active_kind, active_index
+        Where each reaction's elasticity entries start, how many it has, and what each
+        differentiates by (``_SUBSTRATE``, ``_PRODUCT``, ``_MODIFIER`` of an index, or
+        ``_PADDING``).
+    """
+
+    state_met: np.ndarray
+    boundary_met: np.ndarray
+    boundary_par: np.ndarray
+    n_met: int
+    mech: np.ndarray
+    column: np.ndarray
+    n_sub: np.ndarray
+    n_prod: np.ndarray
+    n_mod: np.ndarray
+    met: np.ndarray
+    km: np.ndarray
+    stoich: np.ndarray
+    mod_met: np.ndarray
+    fwd_exp: np.ndarray
+    bwd_exp: np.ndarray
+    keq: np.ndarray
+    hill: np.ndarray
+    vmax: np.ndarray
+    entry_start: np.ndarray
+    n_active: np.ndarray
+    active_kind: np.ndarray
+    active_index: np.ndarray
 
 
 @njit(cache=True, error_model="numpy")
@@ -84,47 +134,39 @@ def _products_except(x: np.ndarray, n: int, out: np.ndarray) -> float:
 
 
 @njit(cache=True, error_model="numpy")
+def _reversible_hill_terms(
+    z1: float, z2: float, u: float, single: float, h: float
+) -> tuple[float, float, float, float, float, float, float]:
+    """The terms the uni-bi and bi-uni reversible Hill laws share: ``D = 1 + z1^h + z2^h
+    + u^h − 2·single^h``, ``he = u^{h−1}`` and the derivatives ``dhe = (h − 1) u^{h−2}``
+    (0 for ``h = 1``) and ``h·z^{h−1}`` of each power: ``(D, he, dhe, dz1, dz2, du,
+    dsingle)``."""
+    he = _power(u, h - 1.0)
+    d = 1.0 + _power(z1, h) + _power(z2, h) + _power(u, h) - 2.0 * _power(single, h)
+    dhe = 0.0 if h == 1.0 else (h - 1.0) * _power(u, h - 2.0)
+    dw1 = h * _power(z1, h - 1.0)
+    dw2 = h * _power(z2, h - 1.0)
+    dwu = h * _power(u, h - 1.0)
+    dws = h * _power(single, h - 1.0)
+    return d, he, dhe, dw1, dw2, dwu, dws
+
+
+@njit(cache=True, error_model="numpy")
 def _evaluate(
     x: np.ndarray,
     p: np.ndarray,
-    state_met: np.ndarray,
-    boundary_met: np.ndarray,
-    boundary_par: np.ndarray,
-    n_met: int,
-    mech: np.ndarray,
-    column: np.ndarray,
-    n_sub: np.ndarray,
-    n_prod: np.ndarray,
-    n_mod: np.ndarray,
-    met: np.ndarray,
-    km: np.ndarray,
-    stoich: np.ndarray,
-    mod_met: np.ndarray,
-    fwd_exp: np.ndarray,
-    bwd_exp: np.ndarray,
-    keq: np.ndarray,
-    hill: np.ndarray,
-    vmax: np.ndarray,
-    entry_start: np.ndarray,
-    n_active: np.ndarray,
-    active_kind: np.ndarray,
-    active_index: np.ndarray,
+    tab: ReactionTables,
     rates: np.ndarray,
     entries: np.ndarray,
 ) -> None:
-    """Rates and elasticity entries of ``n`` models, in place, model by model.
-
-    Per reaction ``j`` (flattened): its mechanism code, rate column, numbers of
-    substrates/products/modifiers, metabolite indices ``met[j, :n_sub + n_prod]``
-    (substrates then products) and their K_M parameter columns and absolute
-    stoichiometries, modifier metabolites and exponents, K_eq / Hill / V_max parameter
-    columns (−1: none), and where its elasticity entries go.
-    """
+    """Rates ``(n, n_reactions)`` and elasticity entries ``(n, n_entries)`` of ``n``
+    models at concentrations ``x`` ``(n, n_states)``, in place, model by model (the
+    reactions as :class:`ReactionTables` ``tab`` lists them)."""
     n_models = x.shape[0]
-    n_rxn = mech.shape[0]
-    width = met.shape[1]
-    width_mod = mod_met.shape[1]
-    c = np.ones(n_met + 1)
+    n_rxn = tab.mech.shape[0]
+    width = tab.met.shape[1]
+    width_mod = tab.mod_met.shape[1]
+    c = np.ones(tab.n_met + 1)
     conc = np.empty(width)
     k = np.empty(width)
     a = np.empty(width)
@@ -140,19 +182,19 @@ def _evaluate(
     grad = np.empty(width)
     grad_mod = np.empty(max(width_mod, 1))
     for i in range(n_models):
-        for q in range(state_met.shape[0]):
-            c[state_met[q]] = x[i, q]
-        for q in range(boundary_met.shape[0]):
-            c[boundary_met[q]] = p[i, boundary_par[q]]
+        for q in range(tab.state_met.shape[0]):
+            c[tab.state_met[q]] = x[i, q]
+        for q in range(tab.boundary_met.shape[0]):
+            c[tab.boundary_met[q]] = p[i, tab.boundary_par[q]]
         for j in range(n_rxn):
-            ns = n_sub[j]
-            npr = n_prod[j]
+            ns = tab.n_sub[j]
+            npr = tab.n_prod[j]
             nk = ns + npr
             for q in range(nk):
-                conc[q] = c[met[j, q]]
-                k[q] = p[i, km[j, q]]
-            code = mech[j]
-            keq_j = p[i, keq[j]] if keq[j] >= 0 else 1.0
+                conc[q] = c[tab.met[j, q]]
+                k[q] = p[i, tab.km[j, q]]
+            code = tab.mech[j]
+            keq_j = p[i, tab.keq[j]] if tab.keq[j] >= 0 else 1.0
             nf = 0.0
             nb = 0.0
             d = 1.0
@@ -196,7 +238,7 @@ def _evaluate(
                 # convenience: D = Π_i S_i(a_i) + Π_j S_j(b_j) − 1, S the power sums
                 for q in range(nk):
                     aq = conc[q] / k[q]
-                    e = int(stoich[j, q])
+                    e = int(tab.stoich[j, q])
                     total = 1.0
                     deriv = 0.0
                     power = 1.0  # aq**(t-1)
@@ -216,7 +258,7 @@ def _evaluate(
                 d = d_sub + d_pro - 1.0
                 kprod = 1.0
                 for q in range(nk):
-                    e = stoich[j, q]
+                    e = tab.stoich[j, q]
                     base = a[q] if q < ns else conc[q]
                     f[q] = _power(base, e)
                     if q < ns:
@@ -231,27 +273,17 @@ def _evaluate(
                     dnb[ns + q] = others[ns + q] * a[ns + q] * inv_b
             elif code == 2:
                 # uni-bi reversible Hill: x = s/Ks, y_k = p_k/Kp_k, u = x + y1 y2
-                h = p[i, hill[j]]
+                h = p[i, tab.hill[j]]
                 k_s, k1, k2 = k[0], k[1], k[2]
                 p1, p2 = conc[1], conc[2]
                 xx = conc[0] / k_s
                 y1 = p1 / k1
                 y2 = p2 / k2
                 u = xx + y1 * y2
-                he = _power(u, h - 1.0)
-                w1 = _power(xx + y1, h)
-                w2 = _power(xx + y2, h)
-                wu = _power(u, h)
-                wx = _power(xx, h)
-                d = 1.0 + w1 + w2 + wu - 2.0 * wx
+                d, he, dhe, dw1, dw2, dwu, dwx = _reversible_hill_terms(xx + y1, xx + y2, u, xx, h)
                 nf = xx * he
                 cc = 1.0 / (keq_j * k_s)
                 nb = p1 * p2 * he * cc
-                dhe = 0.0 if h == 1.0 else (h - 1.0) * _power(u, h - 2.0)
-                dw1 = h * _power(xx + y1, h - 1.0)
-                dw2 = h * _power(xx + y2, h - 1.0)
-                dwu = h * _power(u, h - 1.0)
-                dwx = h * _power(xx, h - 1.0)
                 dd[0] = (dw1 + dw2 + dwu - 2.0 * dwx) / k_s
                 dd[1] = (dw1 + dwu * y2) / k1
                 dd[2] = (dw2 + dwu * y1) / k2
@@ -264,7 +296,7 @@ def _evaluate(
                 dnb[2] = (pc * dhe * y1 + p1 * he * cc * k2) / k2
             elif code == 3:
                 # bi-uni reversible Hill: x_k = s_k/K_k, y = p/Kp, u = x1 x2 + y
-                h = p[i, hill[j]]
+                h = p[i, tab.hill[j]]
                 k1, k2, k_p = k[0], k[1], k[2]
                 p0 = conc[2]
                 x1 = conc[0] / k1
@@ -272,20 +304,10 @@ def _evaluate(
                 y = p0 / k_p
                 x12 = x1 * x2
                 u = x12 + y
-                he = _power(u, h - 1.0)
-                w1 = _power(x1 + y, h)
-                w2 = _power(x2 + y, h)
-                wu = _power(u, h)
-                wy = _power(y, h)
-                d = 1.0 + w1 + w2 + wu - 2.0 * wy
+                d, he, dhe, dw1, dw2, dwu, dwy = _reversible_hill_terms(x1 + y, x2 + y, u, y, h)
                 nf = x12 * he
                 cc = 1.0 / (keq_j * k1 * k2)
                 nb = p0 * he * cc
-                dhe = 0.0 if h == 1.0 else (h - 1.0) * _power(u, h - 2.0)
-                dw1 = h * _power(x1 + y, h - 1.0)
-                dw2 = h * _power(x2 + y, h - 1.0)
-                dwu = h * _power(u, h - 1.0)
-                dwy = h * _power(y, h - 1.0)
                 dd[0] = (dw1 + dwu * x2) / k1
                 dd[1] = (dw2 + dwu * x1) / k2
                 dd[2] = (dw1 + dw2 + dwu - 2.0 * dwy) / k_p
@@ -307,31 +329,31 @@ def _evaluate(
             fwd = nf / d
             bwd = nb / d
             # small-molecule modifiers: v_fwd·Π m^e_f, v_bwd·Π m^e_b
-            nm = n_mod[j]
+            nm = tab.n_mod[j]
             for q in range(nm):
-                mq = c[mod_met[j, q]]
-                mf_pow[q] = _power(mq, fwd_exp[j, q])
-                mb_pow[q] = _power(mq, bwd_exp[j, q])
+                mq = c[tab.mod_met[j, q]]
+                mf_pow[q] = _power(mq, tab.fwd_exp[j, q])
+                mb_pow[q] = _power(mq, tab.bwd_exp[j, q])
             mf = _products_except(mf_pow, nm, mf_oth)
             mb = _products_except(mb_pow, nm, mb_oth)
-            v_max = p[i, vmax[j]]
-            rates[i, column[j]] = (fwd * mf - bwd * mb) * v_max
+            v_max = p[i, tab.vmax[j]]
+            rates[i, tab.column[j]] = (fwd * mf - bwd * mb) * v_max
             inv_d = 1.0 / d
             for q in range(nk):
                 dfwd = (dnf[q] - fwd * dd[q]) * inv_d
                 dbwd = (dnb[q] - bwd * dd[q]) * inv_d
                 grad[q] = (dfwd * mf - dbwd * mb) * v_max
             for q in range(nm):
-                mq = c[mod_met[j, q]]
-                ef = fwd_exp[j, q]
-                eb = bwd_exp[j, q]
+                mq = c[tab.mod_met[j, q]]
+                ef = tab.fwd_exp[j, q]
+                eb = tab.bwd_exp[j, q]
                 dmf = 0.0 if ef == 0.0 else mf_oth[q] * ef * _power(mq, ef - 1.0)
                 dmb = 0.0 if eb == 0.0 else mb_oth[q] * eb * _power(mq, eb - 1.0)
                 grad_mod[q] = (fwd * dmf - bwd * dmb) * v_max
-            e0 = entry_start[j]
-            for t in range(n_active[j]):
-                kind = active_kind[j, t]
-                idx = active_index[j, t]
+            e0 = tab.entry_start[j]
+            for t in range(tab.n_active[j]):
+                kind = tab.active_kind[j, t]
+                idx = tab.active_index[j, t]
                 if kind == _SUBSTRATE:
                     val = grad[idx]
                 elif kind == _PRODUCT:
@@ -369,20 +391,7 @@ def _vector_power(base: np.ndarray, e: float, out: np.ndarray) -> None:
 def _rates_by_reaction(
     c: np.ndarray,
     pt: np.ndarray,
-    mech: np.ndarray,
-    column: np.ndarray,
-    n_sub: np.ndarray,
-    n_prod: np.ndarray,
-    n_mod: np.ndarray,
-    met: np.ndarray,
-    km: np.ndarray,
-    stoich: np.ndarray,
-    mod_met: np.ndarray,
-    fwd_exp: np.ndarray,
-    bwd_exp: np.ndarray,
-    keq: np.ndarray,
-    hill: np.ndarray,
-    vmax: np.ndarray,
+    tab: ReactionTables,
     rates_t: np.ndarray,
 ) -> None:
     """Net rates ``rates_t`` ``(n_reactions, n)`` from the concentrations of every
@@ -399,10 +408,10 @@ def _rates_by_reaction(
     t1 = np.empty(n)
     t2 = np.empty(n)
     t3 = np.empty(n)
-    for j in range(mech.shape[0]):
-        ns = n_sub[j]
-        npr = n_prod[j]
-        code = mech[j]
+    for j in range(tab.mech.shape[0]):
+        ns = tab.n_sub[j]
+        npr = tab.n_prod[j]
+        code = tab.mech[j]
         for i in range(n):
             d[i] = 1.0
             nf[i] = 1.0
@@ -412,28 +421,28 @@ def _rates_by_reaction(
                 for i in range(n):
                     t1[i] = 1.0
                 if q < ns:
-                    cs = c[met[j, q]]
-                    ks = pt[km[j, q]]
+                    cs = c[tab.met[j, q]]
+                    ks = pt[tab.km[j, q]]
                     for i in range(n):
                         t1[i] += cs[i] / ks[i]
                 if q < npr:
-                    cp = c[met[j, ns + q]]
-                    kp = pt[km[j, ns + q]]
+                    cp = c[tab.met[j, ns + q]]
+                    kp = pt[tab.km[j, ns + q]]
                     for i in range(n):
                         t1[i] += cp[i] / kp[i]
                 for i in range(n):
                     d[i] *= t1[i]
             for q in range(ns):
-                cs = c[met[j, q]]
-                ks = pt[km[j, q]]
+                cs = c[tab.met[j, q]]
+                ks = pt[tab.km[j, q]]
                 for i in range(n):
                     nf[i] *= cs[i] / ks[i]
                     nb[i] /= ks[i]
             for q in range(npr):
-                cp = c[met[j, ns + q]]
+                cp = c[tab.met[j, ns + q]]
                 for i in range(n):
                     nb[i] *= cp[i]
-            ke = pt[keq[j]]
+            ke = pt[tab.keq[j]]
             for i in range(n):
                 nb[i] /= ke[i]
         elif code == 1:
@@ -443,9 +452,9 @@ def _rates_by_reaction(
                 d_sub[i] = 1.0
                 d_pro[i] = 1.0
             for q in range(ns + npr):
-                cq = c[met[j, q]]
-                kq = pt[km[j, q]]
-                e = stoich[j, q]
+                cq = c[tab.met[j, q]]
+                kq = pt[tab.km[j, q]]
+                e = tab.stoich[j, q]
                 # the power sum Σ_{t≤e} (c/K)^t into t1, by Horner's rule
                 for i in range(n):
                     t1[i] = 1.0
@@ -468,20 +477,20 @@ def _rates_by_reaction(
                     _vector_power(cq, e, t1)
                     for i in range(n):
                         nb[i] *= t1[i]
-            ke = pt[keq[j]]
+            ke = pt[tab.keq[j]]
             for i in range(n):
                 d[i] = d_sub[i] + d_pro[i] - 1.0
                 nb[i] /= ke[i]
         elif code == 2 or code == 3:
             # uni-bi (x = s/Ks, y1, y2) or bi-uni (x1, x2, y), reversible Hill
-            h = pt[hill[j]]
-            ke = pt[keq[j]]
-            k0 = pt[km[j, 0]]
-            k1 = pt[km[j, 1]]
-            k2 = pt[km[j, 2]]
-            c0 = c[met[j, 0]]
-            c1 = c[met[j, 1]]
-            c2 = c[met[j, 2]]
+            h = pt[tab.hill[j]]
+            ke = pt[tab.keq[j]]
+            k0 = pt[tab.km[j, 0]]
+            k1 = pt[tab.km[j, 1]]
+            k2 = pt[tab.km[j, 2]]
+            c0 = c[tab.met[j, 0]]
+            c1 = c[tab.met[j, 1]]
+            c2 = c[tab.met[j, 2]]
             for i in range(n):
                 a0 = c0[i] / k0[i]
                 a1 = c1[i] / k1[i]
@@ -507,8 +516,8 @@ def _rates_by_reaction(
                     nb[i] = c2[i] * he / (ke[i] * k0[i] * k1[i])
         else:
             for q in range(ns):
-                cs = c[met[j, q]]
-                ks = pt[km[j, q]]
+                cs = c[tab.met[j, q]]
+                ks = pt[tab.km[j, q]]
                 for i in range(n):
                     nf[i] *= cs[i] / (cs[i] + ks[i])
             for i in range(n):
@@ -517,10 +526,10 @@ def _rates_by_reaction(
         for i in range(n):
             t2[i] = 1.0
             t3[i] = 1.0
-        for q in range(n_mod[j]):
-            cm = c[mod_met[j, q]]
-            ef = fwd_exp[j, q]
-            eb = bwd_exp[j, q]
+        for q in range(tab.n_mod[j]):
+            cm = c[tab.mod_met[j, q]]
+            ef = tab.fwd_exp[j, q]
+            eb = tab.bwd_exp[j, q]
             if ef != 0.0:
                 _vector_power(cm, ef, t1)
                 for i in range(n):
@@ -529,8 +538,8 @@ def _rates_by_reaction(
                 _vector_power(cm, eb, t1)
                 for i in range(n):
                     t3[i] *= t1[i]
-        vm = pt[vmax[j]]
-        out = rates_t[column[j]]
+        vm = pt[tab.vmax[j]]
+        out = rates_t[tab.column[j]]
         for i in range(n):
             out[i] = (nf[i] / d[i] * t2[i] - nb[i] / d[i] * t3[i]) * vm[i]
 
@@ -635,29 +644,29 @@ class CompiledRates:
                         kind, idx = _MODIFIER, slot - big_s - big_p
                     active_kind[flat, t], active_index[flat, t] = kind, idx
                 flat += 1
-        self._tables = (
-            system._state_cols.astype(np.int64),
-            system._boundary_cols.astype(np.int64),
-            system._boundary_params.astype(np.int64),
-            len(model.metabolite_ids),
-            mech,
-            column,
-            n_sub,
-            n_prod,
-            n_mod,
-            met,
-            km,
-            stoich,
-            mod_met,
-            fwd_exp,
-            bwd_exp,
-            keq,
-            hill,
-            vmax,
-            entry_start,
-            n_active,
-            active_kind,
-            active_index,
+        self._tables = ReactionTables(
+            state_met=system._state_cols.astype(np.int64),
+            boundary_met=system._boundary_cols.astype(np.int64),
+            boundary_par=system._boundary_params.astype(np.int64),
+            n_met=len(model.metabolite_ids),
+            mech=mech,
+            column=column,
+            n_sub=n_sub,
+            n_prod=n_prod,
+            n_mod=n_mod,
+            met=met,
+            km=km,
+            stoich=stoich,
+            mod_met=mod_met,
+            fwd_exp=fwd_exp,
+            bwd_exp=bwd_exp,
+            keq=keq,
+            hill=hill,
+            vmax=vmax,
+            entry_start=entry_start,
+            n_active=n_active,
+            active_kind=active_kind,
+            active_index=active_index,
         )
         self._n_states = system.n_states
         self._n_parameters = model.n_parameters
@@ -690,12 +699,12 @@ class CompiledRates:
         prepared = parameters if isinstance(parameters, TransposedParameters) else None
         x, p = self._inputs(concentrations, parameters if prepared is None else prepared.values)
         pt = np.ascontiguousarray(p.T) if prepared is None else prepared.transposed
-        state_met, boundary_met, boundary_par, n_met = self._tables[:4]
-        c = np.ones((n_met + 1, x.shape[0]))
-        c[state_met] = x.T
-        c[boundary_met] = pt[boundary_par]
+        tab = self._tables
+        c = np.ones((tab.n_met + 1, x.shape[0]))
+        c[tab.state_met] = x.T
+        c[tab.boundary_met] = pt[tab.boundary_par]
         rates_t = np.empty((self.n_reactions, x.shape[0]))
-        _rates_by_reaction(c, pt, *self._tables[4:18], rates_t)
+        _rates_by_reaction(c, pt, tab, rates_t)
         return rates_t.T
 
     def rates_and_entries(
@@ -707,5 +716,5 @@ class CompiledRates:
         n = x.shape[0]
         rates = np.empty((n, self.n_reactions))
         entries = np.empty((n, self.n_entries))
-        _evaluate(x, p, *self._tables, rates, entries)
+        _evaluate(x, p, self._tables, rates, entries)
         return rates, entries
