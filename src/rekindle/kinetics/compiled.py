@@ -12,8 +12,8 @@ and evaluates the same rate laws and their analytic gradients (the formulas of
 model and reaction by reaction in functions compiled by numba (Lam, Pitrou & Seibert,
 LLVM-HPC 2015), with no temporary arrays.
 
-numba compiles these functions on their first use (~8 s, once: ``__pycache__`` keeps
-them, and later processes load them in ~0.3 s).
+numba compiles these functions on their first use (several seconds, once:
+``__pycache__`` keeps them for later processes).
 
 The numpy engine stays the reference: the compiled rates and elasticity entries equal
 its results to rounding (``tests/kinetics/test_compiled.py``), and the engine's
