@@ -151,6 +151,146 @@ def _reversible_hill_terms(
     return d, he, dhe, dw1, dw2, dwu, dws
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _hill1_gradient(conc, k, ns, npr, keq, f, others, a, dnf, dnb, dd):
+    """Generalised reversible Hill with h = 1: ``D = Π_q (1 + s_q/K_sq + p_q/K_pq)``,
+    ``N_f = Π s/Ks``, ``N_b = Π p/(Π Ks · Keq)``. Returns ``(N_f, N_b, D)``; their
+    gradients (substrates then products) go to ``dnf``, ``dnb``, ``dd``, which the caller
+    has zeroed; ``f``, ``others``, ``a`` are scratch."""
+    m = max(ns, npr)
+    for q in range(m):
+        fq = 1.0
+        if q < ns:
+            fq += conc[q] / k[q]
+        if q < npr:
+            fq += conc[ns + q] / k[ns + q]
+        f[q] = fq
+    d = _products_except(f, m, others)
+    for q in range(ns):
+        a[q] = conc[q] / k[q]
+    nf = _products_except(a, ns, dnf)
+    kprod = 1.0
+    for q in range(ns):
+        kprod *= k[q]
+    inv_b = 1.0 / (kprod * keq)
+    for q in range(npr):
+        a[ns + q] = conc[ns + q]
+    nb = _products_except(a[ns:], npr, dnb[ns:]) * inv_b
+    for q in range(ns):
+        dd[q] = others[q] / k[q]
+        dnf[q] /= k[q]
+    for q in range(npr):
+        dd[ns + q] = others[q] / k[ns + q]
+        dnb[ns + q] *= inv_b
+    return nf, nb, d
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _convenience_gradient(conc, k, stoich, ns, npr, keq, f, others, a, dnf, dnb, dd):
+    """Convenience kinetics: ``D = Π_i S_i(s_i/K_si) + Π_j S_j(p_j/K_pj) − 1`` with the
+    power sums ``S(x) = Σ_{t ≤ n} x^t``, ``N_f = Π (s/Ks)^n``, ``N_b = Π p^n/(Π Ks^n ·
+    Keq)``; returns and fills as :func:`_hill1_gradient`."""
+    nk = ns + npr
+    for q in range(nk):
+        aq = conc[q] / k[q]
+        total = 1.0
+        deriv = 0.0
+        power = 1.0  # aq**(t − 1)
+        for t in range(1, int(stoich[q]) + 1):
+            deriv += t * power
+            power *= aq
+            total += power
+        f[q] = total
+        dd[q] = deriv  # dS/da, times the other factors below
+        a[q] = aq
+    d_sub = _products_except(f, ns, others)
+    d_pro = _products_except(f[ns:], npr, others[ns:])
+    for q in range(nk):
+        dd[q] = others[q] * dd[q] / k[q]
+    d = d_sub + d_pro - 1.0
+    kprod = 1.0
+    for q in range(nk):
+        e = stoich[q]
+        base = a[q] if q < ns else conc[q]
+        f[q] = _power(base, e)
+        if q < ns:
+            kprod *= _power(k[q], e)
+        a[q] = 0.0 if e == 0.0 else e * _power(base, e - 1.0)
+    inv_b = 1.0 / (kprod * keq)
+    nf = _products_except(f, ns, others)
+    for q in range(ns):
+        dnf[q] = others[q] * a[q] / k[q]
+    nb = _products_except(f[ns:], npr, others[ns:]) * inv_b
+    for q in range(ns, nk):
+        dnb[q] = others[q] * a[q] * inv_b
+    return nf, nb, d
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _uni_bi_gradient(conc, k, keq, h, dnf, dnb, dd):
+    """Uni-bi reversible Hill: ``x = s/Ks``, ``y_k = p_k/Kp_k``, ``u = x + y1 y2``,
+    ``N_f = x u^{h−1}``, ``N_b = p1 p2 u^{h−1}/(Keq Ks)``; returns and fills as
+    :func:`_hill1_gradient` (slots s, p1, p2)."""
+    k_s, k1, k2 = k[0], k[1], k[2]
+    p1, p2 = conc[1], conc[2]
+    xx = conc[0] / k_s
+    y1 = p1 / k1
+    y2 = p2 / k2
+    u = xx + y1 * y2
+    d, he, dhe, dw1, dw2, dwu, dwx = _reversible_hill_terms(xx + y1, xx + y2, u, xx, h)
+    cc = 1.0 / (keq * k_s)
+    dd[0] = (dw1 + dw2 + dwu - 2.0 * dwx) / k_s
+    dd[1] = (dw1 + dwu * y2) / k1
+    dd[2] = (dw2 + dwu * y1) / k2
+    dnf[0] = (xx * dhe + he) / k_s
+    dnf[1] = xx * dhe * y2 / k1
+    dnf[2] = xx * dhe * y1 / k2
+    pc = p1 * p2 * cc
+    dnb[0] = pc * dhe / k_s
+    dnb[1] = (pc * dhe * y2 + p2 * he * cc * k1) / k1
+    dnb[2] = (pc * dhe * y1 + p1 * he * cc * k2) / k2
+    return xx * he, p1 * p2 * he * cc, d
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _bi_uni_gradient(conc, k, keq, h, dnf, dnb, dd):
+    """Bi-uni reversible Hill: ``x_k = s_k/K_k``, ``y = p/Kp``, ``u = x1 x2 + y``,
+    ``N_f = x1 x2 u^{h−1}``, ``N_b = p u^{h−1}/(Keq K1 K2)``; returns and fills as
+    :func:`_hill1_gradient` (slots s1, s2, p)."""
+    k1, k2, k_p = k[0], k[1], k[2]
+    p0 = conc[2]
+    x1 = conc[0] / k1
+    x2 = conc[1] / k2
+    y = p0 / k_p
+    x12 = x1 * x2
+    d, he, dhe, dw1, dw2, dwu, dwy = _reversible_hill_terms(x1 + y, x2 + y, x12 + y, y, h)
+    cc = 1.0 / (keq * k1 * k2)
+    dd[0] = (dw1 + dwu * x2) / k1
+    dd[1] = (dw2 + dwu * x1) / k2
+    dd[2] = (dw1 + dw2 + dwu - 2.0 * dwy) / k_p
+    dnf[0] = (x12 * dhe * x2 + x2 * he) / k1
+    dnf[1] = (x12 * dhe * x1 + x1 * he) / k2
+    dnf[2] = x12 * dhe / k_p
+    pc = p0 * cc
+    dnb[0] = pc * dhe * x2 / k1
+    dnb[1] = pc * dhe * x1 / k2
+    dnb[2] = (pc * dhe + he * cc * k_p) / k_p
+    return x12 * he, p0 * he * cc, d
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _irreversible_gradient(conc, k, ns, f, others, dnf):
+    """Irreversible Michaelis–Menten: ``N_f = Π s/(s + K)``, ``D = 1``, products inert;
+    returns ``(N_f, 0, 1)`` and fills ``dnf`` of the substrates."""
+    for q in range(ns):
+        f[q] = conc[q] / (conc[q] + k[q])
+    nf = _products_except(f, ns, others)
+    for q in range(ns):
+        den = conc[q] + k[q]
+        dnf[q] = others[q] * k[q] / (den * den)
+    return nf, 0.0, 1.0
+
+
 @njit(cache=True, error_model="numpy")
 def _evaluate(
     x: np.ndarray,
@@ -161,12 +301,10 @@ def _evaluate(
 ) -> None:
     """Rates ``(n, n_reactions)`` and elasticity entries ``(n, n_entries)`` of ``n``
     models at concentrations ``x`` ``(n, n_states)``, in place, model by model (the
-    reactions as :class:`ReactionTables` ``tab`` lists them)."""
-    n_models = x.shape[0]
-    n_rxn = tab.mech.shape[0]
+    reactions as :class:`ReactionTables` ``tab`` lists them): each mechanism's ``N_f``,
+    ``N_b``, ``D`` and gradients, then ``v = V (N_f m_f − N_b m_b)/D`` with the modifier
+    monomials ``m`` and its gradient by the quotient and product rules."""
     width = tab.met.shape[1]
-    width_mod = tab.mod_met.shape[1]
-    c = np.ones(tab.n_met + 1)
     conc = np.empty(width)
     k = np.empty(width)
     a = np.empty(width)
@@ -175,157 +313,43 @@ def _evaluate(
     dnf = np.empty(width)
     dnb = np.empty(width)
     dd = np.empty(width)
-    mf_pow = np.empty(max(width_mod, 1))
-    mb_pow = np.empty(max(width_mod, 1))
-    mf_oth = np.empty(max(width_mod, 1))
-    mb_oth = np.empty(max(width_mod, 1))
     grad = np.empty(width)
-    grad_mod = np.empty(max(width_mod, 1))
-    for i in range(n_models):
+    wm = max(tab.mod_met.shape[1], 1)
+    mf_pow = np.empty(wm)
+    mb_pow = np.empty(wm)
+    mf_oth = np.empty(wm)
+    mb_oth = np.empty(wm)
+    grad_mod = np.empty(wm)
+    c = np.ones(tab.n_met + 1)
+    for i in range(x.shape[0]):
         for q in range(tab.state_met.shape[0]):
             c[tab.state_met[q]] = x[i, q]
         for q in range(tab.boundary_met.shape[0]):
             c[tab.boundary_met[q]] = p[i, tab.boundary_par[q]]
-        for j in range(n_rxn):
+        for j in range(tab.mech.shape[0]):
             ns = tab.n_sub[j]
-            npr = tab.n_prod[j]
-            nk = ns + npr
+            nk = ns + tab.n_prod[j]
             for q in range(nk):
                 conc[q] = c[tab.met[j, q]]
                 k[q] = p[i, tab.km[j, q]]
-            code = tab.mech[j]
-            keq_j = p[i, tab.keq[j]] if tab.keq[j] >= 0 else 1.0
-            nf = 0.0
-            nb = 0.0
-            d = 1.0
-            for q in range(nk):
                 dnf[q] = 0.0
                 dnb[q] = 0.0
                 dd[q] = 0.0
+            code = tab.mech[j]
+            keq = p[i, tab.keq[j]] if tab.keq[j] >= 0 else 1.0
+            h = p[i, tab.hill[j]] if tab.hill[j] >= 0 else 1.0
             if code == 0:
-                # generalised reversible Hill, h = 1: D = Π_q (1 + s_q/K_sq + p_q/K_pq)
-                m = max(ns, npr)
-                for q in range(m):
-                    fq = 1.0
-                    if q < ns:
-                        fq += conc[q] / k[q]
-                    if q < npr:
-                        fq += conc[ns + q] / k[ns + q]
-                    f[q] = fq
-                d = _products_except(f, m, others)
-                for q in range(ns):
-                    a[q] = conc[q] / k[q]
-                nf = _products_except(a, ns, dnf)
-                kprod = 1.0
-                for q in range(ns):
-                    kprod *= k[q]
-                inv_b = 1.0 / (kprod * keq_j)
-                for q in range(npr):
-                    a[ns + q] = conc[ns + q]
-                nb = _products_except(a[ns:], npr, dnb[ns:]) * inv_b
-                for q in range(ns):
-                    dd[q] = others[q] / k[q]
-                    dnf[q] /= k[q]
-                for q in range(npr):
-                    dd[ns + q] = others[q] / k[ns + q]
-                    dnb[ns + q] *= inv_b
-                # dnf of products and dnb of substrates are 0
-                for q in range(npr):
-                    dnf[ns + q] = 0.0
-                for q in range(ns):
-                    dnb[q] = 0.0
+                nf, nb, d = _hill1_gradient(conc, k, ns, nk - ns, keq, f, others, a, dnf, dnb, dd)
             elif code == 1:
-                # convenience: D = Π_i S_i(a_i) + Π_j S_j(b_j) − 1, S the power sums
-                for q in range(nk):
-                    aq = conc[q] / k[q]
-                    e = int(tab.stoich[j, q])
-                    total = 1.0
-                    deriv = 0.0
-                    power = 1.0  # aq**(t-1)
-                    for t in range(1, e + 1):
-                        deriv += t * power
-                        power *= aq
-                        total += power
-                    f[q] = total
-                    dd[q] = deriv  # dS/da for now
-                    a[q] = aq
-                d_sub = _products_except(f, ns, others)
-                for q in range(ns):
-                    dd[q] = others[q] * dd[q] / k[q]
-                d_pro = _products_except(f[ns:], npr, others[ns:])
-                for q in range(npr):
-                    dd[ns + q] = others[ns + q] * dd[ns + q] / k[ns + q]
-                d = d_sub + d_pro - 1.0
-                kprod = 1.0
-                for q in range(nk):
-                    e = tab.stoich[j, q]
-                    base = a[q] if q < ns else conc[q]
-                    f[q] = _power(base, e)
-                    if q < ns:
-                        kprod *= _power(k[q], e)
-                    a[q] = 0.0 if e == 0.0 else e * _power(base, e - 1.0)
-                inv_b = 1.0 / (kprod * keq_j)
-                nf = _products_except(f, ns, others)
-                for q in range(ns):
-                    dnf[q] = others[q] * a[q] / k[q]
-                nb = _products_except(f[ns:], npr, others[ns:]) * inv_b
-                for q in range(npr):
-                    dnb[ns + q] = others[ns + q] * a[ns + q] * inv_b
+                nf, nb, d = _convenience_gradient(
+                    conc, k, tab.stoich[j], ns, nk - ns, keq, f, others, a, dnf, dnb, dd
+                )
             elif code == 2:
-                # uni-bi reversible Hill: x = s/Ks, y_k = p_k/Kp_k, u = x + y1 y2
-                h = p[i, tab.hill[j]]
-                k_s, k1, k2 = k[0], k[1], k[2]
-                p1, p2 = conc[1], conc[2]
-                xx = conc[0] / k_s
-                y1 = p1 / k1
-                y2 = p2 / k2
-                u = xx + y1 * y2
-                d, he, dhe, dw1, dw2, dwu, dwx = _reversible_hill_terms(xx + y1, xx + y2, u, xx, h)
-                nf = xx * he
-                cc = 1.0 / (keq_j * k_s)
-                nb = p1 * p2 * he * cc
-                dd[0] = (dw1 + dw2 + dwu - 2.0 * dwx) / k_s
-                dd[1] = (dw1 + dwu * y2) / k1
-                dd[2] = (dw2 + dwu * y1) / k2
-                dnf[0] = (xx * dhe + he) / k_s
-                dnf[1] = xx * dhe * y2 / k1
-                dnf[2] = xx * dhe * y1 / k2
-                pc = p1 * p2 * cc
-                dnb[0] = pc * dhe / k_s
-                dnb[1] = (pc * dhe * y2 + p2 * he * cc * k1) / k1
-                dnb[2] = (pc * dhe * y1 + p1 * he * cc * k2) / k2
+                nf, nb, d = _uni_bi_gradient(conc, k, keq, h, dnf, dnb, dd)
             elif code == 3:
-                # bi-uni reversible Hill: x_k = s_k/K_k, y = p/Kp, u = x1 x2 + y
-                h = p[i, tab.hill[j]]
-                k1, k2, k_p = k[0], k[1], k[2]
-                p0 = conc[2]
-                x1 = conc[0] / k1
-                x2 = conc[1] / k2
-                y = p0 / k_p
-                x12 = x1 * x2
-                u = x12 + y
-                d, he, dhe, dw1, dw2, dwu, dwy = _reversible_hill_terms(x1 + y, x2 + y, u, y, h)
-                nf = x12 * he
-                cc = 1.0 / (keq_j * k1 * k2)
-                nb = p0 * he * cc
-                dd[0] = (dw1 + dwu * x2) / k1
-                dd[1] = (dw2 + dwu * x1) / k2
-                dd[2] = (dw1 + dw2 + dwu - 2.0 * dwy) / k_p
-                dnf[0] = (x12 * dhe * x2 + x2 * he) / k1
-                dnf[1] = (x12 * dhe * x1 + x1 * he) / k2
-                dnf[2] = x12 * dhe / k_p
-                pc = p0 * cc
-                dnb[0] = pc * dhe * x2 / k1
-                dnb[1] = pc * dhe * x1 / k2
-                dnb[2] = (pc * dhe + he * cc * k_p) / k_p
+                nf, nb, d = _bi_uni_gradient(conc, k, keq, h, dnf, dnb, dd)
             else:
-                # irreversible Michaelis–Menten: N_f = Π s/(s + K), D = 1, products inert
-                for q in range(ns):
-                    f[q] = conc[q] / (conc[q] + k[q])
-                nf = _products_except(f, ns, others)
-                for q in range(ns):
-                    den = conc[q] + k[q]
-                    dnf[q] = others[q] * k[q] / (den * den)
+                nf, nb, d = _irreversible_gradient(conc, k, ns, f, others, dnf)
             fwd = nf / d
             bwd = nb / d
             # small-molecule modifiers: v_fwd·Π m^e_f, v_bwd·Π m^e_b
@@ -351,18 +375,35 @@ def _evaluate(
                 dmb = 0.0 if eb == 0.0 else mb_oth[q] * eb * _power(mq, eb - 1.0)
                 grad_mod[q] = (fwd * dmf - bwd * dmb) * v_max
             e0 = tab.entry_start[j]
-            for t in range(tab.n_active[j]):
-                kind = tab.active_kind[j, t]
-                idx = tab.active_index[j, t]
-                if kind == _SUBSTRATE:
-                    val = grad[idx]
-                elif kind == _PRODUCT:
-                    val = grad[ns + idx]
-                elif kind == _MODIFIER:
-                    val = grad_mod[idx]
-                else:
-                    val = 0.0
-                entries[i, e0 + t] = val
+            count = tab.n_active[j]
+            _write_entries(
+                tab.active_kind[j],
+                tab.active_index[j],
+                count,
+                ns,
+                grad,
+                grad_mod,
+                entries[i, e0 : e0 + count],
+            )
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _write_entries(kinds, indices, count, ns, grad, grad_mod, out):
+    """A reaction's ``count`` elasticity entries into ``out`` (where they go in one
+    model's row), from its gradient over substrates then products ``grad`` and over
+    modifiers ``grad_mod``; ``kinds`` and ``indices`` say what each entry differentiates
+    by (:class:`ReactionTables` ``active_kind``, ``active_index``)."""
+    for t in range(count):
+        kind = kinds[t]
+        idx = indices[t]
+        if kind == _SUBSTRATE:
+            out[t] = grad[idx]
+        elif kind == _PRODUCT:
+            out[t] = grad[ns + idx]
+        elif kind == _MODIFIER:
+            out[t] = grad_mod[idx]
+        else:
+            out[t] = 0.0
 
 
 @njit(cache=True, error_model="numpy")
@@ -387,6 +428,147 @@ def _vector_power(base: np.ndarray, e: float, out: np.ndarray) -> None:
             out[i] = base[i] ** e
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _hill1_rates(c, pt, met, km, keq, ns, npr, d, nf, nb, t1):
+    """A generalised reversible Hill reaction (h = 1) for every model: ``D``, ``N_f``,
+    ``N_b`` into ``d``, ``nf``, ``nb`` (set to 1 by the caller), as
+    :func:`_hill1_gradient`; ``met``, ``km`` its rows of :class:`ReactionTables`, ``keq``
+    its K_eq column. (Rows, not the tables: passing the tables to a function costs a
+    reference count of every array in them, which a single model's call notices.)"""
+    n = d.shape[0]
+    for q in range(max(ns, npr)):
+        for i in range(n):
+            t1[i] = 1.0
+        if q < ns:
+            cs = c[met[q]]
+            ks = pt[km[q]]
+            for i in range(n):
+                t1[i] += cs[i] / ks[i]
+        if q < npr:
+            cp = c[met[ns + q]]
+            kp = pt[km[ns + q]]
+            for i in range(n):
+                t1[i] += cp[i] / kp[i]
+        for i in range(n):
+            d[i] *= t1[i]
+    for q in range(ns):
+        cs = c[met[q]]
+        ks = pt[km[q]]
+        for i in range(n):
+            nf[i] *= cs[i] / ks[i]
+            nb[i] /= ks[i]
+    for q in range(npr):
+        cp = c[met[ns + q]]
+        for i in range(n):
+            nb[i] *= cp[i]
+    ke = pt[keq]
+    for i in range(n):
+        nb[i] /= ke[i]
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _convenience_rates(c, pt, met, km, stoich, keq, ns, npr, d, nf, nb, t1, d_sub, d_pro):
+    """A convenience-kinetics reaction for every model, as :func:`_hill1_rates`
+    (``stoich`` its row of stoichiometries; ``d_sub``, ``d_pro`` scratch)."""
+    n = d.shape[0]
+    for i in range(n):
+        d_sub[i] = 1.0
+        d_pro[i] = 1.0
+    for q in range(ns + npr):
+        cq = c[met[q]]
+        kq = pt[km[q]]
+        e = stoich[q]
+        # the power sum Σ_{t≤e} (c/K)^t into t1, by Horner's rule
+        for i in range(n):
+            t1[i] = 1.0
+        for _ in range(int(e)):
+            for i in range(n):
+                t1[i] = 1.0 + t1[i] * (cq[i] / kq[i])
+        target = d_sub if q < ns else d_pro
+        for i in range(n):
+            target[i] *= t1[i]
+        if q < ns:
+            for i in range(n):
+                t1[i] = cq[i] / kq[i]
+            _vector_power(t1, e, t1)
+            for i in range(n):
+                nf[i] *= t1[i]
+            _vector_power(kq, e, t1)
+            for i in range(n):
+                nb[i] /= t1[i]
+        else:
+            _vector_power(cq, e, t1)
+            for i in range(n):
+                nb[i] *= t1[i]
+    ke = pt[keq]
+    for i in range(n):
+        d[i] = d_sub[i] + d_pro[i] - 1.0
+        nb[i] /= ke[i]
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _two_pair_hill_rates(c, pt, met, km, keq, hill, uni_bi, d, nf, nb):
+    """A uni-bi or bi-uni reversible Hill reaction for every model, as
+    :func:`_hill1_rates` (the terms of :func:`_reversible_hill_terms`; ``hill`` its Hill
+    coefficient's column)."""
+    h = pt[hill]
+    ke = pt[keq]
+    k0 = pt[km[0]]
+    k1 = pt[km[1]]
+    k2 = pt[km[2]]
+    c0 = c[met[0]]
+    c1 = c[met[1]]
+    c2 = c[met[2]]
+    for i in range(d.shape[0]):
+        a0 = c0[i] / k0[i]
+        a1 = c1[i] / k1[i]
+        a2 = c2[i] / k2[i]
+        hi = h[i]
+        if uni_bi:  # x = a0, y1 = a1, y2 = a2
+            u = a0 + a1 * a2
+            single = a0
+            w1 = _power(a0 + a1, hi)
+            w2 = _power(a0 + a2, hi)
+        else:  # x1 = a0, x2 = a1, y = a2
+            u = a0 * a1 + a2
+            single = a2
+            w1 = _power(a0 + a2, hi)
+            w2 = _power(a1 + a2, hi)
+        he = _power(u, hi - 1.0)
+        d[i] = 1.0 + w1 + w2 + _power(u, hi) - 2.0 * _power(single, hi)
+        if uni_bi:
+            nf[i] = a0 * he
+            nb[i] = c1[i] * c2[i] * he / (ke[i] * k0[i])
+        else:
+            nf[i] = a0 * a1 * he
+            nb[i] = c2[i] * he / (ke[i] * k0[i] * k1[i])
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _modifier_terms(c, mod_met, fwd_exp, bwd_exp, nm, t1, m_fwd, m_bwd):
+    """A reaction's modifier monomials ``Π m^e`` on the forward and backward terms, for
+    every model, into ``m_fwd`` and ``m_bwd`` (its rows of :class:`ReactionTables`;
+    ``t1`` scratch)."""
+    n = m_fwd.shape[0]
+    for i in range(n):
+        m_fwd[i] = 1.0
+        m_bwd[i] = 1.0
+    for q in range(nm):
+        cm = c[mod_met[q]]
+        _multiply_power(cm, fwd_exp[q], t1, m_fwd)
+        _multiply_power(cm, bwd_exp[q], t1, m_bwd)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _multiply_power(base, e, scratch, target):
+    """``target *= base**e`` element-wise (nothing for ``e = 0``; ``scratch`` holds the
+    power)."""
+    if e != 0.0:
+        _vector_power(base, e, scratch)
+        for i in range(target.shape[0]):
+            target[i] *= scratch[i]
+
+
 @njit(cache=True, error_model="numpy")
 def _rates_by_reaction(
     c: np.ndarray,
@@ -409,135 +591,32 @@ def _rates_by_reaction(
     t2 = np.empty(n)
     t3 = np.empty(n)
     for j in range(tab.mech.shape[0]):
-        ns = tab.n_sub[j]
-        npr = tab.n_prod[j]
         code = tab.mech[j]
         for i in range(n):
             d[i] = 1.0
             nf[i] = 1.0
             nb[i] = 1.0
+        met = tab.met[j]
+        km = tab.km[j]
+        ns = tab.n_sub[j]
+        npr = tab.n_prod[j]
         if code == 0:
-            for q in range(max(ns, npr)):
-                for i in range(n):
-                    t1[i] = 1.0
-                if q < ns:
-                    cs = c[tab.met[j, q]]
-                    ks = pt[tab.km[j, q]]
-                    for i in range(n):
-                        t1[i] += cs[i] / ks[i]
-                if q < npr:
-                    cp = c[tab.met[j, ns + q]]
-                    kp = pt[tab.km[j, ns + q]]
-                    for i in range(n):
-                        t1[i] += cp[i] / kp[i]
-                for i in range(n):
-                    d[i] *= t1[i]
-            for q in range(ns):
-                cs = c[tab.met[j, q]]
-                ks = pt[tab.km[j, q]]
-                for i in range(n):
-                    nf[i] *= cs[i] / ks[i]
-                    nb[i] /= ks[i]
-            for q in range(npr):
-                cp = c[tab.met[j, ns + q]]
-                for i in range(n):
-                    nb[i] *= cp[i]
-            ke = pt[tab.keq[j]]
-            for i in range(n):
-                nb[i] /= ke[i]
+            _hill1_rates(c, pt, met, km, tab.keq[j], ns, npr, d, nf, nb, t1)
         elif code == 1:
-            d_sub = t2
-            d_pro = t3
-            for i in range(n):
-                d_sub[i] = 1.0
-                d_pro[i] = 1.0
-            for q in range(ns + npr):
-                cq = c[tab.met[j, q]]
-                kq = pt[tab.km[j, q]]
-                e = tab.stoich[j, q]
-                # the power sum Σ_{t≤e} (c/K)^t into t1, by Horner's rule
-                for i in range(n):
-                    t1[i] = 1.0
-                for _ in range(int(e)):
-                    for i in range(n):
-                        t1[i] = 1.0 + t1[i] * (cq[i] / kq[i])
-                target = d_sub if q < ns else d_pro
-                for i in range(n):
-                    target[i] *= t1[i]
-                if q < ns:
-                    for i in range(n):
-                        t1[i] = cq[i] / kq[i]
-                    _vector_power(t1, e, t1)
-                    for i in range(n):
-                        nf[i] *= t1[i]
-                    _vector_power(kq, e, t1)
-                    for i in range(n):
-                        nb[i] /= t1[i]
-                else:
-                    _vector_power(cq, e, t1)
-                    for i in range(n):
-                        nb[i] *= t1[i]
-            ke = pt[tab.keq[j]]
-            for i in range(n):
-                d[i] = d_sub[i] + d_pro[i] - 1.0
-                nb[i] /= ke[i]
+            stoich = tab.stoich[j]
+            _convenience_rates(c, pt, met, km, stoich, tab.keq[j], ns, npr, d, nf, nb, t1, t2, t3)
         elif code == 2 or code == 3:
-            # uni-bi (x = s/Ks, y1, y2) or bi-uni (x1, x2, y), reversible Hill
-            h = pt[tab.hill[j]]
-            ke = pt[tab.keq[j]]
-            k0 = pt[tab.km[j, 0]]
-            k1 = pt[tab.km[j, 1]]
-            k2 = pt[tab.km[j, 2]]
-            c0 = c[tab.met[j, 0]]
-            c1 = c[tab.met[j, 1]]
-            c2 = c[tab.met[j, 2]]
-            for i in range(n):
-                a0 = c0[i] / k0[i]
-                a1 = c1[i] / k1[i]
-                a2 = c2[i] / k2[i]
-                hi = h[i]
-                if code == 2:
-                    u = a0 + a1 * a2
-                    single = a0
-                    w1 = _power(a0 + a1, hi)
-                    w2 = _power(a0 + a2, hi)
-                else:
-                    u = a0 * a1 + a2
-                    single = a2
-                    w1 = _power(a0 + a2, hi)
-                    w2 = _power(a1 + a2, hi)
-                he = _power(u, hi - 1.0)
-                d[i] = 1.0 + w1 + w2 + _power(u, hi) - 2.0 * _power(single, hi)
-                if code == 2:
-                    nf[i] = a0 * he
-                    nb[i] = c1[i] * c2[i] * he / (ke[i] * k0[i])
-                else:
-                    nf[i] = a0 * a1 * he
-                    nb[i] = c2[i] * he / (ke[i] * k0[i] * k1[i])
-        else:
+            _two_pair_hill_rates(c, pt, met, km, tab.keq[j], tab.hill[j], code == 2, d, nf, nb)
+        else:  # irreversible Michaelis–Menten: N_f = Π s/(s + K), products inert
             for q in range(ns):
-                cs = c[tab.met[j, q]]
-                ks = pt[tab.km[j, q]]
+                cs = c[met[q]]
+                ks = pt[km[q]]
                 for i in range(n):
                     nf[i] *= cs[i] / (cs[i] + ks[i])
             for i in range(n):
                 nb[i] = 0.0
-        # modifiers multiply the forward (t2) and backward (t3) terms
-        for i in range(n):
-            t2[i] = 1.0
-            t3[i] = 1.0
-        for q in range(tab.n_mod[j]):
-            cm = c[tab.mod_met[j, q]]
-            ef = tab.fwd_exp[j, q]
-            eb = tab.bwd_exp[j, q]
-            if ef != 0.0:
-                _vector_power(cm, ef, t1)
-                for i in range(n):
-                    t2[i] *= t1[i]
-            if eb != 0.0:
-                _vector_power(cm, eb, t1)
-                for i in range(n):
-                    t3[i] *= t1[i]
+        nm = tab.n_mod[j]
+        _modifier_terms(c, tab.mod_met[j], tab.fwd_exp[j], tab.bwd_exp[j], nm, t1, t2, t3)
         vm = pt[tab.vmax[j]]
         out = rates_t[tab.column[j]]
         for i in range(n):
