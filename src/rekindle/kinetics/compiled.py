@@ -35,6 +35,7 @@ import numpy as np
 from numba import njit
 
 if TYPE_CHECKING:
+    from rekindle.kinetics.elasticities import RateGroup
     from rekindle.kinetics.system import KineticSystem
 
 MECHANISM_CODES = {
@@ -632,6 +633,88 @@ class TransposedParameters:
     transposed: np.ndarray
 
 
+def flatten_reactions(system: KineticSystem) -> ReactionTables:
+    """The :class:`ReactionTables` of a compiled kinetic system: its reaction groups
+    (padded to a common shape per group) unpadded into one row per reaction, in the
+    order of the elasticity entries (group by group)."""
+    model = system.model
+    groups, active = system._groups, system._active_slots
+    n = system.n_reactions
+    width = max(max(len(r.substrates) + len(r.products) for r in model.reactions), 1)
+    width_mod = max(max(g.fwd_exponents.shape[1] for g in groups), 1)
+    width_act = max(max(len(a) for a in active), 1)
+    counts = ("mech", "column", "n_sub", "n_prod", "n_mod", "vmax", "entry_start", "n_active")
+    t = {name: np.zeros(n, dtype=np.int64) for name in counts}
+    t |= {name: np.full(n, -1, dtype=np.int64) for name in ("keq", "hill")}
+    t |= {name: np.zeros((n, width), dtype=np.int64) for name in ("met", "km")}
+    t["stoich"] = np.zeros((n, width))
+    t["mod_met"] = np.zeros((n, width_mod), dtype=np.int64)
+    t |= {name: np.zeros((n, width_mod)) for name in ("fwd_exp", "bwd_exp")}
+    t["active_kind"] = np.full((n, width_act), _PADDING, dtype=np.int64)
+    t["active_index"] = np.zeros((n, width_act), dtype=np.int64)
+    flat = 0
+    offsets = system.elasticities.offsets[:-1]
+    for g, act, offset in zip(groups, active, offsets, strict=True):
+        for row, j in enumerate(g.reactions):
+            reaction = model.reactions[j]
+            sizes = (len(reaction.substrates), len(reaction.products))
+            _flatten_reaction(t, flat, g, row, int(j), sizes, act, offset + row * len(act))
+            flat += 1
+    return ReactionTables(
+        state_met=system._state_cols.astype(np.int64),
+        boundary_met=system._boundary_cols.astype(np.int64),
+        boundary_par=system._boundary_params.astype(np.int64),
+        n_met=len(model.metabolite_ids),
+        **t,
+    )
+
+
+def _flatten_reaction(
+    t: dict[str, np.ndarray],
+    flat: int,
+    g: RateGroup,
+    row: int,
+    column: int,
+    sizes: tuple[int, int],
+    active: list[int],
+    entry_start: int,
+) -> None:
+    """Row ``flat`` of the tables ``t``: reaction ``column``, row ``row`` of group ``g``
+    with ``sizes`` = (substrates, products) of its own (the group's slots are padded) and
+    its elasticity entries (the group's ``active`` slots) from ``entry_start`` on."""
+    ns, npr = sizes
+    big_s, big_p = g.n_substrates, g.n_products
+    nm = g.fwd_exponents.shape[1]
+    t["mech"][flat] = MECHANISM_CODES[g.mechanism.name]
+    t["column"][flat] = column
+    t["n_sub"][flat], t["n_prod"][flat], t["n_mod"][flat] = ns, npr, nm
+    t["met"][flat, :ns] = g.slots[row, :ns]
+    t["met"][flat, ns : ns + npr] = g.slots[row, big_s : big_s + npr]
+    t["km"][flat, :ns] = g.km_substrates.columns[row, :ns]
+    t["km"][flat, ns : ns + npr] = g.km_products.columns[row, :npr]
+    t["stoich"][flat, :ns] = g.stoich_substrates[row, :ns]
+    t["stoich"][flat, ns : ns + npr] = g.stoich_products[row, :npr]
+    t["mod_met"][flat, :nm] = g.slots[row, big_s + big_p :]
+    t["fwd_exp"][flat, :nm] = g.fwd_exponents[row]
+    t["bwd_exp"][flat, :nm] = g.bwd_exponents[row]
+    if g.mechanism.reversible:
+        t["keq"][flat] = g.keq[row]
+    if g.mechanism.has_hill:
+        t["hill"][flat] = g.hill[row]
+    t["vmax"][flat] = g.vmax[row]
+    t["entry_start"][flat] = entry_start
+    t["n_active"][flat] = len(active)
+    for k, slot in enumerate(active):
+        if slot < big_s:  # a substrate slot, padding beyond the reaction's own
+            kind, idx = (_SUBSTRATE, slot) if slot < ns else (_PADDING, 0)
+        elif slot < big_s + big_p:
+            idx = slot - big_s
+            kind = _PRODUCT if idx < npr else _PADDING
+        else:
+            kind, idx = _MODIFIER, slot - big_s - big_p
+        t["active_kind"][flat, k], t["active_index"][flat, k] = kind, idx
+
+
 _COMPILED: weakref.WeakKeyDictionary[KineticSystem, CompiledRates] = weakref.WeakKeyDictionary()
 
 
@@ -655,100 +738,11 @@ class CompiledRates:
     """
 
     def __init__(self, system: KineticSystem) -> None:
-        groups = system._groups
-        active = system._active_slots
-        assembly = system.elasticities
-        model = system.model
-        n_rxn = system.n_reactions
-        sizes = [
-            (len(model.reactions[j].substrates), len(model.reactions[j].products))
-            for j in range(n_rxn)
-        ]
-        width = max(max(a + b for a, b in sizes), 1)
-        width_mod = max(max(g.fwd_exponents.shape[1] for g in groups), 1)
-        width_act = max(max(len(a) for a in active), 1)
-        self.n_entries = assembly.n_entries
-        self.n_reactions = n_rxn
-        mech = np.zeros(n_rxn, dtype=np.int64)
-        column = np.zeros(n_rxn, dtype=np.int64)
-        n_sub = np.zeros(n_rxn, dtype=np.int64)
-        n_prod = np.zeros(n_rxn, dtype=np.int64)
-        n_mod = np.zeros(n_rxn, dtype=np.int64)
-        met = np.zeros((n_rxn, width), dtype=np.int64)
-        km = np.zeros((n_rxn, width), dtype=np.int64)
-        stoich = np.zeros((n_rxn, width))
-        mod_met = np.zeros((n_rxn, width_mod), dtype=np.int64)
-        fwd_exp = np.zeros((n_rxn, width_mod))
-        bwd_exp = np.zeros((n_rxn, width_mod))
-        keq = np.full(n_rxn, -1, dtype=np.int64)
-        hill = np.full(n_rxn, -1, dtype=np.int64)
-        vmax = np.zeros(n_rxn, dtype=np.int64)
-        entry_start = np.zeros(n_rxn, dtype=np.int64)
-        n_active = np.zeros(n_rxn, dtype=np.int64)
-        active_kind = np.full((n_rxn, width_act), _PADDING, dtype=np.int64)
-        active_index = np.zeros((n_rxn, width_act), dtype=np.int64)
-        flat = 0
-        for g, act, offset in zip(groups, active, assembly.offsets[:-1], strict=True):
-            big_s, big_p = g.n_substrates, g.n_products
-            for row, j in enumerate(g.reactions):
-                ns, npr = sizes[j]
-                mech[flat] = MECHANISM_CODES[g.mechanism.name]
-                column[flat] = j
-                n_sub[flat], n_prod[flat] = ns, npr
-                met[flat, :ns] = g.slots[row, :ns]
-                met[flat, ns : ns + npr] = g.slots[row, big_s : big_s + npr]
-                km[flat, :ns] = g.km_substrates.columns[row, :ns]
-                km[flat, ns : ns + npr] = g.km_products.columns[row, :npr]
-                stoich[flat, :ns] = g.stoich_substrates[row, :ns]
-                stoich[flat, ns : ns + npr] = g.stoich_products[row, :npr]
-                nm = g.fwd_exponents.shape[1]
-                n_mod[flat] = nm
-                mod_met[flat, :nm] = g.slots[row, big_s + big_p :]
-                fwd_exp[flat, :nm] = g.fwd_exponents[row]
-                bwd_exp[flat, :nm] = g.bwd_exponents[row]
-                if g.mechanism.reversible:
-                    keq[flat] = g.keq[row]
-                if g.mechanism.has_hill:
-                    hill[flat] = g.hill[row]
-                vmax[flat] = g.vmax[row]
-                entry_start[flat] = offset + row * len(act)
-                n_active[flat] = len(act)
-                for t, slot in enumerate(act):
-                    if slot < big_s:
-                        kind, idx = (_SUBSTRATE, slot) if slot < ns else (_PADDING, 0)
-                    elif slot < big_s + big_p:
-                        idx = slot - big_s
-                        kind = _PRODUCT if idx < npr else _PADDING
-                    else:
-                        kind, idx = _MODIFIER, slot - big_s - big_p
-                    active_kind[flat, t], active_index[flat, t] = kind, idx
-                flat += 1
-        self._tables = ReactionTables(
-            state_met=system._state_cols.astype(np.int64),
-            boundary_met=system._boundary_cols.astype(np.int64),
-            boundary_par=system._boundary_params.astype(np.int64),
-            n_met=len(model.metabolite_ids),
-            mech=mech,
-            column=column,
-            n_sub=n_sub,
-            n_prod=n_prod,
-            n_mod=n_mod,
-            met=met,
-            km=km,
-            stoich=stoich,
-            mod_met=mod_met,
-            fwd_exp=fwd_exp,
-            bwd_exp=bwd_exp,
-            keq=keq,
-            hill=hill,
-            vmax=vmax,
-            entry_start=entry_start,
-            n_active=n_active,
-            active_kind=active_kind,
-            active_index=active_index,
-        )
+        self._tables = flatten_reactions(system)
+        self.n_entries = system.elasticities.n_entries
+        self.n_reactions = system.n_reactions
         self._n_states = system.n_states
-        self._n_parameters = model.n_parameters
+        self._n_parameters = system.model.n_parameters
 
     def _inputs(self, concentrations: np.ndarray, parameters: np.ndarray):
         x = np.ascontiguousarray(concentrations, dtype=np.float64)
