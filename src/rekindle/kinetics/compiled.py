@@ -306,6 +306,8 @@ def _evaluate(
     ``N_b``, ``D`` and gradients, then ``v = V (N_f m_f − N_b m_b)/D`` with the modifier
     monomials ``m`` and its gradient by the quotient and product rules."""
     width = tab.met.shape[1]
+    # scratch: separate 1-D buffers (numba types the rows of one 2-D buffer as arrays of
+    # any layout, whose loops it does not vectorise)
     conc = np.empty(width)
     k = np.empty(width)
     a = np.empty(width)
@@ -585,7 +587,7 @@ def _rates_by_reaction(
     the compiler vectorises them), the same arithmetic as :func:`_evaluate`.
     """
     n = c.shape[1]
-    d = np.empty(n)
+    d = np.empty(n)  # scratch rows over the models, separate as in _evaluate
     nf = np.empty(n)
     nb = np.empty(n)
     t1 = np.empty(n)
