@@ -353,14 +353,12 @@ class GuidedSampler:
     def colour(self, w: np.ndarray) -> np.ndarray:
         """``L w`` (d, b) float32 for noise ``w`` (d, b) (overwritten): BLAS's triangular
         product ``strmm`` on one thread, half the work of a full product (``python
-        benchmarks/bench_generate.py``'s step table: 1.67 CPU s per 10⁶ kept models, the
-        copy of ``w`` included, against 3.70–5.40 s for torch's ``addmm``). The mean is
-        added by the table.
+        benchmarks/bench_generate.py``'s step table: 1.56 CPU s per 10⁶ kept models, the
+        copy of ``w`` included, against 5.40 s for torch's ``addmm``). The mean is added
+        by the table.
 
-        One thread: OpenBLAS's idle threads spin after each call and took the cores from
-        torch's (the guide's) threads: ``/usr/bin/time rekindle generate --n 1000000 …``
-        used 38.4–39.4 CPU s with two OpenBLAS threads, 27.9–30.8 s with
-        ``OPENBLAS_NUM_THREADS=1``.
+        One thread: OpenBLAS's idle threads spin after each call and take the cores from
+        torch's (the guide's) threads, for no gain in time (``docs/science/memgen.md``).
         """
         # w (d, b) C-ordered is the Fortran matrix wᵀ (b, d); wᵀ ← wᵀ Lᵀ in place
         with self._one_blas_thread.limit(limits=1):
