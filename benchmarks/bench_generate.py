@@ -59,7 +59,7 @@ def _breakdown(generator: str) -> tuple[list[tuple[str, float]], float, int, int
     """CPU seconds per step for 10⁶ kept models; acceptance; decisions checked; mismatches."""
     import numpy as np
 
-    from rekindle.flow.sampler import BLOCK_ROWS
+    from rekindle.flow.sampler import BLOCK_ROWS, PAD, _bfloat16_rows, _gather_rows
     from rekindle.generation import COMPLETION_ROWS, labeller_for, load_generator
     from rekindle.io.dataset import DirectDatasetWriter
 
@@ -71,19 +71,27 @@ def _breakdown(generator: str) -> tuple[list[tuple[str, float]], float, int, int
     b = BLOCK_ROWS
     t_randn, eps = _cpu(lambda: sampler.noise(b, gen))
     t_colour, g = _cpu(lambda: sampler.colour(eps.copy()))
-    t_table, y_fm = _cpu(lambda: sampler.table(g, shift=sampler.mean))
-    y = torch.from_numpy(y_fm).T
+    block = np.empty((sampler.d, b + PAD), np.float32)  # padded, as the sampler's
+    t_table, _ = _cpu(lambda: sampler.table(g, shift=sampler.mean, out=block))
+    y = torch.from_numpy(block)[:, :b].T
     u = torch.rand(b, generator=gen)
     thr = screen.thresholds(u, 1.0)
+    t_rows, first = _cpu(lambda: sampler.first_pass_rows(block, b))
+    # each logit alone, on draw-major input of its own precision
+    bits = np.empty((b, sampler.d), np.uint16)
+    _bfloat16_rows(block, b, bits)
+    y16, y32 = torch.from_numpy(bits).view(torch.bfloat16), y.contiguous()
     with torch.inference_mode():
-        t_bf16, _ = _cpu(lambda: screen._logit16(y))
-        t_fp32, _ = _cpu(lambda: screen._logit32(y))
-        t_keep, keep = _cpu(lambda: screen.keep(y, thr, 1.0))
+        t_bf16, _ = _cpu(lambda: screen._logit16(y16))
+        t_fp32, _ = _cpu(lambda: screen._logit32(y32))
+        t_keep, keep = _cpu(lambda: screen.keep(y, thr, 1.0, first=first))
         reference = screen.net64(y.double())[0] > thr
     mismatches = int((keep != reference).sum())
     acceptance = float(keep.float().mean())
-    rows = max(int(keep.sum()), 1)
-    t_select, kept = _cpu(lambda: y[keep].numpy())  # handed over in float32, as there
+    columns = np.flatnonzero(keep.numpy())
+    rows = max(columns.size, 1)
+    kept = np.empty((columns.size, sampler.d), np.float32)  # handed over in float32, as there
+    t_select, _ = _cpu(lambda: _gather_rows(block, columns, kept))
     km_block = kept[:COMPLETION_ROWS]
     t_km, km = _cpu(lambda: flow.scaler.inverse_transform(km_block))
     t_complete, params = _cpu(
@@ -103,10 +111,11 @@ def _breakdown(generator: str) -> tuple[list[tuple[str, float]], float, int, int
         ("normal draws (float32)", t_randn * per_draw),
         ("colouring L w (float32, BLAS strmm; the copy of w included)", t_colour * per_draw),
         ("marginals (score table, + μ)", t_table * per_draw),
+        (f"draw-major {screen.first_pass} rows of the block (transpose)", t_rows * per_draw),
         ("guide: bfloat16 logit alone", t_bf16 * per_draw),
         ("guide: float32 logit alone", t_fp32 * per_draw),
         (f"guide: decisions ({screen.first_pass} first + rechecks)", t_keep * per_draw),
-        ("kept rows (float32)", t_select * 1e6 / rows),
+        ("kept rows (gathered, float32)", t_select * 1e6 / rows),
         ("K_M = ref (1 − y)/(1 + y) (float64)", t_km * per_kept),
         ("V_max back-calculation (completion)", t_complete * per_kept),
         ("HDF5 write (DirectDatasetWriter.append, float64)", t_write * per_kept),

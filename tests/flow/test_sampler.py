@@ -18,7 +18,15 @@ from scipy.special import expit
 from rekindle.flow import GuideConfig
 from rekindle.flow.guide import RelevanceGuide, RelevanceNet, native_bfloat16
 from rekindle.flow.marginals import MarginalScores, Whitening
-from rekindle.flow.sampler import CALIBRATION_ROWS, GuidedSampler, ScoreTable, ScreenedGuide
+from rekindle.flow.sampler import (
+    CALIBRATION_ROWS,
+    PAD,
+    GuidedSampler,
+    ScoreTable,
+    ScreenedGuide,
+    _bfloat16_rows,
+    _gather_rows,
+)
 
 D = 259
 BINS = 1024
@@ -174,7 +182,7 @@ def test_kept_draws_follow_the_float64_algorithm(proposal, guide, sampler) -> No
     ``u < c``), compared as two independent samples."""
     marginals, whitening = proposal
     n = 40_000
-    kept = sampler.draw(n, 0, torch.Generator().manual_seed(21)).double().numpy()
+    kept = sampler.draw(n, 0, torch.Generator().manual_seed(21)).astype(np.float64)
     rng = np.random.default_rng(22)
     labels = np.zeros(n, dtype=np.int64)
     eps = np.clip(rng.standard_normal((n, D)), -8.0, 8.0)
@@ -193,3 +201,49 @@ def test_kept_draws_follow_the_float64_algorithm(proposal, guide, sampler) -> No
     assert np.abs(np.median(z_mean)) < 0.3
     ratio = kept.std(axis=0) / ref.std(axis=0)
     assert np.abs(ratio - 1).max() < 0.05
+
+
+def test_the_draw_major_copies_are_torchs_conversions_bit_for_bit() -> None:
+    """The transposes of a padded feature-major block: bfloat16 rows rounded as torch
+    rounds (ties to even, infinities, subnormals, the largest finite values; NaN stays
+    NaN), and
+    gathered rows equal to indexing, in float32 and float64, cut at ``out``'s length."""
+    rng = np.random.default_rng(8)
+    n = 1000
+    block = np.empty((D, n + PAD), np.float32)
+    block[:, :n] = rng.standard_normal((D, n)) * 10.0 ** rng.integers(-40, 37, (D, n))
+    bits = block.view(np.uint32)
+    bits[0, :6] = [0x3F808000, 0x3F818000, 0x7FC00001, 0x7F800001, 0x7F800000, 0x00018000]
+    bits[1, :3] = [0xFF800000, 0x7F7FFFFF, 0x80008000]  # −inf, largest finite, −subnormal
+    block[:, n:] = np.nan  # the padding is never read
+    expected = torch.from_numpy(block[:, :n].copy()).T.to(torch.bfloat16).view(torch.uint16)
+    got = np.empty((n, D), np.uint16)
+    _bfloat16_rows(block, n, got)
+    # a NaN stays a NaN (torch's own code paths differ in which NaN they write)
+    nan = np.isnan(block[:, :n].T)
+    assert nan.sum() == 2
+    np.testing.assert_array_equal(got[~nan], expected.numpy()[~nan])
+    assert np.isnan(torch.from_numpy(got).view(torch.bfloat16).float().numpy()[nan]).all()
+    columns = np.sort(rng.choice(n, 600, replace=False))
+    for dtype in (np.float32, np.float64):
+        out = np.full((600, D), -7.0, dtype)
+        _gather_rows(block, columns, out)
+        np.testing.assert_array_equal(out, block[:, columns].T.astype(dtype))
+    short = np.full((10, D), -7.0)
+    _gather_rows(block, columns, short)
+    np.testing.assert_array_equal(short, block[:, columns[:10]].T)
+
+
+def test_draw_into_writes_what_draw_returns(sampler) -> None:
+    """The same seed gives the same kept rows whether returned or written into a float64
+    array; a short ``out`` receives the first rows and the count is of all kept."""
+    kept = sampler.draw(20_000, 0, torch.Generator().manual_seed(4))
+    out = np.full((kept.shape[0] + 5, D), np.nan)
+    assert sampler.draw_into(out, 20_000, 0, torch.Generator().manual_seed(4)) == kept.shape[0]
+    np.testing.assert_array_equal(out[: kept.shape[0]], kept)
+    assert np.isnan(out[kept.shape[0] :]).all()
+    short = np.empty((100, D), np.float32)
+    assert sampler.draw_into(short, 20_000, 0, torch.Generator().manual_seed(4)) == kept.shape[0]
+    np.testing.assert_array_equal(short, kept[:100])
+    with pytest.raises(ValueError, match="C-ordered float32"):
+        sampler.table(np.zeros((D, 8), np.float32), out=np.zeros((D, 4), np.float32))

@@ -341,10 +341,7 @@ class KineticFlow(ConditionalGenerator):
         acceptance = 0.5  # first guess; the measured share from the first pass on
         while n_kept < n:
             b = expected_draws(n - n_kept, acceptance, batch_size)
-            y = sampler.draw(b, idx, noise, power)
-            m = min(int(y.shape[0]), n - n_kept)
-            out[n_kept : n_kept + m] = y[:m].numpy()
-            n_kept += int(y.shape[0])
+            n_kept += sampler.draw_into(out[n_kept:], b, idx, noise, power)
             n_drawn += b
             acceptance = max(n_kept, 1) / n_drawn
             if n_drawn >= 100_000 and n_kept < MIN_ACCEPTANCE * n_drawn:

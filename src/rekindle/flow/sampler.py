@@ -59,6 +59,12 @@ BLOCK_ROWS = 16384
 #: bfloat16 errors of the default guide: median 0.012, 99.9 % 0.11, largest of 65 536
 #: draws 0.18 logit units)
 SAFETY = 3.0
+#: float32 columns of padding after each feature's row of a feature-major block: with a
+#: row length of exactly 16384 floats (64 KiB) every feature's entry of one draw would sit
+#: in the same L1 cache set, and reading a draw across its 259 features would thrash;
+#: 16 floats (one cache line) more put consecutive features in consecutive sets (the
+#: transposes below: ~3.5× faster, ``python benchmarks/bench_generate.py``)
+PAD = 16
 #: draws used to measure the reduced-precision errors of the guide
 CALIBRATION_ROWS = 16384
 #: calibration draws on which the two first passes are timed (best of three each)
@@ -112,7 +118,12 @@ class ScoreTable:
         approx = self(torch.tensor(np.repeat(mid[None, :], d, axis=0), dtype=torch.float32)).T
         self.max_error = float(np.max(np.abs(approx - exact)))
 
-    def __call__(self, g: torch.Tensor | np.ndarray, shift: np.ndarray | None = None) -> np.ndarray:
+    def __call__(
+        self,
+        g: torch.Tensor | np.ndarray,
+        shift: np.ndarray | None = None,
+        out: np.ndarray | None = None,
+    ) -> np.ndarray:
         """Scores ``g`` (d, n) float32, feature-major → ``y`` (d, n) float32 in [−1, 1];
         with ``shift`` (d,), the scores ``g + shift`` (a mean added on the way).
 
@@ -121,10 +132,23 @@ class ScoreTable:
         entry (:func:`_interpolate`: a shift, an index, two gathers and a multiply-add, in
         float32; without a shift the result is bit for bit that of the torch and numpy
         operations it replaced).
+
+        ``out``, if given, is a C-ordered float32 array of shape (d, m) with m ≥ n (rows
+        padded by :data:`PAD`, say) whose first n columns receive ``y``; the view
+        ``out[:, :n]`` is returned.
         """
         scores = g.numpy() if isinstance(g, torch.Tensor) else np.asarray(g)
         scores = np.ascontiguousarray(scores, dtype=np.float32)
-        out = np.empty_like(scores)
+        d, n = scores.shape
+        if out is None:
+            out = np.empty_like(scores)
+        elif (
+            out.dtype != np.float32
+            or not out.flags.c_contiguous
+            or out.shape[0] != d
+            or out.shape[1] < n
+        ):
+            raise ValueError(f"out must be C-ordered float32 of shape ({d}, ≥{n})")
         offsets = np.zeros(self.d, np.float32) if shift is None else np.asarray(shift, np.float32)
         _interpolate(
             scores,
@@ -136,7 +160,7 @@ class ScoreTable:
             self.nodes,
             out,
         )
-        return out
+        return out[:, :n]
 
 
 @njit(cache=True, error_model="numpy")
@@ -151,7 +175,8 @@ def _interpolate(
     out: np.ndarray,
 ) -> None:
     """``out[j, i] = values[j·nodes + k] + slopes[j·nodes + k]·f`` with ``x = clip((g[j, i]
-    + shift[j] + edge)·scale, 0, nodes − 1)``, ``k = ⌊x⌋``, ``f = x − k``, in float32."""
+    + shift[j] + edge)·scale, 0, nodes − 1)``, ``k = ⌊x⌋``, ``f = x − k``, in float32,
+    for ``i < g.shape[1]`` (``out`` may have more columns)."""
     top = np.float32(nodes - 1)
     zero = np.float32(0.0)
     for j in range(g.shape[0]):
@@ -165,6 +190,35 @@ def _interpolate(
             k = int(x)
             frac = x - np.float32(k)
             dest[i] = slopes[base + k] * frac + values[base + k]
+
+
+@njit(cache=True, nogil=True)
+def _bfloat16_rows(y: np.ndarray, n: int, out: np.ndarray) -> None:
+    """``out[i, j]`` = the bfloat16 bits of ``y[j, i]`` for ``i < n``: a feature-major
+    float32 block (d, ≥n) transposed to draw-major (n, d) uint16, rounded to nearest
+    even as torch's conversion rounds (a NaN becomes the quiet NaN 0x7FC0, where rounding
+    its bits could make an infinity of it)."""
+    bits = y.view(np.uint32)
+    d = bits.shape[0]
+    one, half, shift = np.uint32(1), np.uint32(0x7FFF), np.uint32(16)
+    for i in range(n):
+        for j in range(d):
+            b = bits[j, i]
+            if (b & np.uint32(0x7FFFFFFF)) > np.uint32(0x7F800000):
+                out[i, j] = np.uint16(0x7FC0)
+            else:
+                out[i, j] = np.uint16((b + half + ((b >> shift) & one)) >> shift)
+
+
+@njit(cache=True, nogil=True)
+def _gather_rows(y: np.ndarray, columns: np.ndarray, out: np.ndarray) -> None:
+    """``out[r, j] = y[j, columns[r]]`` for ``r < len(out)``: the draws ``columns`` of a
+    feature-major block (d, m), draw-major, converted to ``out``'s dtype."""
+    d = y.shape[0]
+    for r in range(min(columns.shape[0], out.shape[0])):
+        c = columns[r]
+        for j in range(d):
+            out[r, j] = y[j, c]
 
 
 class ScreenedGuide:
@@ -286,25 +340,37 @@ class ScreenedGuide:
             return torch.from_numpy((np.log(v) - np.log1p(-v)) * self.temperature)
 
     @torch.inference_mode()
-    def keep(self, y: torch.Tensor, thresholds: torch.Tensor, sign: float) -> torch.Tensor:
+    def keep(
+        self,
+        y: torch.Tensor,
+        thresholds: torch.Tensor,
+        sign: float,
+        first: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """Decisions ``sign·z(y) > thresholds`` (bool, (n,)) as the float64 network takes them.
 
         Parameters
         ----------
         y : torch.Tensor, shape (n, d)
-            Features, float32.
+            Features, float32 (any strides).
         thresholds : torch.Tensor, shape (n,)
             From :meth:`thresholds`, float64.
         sign : float
             ``+1`` (relevant class) or ``−1``.
+        first : torch.Tensor, shape (n, d), optional
+            ``y`` already converted for the first pass: contiguous, in the precision of
+            :attr:`first_pass` (:meth:`GuidedSampler.first_pass_rows`); otherwise ``y`` is
+            converted here.
         """
         self.rechecked["screened"] += int(y.shape[0])
+        if first is None:
+            first = y
         if self.first_pass == "float32":
-            gap32 = self._logit32(y).double().mul_(sign).sub_(thresholds)
+            gap32 = self._logit32(first).double().mul_(sign).sub_(thresholds)
             keep = gap32 > 0
             nearer = torch.nonzero(gap32.abs_() < self.band32).squeeze(1)
         else:
-            gap = self._logit16(y).double().mul_(sign).sub_(thresholds)
+            gap = self._logit16(first).double().mul_(sign).sub_(thresholds)
             keep = gap > 0
             near = torch.nonzero(gap.abs_() < self.band16).squeeze(1)
             nearer = near[:0]
@@ -365,29 +431,69 @@ class GuidedSampler:
             out = _strmm(1.0, self.cholesky, w.T, side=1, lower=1, trans_a=1, overwrite_b=1)
         return out.T
 
+    def _block(self, b: int, noise: torch.Generator, max_score: float = 8.0) -> np.ndarray:
+        """``b`` draws of the proposal, feature-major: ``y`` (d, b + :data:`PAD`) float32,
+        of which the first ``b`` columns are the draws."""
+        g = self.colour(self.noise(b, noise, max_score))  # (d, b): g − μ = L w
+        y = np.empty((self.d, b + PAD), np.float32)
+        self.table(g, shift=self.mean, out=y)
+        return y
+
     def _features(self, b: int, noise: torch.Generator, max_score: float = 8.0) -> torch.Tensor:
         """``b`` draws of the proposal: ``y`` (b, d) float32 (a transposed, feature-major view)."""
-        g = self.colour(self.noise(b, noise, max_score))  # (d, b): g − μ = L w
-        return torch.from_numpy(self.table(g, shift=self.mean)).T
+        return torch.from_numpy(self._block(b, noise, max_score))[:, :b].T
+
+    def first_pass_rows(self, y: np.ndarray, n: int) -> torch.Tensor:
+        """The first ``n`` draws of a feature-major block ``y`` (d, ≥n), draw-major and
+        contiguous in the precision of the guide's first pass: (n, d) bfloat16 (rounded
+        as torch rounds) or float32."""
+        if self.guide.first_pass == "bfloat16":
+            bits = np.empty((n, self.d), np.uint16)
+            _bfloat16_rows(y, n, bits)
+            return torch.from_numpy(bits).view(torch.bfloat16)
+        rows = np.empty((n, self.d), np.float32)
+        _gather_rows(y, np.arange(n), rows)
+        return torch.from_numpy(rows)
 
     @torch.inference_mode()
-    def draw(
-        self, b: int, class_index: int, noise: torch.Generator, power: float = 1.0
-    ) -> torch.Tensor:
-        """``b`` proposals, of which the kept rows are returned: ``y`` (m, d) float32.
+    def draw_into(
+        self,
+        out: np.ndarray,
+        b: int,
+        class_index: int,
+        noise: torch.Generator,
+        power: float = 1.0,
+    ) -> int:
+        """Draw ``b`` proposals and write the kept ones, in order, into ``out`` (m, d)
+        (float32 or float64; those beyond its ``m`` rows are dropped); returns how many
+        were kept in all.
 
         Each block draws its base noise (``b`` rows in all, in blocks of
         :data:`BLOCK_ROWS`) and then its uniforms from ``noise``.
         """
         sign = 1.0 if class_index == 0 else -1.0
-        kept = []
+        kept = 0
         for a in range(0, b, BLOCK_ROWS):
             m = min(BLOCK_ROWS, b - a)
-            y = self._features(m, noise)
+            block = self._block(m, noise)
+            y = torch.from_numpy(block)[:, :m].T
             u = torch.rand(m, generator=noise)
-            keep = self.guide.keep(y, self.guide.thresholds(u, power), sign)
-            kept.append(y[keep])
-        return torch.cat(kept) if kept else torch.empty(0, self.d)
+            thresholds = self.guide.thresholds(u, power)
+            first = self.first_pass_rows(block, m)
+            keep = self.guide.keep(y, thresholds, sign, first=first)
+            rows = np.flatnonzero(keep.numpy())
+            if kept < out.shape[0]:
+                _gather_rows(block, rows, out[kept:])
+            kept += int(rows.size)
+        return kept
+
+    def draw(
+        self, b: int, class_index: int, noise: torch.Generator, power: float = 1.0
+    ) -> np.ndarray:
+        """``b`` proposals, of which the kept rows are returned: ``y`` (m, d) float32
+        (:meth:`draw_into` a buffer of ``b`` rows)."""
+        out = np.empty((b, self.d), np.float32)
+        return out[: self.draw_into(out, b, class_index, noise, power)]
 
 
 def _linear_silu(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
