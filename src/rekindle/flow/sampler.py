@@ -38,11 +38,13 @@ from __future__ import annotations
 import copy
 import math
 import time
+from concurrent.futures import ThreadPoolExecutor
 
+import llvmlite.binding as llvm_binding
 import numpy as np
 import torch
-from numba import njit
-from scipy.linalg.blas import strmm as _strmm
+from numba import njit, types
+from numba.extending import get_cython_function_address
 from scipy.special import ndtri
 from threadpoolctl import ThreadpoolController
 
@@ -163,7 +165,7 @@ class ScoreTable:
         return out[:, :n]
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def _interpolate(
     g: np.ndarray,
     shift: np.ndarray,
@@ -219,6 +221,42 @@ def _gather_rows(y: np.ndarray, columns: np.ndarray, out: np.ndarray) -> None:
         c = columns[r]
         for j in range(d):
             out[r, j] = y[j, c]
+
+
+# BLAS's strmm (scipy's OpenBLAS, through its Cython table of pointers) callable from
+# compiled code without the GIL: scipy.linalg.blas.strmm holds the GIL while it runs, which
+# would stall the guide's thread for the ~13 ms of each block's colouring. Declared as an
+# external symbol (not a ctypes pointer), so that the compiled caller can be cached; every
+# argument is passed by reference (the Fortran convention).
+_STRMM_SYMBOL = "rekindle_scipy_blas_strmm"
+llvm_binding.add_symbol(
+    _STRMM_SYMBOL, get_cython_function_address("scipy.linalg.cython_blas", "strmm")
+)
+_STRMM = types.ExternalFunction(_STRMM_SYMBOL, types.void(*([types.voidptr] * 11)))
+
+
+@njit(cache=True, nogil=True)
+def _colour_in_place(cholesky: np.ndarray, w: np.ndarray) -> None:
+    """``w ← L w`` for ``w`` (d, n) C-ordered and ``L`` (d, d) lower triangular, Fortran-
+    ordered: BLAS's ``strmm('R', 'L', 'T', 'N')`` on the Fortran matrix ``wᵀ`` (n, d),
+    ``wᵀ ← wᵀ Lᵀ``."""
+    d, n = w.shape
+    flags = np.array([ord("R"), ord("L"), ord("T"), ord("N")], np.uint8)
+    sizes = np.array([n, d, d, n], np.int32)  # m, n, lda, ldb
+    alpha = np.ones(1, np.float32)
+    _STRMM(
+        flags[0:].ctypes,
+        flags[1:].ctypes,
+        flags[2:].ctypes,
+        flags[3:].ctypes,
+        sizes[0:].ctypes,
+        sizes[1:].ctypes,
+        alpha.ctypes,
+        cholesky.ctypes,
+        sizes[2:].ctypes,
+        w.ctypes,
+        sizes[3:].ctypes,
+    )
 
 
 class ScreenedGuide:
@@ -417,19 +455,20 @@ class GuidedSampler:
         return torch.randn(self.d, b, generator=noise).clamp_(-max_score, max_score).numpy()
 
     def colour(self, w: np.ndarray) -> np.ndarray:
-        """``L w`` (d, b) float32 for noise ``w`` (d, b) (overwritten): BLAS's triangular
-        product ``strmm`` on one thread, half the work of a full product (``python
-        benchmarks/bench_generate.py``'s step table: 1.56 CPU s per 10⁶ kept models, the
-        copy of ``w`` included, against 5.40 s for torch's ``addmm``). The mean is added
-        by the table.
+        """``L w`` (d, b) float32 for noise ``w`` (d, b) (overwritten, returned): BLAS's
+        triangular product ``strmm``, half the work of a full product (``python
+        benchmarks/bench_generate.py``'s step table: 1.56 CPU s per 10⁶ kept models against
+        5.40 s for torch's ``addmm``), called without the GIL. The mean is added by the
+        table.
 
-        One thread: OpenBLAS's idle threads spin after each call and take the cores from
-        torch's (the guide's) threads, for no gain in time (``docs/science/memgen.md``).
+        On one BLAS thread: OpenBLAS's idle threads spin after each call and take the cores
+        from the guide's threads, for no gain in time (``docs/science/memgen.md``).
         """
-        # w (d, b) C-ordered is the Fortran matrix wᵀ (b, d); wᵀ ← wᵀ Lᵀ in place
+        if w.dtype != np.float32 or not w.flags.c_contiguous or w.shape[0] != self.d:
+            raise ValueError(f"w must be C-ordered float32 of shape ({self.d}, b)")
         with self._one_blas_thread.limit(limits=1):
-            out = _strmm(1.0, self.cholesky, w.T, side=1, lower=1, trans_a=1, overwrite_b=1)
-        return out.T
+            _colour_in_place(self.cholesky, w)
+        return w
 
     def _block(self, b: int, noise: torch.Generator, max_score: float = 8.0) -> np.ndarray:
         """``b`` draws of the proposal, feature-major: ``y`` (d, b + :data:`PAD`) float32,
@@ -469,22 +508,36 @@ class GuidedSampler:
         were kept in all.
 
         Each block draws its base noise (``b`` rows in all, in blocks of
-        :data:`BLOCK_ROWS`) and then its uniforms from ``noise``.
+        :data:`BLOCK_ROWS`) and then its uniforms from ``noise``. The blocks are made
+        (noise, colouring, marginals, the guide's first-pass input) in a second thread
+        while this one takes the guide's decisions on the block before: a pipeline of two
+        stages, in block order, so the draws are those of one thread doing both in turn.
         """
         sign = 1.0 if class_index == 0 else -1.0
-        kept = 0
-        for a in range(0, b, BLOCK_ROWS):
-            m = min(BLOCK_ROWS, b - a)
+        sizes = [min(BLOCK_ROWS, b - a) for a in range(0, b, BLOCK_ROWS)]
+
+        def make(m: int) -> tuple[np.ndarray, torch.Tensor, torch.Tensor]:
             block = self._block(m, noise)
-            y = torch.from_numpy(block)[:, :m].T
             u = torch.rand(m, generator=noise)
-            thresholds = self.guide.thresholds(u, power)
-            first = self.first_pass_rows(block, m)
-            keep = self.guide.keep(y, thresholds, sign, first=first)
-            rows = np.flatnonzero(keep.numpy())
-            if kept < out.shape[0]:
-                _gather_rows(block, rows, out[kept:])
-            kept += int(rows.size)
+            return block, u, self.first_pass_rows(block, m)
+
+        kept = 0
+        with (
+            self._one_blas_thread.limit(limits=1),
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="rekindle-draw") as maker,
+        ):
+            upcoming = maker.submit(make, sizes[0]) if sizes else None
+            for k, m in enumerate(sizes):
+                assert upcoming is not None
+                block, u, first = upcoming.result()
+                if k + 1 < len(sizes):
+                    upcoming = maker.submit(make, sizes[k + 1])
+                y = torch.from_numpy(block)[:, :m].T
+                keep = self.guide.keep(y, self.guide.thresholds(u, power), sign, first=first)
+                rows = np.flatnonzero(keep.numpy())
+                if kept < out.shape[0]:
+                    _gather_rows(block, rows, out[kept:])
+                kept += int(rows.size)
         return kept
 
     def draw(
