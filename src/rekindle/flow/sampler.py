@@ -7,8 +7,8 @@ CDFs and one pass of the guide's MLP (``d → 256 → 256 → 256``, ~0.4 MFLOP)
 the share kept (the class's incidence, ~0.6) goes on to the parameters. This module does
 all of it in single precision on torch, in blocks that stay in cache:
 
-* **colouring** ``g = μ + L w`` in float32 (BLAS's triangular ``strmm``; the mean is
-  added in the table's pass);
+* **colouring** ``g = μ + L w`` in float32 (BLAS's triangular ``strmm``, called from
+  compiled code without the GIL; the mean is added in the table's pass);
 * **marginals** through :class:`ScoreTable`: ``y_j = F_j⁻¹(Φ(g_j))`` tabulated per
   feature on a uniform grid of ``g`` and interpolated linearly: one index, two gathers
   and a multiply-add per entry instead of ``Φ``, a guide-table look-up and a search.
@@ -26,6 +26,14 @@ all of it in single precision on torch, in blocks that stay in cache:
   screen starts in float32 instead; which one is timed on the calibration draws (and not
   timed at all where bfloat16 products are emulated, ~20× slower: float32), and the
   decisions do not depend on it.
+
+The blocks are feature-major (d, n): the marginals read one feature's table at a time.
+Their rows are padded (:data:`PAD`), so that reading one draw across its features — the
+guide's draw-major bfloat16 input and the kept rows, both transposed by compiled loops —
+does not map every feature to the same cache set. A second thread makes block k + 1
+(noise, colouring, marginals, the guide's input) while the calling thread takes the
+guide's decisions on block k: :meth:`GuidedSampler.draw_into`, in block order, so the
+draws are bit for bit those of one thread.
 
 A draw is kept when ``u < c(y)^power`` with ``c = σ(z / T)``, ``z`` the raw logit and ``T``
 the calibration temperature; equivalently ``s·z > T·logit(u^{1/power})`` with ``s = +1`` for
@@ -64,8 +72,8 @@ SAFETY = 3.0
 #: float32 columns of padding after each feature's row of a feature-major block: with a
 #: row length of exactly 16384 floats (64 KiB) every feature's entry of one draw would sit
 #: in the same L1 cache set, and reading a draw across its 259 features would thrash;
-#: 16 floats (one cache line) more put consecutive features in consecutive sets (the
-#: transposes below: ~3.5× faster, ``python benchmarks/bench_generate.py``)
+#: 16 floats (one cache line) more put consecutive features in consecutive sets
+#: (``python benchmarks/bench_generate.py`` times the transpose both ways)
 PAD = 16
 #: draws used to measure the reduced-precision errors of the guide
 CALIBRATION_ROWS = 16384
