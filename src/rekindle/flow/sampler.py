@@ -458,9 +458,17 @@ class GuidedSampler:
         gen = torch.Generator().manual_seed(int(seed))
         self.guide = ScreenedGuide(guide, self._features(CALIBRATION_ROWS, gen))
 
-    def noise(self, b: int, noise: torch.Generator, max_score: float = 8.0) -> np.ndarray:
-        """Standard normal draws ``w`` (d, b) float32, feature-major, clipped to ±max_score."""
-        return torch.randn(self.d, b, generator=noise).clamp_(-max_score, max_score).numpy()
+    def noise(
+        self,
+        b: int,
+        noise: torch.Generator,
+        max_score: float = 8.0,
+        out: torch.Tensor | None = None,
+    ) -> np.ndarray:
+        """Standard normal draws ``w`` (d, b) float32, feature-major, clipped to ±max_score
+        (into ``out``, a contiguous float32 tensor of shape (d, b), if given)."""
+        w = torch.randn(self.d, b, generator=noise, out=out)
+        return w.clamp_(-max_score, max_score).numpy()
 
     def colour(self, w: np.ndarray) -> np.ndarray:
         """``L w`` (d, b) float32 for noise ``w`` (d, b) (overwritten, returned): BLAS's
@@ -478,11 +486,18 @@ class GuidedSampler:
             _colour_in_place(self.cholesky, w)
         return w
 
-    def _block(self, b: int, noise: torch.Generator, max_score: float = 8.0) -> np.ndarray:
+    def _block(
+        self,
+        b: int,
+        noise: torch.Generator,
+        max_score: float = 8.0,
+        buffers: _BlockBuffers | None = None,
+    ) -> np.ndarray:
         """``b`` draws of the proposal, feature-major: ``y`` (d, b + :data:`PAD`) float32,
-        of which the first ``b`` columns are the draws."""
-        g = self.colour(self.noise(b, noise, max_score))  # (d, b): g − μ = L w
-        y = np.empty((self.d, b + PAD), np.float32)
+        of which the first ``b`` columns are the draws (in ``buffers`` if given)."""
+        w = buffers.noise(b) if buffers is not None else None
+        g = self.colour(self.noise(b, noise, max_score, out=w))  # (d, b): g − μ = L w
+        y = buffers.block(b) if buffers is not None else np.empty((self.d, b + PAD), np.float32)
         self.table(g, shift=self.mean, out=y)
         return y
 
@@ -490,15 +505,16 @@ class GuidedSampler:
         """``b`` draws of the proposal: ``y`` (b, d) float32 (a transposed, feature-major view)."""
         return torch.from_numpy(self._block(b, noise, max_score))[:, :b].T
 
-    def first_pass_rows(self, y: np.ndarray, n: int) -> torch.Tensor:
+    def first_pass_rows(self, y: np.ndarray, n: int, out: np.ndarray | None = None) -> torch.Tensor:
         """The first ``n`` draws of a feature-major block ``y`` (d, ≥n), draw-major and
         contiguous in the precision of the guide's first pass: (n, d) bfloat16 (rounded
-        as torch rounds) or float32."""
+        as torch rounds) or float32; written into ``out`` ((n, d), uint16 for bfloat16's
+        bits, else float32) if given."""
         if self.guide.first_pass == "bfloat16":
-            bits = np.empty((n, self.d), np.uint16)
+            bits = np.empty((n, self.d), np.uint16) if out is None else out
             _bfloat16_rows(y, n, bits)
             return torch.from_numpy(bits).view(torch.bfloat16)
-        rows = np.empty((n, self.d), np.float32)
+        rows = np.empty((n, self.d), np.float32) if out is None else out
         _gather_rows(y, np.arange(n), rows)
         return torch.from_numpy(rows)
 
@@ -523,23 +539,29 @@ class GuidedSampler:
         """
         sign = 1.0 if class_index == 0 else -1.0
         sizes = [min(BLOCK_ROWS, b - a) for a in range(0, b, BLOCK_ROWS)]
+        # two sets of block buffers, allocated here: block k is made into set k mod 2
+        # while block k − 1 is decided on the other (memory that a short-lived thread
+        # allocated would come from its own malloc arena, given back and faulted in anew)
+        first16 = self.guide.first_pass == "bfloat16"
+        buffers = [_BlockBuffers(self.d, max(sizes, default=0), first16) for _ in range(2)]
 
-        def make(m: int) -> tuple[np.ndarray, torch.Tensor, torch.Tensor]:
-            block = self._block(m, noise)
+        @torch.inference_mode()  # (thread-local: as the buffers were made)
+        def make(k: int, m: int) -> tuple[np.ndarray, torch.Tensor, torch.Tensor]:
+            block = self._block(m, noise, buffers=buffers[k % 2])
             u = torch.rand(m, generator=noise)
-            return block, u, self.first_pass_rows(block, m)
+            return block, u, self.first_pass_rows(block, m, out=buffers[k % 2].first(m))
 
         kept = 0
         with (
             self._one_blas_thread.limit(limits=1),
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="rekindle-draw") as maker,
         ):
-            upcoming = maker.submit(make, sizes[0]) if sizes else None
+            upcoming = maker.submit(make, 0, sizes[0]) if sizes else None
             for k, m in enumerate(sizes):
                 assert upcoming is not None
                 block, u, first = upcoming.result()
                 if k + 1 < len(sizes):
-                    upcoming = maker.submit(make, sizes[k + 1])
+                    upcoming = maker.submit(make, k + 1, sizes[k + 1])
                 y = torch.from_numpy(block)[:, :m].T
                 keep = self.guide.keep(y, self.guide.thresholds(u, power), sign, first=first)
                 rows = np.flatnonzero(keep.numpy())
@@ -555,6 +577,30 @@ class GuidedSampler:
         (:meth:`draw_into` a buffer of ``b`` rows)."""
         out = np.empty((b, self.d), np.float32)
         return out[: self.draw_into(out, b, class_index, noise, power)]
+
+
+class _BlockBuffers:
+    """Memory for one block of up to ``rows`` draws: its noise (d, m), its feature-major
+    scores (d, m + :data:`PAD`) and the guide's draw-major input (m, d), each handed out
+    as a contiguous view for the block's ``m`` draws."""
+
+    def __init__(self, d: int, rows: int, bfloat16: bool) -> None:
+        self.d = d
+        self._noise = torch.empty(d * rows)
+        self._block = np.empty(d * (rows + PAD), np.float32)
+        self._first = np.empty(rows * d, np.uint16 if bfloat16 else np.float32)
+
+    def noise(self, m: int) -> torch.Tensor:
+        """(d, m) float32 tensor."""
+        return self._noise[: self.d * m].view(self.d, m)
+
+    def block(self, m: int) -> np.ndarray:
+        """(d, m + PAD) float32 array."""
+        return self._block[: self.d * (m + PAD)].reshape(self.d, m + PAD)
+
+    def first(self, m: int) -> np.ndarray:
+        """(m, d) uint16 (bfloat16 bits) or float32 array."""
+        return self._first[: m * self.d].reshape(m, self.d)
 
 
 def _linear_silu(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
