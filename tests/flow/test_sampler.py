@@ -130,6 +130,13 @@ def test_the_triangular_colouring_is_the_full_product(sampler) -> None:
     got = sampler.colour(w.copy())
     assert got.shape == (D, 1000) and got.dtype == np.float32
     np.testing.assert_allclose(got, expected, rtol=0, atol=2e-5 * np.abs(expected).max())
+    # the compiled call is scipy's own strmm (the same OpenBLAS), bit for bit
+    from scipy.linalg.blas import strmm
+
+    wt = strmm(1.0, sampler.cholesky, w.T.copy(order="F"), side=1, lower=1, trans_a=1)
+    np.testing.assert_array_equal(got, wt.T)
+    with pytest.raises(ValueError, match="C-ordered float32"):
+        sampler.colour(w.T)
 
 
 @pytest.mark.parametrize(("cls", "power"), [(0, 1.0), (1, 1.0), (0, 2.5)])
