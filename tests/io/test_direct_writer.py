@@ -150,29 +150,3 @@ def test_rows_of_another_dtype_or_layout_are_written_as_float64(tmp_path) -> Non
     got = read_dataset(tmp_path / "b.h5").parameters
     np.testing.assert_array_equal(got[:1500], params[:1500].astype(np.float32).astype(np.float64))
     np.testing.assert_array_equal(got[1500:], params[1500:])
-
-
-def test_writeback_starts_on_files_and_is_refused_elsewhere(tmp_path) -> None:
-    """The writer's background writeback (Linux ``sync_file_range``) starts on a regular
-    file and leaves its bytes as written; on a pipe, or where the call does not exist, it
-    does nothing and says so."""
-    import sys
-
-    from rekindle.io.atomic import start_writeback
-
-    data = os.urandom(1 << 20)
-    path = tmp_path / "f.bin"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT)
-    try:
-        os.write(fd, data)
-        started = start_writeback(fd)
-    finally:
-        os.close(fd)
-    assert started is sys.platform.startswith("linux")
-    assert path.read_bytes() == data
-    read, write = os.pipe()
-    try:
-        assert start_writeback(read) is False
-    finally:
-        os.close(read)
-        os.close(write)

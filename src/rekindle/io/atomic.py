@@ -17,7 +17,6 @@ import io
 import json
 import math
 import os
-import sys
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -30,48 +29,10 @@ __all__ = [
     "fsync_path",
     "jsonable",
     "save_figure",
-    "start_writeback",
     "torch_save",
     "write_csv",
     "write_json",
 ]
-
-
-def _sync_file_range() -> Any:
-    """libc's ``sync_file_range`` (Linux), or None."""
-    import ctypes
-    import ctypes.util
-
-    if not sys.platform.startswith("linux"):
-        return None
-    name = ctypes.util.find_library("c")
-    try:
-        fn = ctypes.CDLL(name, use_errno=True).sync_file_range
-    except (OSError, AttributeError, TypeError):
-        return None
-    fn.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
-    fn.restype = ctypes.c_int
-    return fn
-
-
-_SYNC_FILE_RANGE = _sync_file_range()
-#: ``SYNC_FILE_RANGE_WRITE`` of <fcntl.h>: start writing the dirty pages, do not wait
-_SYNC_FILE_RANGE_WRITE = 2
-
-
-def start_writeback(fd: int) -> bool:
-    """Start writing a file's dirty pages to its disk in the background, without waiting.
-
-    For a large output written over a long computation: the fsync of
-    :func:`atomic_path` then finds most of the file already on its way, instead of writing
-    all of it at the end while nothing else runs (3.3 GB: ~1.1 s on the development
-    machine's disk). Linux only (``sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE)``);
-    elsewhere, or if the call fails, nothing happens and False is returned. It makes
-    nothing durable by itself.
-    """
-    if _SYNC_FILE_RANGE is None:
-        return False
-    return _SYNC_FILE_RANGE(int(fd), 0, 0, _SYNC_FILE_RANGE_WRITE) == 0
 
 
 def fsync_path(path: str | Path) -> None:

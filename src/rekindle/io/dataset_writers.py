@@ -26,7 +26,7 @@ from rekindle import __version__
 from rekindle.errors import DatasetError
 from rekindle.io._hdf5 import STRING_DTYPE
 from rekindle.io._journal import JOURNAL_FORMAT, ChunkJournal
-from rekindle.io.atomic import atomic_path, start_writeback
+from rekindle.io.atomic import atomic_path
 from rekindle.io.model_bundle import CONTENT_KEYS
 
 __all__ = [
@@ -326,8 +326,6 @@ class DirectDatasetWriter(_CommitOnSuccess):
         self._rel[rows] = rel
         self._row += m
         self._n_relevant += int(np.count_nonzero(rel))
-        # the rows written so far go to disk while the next ones are computed
-        start_writeback(self._file.id.get_vfd_handle())
 
     def _write_parameters(self, parameters: np.ndarray) -> None:
         """Write the next rows of ``parameters`` in whole row chunks, each as it is (HDF5's
