@@ -2,16 +2,44 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from rekindle.kinetics.compiled import TransposedParameters, compiled_rates
-from rekindle.kinetics.system import PreparedParameters
+from rekindle.kinetics.compiled import CompiledRates, TransposedParameters, compiled_rates
 
 if TYPE_CHECKING:
-    from rekindle.kinetics.system import KineticSystem
+    from rekindle.kinetics.system import KineticSystem, PreparedParameters
+
+
+class NumpyRates:
+    """The numpy engine (:class:`~rekindle.kinetics.system.KineticSystem`) behind the
+    interface of :class:`~rekindle.kinetics.compiled.CompiledRates`: the reference the
+    compiled kernels are tested against."""
+
+    def __init__(self, system: KineticSystem) -> None:
+        self.system = system
+
+    def prepare(self, parameters: np.ndarray) -> PreparedParameters:
+        """:meth:`KineticSystem.prepare <rekindle.kinetics.system.KineticSystem.prepare>`."""
+        return self.system.prepare(parameters)
+
+    def rates(self, concentrations: np.ndarray, parameters: Any) -> np.ndarray:
+        """:meth:`KineticSystem.rates <rekindle.kinetics.system.KineticSystem.rates>`."""
+        return self.system.rates(concentrations, parameters)
+
+    def entries(self, concentrations: np.ndarray, parameters: np.ndarray) -> np.ndarray:
+        """:meth:`KineticSystem.elasticity_entries
+        <rekindle.kinetics.system.KineticSystem.elasticity_entries>`."""
+        return self.system.elasticity_entries(concentrations, parameters)
+
+    def rates_and_entries(
+        self, concentrations: np.ndarray, parameters: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`KineticSystem.rates_and_elasticity_entries
+        <rekindle.kinetics.system.KineticSystem.rates_and_elasticity_entries>`."""
+        return self.system.rates_and_elasticity_entries(concentrations, parameters)
 
 
 class ReducedProblem:
@@ -43,7 +71,9 @@ class ReducedProblem:
     def __init__(self, system: KineticSystem, scale: np.ndarray, *, compiled: bool = True) -> None:
         cons = system.conservation
         self.system = system
-        self.kernels = compiled_rates(system) if compiled else None
+        self.rate_laws: CompiledRates | NumpyRates = (
+            compiled_rates(system) if compiled else NumpyRates(system)
+        )
         self.scale = scale
         self.ind = cons.independent
         self.dep = cons.dependent
@@ -81,36 +111,30 @@ class ReducedProblem:
             z[:, self.dep] += y @ self.lz_dep_t
         return z
 
+    @property
+    def kernels(self) -> CompiledRates | None:
+        """The compiled rate laws, or None where the numpy engine evaluates them."""
+        return self.rate_laws if isinstance(self.rate_laws, CompiledRates) else None
+
     def prepare(self, p: np.ndarray) -> TransposedParameters | PreparedParameters:
         """Parameter sets ``(n, n_parameters)`` readied for repeated :meth:`rhs` calls (the
         stages of a step): with their transpose for the compiled kernels
         (:meth:`CompiledRates.prepare <rekindle.kinetics.compiled.CompiledRates.prepare>`),
         every group's columns gathered for the numpy engine (:meth:`KineticSystem.prepare
         <rekindle.kinetics.system.KineticSystem.prepare>`)."""
-        if self.kernels is not None:
-            return self.kernels.prepare(p)
-        return self.system.prepare(p)
+        return self.rate_laws.prepare(p)
 
     def rhs(
         self, z: np.ndarray, p: np.ndarray | TransposedParameters | PreparedParameters
     ) -> np.ndarray:
         """Scaled ``dy/dt`` (n, r), h⁻¹, at full scaled states ``z``; ``p`` parameter sets
         ``(n, n_parameters)`` or :meth:`prepare`'s result for them."""
-        if self.kernels is not None:
-            if isinstance(p, PreparedParameters):
-                p = p.values
-            return self.kernels.rates(z * self.scale, p) @ self.f_map
-        if isinstance(p, TransposedParameters):
-            p = p.values
-        return self.system.rates(z * self.scale, p) @ self.f_map
+        return self.rate_laws.rates(z * self.scale, p) @ self.f_map
 
     def jacobian(self, z: np.ndarray, p: np.ndarray, *, transposed: bool = False) -> np.ndarray:
         """Scaled reduced Jacobian (n, r, r), h⁻¹, at full scaled states ``z``; with
         ``transposed`` its transpose ``Jᵀ`` (as cheap: the same sums into other slots)."""
-        if self.kernels is not None:
-            entries = self.kernels.rates_and_entries(z * self.scale, p)[1]
-        else:
-            entries = self.system.elasticity_entries(z * self.scale, p)  # (n, n_entries)
+        entries = self.rate_laws.entries(z * self.scale, p)  # (n, n_entries)
         scatter = self.jac_map_t if transposed else self.jac_map
         return self.system.elasticities.reduced_jacobian(entries, scatter)
 
@@ -129,10 +153,7 @@ class ReducedProblem:
         With ``out`` ``(N, r, r)`` and ``rows`` ``(n,)`` the Jacobians are written to
         ``out[rows]`` and ``out`` is returned in their place; with ``transposed`` they are
         ``Jᵀ``."""
-        if self.kernels is not None:
-            v, entries = self.kernels.rates_and_entries(z * self.scale, p)
-        else:
-            v, entries = self.system.rates_and_elasticity_entries(z * self.scale, p)
+        v, entries = self.rate_laws.rates_and_entries(z * self.scale, p)
         scatter = self.jac_map_t if transposed else self.jac_map
         jac = self.system.elasticities.reduced_jacobian(entries, scatter, out=out, rows=rows)
         return v @ self.f_map, jac

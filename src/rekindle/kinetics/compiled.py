@@ -782,6 +782,11 @@ class CompiledRates:
         _rates_by_reaction(c, pt, tab, rates_t)
         return rates_t.T
 
+    def entries(self, concentrations: np.ndarray, parameters: np.ndarray) -> np.ndarray:
+        """The elasticity entries of :meth:`rates_and_entries` alone (the rates come with
+        them in the same pass)."""
+        return self.rates_and_entries(concentrations, parameters)[1]
+
     def rates_and_entries(
         self, concentrations: np.ndarray, parameters: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
