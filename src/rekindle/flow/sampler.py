@@ -494,16 +494,20 @@ class GuidedSampler:
         buffers: _BlockBuffers | None = None,
     ) -> np.ndarray:
         """``b`` draws of the proposal, feature-major: ``y`` (d, b + :data:`PAD`) float32,
-        of which the first ``b`` columns are the draws (in ``buffers`` if given)."""
+        of which the first ``b`` columns are the draws (in ``buffers`` if given). The
+        caller holds the one-BLAS-thread limit (:meth:`colour`)."""
         w = buffers.noise(b) if buffers is not None else None
-        g = self.colour(self.noise(b, noise, max_score, out=w))  # (d, b): g − μ = L w
+        g = self.noise(b, noise, max_score, out=w)
+        _colour_in_place(self.cholesky, g)  # (d, b): g − μ = L w
         y = buffers.block(b) if buffers is not None else np.empty((self.d, b + PAD), np.float32)
         self.table(g, shift=self.mean, out=y)
         return y
 
     def _features(self, b: int, noise: torch.Generator, max_score: float = 8.0) -> torch.Tensor:
         """``b`` draws of the proposal: ``y`` (b, d) float32 (a transposed, feature-major view)."""
-        return torch.from_numpy(self._block(b, noise, max_score))[:, :b].T
+        with self._one_blas_thread.limit(limits=1):
+            block = self._block(b, noise, max_score)
+        return torch.from_numpy(block)[:, :b].T
 
     def first_pass_rows(self, y: np.ndarray, n: int, out: np.ndarray | None = None) -> torch.Tensor:
         """The first ``n`` draws of a feature-major block ``y`` (d, ≥n), draw-major and
@@ -539,11 +543,13 @@ class GuidedSampler:
         """
         sign = 1.0 if class_index == 0 else -1.0
         sizes = [min(BLOCK_ROWS, b - a) for a in range(0, b, BLOCK_ROWS)]
+        if not sizes:
+            return 0
         # two sets of block buffers, allocated here: block k is made into set k mod 2
         # while block k − 1 is decided on the other (memory that a short-lived thread
         # allocated would come from its own malloc arena, given back and faulted in anew)
         first16 = self.guide.first_pass == "bfloat16"
-        buffers = [_BlockBuffers(self.d, max(sizes, default=0), first16) for _ in range(2)]
+        buffers = [_BlockBuffers(self.d, sizes[0], first16) for _ in range(2)]
 
         @torch.inference_mode()  # (thread-local: as the buffers were made)
         def make(k: int, m: int) -> tuple[np.ndarray, torch.Tensor, torch.Tensor]:
@@ -556,9 +562,8 @@ class GuidedSampler:
             self._one_blas_thread.limit(limits=1),
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="rekindle-draw") as maker,
         ):
-            upcoming = maker.submit(make, 0, sizes[0]) if sizes else None
+            upcoming = maker.submit(make, 0, sizes[0])
             for k, m in enumerate(sizes):
-                assert upcoming is not None
                 block, u, first = upcoming.result()
                 if k + 1 < len(sizes):
                     upcoming = maker.submit(make, k + 1, sizes[k + 1])
