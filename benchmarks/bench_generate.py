@@ -99,7 +99,7 @@ def _breakdown(generator: str) -> tuple[list[tuple[str, float]], float, int, int
     t_complete, params = _cpu(
         lambda: labeller.system.complete_parameters(km, labeller.physiology)
     )
-    # the writer of `generate` (direct chunk writes), into a fresh file as there
+    # the writer of `generate` (rows written around the page cache), into a fresh file
     names = labeller.system.model.parameter_names
     blocks = 8  # _cpu writes 6 blocks
     path = Path("/tmp") / f"bench_generate_{os.getpid()}.h5"

@@ -26,6 +26,7 @@ from rekindle import __version__
 from rekindle.errors import DatasetError
 from rekindle.io._hdf5 import STRING_DTYPE
 from rekindle.io._journal import JOURNAL_FORMAT, ChunkJournal
+from rekindle.io._unbuffered import ALIGNMENT, UnbufferedRange
 from rekindle.io.atomic import atomic_path
 from rekindle.io.model_bundle import CONTENT_KEYS
 
@@ -221,10 +222,11 @@ class DirectDatasetWriter(_CommitOnSuccess):
     """Write a dataset of known size straight into its final HDF5 layout, atomically.
 
     The file is created under a temporary name beside ``path`` with its arrays
-    preallocated (``parameters`` chunked along rows, no compression); each
-    :meth:`append` writes its rows in place, whole row chunks at a time (no journal, no
-    list of chunks, no final concatenation: every row is written once), and :meth:`close`
-    writes the last, partial row chunk, sets the attributes,
+    preallocated (``parameters`` contiguous, no compression, starting on a page); each
+    :meth:`append` writes its rows' bytes in place (no journal, no list of chunks, no
+    final concatenation: every row is written once), around the page cache where the
+    file system allows it (:class:`rekindle.io._unbuffered.UnbufferedRange`), and
+    :meth:`close` writes the last partial block, sets the attributes,
     fsyncs and renames the file onto ``path`` (:func:`rekindle.io.atomic.atomic_path`).
     An exception, or :meth:`abort`, removes the temporary file; a process killed outright
     leaves only a hidden ``.<name>.*.direct.tmp``, which the next writer of ``path``
@@ -246,6 +248,9 @@ class DirectDatasetWriter(_CommitOnSuccess):
     force
         Discard the ``<path>.partial`` journal of an interrupted :class:`DatasetWriter`
         run (refused otherwise, as there).
+    direct
+        ``False`` writes the rows through the page cache even where ``O_DIRECT`` works
+        (the file is the same).
     """
 
     def __init__(
@@ -256,6 +261,7 @@ class DirectDatasetWriter(_CommitOnSuccess):
         n_rows: int,
         *,
         force: bool = False,
+        direct: bool = True,
     ) -> None:
         self.path = Path(path)
         if self.path.is_dir():
@@ -281,22 +287,31 @@ class DirectDatasetWriter(_CommitOnSuccess):
         }
         self._embedded = {k: metadata[k] for k in CONTENT_KEYS if k in metadata}
         self._row = self._n_relevant = 0
-        # the rows of the row chunk being filled (written once whole): the last _n_pending
-        self._pending: np.ndarray | None = None
-        self._n_pending = 0
+        self._rows: UnbufferedRange | None = None
         self._stack = contextlib.ExitStack()
         try:
             tmp = self._stack.enter_context(atomic_path(self.path, suffix=_DIRECT_SUFFIX))
             n, p = self.n_rows, len(self._names)
-            chunks = _row_chunks(n, p)
-            self._file = h5py.File(tmp, "w")
+            # objects of ≥ 64 KiB start on a page: the parameters' bytes can be written
+            # around the page cache (:mod:`rekindle.io._unbuffered`)
+            self._file = h5py.File(
+                tmp, "w", alignment_threshold=1 << 16, alignment_interval=ALIGNMENT
+            )
             f = self._file
             f.create_dataset(
                 "parameter_names", data=np.array(self._names, dtype=object), dtype=STRING_DTYPE
             )
-            self._params = f.create_dataset("parameters", shape=(n, p), dtype="f8", chunks=chunks)
+            # contiguous, its space allocated now and never filled by HDF5: the rows are
+            # written as raw bytes at the dataset's offset, each once
+            dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+            dcpl.set_alloc_time(h5py.h5d.ALLOC_TIME_EARLY)
+            dcpl.set_fill_time(h5py.h5d.FILL_TIME_NEVER)
+            self._params = f.create_dataset("parameters", shape=(n, p), dtype="<f8", dcpl=dcpl)
             self._lam = f.create_dataset("max_real_eigenvalue", shape=(n,), dtype="f8")
             self._rel = f.create_dataset("relevant", shape=(n,), dtype=bool)
+            if n * p:
+                offset = self._params.id.get_offset()
+                self._rows = UnbufferedRange(tmp, offset, n * p * 8, direct=direct)
         except BaseException:
             self._stack.__exit__(*sys.exc_info())
             raise
@@ -321,48 +336,13 @@ class DirectDatasetWriter(_CommitOnSuccess):
             raise DatasetError(f"{self._row + m} rows for a file of {self.n_rows}")
         rel = np.asarray(relevant, dtype=bool).reshape(m)
         rows = slice(self._row, self._row + m)
-        self._write_parameters(parameters)
+        if self._rows is not None:
+            # the next m rows' bytes, in order, as the file stores them
+            self._rows.write(np.ascontiguousarray(parameters, dtype="<f8"))
         self._lam[rows] = np.asarray(max_real_eigenvalue, dtype=np.float64).reshape(m)
         self._rel[rows] = rel
         self._row += m
         self._n_relevant += int(np.count_nonzero(rel))
-
-    def _write_parameters(self, parameters: np.ndarray) -> None:
-        """Write the next rows of ``parameters`` in whole row chunks, each as it is (HDF5's
-        direct chunk write: no chunk cache, no fill values, no copy into a chunk buffer).
-
-        The rows that do not fill a chunk wait in :attr:`_pending` for the next append;
-        :meth:`close` writes the file's last, partial chunk. The bytes of a whole chunk
-        are its rows in order (``float64``, no filter), so the file reads back as if it
-        had been written through h5py's slicing. Writing 2 048-row blocks of 411 columns
-        (the step "HDF5 write" of ``benchmarks/bench_generate.py``) took 0.74–0.80 CPU s
-        per 10⁶ rows this way against 11.4–15.8 s through the chunk cache.
-        """
-        ds = self._params
-        if not parameters.shape[0]:
-            return
-        step = ds.chunks[0]
-        row = self._row - self._n_pending  # the next chunk's first row in the file
-        at = 0
-        if self._n_pending:  # complete the waiting chunk first
-            at = min(step - self._n_pending, parameters.shape[0])
-            self._pending[self._n_pending : self._n_pending + at] = parameters[:at]
-            self._n_pending += at
-            if self._n_pending < step:
-                return
-            ds.id.write_direct_chunk((row, 0), self._pending)
-            row += step
-            self._n_pending = 0
-        whole = (parameters.shape[0] - at) // step * step
-        rows = np.ascontiguousarray(parameters[at : at + whole])
-        for a in range(0, whole, step):
-            ds.id.write_direct_chunk((row + a, 0), rows[a : a + step])
-        rest = parameters.shape[0] - at - whole
-        if rest:
-            if self._pending is None:
-                self._pending = np.empty((step, parameters.shape[1]))
-            self._pending[:rest] = parameters[at + whole :]
-            self._n_pending = rest
 
     def close(self, *, extra_metadata: Mapping[str, Any] | None = None) -> Path:
         """Set the attributes and rename the complete file onto ``path``."""
@@ -370,8 +350,8 @@ class DirectDatasetWriter(_CommitOnSuccess):
             self.abort()
             raise DatasetError(f"{self.path}: {self._row} of {self.n_rows} rows written")
         f = self._file
-        if self._n_pending:  # the file's last chunk, partial
-            self._params[self._row - self._n_pending : self._row] = self._pending[: self._n_pending]
+        if self._rows is not None:
+            self._rows.close()
         attrs = {**self._attrs, **_metadata_attrs(extra_metadata or {})}
         attrs["n_models"] = self.n_rows
         attrs["incidence"] = self._n_relevant / self.n_rows if self.n_rows else float("nan")
@@ -385,6 +365,8 @@ class DirectDatasetWriter(_CommitOnSuccess):
 
     def abort(self) -> None:
         """Stop without finishing: the temporary file is removed, ``path`` untouched."""
+        if self._rows is not None:
+            self._rows.abort()
         with contextlib.suppress(Exception):
             self._file.close()
         try:
