@@ -195,6 +195,11 @@ def generate_dataset(
     ----------
     gan
         Trained generator, cGAN or flow (its metadata names the model and physiology).
+    seed
+        Without ``validate``, a guided flow's models are the first ``n`` kept draws of one
+        stream seeded with ``seed`` (:meth:`KineticFlow.guided_stream
+        <rekindle.flow.model.KineticFlow.guided_stream>`), whatever ``chunk_size``;
+        otherwise chunk ``i`` is drawn with seed ``seed + i``.
     only_valid
         Keep only models whose engine label matches ``cls`` and continue until ``n``
         are collected (implies ``validate``).
@@ -311,7 +316,15 @@ def _stream_completed(stream: _Stream) -> None:
     pending: Future[None] | None = None
     # a flow hands over its features y; the K_M back-transform runs in the worker too
     features = isinstance(gan, KineticFlow)
-    rows_dtype = np.float32 if features and gan.uses_guide() else np.float64
+    guided = features and gan.uses_guide()
+    rows_dtype = np.float32 if guided else np.float64
+    # a guided flow: one stream of draws for the whole file (no draw dropped between
+    # chunks; the file does not depend on the chunk size), filling two chunk buffers in
+    # turn: one being completed by the worker, the other being drawn into
+    draws = gan.guided_stream(stream.cls, seed=stream.seed) if guided else None
+    if draws is not None:
+        rows = min(stream.chunk_size, stream.n)
+        buffers = [np.empty((rows, gan.n_features), np.float32) for _ in range(2)]
 
     def complete_and_write(km: np.ndarray) -> None:
         for a in range(0, km.shape[0], COMPLETION_ROWS):
@@ -327,8 +340,10 @@ def _stream_completed(stream: _Stream) -> None:
             stream.require_chunk_left()
             m = min(stream.chunk_size, stream.n - stream.written)
             seed = stream.seed + stream.chunk
-            if features:
-                # guided rows stay float32 (exact) here; the worker converts them
+            if draws is not None:
+                km = buffers[stream.chunk % 2][:m]  # the worker is done with it
+                draws.fill(km)  # float32-exact rows; the worker converts them
+            elif features:
                 km = gan.generate(m, stream.cls, seed=seed, scaled=True, dtype=rows_dtype)
             else:
                 km = gan.generate(m, stream.cls, seed=seed)
@@ -347,6 +362,8 @@ def _stream_completed(stream: _Stream) -> None:
         raise
     finally:
         completer.shutdown(wait=True)
+        if draws is not None:
+            draws.close()
 
 
 def _stream_labelled(stream: _Stream, only_valid: bool) -> None:

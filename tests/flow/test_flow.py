@@ -190,3 +190,40 @@ def test_a_flow_that_only_overfits_is_not_kept():
         np.testing.assert_allclose(flow.generate(200, seed=1), copula.generate(200, seed=1))
     kept = next(h for h in flow.history if h["step"] == summary["best_step"])
     assert kept["validation_nll"] == min(h["validation_nll"] for h in flow.history)
+
+
+def test_a_guided_file_is_one_stream_whatever_the_chunk_size(tmp_path, toy) -> None:
+    """generate_dataset with a guided flow: the models are the first n kept draws of one
+    stream (seed), completed by the engine, whatever the chunk size, and none is dropped
+    between chunks."""
+    from rekindle.data import load_physiology
+    from rekindle.flow import GuideConfig
+    from rekindle.generation import generate_dataset, labeller_for, load_generator
+    from rekindle.io.dataset import read_dataset
+    from rekindle.sampling import km_reference_concentrations, sample_parameters
+
+    phys = load_physiology("toy", "ref")
+    params, _, relevant = sample_parameters(toy, phys, 4000, seed=0)
+    km_cols = [toy.parameter_index[k] for k in toy.km_names]
+    flow = KineticFlow(
+        km_reference_concentrations(toy, phys),
+        toy.km_names,
+        {"model": "toy", "physiology": "ref"},
+        FlowConfig(transforms=0),
+        GuideConfig(hidden=32, layers=2, epochs=2, chunk_rows=2000),
+    )
+    flow.fit(params[:, km_cols], relevant)
+    gan = load_generator(flow.save(tmp_path / "generator.pt"))
+    assert gan.uses_guide()
+    files = []
+    for chunk in (1500, 400, 1001):
+        out = tmp_path / f"g{chunk}.h5"
+        generate_dataset(gan, 1500, out, seed=5, chunk_size=chunk)
+        files.append(read_dataset(out).parameters)
+    with gan.guided_stream("relevant", seed=5) as stream:
+        y = np.empty((1500, len(toy.km_names)), np.float32)
+        stream.fill(y)
+    labeller = labeller_for(gan)
+    expected = labeller.system.complete_parameters(gan.scaler.inverse_transform(y), phys)
+    for got in files:
+        np.testing.assert_array_equal(got, expected)

@@ -23,6 +23,7 @@ from rekindle.flow.sampler import (
     CALIBRATION_ROWS,
     PAD,
     GuidedSampler,
+    GuidedStream,
     ScoreTable,
     ScreenedGuide,
     _bfloat16_rows,
@@ -273,3 +274,30 @@ def test_the_pipelined_draw_is_the_serial_algorithm_bit_for_bit(sampler) -> None
         expected.append(y[keep].numpy())
     got = sampler.draw(b, 1, torch.Generator().manual_seed(9), power=1.5)
     np.testing.assert_array_equal(got, np.concatenate(expected))
+
+
+def test_a_stream_is_the_draws_of_whole_blocks_whatever_the_fills(sampler) -> None:
+    """The kept draws of a stream, taken in fills of any sizes (inside a block, spanning
+    blocks), are those of :meth:`draw` over the same
+    whole blocks with the same generator, in order; nothing is dropped between fills."""
+    blocks = 3
+    expected = sampler.draw(blocks * BLOCK_ROWS, 0, torch.Generator().manual_seed(11), 1.2)
+    n = expected.shape[0]
+    with GuidedStream(sampler, 0, torch.Generator().manual_seed(11), 1.2) as stream:
+        sizes = [7, 1, n // 7, n // 2, n // 5]  # inside a block, across one or two
+        sizes.append(n - sum(sizes))
+        parts = []
+        for i, m in enumerate(sizes):
+            out = np.empty((m, D), np.float64 if i % 2 else np.float32)
+            stream.fill(out)
+            parts.append(out)
+        assert stream.drawn == blocks * BLOCK_ROWS and stream.kept == n
+    np.testing.assert_array_equal(np.concatenate(parts), expected)
+
+
+def test_a_stream_that_keeps_too_little_stops_with_one_line(sampler) -> None:
+    from rekindle.errors import GenerationError
+
+    stream = GuidedStream(sampler, 0, torch.Generator().manual_seed(1), 1.0, min_acceptance=1.0)
+    with stream, pytest.raises(GenerationError, match=r"keeps \d+ of \d+ draws of class 0"):
+        stream.fill(np.empty((10 * BLOCK_ROWS, D), np.float32))

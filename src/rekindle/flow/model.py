@@ -38,7 +38,7 @@ from rekindle.reference_values import RELEVANCE_THRESHOLD_PER_H as DEFAULT_THRES
 from .guide import GuideConfig, RelevanceGuide, fit_guide
 from .marginals import MarginalScores, Whitening
 from .modules import N_CLASSES, ConditionalFlow
-from .sampler import GuidedSampler, expected_draws
+from .sampler import GuidedSampler, GuidedStream, expected_draws
 from .training import ArraySource, FileSource, FlowConfig, fit_flow, row_ranges
 
 FORMAT_NAME = "rekindle-flow"
@@ -351,6 +351,36 @@ class KineticFlow(ConditionalGenerator):
                 )
         self.last_acceptance = {"drawn": n_drawn, "kept": n_kept}
         return out
+
+    def guided_stream(
+        self, cls: str | int = "relevant", seed: int = 0, power: float | None = None
+    ) -> GuidedStream:
+        """The guided draws of one class as one stream (:class:`~rekindle.flow.sampler.
+        GuidedStream`): ``fill(out)`` writes the next saturation features ``y = 2σ − 1``
+        (float32-exact) into ``out`` (m, n_features); K_M = ``scaler.inverse_transform(y)``.
+
+        The first ``n`` rows of a stream are the same whatever the sizes of the fills that
+        took them (unlike :meth:`generate` called chunk by chunk, which draws whole blocks
+        per call and drops the kept rows beyond its ``n``). Close the stream, or use it as
+        a context manager, when done.
+
+        Raises
+        ------
+        GenerationError
+            When the flow has no guide, or (while filling) fewer than
+            :data:`MIN_ACCEPTANCE` of ≥ 100 000 draws are kept.
+        """
+        if self.flow is None or self.marginals is None or self.whitening is None:
+            raise RuntimeError("no trained flow: call fit() or KineticFlow.load() first")
+        if self.guide is None:
+            from rekindle.errors import GenerationError
+
+            raise GenerationError("this flow generator has no relevance guide (fit it with one)")
+        if power is None:
+            power = self.default_power  # set_guidance's, else the guide's own
+        power = self.guide.config.power if power is None else float(power)
+        noise = torch.Generator().manual_seed(int(seed))
+        return GuidedStream(self.sampler(), class_index(cls), noise, power, MIN_ACCEPTANCE)
 
     def sampler(self) -> GuidedSampler:
         """The reduced-precision guided sampler of this flow (built on first use)."""

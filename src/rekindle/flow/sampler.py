@@ -43,10 +43,13 @@ the relevant class and ``−1`` for the other, which is how the decision is take
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import itertools
 import math
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import llvmlite.binding as llvm_binding
 import numpy as np
@@ -541,15 +544,38 @@ class GuidedSampler:
         while this one takes the guide's decisions on the block before: a pipeline of two
         stages, in block order, so the draws are those of one thread doing both in turn.
         """
-        sign = 1.0 if class_index == 0 else -1.0
         sizes = [min(BLOCK_ROWS, b - a) for a in range(0, b, BLOCK_ROWS)]
-        if not sizes:
-            return 0
+        kept = 0
+        decided = self._decided_blocks(iter(sizes), class_index, noise, power)
+        with contextlib.closing(decided) as blocks:
+            for block, rows in blocks:
+                if kept < out.shape[0]:
+                    _gather_rows(block, rows, out[kept:])
+                kept += int(rows.size)
+        return kept
+
+    def _decided_blocks(
+        self, sizes: Iterator[int], class_index: int, noise: torch.Generator, power: float
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """The blocks of ``sizes`` proposals, decided: ``(block, rows)`` per block, the
+        feature-major block (d, m + PAD) and the indices of its kept draws (ascending).
+
+        A pipeline of two stages: a second thread makes block k + 1 (its noise, then its
+        uniforms, from ``noise``) while this one takes the guide's decisions on block k, so
+        the draws are those of one thread doing both in turn. The block yielded is valid
+        until the next one is asked for. Close the generator (or exhaust it) to stop the
+        second thread.
+        """
+        sign = 1.0 if class_index == 0 else -1.0
+        first_size = next(sizes, None)
+        if first_size is None:
+            return
         # two sets of block buffers, allocated here: block k is made into set k mod 2
         # while block k − 1 is decided on the other (memory that a short-lived thread
         # allocated would come from its own malloc arena, given back and faulted in anew)
         first16 = self.guide.first_pass == "bfloat16"
-        buffers = [_BlockBuffers(self.d, sizes[0], first16) for _ in range(2)]
+        rows_max = first_size
+        buffers = [_BlockBuffers(self.d, rows_max, first16) for _ in range(2)]
 
         @torch.inference_mode()  # (thread-local: as the buffers were made)
         def make(k: int, m: int) -> tuple[np.ndarray, torch.Tensor, torch.Tensor]:
@@ -557,23 +583,25 @@ class GuidedSampler:
             u = torch.rand(m, generator=noise)
             return block, u, self.first_pass_rows(block, m, out=buffers[k % 2].first(m))
 
-        kept = 0
         with (
             self._one_blas_thread.limit(limits=1),
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="rekindle-draw") as maker,
         ):
-            upcoming = maker.submit(make, 0, sizes[0])
-            for k, m in enumerate(sizes):
+            m, k = first_size, 0
+            upcoming: Future[tuple[np.ndarray, torch.Tensor, torch.Tensor]] | None
+            upcoming = maker.submit(make, 0, m)
+            while upcoming is not None:
                 block, u, first = upcoming.result()
-                if k + 1 < len(sizes):
-                    upcoming = maker.submit(make, k + 1, sizes[k + 1])
+                following = next(sizes, None)
+                if following is not None and following > rows_max:
+                    raise ValueError(f"blocks of at most {rows_max} draws: {following}")
+                upcoming = None if following is None else maker.submit(make, k + 1, following)
                 y = torch.from_numpy(block)[:, :m].T
-                keep = self.guide.keep(y, self.guide.thresholds(u, power), sign, first=first)
-                rows = np.flatnonzero(keep.numpy())
-                if kept < out.shape[0]:
-                    _gather_rows(block, rows, out[kept:])
-                kept += int(rows.size)
-        return kept
+                with torch.inference_mode():
+                    keep = self.guide.keep(y, self.guide.thresholds(u, power), sign, first=first)
+                yield block, np.flatnonzero(keep.numpy())
+                if following is not None:
+                    m, k = following, k + 1
 
     def draw(
         self, b: int, class_index: int, noise: torch.Generator, power: float = 1.0
@@ -582,6 +610,95 @@ class GuidedSampler:
         (:meth:`draw_into` a buffer of ``b`` rows)."""
         out = np.empty((b, self.d), np.float32)
         return out[: self.draw_into(out, b, class_index, noise, power)]
+
+
+class GuidedStream:
+    """The kept draws of one class as one stream: block after block of proposals, drawn
+    from one noise generator, in order.
+
+    :meth:`fill` writes the next kept draws into the caller's array; the kept draws of a
+    block that do not fit wait for the next call. So the first ``n`` rows of a stream
+    are the same whatever the sizes of the calls that took them, and no draw is thrown
+    away between calls (each call of :meth:`GuidedSampler.draw_into` draws whole blocks
+    and drops the kept rows beyond its array). The two-stage pipeline
+    (:meth:`GuidedSampler.draw_into`) runs for the stream's whole life: close it (or use
+    it as a context manager) to stop its second thread.
+
+    Parameters
+    ----------
+    sampler : GuidedSampler
+    class_index : int
+        0 (relevant) or 1.
+    noise : torch.Generator
+        The stream's only source of randomness.
+    power : float
+        Exponent of the acceptance.
+    min_acceptance : float
+        Raise :class:`~rekindle.errors.GenerationError` once ≥ 100 000 draws have been
+        made and fewer than this share of them kept.
+
+    Attributes
+    ----------
+    drawn, kept : int
+        Proposals drawn and kept so far (kept includes the draws waiting).
+    """
+
+    def __init__(
+        self,
+        sampler: GuidedSampler,
+        class_index: int,
+        noise: torch.Generator,
+        power: float = 1.0,
+        min_acceptance: float = 0.0,
+    ) -> None:
+        self.class_index = int(class_index)
+        self.min_acceptance = float(min_acceptance)
+        sizes = itertools.repeat(BLOCK_ROWS)
+        self._blocks = sampler._decided_blocks(sizes, self.class_index, noise, power)
+        self._waiting = np.empty((BLOCK_ROWS, sampler.d), np.float32)
+        self._n_waiting = 0
+        self.drawn = self.kept = 0
+
+    def fill(self, out: np.ndarray) -> None:
+        """Write the next ``len(out)`` kept draws ``y`` into ``out`` (m, d), float32 or
+        float64 (the draws are float32-exact)."""
+        n, at = out.shape[0], 0
+        if self._n_waiting:
+            at = min(n, self._n_waiting)
+            out[:at] = self._waiting[:at]
+            left = self._n_waiting - at
+            self._waiting[:left] = self._waiting[at : self._n_waiting].copy()
+            self._n_waiting = left
+        while at < n:
+            block, rows = next(self._blocks)
+            self.drawn += BLOCK_ROWS
+            self.kept += int(rows.size)
+            self._check_acceptance()
+            _gather_rows(block, rows, out[at:])
+            used = min(int(rows.size), n - at)
+            if used < rows.size:
+                _gather_rows(block, rows[used:], self._waiting)
+                self._n_waiting = int(rows.size) - used
+            at += used
+
+    def _check_acceptance(self) -> None:
+        if self.drawn >= 100_000 and self.kept < self.min_acceptance * self.drawn:
+            from rekindle.errors import GenerationError
+
+            raise GenerationError(
+                f"the relevance guide keeps {self.kept} of {self.drawn} draws of class "
+                f"{self.class_index}: this generator cannot make that class (try a lower --power)"
+            )
+
+    def close(self) -> None:
+        """Stop the pipeline's second thread (after the block it is making)."""
+        self._blocks.close()
+
+    def __enter__(self) -> GuidedStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class _BlockBuffers:
