@@ -323,8 +323,8 @@ def _stream_completed(stream: _Stream) -> None:
     # turn: one being completed by the worker, the other being drawn into
     draws = gan.guided_stream(stream.cls, seed=stream.seed) if guided else None
     if draws is not None:
-        rows = min(stream.chunk_size, stream.n)
-        buffers = [np.empty((rows, gan.n_features), np.float32) for _ in range(2)]
+        chunk_rows = min(stream.chunk_size, stream.n)
+        buffers = [np.empty((chunk_rows, gan.n_features), np.float32) for _ in range(2)]
 
     def complete_and_write(km: np.ndarray) -> None:
         for a in range(0, km.shape[0], COMPLETION_ROWS):

@@ -150,3 +150,22 @@ def test_rows_of_another_dtype_or_layout_are_written_as_float64(tmp_path) -> Non
     got = read_dataset(tmp_path / "b.h5").parameters
     np.testing.assert_array_equal(got[:1500], params[:1500].astype(np.float32).astype(np.float64))
     np.testing.assert_array_equal(got[1500:], params[1500:])
+
+
+def test_a_failure_while_closing_leaves_nothing(tmp_path, monkeypatch) -> None:
+    """The disk fills up as the last bytes are written: the error reaches the caller and
+    neither the output nor the temporary file is left."""
+    import errno
+
+    from rekindle.io._unbuffered import UnbufferedRange
+
+    def full(self) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    out = tmp_path / "g.h5"
+    w = DirectDatasetWriter(out, NAMES, META, 300)
+    w.append(*next(_chunks(300, 300)))
+    monkeypatch.setattr(UnbufferedRange, "close", full)
+    with pytest.raises(OSError, match="No space left"):
+        w.close()
+    assert _leftovers(tmp_path) == []

@@ -574,8 +574,7 @@ class GuidedSampler:
         # while block k − 1 is decided on the other (memory that a short-lived thread
         # allocated would come from its own malloc arena, given back and faulted in anew)
         first16 = self.guide.first_pass == "bfloat16"
-        rows_max = first_size
-        buffers = [_BlockBuffers(self.d, rows_max, first16) for _ in range(2)]
+        buffers = [_BlockBuffers(self.d, first_size, first16) for _ in range(2)]
 
         @torch.inference_mode()  # (thread-local: as the buffers were made)
         def make(k: int, m: int) -> tuple[np.ndarray, torch.Tensor, torch.Tensor]:
@@ -593,8 +592,8 @@ class GuidedSampler:
             while upcoming is not None:
                 block, u, first = upcoming.result()
                 following = next(sizes, None)
-                if following is not None and following > rows_max:
-                    raise ValueError(f"blocks of at most {rows_max} draws: {following}")
+                if following is not None and following > first_size:
+                    raise ValueError(f"blocks of at most {first_size} draws: {following}")
                 upcoming = None if following is None else maker.submit(make, k + 1, following)
                 y = torch.from_numpy(block)[:, :m].T
                 with torch.inference_mode():

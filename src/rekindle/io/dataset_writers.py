@@ -349,17 +349,23 @@ class DirectDatasetWriter(_CommitOnSuccess):
         if self._row != self.n_rows:
             self.abort()
             raise DatasetError(f"{self.path}: {self._row} of {self.n_rows} rows written")
-        f = self._file
-        if self._rows is not None:
-            self._rows.close()
-        attrs = {**self._attrs, **_metadata_attrs(extra_metadata or {})}
-        attrs["n_models"] = self.n_rows
-        attrs["incidence"] = self._n_relevant / self.n_rows if self.n_rows else float("nan")
-        for k, v in attrs.items():
-            f.attrs[k] = v
-        for key, content in self._embedded.items():
-            f.create_dataset(key, data=json.dumps(content, sort_keys=True), dtype=STRING_DTYPE)
-        f.close()
+        try:  # a failure here (a full disk, say) removes the temporary file too
+            f = self._file
+            if self._rows is not None:
+                self._rows.close()
+            attrs = {**self._attrs, **_metadata_attrs(extra_metadata or {})}
+            attrs["n_models"] = self.n_rows
+            attrs["incidence"] = self._n_relevant / self.n_rows if self.n_rows else float("nan")
+            for k, v in attrs.items():
+                f.attrs[k] = v
+            for key, content in self._embedded.items():
+                f.create_dataset(
+                    key, data=json.dumps(content, sort_keys=True), dtype=STRING_DTYPE
+                )
+            f.close()
+        except BaseException:
+            self.abort()
+            raise
         self._stack.close()  # fsync, rename, fsync the folder
         return self.path
 
