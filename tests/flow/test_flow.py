@@ -4,6 +4,8 @@ artefact round trip through rekindle's generation."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -152,11 +154,10 @@ def test_artefact_round_trip_and_refusals(tmp_path):
         KineticFlow.load(tmp_path / "broken.pt")
 
 
-def test_generation_validates_flow_models_with_the_engine(tmp_path, toy):
-    """A flow on toy ORACLE data, loaded by load_generator, streamed through generate_dataset."""
+def _toy_generator(toy, path, guide=None) -> tuple[Path, np.ndarray]:
+    """A flow (with ``guide``'s relevance guide, if given) fitted on 4 000 toy ORACLE sets
+    and saved at ``path``; returns the path and the sets' labels."""
     from rekindle.data import load_physiology
-    from rekindle.generation import generate_dataset, load_generator
-    from rekindle.io.dataset import read_dataset
     from rekindle.sampling import km_reference_concentrations, sample_parameters
 
     phys = load_physiology("toy", "ref")
@@ -167,9 +168,18 @@ def test_generation_validates_flow_models_with_the_engine(tmp_path, toy):
         toy.km_names,
         {"model": "toy", "physiology": "ref"},
         FlowConfig(transforms=0),
+        guide,
     )
     flow.fit(params[:, km_cols], relevant)
-    path = flow.save(tmp_path / "generator.pt")
+    return flow.save(path), relevant
+
+
+def test_generation_validates_flow_models_with_the_engine(tmp_path, toy):
+    """A flow on toy ORACLE data, loaded by load_generator, streamed through generate_dataset."""
+    from rekindle.generation import generate_dataset, load_generator
+    from rekindle.io.dataset import read_dataset
+
+    path, relevant = _toy_generator(toy, tmp_path / "generator.pt")
     out = generate_dataset(load_generator(path), 2000, tmp_path / "g.h5", validate=True, seed=1)
     # the copula of a 1-moiety toy model: at least as relevant as the ORACLE data
     assert out["incidence"] >= float(np.mean(relevant)) - 0.03
@@ -196,24 +206,12 @@ def test_a_guided_file_is_one_stream_whatever_the_chunk_size(tmp_path, toy) -> N
     """generate_dataset with a guided flow: the models are the first n kept draws of one
     stream (seed), completed by the engine, whatever the chunk size, and none is dropped
     between chunks."""
-    from rekindle.data import load_physiology
     from rekindle.flow import GuideConfig
     from rekindle.generation import generate_dataset, labeller_for, load_generator
     from rekindle.io.dataset import read_dataset
-    from rekindle.sampling import km_reference_concentrations, sample_parameters
 
-    phys = load_physiology("toy", "ref")
-    params, _, relevant = sample_parameters(toy, phys, 4000, seed=0)
-    km_cols = [toy.parameter_index[k] for k in toy.km_names]
-    flow = KineticFlow(
-        km_reference_concentrations(toy, phys),
-        toy.km_names,
-        {"model": "toy", "physiology": "ref"},
-        FlowConfig(transforms=0),
-        GuideConfig(hidden=32, layers=2, epochs=2, chunk_rows=2000),
-    )
-    flow.fit(params[:, km_cols], relevant)
-    gan = load_generator(flow.save(tmp_path / "generator.pt"))
+    guide = GuideConfig(hidden=32, layers=2, epochs=2, chunk_rows=2000)
+    gan = load_generator(_toy_generator(toy, tmp_path / "generator.pt", guide)[0])
     assert gan.uses_guide()
     files = []
     for chunk in (1500, 400, 1001):
@@ -224,6 +222,7 @@ def test_a_guided_file_is_one_stream_whatever_the_chunk_size(tmp_path, toy) -> N
         y = np.empty((1500, len(toy.km_names)), np.float32)
         stream.fill(y)
     labeller = labeller_for(gan)
-    expected = labeller.system.complete_parameters(gan.scaler.inverse_transform(y), phys)
+    km = gan.scaler.inverse_transform(y)
+    expected = labeller.system.complete_parameters(km, labeller.physiology)
     for got in files:
         np.testing.assert_array_equal(got, expected)
