@@ -38,7 +38,7 @@ from rekindle.reference_values import RELEVANCE_THRESHOLD_PER_H as DEFAULT_THRES
 from .guide import GuideConfig, RelevanceGuide, fit_guide
 from .marginals import MarginalScores, Whitening
 from .modules import N_CLASSES, ConditionalFlow
-from .sampler import GuidedSampler, GuidedStream, expected_draws
+from .sampler import GuidedSampler, GuidedStream
 from .training import ArraySource, FileSource, FlowConfig, fit_flow, row_ranges
 
 FORMAT_NAME = "rekindle-flow"
@@ -243,7 +243,8 @@ class KineticFlow(ConditionalGenerator):
         seed : int
             Seed of the base noise (a ``torch.Generator``; same seed, same output).
         batch_size : int
-            Draws per pass (bounds memory).
+            Draws per pass of the unguided flow (bounds memory); guided draws go in
+            blocks of :data:`~rekindle.flow.sampler.BLOCK_ROWS`.
         scaled : bool
             Return the saturation features ``2σ − 1`` instead of K_M.
         dtype : numpy float type
@@ -282,7 +283,7 @@ class KineticFlow(ConditionalGenerator):
         if guided:
             # the guided rows are float32-exact: kept in float32 where that is asked for
             rows32 = scaled and np.dtype(dtype) == np.float32
-            y = self._generate_guided(n, idx, noise, batch_size, power, rows32)
+            y = self._generate_guided(n, idx, noise, power, rows32)
         else:
             y = np.concatenate(
                 [np.empty((0, self.n_features))]
@@ -321,35 +322,22 @@ class KineticFlow(ConditionalGenerator):
         n: int,
         idx: int,
         noise: torch.Generator,
-        batch_size: int,
         power: float | None,
         rows32: bool = False,
     ) -> np.ndarray:
-        """Rejection sampling of class ``idx`` under the guide → ``y`` (n, d).
+        """Rejection sampling of class ``idx`` under the guide → ``y`` (n, d): the first
+        ``n`` kept draws of a :class:`~rekindle.flow.sampler.GuidedStream` on ``noise``.
 
         Drawn and decided in reduced precision by :class:`~rekindle.flow.sampler.GuidedSampler`
         (every decision the float64 guide's); ``y`` is float32-exact, returned as float64
         (as float32 with ``rows32``: the same values, converted by whoever needs them).
         """
-        from rekindle.errors import GenerationError
-
         assert self.guide is not None
-        sampler = self.sampler()
         power = self.guide.config.power if power is None else float(power)
         out = np.empty((n, self.n_features), dtype=np.float32 if rows32 else np.float64)
-        n_kept = n_drawn = 0
-        acceptance = 0.5  # first guess; the measured share from the first pass on
-        while n_kept < n:
-            b = expected_draws(n - n_kept, acceptance, batch_size)
-            n_kept += sampler.draw_into(out[n_kept:], b, idx, noise, power)
-            n_drawn += b
-            acceptance = max(n_kept, 1) / n_drawn
-            if n_drawn >= 100_000 and n_kept < MIN_ACCEPTANCE * n_drawn:
-                raise GenerationError(
-                    f"the relevance guide keeps {n_kept} of {n_drawn} draws of class "
-                    f"{idx}: this generator cannot make that class (try a lower --power)"
-                )
-        self.last_acceptance = {"drawn": n_drawn, "kept": n_kept}
+        with GuidedStream(self.sampler(), idx, noise, power, MIN_ACCEPTANCE) as stream:
+            stream.fill(out)
+        self.last_acceptance = {"drawn": stream.drawn, "kept": stream.kept}
         return out
 
     def guided_stream(

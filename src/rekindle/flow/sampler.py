@@ -32,8 +32,9 @@ Their rows are padded (:data:`PAD`), so that reading one draw across its feature
 guide's draw-major bfloat16 input and the kept rows, both transposed by compiled loops —
 does not map every feature to the same cache set. A second thread makes block k + 1
 (noise, colouring, marginals, the guide's input) while the calling thread takes the
-guide's decisions on block k: :meth:`GuidedSampler.draw_into`, in block order, so the
-draws are bit for bit those of one thread.
+guide's decisions on block k, in block order, so the draws are bit for bit those of one
+thread: :meth:`GuidedSampler.draw_into` for a given number of draws, :class:`GuidedStream`
+for a given number of kept rows (the first n kept draws of one seeded stream).
 
 A draw is kept when ``u < c(y)^power`` with ``c = σ(z / T)``, ``z`` the raw logit and ``T``
 the calibration temperature; equivalently ``s·z > T·logit(u^{1/power})`` with ``s = +1`` for
@@ -655,19 +656,17 @@ class GuidedStream:
         sizes = itertools.repeat(BLOCK_ROWS)
         self._blocks = sampler._decided_blocks(sizes, self.class_index, noise, power)
         self._waiting = np.empty((BLOCK_ROWS, sampler.d), np.float32)
-        self._n_waiting = 0
+        self._waiting_rows = slice(0, 0)  # the kept draws of the last block not yet taken
         self.drawn = self.kept = 0
 
     def fill(self, out: np.ndarray) -> None:
         """Write the next ``len(out)`` kept draws ``y`` into ``out`` (m, d), float32 or
         float64 (the draws are float32-exact)."""
-        n, at = out.shape[0], 0
-        if self._n_waiting:
-            at = min(n, self._n_waiting)
-            out[:at] = self._waiting[:at]
-            left = self._n_waiting - at
-            self._waiting[:left] = self._waiting[at : self._n_waiting].copy()
-            self._n_waiting = left
+        waiting = self._waiting_rows
+        n = out.shape[0]
+        at = min(n, waiting.stop - waiting.start)
+        out[:at] = self._waiting[waiting.start : waiting.start + at]
+        self._waiting_rows = slice(waiting.start + at, waiting.stop)
         while at < n:
             block, rows = next(self._blocks)
             self.drawn += BLOCK_ROWS
@@ -677,7 +676,7 @@ class GuidedStream:
             used = min(int(rows.size), n - at)
             if used < rows.size:
                 _gather_rows(block, rows[used:], self._waiting)
-                self._n_waiting = int(rows.size) - used
+                self._waiting_rows = slice(0, int(rows.size) - used)
             at += used
 
     def _check_acceptance(self) -> None:
@@ -727,13 +726,3 @@ class _BlockBuffers:
 def _linear_silu(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
     """``silu(x Wᵀ + b)`` in one oneDNN kernel (the fusion torch's own compiler emits on CPU)."""
     return torch.ops.mkldnn._linear_pointwise(x, weight, bias, "swish", [], "")
-
-
-def expected_draws(n_missing: int, acceptance: float, batch_size: int) -> int:
-    """Proposals to draw for ``n_missing`` rows at ``acceptance``: ~5 % over, so that most
-    passes finish in one, bounded by ``batch_size`` (about), in whole blocks of
-    :data:`BLOCK_ROWS`."""
-    want = math.ceil(1.05 * n_missing / max(acceptance, 1e-3)) + 64
-    want = min(batch_size, max(4096, want))
-    # whole blocks: each new block shape costs oneDNN a new kernel set-up
-    return int(BLOCK_ROWS * max(1, round(want / BLOCK_ROWS)))
