@@ -221,6 +221,8 @@ def test_a_guided_file_is_one_stream_whatever_the_chunk_size(tmp_path, toy) -> N
     with gan.guided_stream("relevant", seed=5) as stream:
         y = np.empty((1500, len(toy.km_names)), np.float32)
         stream.fill(y)
+    # generate() with that seed takes the same stream
+    np.testing.assert_array_equal(gan.generate(1500, seed=5, scaled=True, dtype=np.float32), y)
     labeller = labeller_for(gan)
     km = gan.scaler.inverse_transform(y)
     expected = labeller.system.complete_parameters(km, labeller.physiology)
