@@ -35,6 +35,7 @@ bench: setup  ## speed and memory benchmarks, printed as tables (issue 17's figu
 	$(BIN)/python benchmarks/bench_perturbation.py --n-models 1000 --protocols fold
 	$(BIN)/python benchmarks/bench_memory.py --output runs/bench_memory
 	$(BIN)/python benchmarks/bench_generate.py --generator runs/bench_memory/generator.pt
+	$(BIN)/python benchmarks/bench_write.py
 	$(BIN)/python benchmarks/bench_classes.py --classes -9 -25 -28 -30 -35
 	$(BIN)/python benchmarks/bench_device.py  # CPU against a GPU where torch sees one
 

@@ -2,10 +2,10 @@
 
 Writing a file through the page cache costs the writing process a copy of every byte into
 the cache and the kernel the work of writing the dirty pages back; for the 3.3 GB of
-10⁶ generated models this was 3.7–7.0 CPU s of system time on a 2-core virtual machine,
-against 0.15 s with ``O_DIRECT`` (and 0.3 s of user time for the copy into the aligned
-buffer below), measured by writing 10⁶ rows of 411 float64 in blocks of 16 384 rows either
-way and fsyncing (docs/science/memgen.md, "Around the page cache").
+10⁶ generated models this was 3.9–7.2 CPU s of system time on a 2-core virtual machine,
+against 0.11–0.15 s with ``O_DIRECT`` (and 0.3–0.5 s of user time for the copy into the
+aligned buffer below): ``python benchmarks/bench_write.py`` (docs/science/memgen.md,
+"Around the page cache").
 
 ``O_DIRECT`` (Linux) needs the buffer's address, the file offset and the length of every
 write aligned to the device's logical block; :data:`ALIGNMENT` (4 096 bytes) covers every
